@@ -1,0 +1,190 @@
+"""The `tether` command line: parses, calls the library, prints."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tether.config import ConfigError, find_project, init_project
+from tether.console import byte_progress, console, out
+
+app = typer.Typer(
+    name="tether",
+    help="RLHF as a continuous, audited practice.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def fail(message: str, hint: str | None = None, code: int = 2) -> typer.Exit:
+    """Print one readable error line (and what to do next) and exit."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    if hint:
+        console.print(f"  {hint}", highlight=False)
+    return typer.Exit(code)
+
+
+def open_store():  # noqa: ANN201
+    try:
+        return find_project().store()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Project folder (created if missing).")] = Path("."),
+    name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="SQLAlchemy URL; default SQLite in .tether/.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing tether.toml.")] = False,
+) -> None:
+    """Create a project folder: tether.toml, .tether/ and the database schema."""
+    try:
+        project = init_project(path, name=name, database_url=database_url, force=force)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"initialized project [bold]{project.name}[/] in {project.root}")
+    out.print(f"database: {project.database_url}")
+
+
+def _kinds_help(target: str) -> str:
+    from tether.io import FORMATS
+    from tether.io.formats import get_format
+
+    get_format("comparisons")  # registers all kinds
+    names = [n for n, f in sorted(FORMATS.items()) if (f.reader if target == "import" else f.writer)]
+    return "One of: " + ", ".join(names)
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, hh-rlhf, trl, pandalm, prd")],
+    file: Annotated[Path, typer.Argument(help="File (JSONL, JSON, .gz) or folder (prd).")],
+    skip_bad: Annotated[
+        Path | None, typer.Option("--skip-bad", help="Write rejected lines here and import the rest.")
+    ] = None,
+    set_name: Annotated[str, typer.Option("--set", help="Preference set for pair kinds.")] = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import a file into the project's store (all or nothing, idempotent)."""
+    from tether.io import InputError, import_file
+    from tether.io.importer import total_bytes
+
+    store = open_store()
+    try:
+        with byte_progress(f"import {kind}", total_bytes(file) if file.exists() else 0) as advance:
+            report = import_file(store, kind, file, skip_bad=skip_bad, set_name=set_name, on_bytes=advance)
+    except InputError as exc:
+        raise fail(str(exc), "nothing was imported; fix the line or pass --skip-bad FILE") from None
+    except (ValueError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+        return
+    out.print(
+        f"imported {report.stored} {report.target} from {file} "
+        f"({report.duplicates} already stored, {report.rejected} rejected)"
+    )
+    if report.rejected:
+        out.print(f"rejected lines with reasons: {report.rejected_file}")
+        for line in report.first_errors:
+            out.print(f"  {line}", highlight=False)
+
+
+@app.command()
+def export(
+    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, trl, hh-rlhf, pandalm, prd")],
+    file: Annotated[Path, typer.Argument(help="Output file (.gz compresses).")],
+    set_name: Annotated[str | None, typer.Option("--set", help="Only this preference set.")] = None,
+    objective: Annotated[str | None, typer.Option(help="Only this objective (comparisons).")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign (comparisons).")] = None,
+) -> None:
+    """Export stored records in one of the interchange kinds."""
+    from tether.io import export_file
+    from tether.io.formats import get_format
+
+    store = open_store()
+    try:
+        fmt = get_format(kind)
+        options: dict = {}
+        if fmt.target == "pairs":
+            options["set_name"] = set_name
+        elif fmt.target == "comparisons":
+            options.update(objective=objective, campaign=campaign)
+        n = export_file(store, kind, file, **options)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    out.print(f"wrote {n} records to {file}")
+
+
+@app.command()
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Counts by objective, task type, rater and campaign."""
+    from rich.table import Table
+
+    store = open_store()
+    try:
+        s = store.stats()
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(json.dumps(s, indent=2, sort_keys=True) + "\n")
+        return
+    out.print(f"[bold]{s['comparisons']}[/] comparisons of [bold]{s['pairs']}[/] pairs "
+              f"by [bold]{s['raters']}[/] raters")
+    for key, title in (("by_objective", "objective"), ("by_task_type", "task type"),
+                       ("by_rater", "rater"), ("by_campaign", "campaign")):
+        table = Table(title=f"by {title}", title_justify="left")
+        table.add_column(title)
+        table.add_column("comparisons", justify="right")
+        table.add_column("pairs", justify="right")
+        rows = sorted(s[key].items(), key=lambda kv: -kv[1]["comparisons"])
+        for name, v in rows[:25]:
+            table.add_row(name, str(v["comparisons"]), str(v["pairs"]))
+        if len(rows) > 25:
+            table.add_row(f"... {len(rows) - 25} more", "", "")
+        out.print(table)
+    if s["preference_sets"]:
+        out.print("preference sets: " + ", ".join(f"{k} ({v} pairs)" for k, v in s["preference_sets"].items()))
+    if s["events"]:
+        out.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(s["events"].items())))
+
+
+# Each stage registers its own commands (`register(app)` in `tether.<stage>.cli`), so
+# this file stays a table of contents rather than growing with every capability.
+_STAGE_CLIS = (
+    "tether.sim.cli",
+    "tether.audit.cli",
+    "tether.raters.cli",
+    "tether.collect.cli",
+    "tether.reward.cli",
+    "tether.deploy.cli",
+    "tether.shift.cli",
+    "tether.demo",
+)
+for _name in _STAGE_CLIS:
+    try:
+        importlib.import_module(_name).register(app)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != _name:
+            raise
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

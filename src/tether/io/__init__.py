@@ -1,0 +1,51 @@
+"""Import and export: the v1 formats, HH-RLHF, TRL, PandaLM and PRD files."""
+
+from pathlib import Path
+
+from tether.io.errors import BadLine, InputError
+from tether.io.exporter import export_file
+from tether.io.formats import FORMATS, Format, get_format, register
+from tether.io.importer import ImportReport, import_file
+from tether.io.jsonl import write_jsonl
+from tether.io.v1 import (
+    comparisons_to_v1,
+    event_to_v1,
+    pairs_to_v1,
+    read_comparisons,
+    read_events,
+    read_pairs,
+)
+
+
+def _write_comparisons(store, path: Path, **filters) -> int:  # noqa: ANN001
+    return write_jsonl(path, comparisons_to_v1(store.iter_comparisons(**filters)))
+
+
+def _write_pairs(store, path: Path, set_name: str | None = None, **_: object) -> int:  # noqa: ANN001
+    return write_jsonl(path, pairs_to_v1(store.iter_pairs(set_name=set_name)))
+
+
+def _write_events(store, path: Path, project: str | None = None, **_: object) -> int:  # noqa: ANN001
+    return write_jsonl(path, (event_to_v1(e) for e in store.iter_events(project=project)))
+
+
+register(Format("comparisons", "comparisons", "Tether v1 comparisons (JSONL)", read_comparisons,
+                _write_comparisons))
+register(Format("pairs", "pairs", "Tether v1 preference pairs (JSONL)", read_pairs, _write_pairs))
+register(Format("events", "events", "Tether v1 production events (JSONL)", read_events, _write_events))
+
+__all__ = [
+    "BadLine",
+    "FORMATS",
+    "Format",
+    "ImportReport",
+    "InputError",
+    "export_file",
+    "get_format",
+    "import_file",
+    "read_comparisons",
+    "read_events",
+    "read_pairs",
+    "register",
+    "write_jsonl",
+]

@@ -1,0 +1,50 @@
+"""The registry of import/export kinds (`tether import KIND FILE`, `tether export KIND FILE`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from tether.io.errors import BadLine
+
+Target = Literal["comparisons", "pairs", "events"]
+ReadFn = Callable[..., Iterator[tuple[int, Any] | BadLine]]
+WriteFn = Callable[..., int]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One interchange kind: what it holds, and how to read and write it."""
+
+    name: str
+    target: Target
+    description: str
+    reader: ReadFn | None = None
+    writer: WriteFn | None = None  # writer(store, path, **options) -> rows written
+
+
+FORMATS: dict[str, Format] = {}
+
+
+def register(fmt: Format) -> Format:
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def get_format(name: str) -> Format:
+    """Look up a kind; an unknown one names the known kinds."""
+    from tether import io as _io  # noqa: F401 - registers every built-in kind
+
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown kind {name!r}; known kinds: {', '.join(sorted(FORMATS))}") from None
+
+
+def input_size(path: Path) -> int:
+    """Bytes to read, for progress bars (a folder counts all its files)."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size

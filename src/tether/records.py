@@ -1,0 +1,311 @@
+"""The typed records every stage of Tether reads and writes.
+
+Validation lives here once: a record that exists is valid. Records keep unknown keys
+(`model_extra`) so nothing a user wrote is dropped on the way through Tether.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
+
+__all__ = [
+    "Choice",
+    "Side",
+    "EventType",
+    "Direction",
+    "Prompt",
+    "Response",
+    "Comparison",
+    "PreferencePair",
+    "Rater",
+    "RaterProfile",
+    "RewardContract",
+    "Outcome",
+    "Event",
+    "FeedbackEvent",
+    "GenerationEvent",
+    "ModelVersion",
+    "content_hash",
+    "default_pair_id",
+]
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+def content_hash(*parts: str) -> str:
+    """Stable 128-bit hex digest of the given strings (unit-separator joined)."""
+    h = hashlib.blake2b(digest_size=16)
+    for i, part in enumerate(parts):
+        if i:
+            h.update(b"\x1f")
+        h.update(part.encode("utf-8"))
+    return h.hexdigest()
+
+
+def default_pair_id(prompt: str, response_a: str, response_b: str) -> str:
+    """FORMATS.md default: a hash of prompt, response_a and response_b."""
+    return content_hash(prompt, response_a, response_b)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # naive timestamps are taken as UTC, the store's clock
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class Choice(StrEnum):
+    A = "a"
+    B = "b"
+    TIE = "tie"
+
+
+class Side(StrEnum):
+    A = "a"
+    B = "b"
+
+    @property
+    def other(self) -> Side:
+        return Side.B if self is Side.A else Side.A
+
+
+class EventType(StrEnum):
+    GENERATION = "generation"
+    FEEDBACK = "feedback"
+    CORRECTION = "correction"
+    OUTCOME = "outcome"
+
+
+class Direction(StrEnum):
+    HIGHER_IS_BETTER = "higher_is_better"
+    LOWER_IS_BETTER = "lower_is_better"
+
+
+class _Record(BaseModel):
+    """Frozen, keeps unknown keys as metadata, strict about strings (no 1 -> "1")."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=False)
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Unknown keys the record was created with (kept as metadata)."""
+        return dict(self.model_extra or {})
+
+
+class Prompt(_Record):
+    text: StrictStr
+    domain: StrictStr | None = None
+    task_type: StrictStr = "default"
+    language: StrictStr | None = None
+
+    @property
+    def id(self) -> str:
+        return content_hash(self.text)
+
+
+class Response(_Record):
+    text: StrictStr
+    model: StrictStr | None = None
+
+    @property
+    def id(self) -> str:
+        return content_hash(self.text)
+
+
+class Comparison(_Record):
+    """One human or model judgment of two responses (FORMATS.md, Comparison v1).
+
+    `choice` is canonical (`a`/`b`), never in display terms; `shown_first` records the
+    display order the rater actually saw.
+    """
+
+    prompt: StrictStr
+    response_a: StrictStr
+    response_b: StrictStr
+    shown_first: Side
+    choice: Choice
+    rater: StrictStr = Field(min_length=1)
+    pair_id: StrictStr | None = None
+    objective: StrictStr = "overall"
+    task_type: StrictStr = "default"
+    confidence: Unit | None = None
+    campaign: StrictStr | None = None
+    interface: StrictStr | None = None
+    rubric_version: StrictStr | None = None
+    created_at: datetime | None = None
+
+    @field_validator("shown_first", "choice", mode="before")
+    @classmethod
+    def _enum_from_str_only(cls, v: Any) -> Any:
+        if not isinstance(v, str | Side | Choice):
+            raise ValueError(f"must be a string, got {type(v).__name__}")
+        return v
+
+    @field_validator("created_at", mode="after")
+    @classmethod
+    def _to_utc(cls, v: datetime | None) -> datetime | None:
+        return _utc(v)
+
+    @model_validator(mode="after")
+    def _fill_pair_id(self) -> Comparison:
+        if self.pair_id is None:
+            object.__setattr__(self, "pair_id", default_pair_id(self.prompt, self.response_a, self.response_b))
+        return self
+
+    @property
+    def shown_second(self) -> Side:
+        return self.shown_first.other
+
+    @property
+    def picked_first_shown(self) -> bool | None:
+        """True if the rater preferred the response shown first; None for a tie."""
+        if self.choice is Choice.TIE:
+            return None
+        return self.choice.value == self.shown_first.value
+
+    def dedup_key(self) -> str:
+        """Identity of a judgment: re-importing the same judgment stores it once."""
+        return content_hash(
+            self.pair_id or "",
+            self.rater,
+            self.objective,
+            self.shown_first.value,
+            self.campaign or "",
+            self.interface or "",
+            self.rubric_version or "",
+            self.created_at.isoformat() if self.created_at else "",
+        )
+
+
+class PreferencePair(_Record):
+    """A curated training pair (FORMATS.md, Preference pair v1; TRL explicit-prompt vocabulary)."""
+
+    prompt: StrictStr
+    chosen: StrictStr
+    rejected: StrictStr
+    weight: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 1.0
+    p_chosen: Annotated[float, Field(ge=0.5, le=1.0, allow_inf_nan=False)] | None = None
+    tie: StrictBool = False
+    objective: StrictStr = "overall"
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    def dedup_key(self) -> str:
+        return content_hash(self.prompt, self.chosen, self.rejected, self.objective)
+
+
+class Rater(_Record):
+    """A rater (a person, or a model used as a judge) with profile attributes."""
+
+    id: StrictStr = Field(min_length=1)
+    name: StrictStr | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class RaterProfile(_Record):
+    """A written target population raters are recruited against."""
+
+    name: StrictStr = Field(min_length=1)
+    description: StrictStr = ""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class RewardContract(_Record):
+    """What a reward model's number means: every consumer reads this instead of guessing."""
+
+    name: StrictStr
+    objective: StrictStr
+    direction: Direction = Direction.HIGHER_IS_BETTER
+    scale: StrictStr = "logit"
+    normalization: dict[str, float] = Field(default_factory=dict)
+    data_fingerprint: StrictStr | None = None
+
+
+class Outcome(_Record):
+    """A real-world result of a generation (tests passed, ticket resolved, conversion)."""
+
+    name: StrictStr
+    value: float | StrictStr
+    trace_id: StrictStr | None = None
+    source: StrictStr | None = None
+    created_at: datetime | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _no_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("must be a number or a string, not a boolean")
+        return v
+
+    @field_validator("created_at", mode="after")
+    @classmethod
+    def _to_utc(cls, v: datetime | None) -> datetime | None:
+        return _utc(v)
+
+
+_REQUIRED_BY_TYPE: dict[EventType, tuple[str, ...]] = {
+    EventType.GENERATION: ("model", "prompt", "response"),
+    EventType.FEEDBACK: ("name", "value"),
+    EventType.OUTCOME: ("name", "value"),
+    EventType.CORRECTION: ("corrected_response",),
+}
+
+
+class Event(_Record):
+    """A production event (FORMATS.md, Event v1)."""
+
+    event_id: StrictStr = Field(min_length=1, max_length=256)
+    type: EventType
+    trace_id: StrictStr = Field(min_length=1, max_length=256)
+    timestamp: datetime
+    model: StrictStr | None = None
+    prompt: StrictStr | None = None
+    response: StrictStr | None = None
+    value: float | StrictStr | None = None
+    name: StrictStr | None = None
+    corrected_response: StrictStr | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _no_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("must be a number or a string, not a boolean")
+        return v
+
+    @field_validator("timestamp", mode="after")
+    @classmethod
+    def _to_utc(cls, v: datetime) -> datetime:
+        return _utc(v)  # type: ignore[return-value]
+
+    @model_validator(mode="after")
+    def _required_for_type(self) -> Event:
+        missing = [k for k in _REQUIRED_BY_TYPE[self.type] if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} required for type {self.type.value!r}")
+        return self
+
+
+class GenerationEvent(Event):
+    type: Literal[EventType.GENERATION] = EventType.GENERATION  # type: ignore[assignment]
+
+
+class FeedbackEvent(Event):
+    type: Literal[EventType.FEEDBACK] = EventType.FEEDBACK  # type: ignore[assignment]
+
+
+class ModelVersion(_Record):
+    """A versioned artefact (policy or reward model) in the registry."""
+
+    name: StrictStr
+    version: StrictStr
+    kind: Literal["policy", "reward", "cost", "encoder"]
+    path: StrictStr
+    parent: StrictStr | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -1,0 +1,167 @@
+"""SQLAlchemy 2 models: the store is the only state shared between stages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class PromptRow(Base):
+    """Prompt texts, keyed by content hash so the same text is stored once."""
+
+    __tablename__ = "prompts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ResponseRow(Base):
+    """Response texts, keyed by content hash."""
+
+    __tablename__ = "responses"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class RaterRow(Base):
+    __tablename__ = "raters"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RaterProfileRow(Base):
+    __tablename__ = "rater_profiles"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ComparisonRow(Base):
+    """One judgment, with the display order the rater saw and canonical choice."""
+
+    __tablename__ = "comparisons"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(String(32), unique=True)
+    pair_id: Mapped[str] = mapped_column(String(255), index=True)
+    prompt_id: Mapped[str] = mapped_column(ForeignKey("prompts.id"))
+    response_a_id: Mapped[str] = mapped_column(ForeignKey("responses.id"))
+    response_b_id: Mapped[str] = mapped_column(ForeignKey("responses.id"))
+    shown_first: Mapped[str] = mapped_column(String(1))
+    choice: Mapped[str] = mapped_column(String(3))
+    rater_id: Mapped[str] = mapped_column(ForeignKey("raters.id"), index=True)
+    objective: Mapped[str] = mapped_column(String(64), default="overall")
+    task_type: Mapped[str] = mapped_column(String(128), default="default")
+    confidence: Mapped[float | None] = mapped_column(Float)
+    campaign: Mapped[str | None] = mapped_column(String(255))
+    interface: Mapped[str | None] = mapped_column(String(255))
+    rubric_version: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime | None] = mapped_column()
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_comparisons_task_objective", "task_type", "objective"),
+        Index("ix_comparisons_campaign", "campaign"),
+    )
+
+
+class PreferenceSetRow(Base):
+    """A named, curated set of preference pairs (the audit's output, training's input)."""
+
+    __tablename__ = "preference_sets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PreferencePairRow(Base):
+    __tablename__ = "preference_pairs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("preference_sets.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(32))
+    prompt_id: Mapped[str] = mapped_column(ForeignKey("prompts.id"))
+    chosen_id: Mapped[str] = mapped_column(ForeignKey("responses.id"))
+    rejected_id: Mapped[str] = mapped_column(ForeignKey("responses.id"))
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    p_chosen: Mapped[float | None] = mapped_column(Float)
+    tie: Mapped[bool] = mapped_column(Boolean, default=False)
+    objective: Mapped[str] = mapped_column(String(64), default="overall")
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("set_id", "dedup_key", name="uq_preference_pairs_set_key"),)
+
+
+class EventRow(Base):
+    """A production event (already redacted), idempotent by (project, event_id)."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(255), default="default")
+    event_id: Mapped[str] = mapped_column(String(256))
+    type: Mapped[str] = mapped_column(String(16))
+    trace_id: Mapped[str] = mapped_column(String(256), index=True)
+    timestamp: Mapped[datetime] = mapped_column()
+    model: Mapped[str | None] = mapped_column(String(255))
+    prompt: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(255))
+    value_num: Mapped[float | None] = mapped_column(Float)
+    value_text: Mapped[str | None] = mapped_column(Text)
+    corrected_response: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("project", "event_id", name="uq_events_project_event"),)
+
+
+class OutcomeRow(Base):
+    __tablename__ = "outcomes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trace_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    value_num: Mapped[float | None] = mapped_column(Float)
+    value_text: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime | None] = mapped_column()
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    parent: Mapped[str | None] = mapped_column(String(255))
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_model_versions_name_version"),)

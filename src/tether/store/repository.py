@@ -1,0 +1,460 @@
+"""The Store: typed records in, typed records out; one transaction per import."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy.orm import aliased
+
+from tether.records import Comparison, Event, PreferencePair, Rater, RaterProfile, content_hash
+from tether.store.bulk import insert_ignore
+from tether.store.engine import make_engine, upgrade
+from tether.store.models import (
+    Base,
+    ComparisonRow,
+    EventRow,
+    PreferencePairRow,
+    PreferenceSetRow,
+    PromptRow,
+    RaterProfileRow,
+    RaterRow,
+    ResponseRow,
+)
+
+CHUNK = 5000
+
+_COMPARISON_TABLE = ComparisonRow.__table__
+_PROMPTS = PromptRow.__table__
+_RESPONSES = ResponseRow.__table__
+_RATERS = RaterRow.__table__
+_PAIRS = PreferencePairRow.__table__
+_EVENTS = EventRow.__table__
+
+
+@dataclass
+class WriteResult:
+    """What a write did: rows newly stored and rows that were already there."""
+
+    stored: int = 0
+    duplicates: int = 0
+
+    @property
+    def seen(self) -> int:
+        return self.stored + self.duplicates
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class Store:
+    """Access to a Tether database (SQLite embedded by default, PostgreSQL by URL)."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        if migrate:
+            upgrade(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: everything inside commits together or not at all."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def _count(self, conn: Connection, table) -> int:  # noqa: ANN001
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+    # -- comparisons -------------------------------------------------------------------
+
+    def add_comparisons(
+        self,
+        comparisons: Iterable[Comparison],
+        *,
+        conn: Connection | None = None,
+        on_chunk: Callable[[int], None] | None = None,
+    ) -> WriteResult:
+        """Store comparisons; a judgment already stored (same dedup key) is kept once."""
+        if conn is None:
+            with self.transaction() as c:
+                return self.add_comparisons(comparisons, conn=c, on_chunk=on_chunk)
+        before = self._count(conn, _COMPARISON_TABLE)
+        seen = 0
+        now = datetime.now(UTC)
+        for chunk in _chunks(comparisons, CHUNK):
+            prompts: dict[str, str] = {}
+            responses: dict[str, str] = {}
+            raters: set[str] = set()
+            rows = []
+            for c in chunk:
+                pid, aid, bid = content_hash(c.prompt), content_hash(c.response_a), content_hash(c.response_b)
+                prompts[pid] = c.prompt
+                responses[aid] = c.response_a
+                responses[bid] = c.response_b
+                raters.add(c.rater)
+                rows.append(
+                    {
+                        "dedup_key": c.dedup_key(),
+                        "pair_id": c.pair_id,
+                        "prompt_id": pid,
+                        "response_a_id": aid,
+                        "response_b_id": bid,
+                        "shown_first": c.shown_first.value,
+                        "choice": c.choice.value,
+                        "rater_id": c.rater,
+                        "objective": c.objective,
+                        "task_type": c.task_type,
+                        "confidence": c.confidence,
+                        "campaign": c.campaign,
+                        "interface": c.interface,
+                        "rubric_version": c.rubric_version,
+                        "created_at": c.created_at,
+                        "stored_at": now,
+                        "extra": c.model_extra or None,
+                    }
+                )
+            insert_ignore(conn, _PROMPTS, [{"id": k, "text": v} for k, v in prompts.items()])
+            insert_ignore(conn, _RESPONSES, [{"id": k, "text": v} for k, v in responses.items()])
+            insert_ignore(
+                conn, _RATERS, [{"id": r, "attributes": {}, "created_at": now} for r in sorted(raters)]
+            )
+            insert_ignore(conn, _COMPARISON_TABLE, rows)
+            seen += len(chunk)
+            if on_chunk:
+                on_chunk(len(chunk))
+        stored = self._count(conn, _COMPARISON_TABLE) - before
+        return WriteResult(stored=stored, duplicates=seen - stored)
+
+    def iter_comparisons(
+        self,
+        *,
+        objective: str | None = None,
+        task_type: str | None = None,
+        campaign: str | None = None,
+        rater: str | None = None,
+        batch: int = 2000,
+    ) -> Iterator[Comparison]:
+        """Stream stored comparisons in storage order (bounded memory)."""
+        ra, rb = aliased(ResponseRow), aliased(ResponseRow)
+        stmt = (
+            select(_COMPARISON_TABLE, PromptRow.text.label("_prompt"), ra.text.label("_a"), rb.text.label("_b"))
+            .join(PromptRow, PromptRow.id == ComparisonRow.prompt_id)
+            .join(ra, ra.id == ComparisonRow.response_a_id)
+            .join(rb, rb.id == ComparisonRow.response_b_id)
+            .order_by(ComparisonRow.id)
+        )
+        for col, value in (
+            (ComparisonRow.objective, objective),
+            (ComparisonRow.task_type, task_type),
+            (ComparisonRow.campaign, campaign),
+            (ComparisonRow.rater_id, rater),
+        ):
+            if value is not None:
+                stmt = stmt.where(col == value)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(stmt)
+            for row in result:
+                yield comparison_from_row(row, row._prompt, row._a, row._b)
+
+    def count_comparisons(self) -> int:
+        with self.engine.connect() as conn:
+            return self._count(conn, _COMPARISON_TABLE)
+
+    # -- preference pairs --------------------------------------------------------------
+
+    def preference_set_id(self, conn: Connection, name: str, *, create: bool = True) -> int | None:
+        sid = conn.execute(select(PreferenceSetRow.id).where(PreferenceSetRow.name == name)).scalar()
+        if sid is None and create:
+            insert_ignore(conn, PreferenceSetRow.__table__, [{"name": name, "description": "",
+                                                                "created_at": datetime.now(UTC)}])
+            sid = conn.execute(select(PreferenceSetRow.id).where(PreferenceSetRow.name == name)).scalar()
+        return sid
+
+    def add_pairs(
+        self,
+        pairs: Iterable[PreferencePair],
+        *,
+        set_name: str = "default",
+        replace: bool = False,
+        conn: Connection | None = None,
+        on_chunk: Callable[[int], None] | None = None,
+    ) -> WriteResult:
+        """Store preference pairs in the named set; the same pair twice is kept once."""
+        if conn is None:
+            with self.transaction() as c:
+                return self.add_pairs(pairs, set_name=set_name, replace=replace, conn=c, on_chunk=on_chunk)
+        sid = self.preference_set_id(conn, set_name)
+        if replace:
+            conn.execute(delete(PreferencePairRow).where(PreferencePairRow.set_id == sid))
+        before = self._count(conn, _PAIRS)
+        seen = 0
+        for chunk in _chunks(pairs, CHUNK):
+            prompts: dict[str, str] = {}
+            responses: dict[str, str] = {}
+            rows = []
+            for p in chunk:
+                pid, cid, rid = content_hash(p.prompt), content_hash(p.chosen), content_hash(p.rejected)
+                prompts[pid] = p.prompt
+                responses[cid] = p.chosen
+                responses[rid] = p.rejected
+                rows.append(
+                    {
+                        "set_id": sid,
+                        "dedup_key": p.dedup_key(),
+                        "prompt_id": pid,
+                        "chosen_id": cid,
+                        "rejected_id": rid,
+                        "weight": p.weight,
+                        "p_chosen": p.p_chosen,
+                        "tie": p.tie,
+                        "objective": p.objective,
+                        "provenance": p.provenance or None,
+                        "extra": p.model_extra or None,
+                    }
+                )
+            insert_ignore(conn, _PROMPTS, [{"id": k, "text": v} for k, v in prompts.items()])
+            insert_ignore(conn, _RESPONSES, [{"id": k, "text": v} for k, v in responses.items()])
+            insert_ignore(conn, _PAIRS, rows)
+            seen += len(chunk)
+            if on_chunk:
+                on_chunk(len(chunk))
+        stored = self._count(conn, _PAIRS) - before
+        return WriteResult(stored=stored, duplicates=seen - stored)
+
+    def iter_pairs(self, *, set_name: str | None = None, objective: str | None = None,
+                   batch: int = 2000) -> Iterator[PreferencePair]:
+        """Stream stored preference pairs (all sets, or one)."""
+        rc, rr = aliased(ResponseRow), aliased(ResponseRow)
+        stmt = (
+            select(_PAIRS, PromptRow.text.label("_prompt"), rc.text.label("_chosen"), rr.text.label("_rejected"))
+            .join(PromptRow, PromptRow.id == PreferencePairRow.prompt_id)
+            .join(rc, rc.id == PreferencePairRow.chosen_id)
+            .join(rr, rr.id == PreferencePairRow.rejected_id)
+            .order_by(PreferencePairRow.id)
+        )
+        if set_name is not None:
+            stmt = stmt.join(PreferenceSetRow, PreferenceSetRow.id == PreferencePairRow.set_id).where(
+                PreferenceSetRow.name == set_name
+            )
+        if objective is not None:
+            stmt = stmt.where(PreferencePairRow.objective == objective)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=batch).execute(stmt):
+                prompt, chosen, rejected = row._prompt, row._chosen, row._rejected
+                yield PreferencePair.model_validate(
+                    {
+                        **(row.extra or {}),
+                        "prompt": prompt,
+                        "chosen": chosen,
+                        "rejected": rejected,
+                        "weight": row.weight,
+                        "p_chosen": row.p_chosen,
+                        "tie": row.tie,
+                        "objective": row.objective,
+                        "provenance": row.provenance or {},
+                    }
+                )
+
+    def preference_sets(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(PreferenceSetRow.name).order_by(PreferenceSetRow.id)).scalars())
+
+    # -- raters ------------------------------------------------------------------------
+
+    def upsert_raters(self, raters: Iterable[Rater]) -> int:
+        """Insert raters or update the attributes of those already known."""
+        n = 0
+        with self.transaction() as conn:
+            for r in raters:
+                existing = conn.execute(select(RaterRow.id).where(RaterRow.id == r.id)).scalar()
+                values = {"name": r.name, "attributes": {**r.attributes, **r.extras}}
+                if existing is None:
+                    conn.execute(_RATERS.insert(), [{"id": r.id, "created_at": datetime.now(UTC), **values}])
+                else:
+                    conn.execute(_RATERS.update().where(_RATERS.c.id == r.id).values(**values))
+                n += 1
+        return n
+
+    def raters(self) -> list[Rater]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(RaterRow).order_by(RaterRow.id)).scalars()
+            return [Rater(id=r.id, name=r.name, attributes=r.attributes or {}) for r in rows]
+
+    def get_rater(self, rater_id: str) -> Rater | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(RaterRow).where(RaterRow.id == rater_id)).scalars().first()
+            return None if row is None else Rater(id=row.id, name=row.name, attributes=row.attributes or {})
+
+    def save_profile(self, profile: RaterProfile) -> None:
+        with self.transaction() as conn:
+            conn.execute(delete(RaterProfileRow).where(RaterProfileRow.name == profile.name))
+            conn.execute(
+                RaterProfileRow.__table__.insert(),
+                [{"name": profile.name, "description": profile.description,
+                  "attributes": profile.attributes, "created_at": datetime.now(UTC)}],
+            )
+
+    # -- events ------------------------------------------------------------------------
+
+    def add_events(self, events: Iterable[Event], *, project: str = "default",
+                   conn: Connection | None = None) -> WriteResult:
+        """Store events idempotently by (project, event_id); the caller redacts first."""
+        if conn is None:
+            with self.transaction() as c:
+                return self.add_events(events, project=project, conn=c)
+        before = self._count(conn, _EVENTS)
+        seen = 0
+        now = datetime.now(UTC)
+        for chunk in _chunks(events, CHUNK):
+            rows = [event_to_row(e, project, now) for e in chunk]
+            insert_ignore(conn, _EVENTS, rows)
+            seen += len(chunk)
+        stored = self._count(conn, _EVENTS) - before
+        return WriteResult(stored=stored, duplicates=seen - stored)
+
+    def iter_events(self, *, project: str | None = None, batch: int = 2000) -> Iterator[Event]:
+        stmt = select(_EVENTS).order_by(EventRow.id)
+        if project is not None:
+            stmt = stmt.where(EventRow.project == project)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=batch).execute(stmt):
+                yield event_from_row(row)
+
+    # -- summary -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counts by objective, task type, rater and campaign, plus table totals."""
+        out: dict[str, Any] = {}
+        with self.engine.connect() as conn:
+            out["comparisons"] = self._count(conn, _COMPARISON_TABLE)
+            out["pairs"] = conn.execute(select(func.count(func.distinct(ComparisonRow.pair_id)))).scalar_one()
+            out["raters"] = conn.execute(
+                select(func.count(func.distinct(ComparisonRow.rater_id)))
+            ).scalar_one()
+            for key, col in (
+                ("by_objective", ComparisonRow.objective),
+                ("by_task_type", ComparisonRow.task_type),
+                ("by_rater", ComparisonRow.rater_id),
+                ("by_campaign", ComparisonRow.campaign),
+            ):
+                rows = conn.execute(
+                    select(col, func.count(), func.count(func.distinct(ComparisonRow.pair_id)))
+                    .group_by(col)
+                    .order_by(col)
+                ).all()
+                out[key] = {
+                    ("(none)" if k is None else str(k)): {"comparisons": n, "pairs": p} for k, n, p in rows
+                }
+            out["preference_sets"] = {
+                name: n
+                for name, n in conn.execute(
+                    select(PreferenceSetRow.name, func.count(PreferencePairRow.id))
+                    .join(PreferencePairRow, PreferencePairRow.set_id == PreferenceSetRow.id, isouter=True)
+                    .group_by(PreferenceSetRow.name)
+                    .order_by(PreferenceSetRow.name)
+                ).all()
+            }
+            out["events"] = dict(
+                Counter(
+                    {t: n for t, n in conn.execute(select(EventRow.type, func.count()).group_by(EventRow.type))}
+                )
+            )
+        return out
+
+    def drop_all(self) -> None:
+        """Remove every table (tests and `tether init --force` only)."""
+        Base.metadata.drop_all(self.engine)
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+
+def comparison_from_row(row: Any, prompt: str, a: str, b: str) -> Comparison:
+    data: dict[str, Any] = dict(row.extra or {})
+    data.update(
+        prompt=prompt,
+        response_a=a,
+        response_b=b,
+        shown_first=row.shown_first,
+        choice=row.choice,
+        rater=row.rater_id,
+        pair_id=row.pair_id,
+        objective=row.objective,
+        task_type=row.task_type,
+        confidence=row.confidence,
+        campaign=row.campaign,
+        interface=row.interface,
+        rubric_version=row.rubric_version,
+        created_at=_aware(row.created_at),
+    )
+    return Comparison.model_validate(data)
+
+
+def event_to_row(e: Event, project: str, now: datetime) -> dict[str, Any]:
+    value = e.value
+    return {
+        "project": project,
+        "event_id": e.event_id,
+        "type": e.type.value,
+        "trace_id": e.trace_id,
+        "timestamp": e.timestamp,
+        "model": e.model,
+        "prompt": e.prompt,
+        "response": e.response,
+        "name": e.name,
+        "value_num": value if isinstance(value, float | int) else None,
+        "value_text": value if isinstance(value, str) else None,
+        "corrected_response": e.corrected_response,
+        "attributes": e.attributes or None,
+        "extra": e.model_extra or None,
+        "stored_at": now,
+    }
+
+
+def event_from_row(row: Any) -> Event:
+    data: dict[str, Any] = dict(row.extra or {})
+    data.update(
+        event_id=row.event_id,
+        type=row.type,
+        trace_id=row.trace_id,
+        timestamp=_aware(row.timestamp),
+        model=row.model,
+        prompt=row.prompt,
+        response=row.response,
+        name=row.name,
+        value=row.value_num if row.value_num is not None else row.value_text,
+        corrected_response=row.corrected_response,
+        attributes=row.attributes or {},
+    )
+    return Event.model_validate(data)
