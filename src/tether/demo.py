@@ -1,12 +1,14 @@
 """The main job: one command that runs Tether's loop on the embedded default.
 
-Today it sets up a project, imports the bundled real data and prints its summary; each
-capability that lands adds its stage here, until it runs the whole loop.
+Stages so far: set up a project, import the bundled real data, audit it (agreement, the 0.4
+rule, position bias, rater reliability), curate weighted preference sets, and prove the label
+guard on the simulated world against its gold truth. Each capability that lands adds its stage.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +16,8 @@ from typing import Annotated, Any
 import typer
 
 from tether.config import CONFIG_NAME, Project, find_project, init_project
-from tether.console import byte_progress, out
+from tether.console import byte_progress, console, out
+from tether.records import Comparison
 
 
 def bundled_data_dir() -> Path:
@@ -37,36 +40,138 @@ BUNDLED_IMPORTS: tuple[tuple[str, str, str], ...] = (
     ("hh-rlhf", "hh-rlhf/harmless-base_test.jsonl.gz", "HH-RLHF harmless test split"),
 )
 
+# (name, selector over stored comparisons) for the real-data audits
+REAL_AUDITS: tuple[tuple[str, Callable[[Comparison], bool]], ...] = (
+    ("pandalm-humans", lambda c: c.campaign == "pandalm-testset"),
+    ("prd-humans", lambda c: c.rater.startswith("prd-human-")),
+    ("prd-llm-reviewers", lambda c: (c.campaign or "").startswith("prd-vicuna80/")
+     and not c.rater.startswith("prd-human-")),
+)
+
 
 @dataclass
 class DemoResult:
     project: Project
     imports: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    audits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    study: dict[str, Any] = field(default_factory=dict)
 
 
-def run_demo(root: Path, *, data_dir: Path | None = None, progress: bool = True) -> DemoResult:
-    """Set up (or reuse) a project at `root`, import the bundled data, summarize it."""
+def _import_bundled(store, data_dir: Path, progress: bool) -> list[dict[str, Any]]:  # noqa: ANN001
     from tether.io import import_file
     from tether.io.importer import total_bytes
 
+    reports = []
+    for kind, rel, what in BUNDLED_IMPORTS:
+        path = data_dir / rel
+        if progress:
+            with byte_progress(f"import {kind}", total_bytes(path)) as advance:
+                report = import_file(store, kind, path, set_name=kind, on_bytes=advance)
+        else:
+            report = import_file(store, kind, path, set_name=kind)
+        reports.append({"kind": kind, "what": what, **report.as_dict()})
+    return reports
+
+
+def _audit_real(store, reports_dir: Path, n_bootstrap: int) -> dict[str, dict[str, Any]]:  # noqa: ANN001
+    """Audit each real source, write its HTML/JSON report, curate the usable ones."""
+    import json
+
+    from tether.audit import AuditConfig, CurateConfig, curate, run_audit
+    from tether.audit.report import write_html
+    from tether.io import write_jsonl
+    from tether.io.v1 import pair_to_v1
+
+    everything = list(store.iter_comparisons())
+    out_: dict[str, dict[str, Any]] = {}
+    for name, select in REAL_AUDITS:
+        comparisons = [c for c in everything if select(c)]
+        if not comparisons:
+            continue
+        with console.status(f"auditing {name} ({len(comparisons)} judgments)"):
+            result = run_audit(comparisons, AuditConfig(n_bootstrap=n_bootstrap))
+        d = result.to_dict()
+        html = write_html(result, reports_dir / f"audit-{name}.html")
+        (reports_dir / f"audit-{name}.json").write_text(json.dumps(d, indent=2, sort_keys=True), encoding="utf-8")
+        curated = curate(result, CurateConfig(policy="downweight"))
+        set_name = f"{name}-curated"
+        store.add_pairs(curated.pairs, set_name=set_name, replace=True)
+        write_jsonl(reports_dir / f"{set_name}.jsonl", (pair_to_v1(p) for p in curated.pairs))
+        out_[name] = {
+            "judgments": len(comparisons),
+            "html": str(html),
+            "blocked_task_types": result.blocked_task_types,
+            "task_types": len(result.verdicts),
+            "cohens_kappa_pairs": d["agreement"]["overall"]["cohens_kappa"].get("pairs", [])[:6],
+            "alpha": d["agreement"]["overall"]["krippendorff_alpha_nominal"]["value"],
+            "position": {r: round(v["rate"], 3) for r, v in d["position"]["by_rater"].items()
+                         if v.get("rate") is not None},
+            "curated_set": set_name,
+            "curated_pairs": len(curated.pairs),
+        }
+    return out_
+
+
+def _study(store, seed: int) -> dict[str, Any]:  # noqa: ANN001
+    from tether.sim import World
+    from tether.sim.studies import label_quality_study
+
+    with console.status("simulated world: label-quality study"):
+        study = label_quality_study(World(seed=seed))
+    store.add_comparisons(study.comparisons)
+    return study.as_dict()
+
+
+def run_demo(root: Path, *, data_dir: Path | None = None, progress: bool = True, n_bootstrap: int = 100,
+             seed: int = 1) -> DemoResult:
+    """Set up (or reuse) a project at `root` and run every stage of the loop that exists."""
     data_dir = data_dir or bundled_data_dir()
     project = find_project(root) if (root / CONFIG_NAME).exists() else init_project(root)
     result = DemoResult(project=project)
+    reports_dir = project.data_dir / "reports"
+    reports_dir.mkdir(parents=True, exist_ok=True)
     store = project.store()
     try:
-        for kind, rel, what in BUNDLED_IMPORTS:
-            path = data_dir / rel
-            if progress:
-                with byte_progress(f"import {kind}", total_bytes(path)) as advance:
-                    report = import_file(store, kind, path, set_name=kind, on_bytes=advance)
-            else:
-                report = import_file(store, kind, path, set_name=kind)
-            result.imports.append({"kind": kind, "what": what, **report.as_dict()})
+        result.imports = _import_bundled(store, data_dir, progress)
+        result.audits = _audit_real(store, reports_dir, n_bootstrap)
+        result.study = _study(store, seed)
         result.stats = store.stats()
     finally:
         store.close()
     return result
+
+
+def _print(result: DemoResult) -> None:
+    out.rule("[bold]Tether demo")
+    out.print(f"project [bold]{result.project.name}[/] at {result.project.root}")
+    out.print(f"store   {result.project.database_url}")
+    out.rule("1. import the bundled real data")
+    for imp in result.imports:
+        out.print(f"  {imp['kind']:>8}: {imp['what']} — {imp['stored']} new {imp['target']}, "
+                  f"{imp['duplicates']} already stored")
+    s = result.stats
+    out.print(f"  store: {s['comparisons']} comparisons on {s['pairs']} pairs by {s['raters']} raters")
+    out.rule("2. audit before training (guards 1 and 2)")
+    for name, a in result.audits.items():
+        blocked = ", ".join(a["blocked_task_types"]) or "none"
+        out.print(f"  [bold]{name}[/]: {a['judgments']} judgments, Krippendorff's alpha {a['alpha']:.3f}; "
+                  f"{a['task_types']} task types, blocked (agreement < 0.4): {blocked}", highlight=False)
+        if a["cohens_kappa_pairs"]:
+            kappas = ", ".join(f"{p['rater_a']}~{p['rater_b']} {p['value']:.3f}" for p in a["cohens_kappa_pairs"])
+            out.print(f"    Cohen's kappa per rater pair: {kappas}", highlight=False)
+        first = ", ".join(f"{r} {v:.2f}" for r, v in sorted(a["position"].items())[:8])
+        out.print(f"    first-position rate: {first}", highlight=False)
+        out.print(f"    curated set [bold]{a['curated_set']}[/]: {a['curated_pairs']} weighted pairs; "
+                  f"report {a['html']}")
+    out.rule("3. the label guard on the simulated world (gold truth known)")
+    st = result.study
+    acc = st["accuracy"]
+    out.print(f"  {st['comparisons']} judgments by careful / position-biased / novice raters; "
+              f"blocked task types: {', '.join(st['blocked_task_types']) or 'none'}")
+    out.print(f"  agreement with gold: majority vote {acc['majority_vote']:.3f}, "
+              f"curated {acc['curated_weighted']:.3f} (unweighted {acc['curated_unweighted']:.3f}), "
+              f"noise-free raters {acc['noise_free']:.3f}")
 
 
 def register(app: typer.Typer) -> None:
@@ -74,20 +179,8 @@ def register(app: typer.Typer) -> None:
     def demo(
         path: Annotated[Path, typer.Argument(help="Project folder for the demo.")] = Path("tether-demo"),
         data_dir: Annotated[Path | None, typer.Option(help="Bundled data folder (default: ./data).")] = None,
+        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for agreement intervals.")] = 100,
+        seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 1,
     ) -> None:
-        """Run the main job on the embedded default: project, bundled real data, summary."""
-        result = run_demo(path, data_dir=data_dir)
-        out.rule("[bold]Tether demo")
-        out.print(f"project [bold]{result.project.name}[/] at {result.project.root}")
-        out.print(f"store   {result.project.database_url}")
-        for imp in result.imports:
-            out.print(f"  {imp['kind']:>8}: {imp['what']} — {imp['stored']} new {imp['target']}, "
-                      f"{imp['duplicates']} already stored")
-        s = result.stats
-        out.print(f"comparisons: [bold]{s['comparisons']}[/] on {s['pairs']} pairs by {s['raters']} raters")
-        for key in ("by_objective", "by_task_type"):
-            top = sorted(s[key].items(), key=lambda kv: -kv[1]["comparisons"])[:8]
-            out.print(f"{key.replace('_', ' ')}: " + ", ".join(f"{k} {v['comparisons']}" for k, v in top))
-        out.print("raters: " + ", ".join(f"{k} {v['comparisons']}" for k, v in
-                                         sorted(s["by_rater"].items(), key=lambda kv: -kv[1]["comparisons"])))
-        out.print("preference sets: " + ", ".join(f"{k} ({v} pairs)" for k, v in s["preference_sets"].items()))
+        """Run the main job on the embedded default: import, audit, curate, simulated proof."""
+        _print(run_demo(path, data_dir=data_dir, n_bootstrap=bootstrap, seed=seed))

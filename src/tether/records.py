@@ -39,12 +39,8 @@ Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 def content_hash(*parts: str) -> str:
     """Stable 128-bit hex digest of the given strings (unit-separator joined)."""
-    h = hashlib.blake2b(digest_size=16)
-    for i, part in enumerate(parts):
-        if i:
-            h.update(b"\x1f")
-        h.update(part.encode("utf-8"))
-    return h.hexdigest()
+    # one join, one encode, one C call: the same bytes as hashing the parts one by one (hot on import)
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 
 def default_pair_id(prompt: str, response_a: str, response_b: str) -> str:

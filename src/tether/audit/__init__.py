@@ -1,1 +1,31 @@
-"""tether.audit"""
+"""tether.audit: can the labels be trusted? Agreement, rater reliability, position bias, curation.
+
+    result = run_audit(comparisons, AuditConfig())     # before any training
+    result.blocked_task_types                          # the 0.4 rule: campaigns read this
+    pairs = curate(result, CurateConfig(policy="downweight")).pairs
+
+`AuditResult.to_dict()` (`tether audit --json`) has stable keys, among them
+`agreement.by_task_type.<task_type>.<metric>.{value,ci_low,ci_high}` (metrics:
+krippendorff_alpha_nominal (primary), krippendorff_alpha_ordinal, fleiss_kappa, gwet_ac1,
+cohens_kappa with its `pairs`), `raters.<rater>.reliability`,
+`position.by_rater.<rater>.{rate,p_value,wilson_low,wilson_high,swap_consistency,favoured_first,
+favoured_second}`, `task_types.<task_type>.{status,alpha,basis,message,disputed}` (the 0.4 rule) and
+`blocked_task_types`.
+"""
+
+from tether.audit.audit import AuditResult, TaskVerdict, run_audit
+from tether.audit.config import AuditConfig, CurateConfig
+from tether.audit.curate import CurationResult, curate
+from tether.audit.labels import LabelTable, build_table
+
+__all__ = [
+    "AuditConfig",
+    "AuditResult",
+    "CurateConfig",
+    "CurationResult",
+    "LabelTable",
+    "TaskVerdict",
+    "build_table",
+    "curate",
+    "run_audit",
+]

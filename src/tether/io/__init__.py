@@ -5,8 +5,12 @@ from pathlib import Path
 from tether.io.errors import BadLine, InputError
 from tether.io.exporter import export_file
 from tether.io.formats import FORMATS, Format, get_format, register
+from tether.io.hh_rlhf import read_hh_rlhf, write_hh_rlhf
 from tether.io.importer import ImportReport, import_file
 from tether.io.jsonl import write_jsonl
+from tether.io.pandalm import read_pandalm, write_pandalm
+from tether.io.prd import read_prd, refuse_prd_export
+from tether.io.trl import read_trl, write_trl
 from tether.io.v1 import (
     comparisons_to_v1,
     event_to_v1,
@@ -33,6 +37,14 @@ register(Format("comparisons", "comparisons", "Tether v1 comparisons (JSONL)", r
                 _write_comparisons))
 register(Format("pairs", "pairs", "Tether v1 preference pairs (JSONL)", read_pairs, _write_pairs))
 register(Format("events", "events", "Tether v1 production events (JSONL)", read_events, _write_events))
+register(Format("hh-rlhf", "pairs", "Anthropic HH-RLHF chosen/rejected transcripts (JSONL, .gz)", read_hh_rlhf,
+                write_hh_rlhf))
+register(Format("trl", "pairs", "TRL preference dataset, standard or conversational (JSONL or JSON)", read_trl,
+                write_trl))
+register(Format("pandalm", "comparisons", "PandaLM multi-annotator test set or judge file (JSON)", read_pandalm,
+                write_pandalm))
+register(Format("prd", "comparisons", "PRD / FastChat Vicuna80 reviewer files (folder or file)", read_prd,
+                refuse_prd_export))
 
 __all__ = [
     "BadLine",

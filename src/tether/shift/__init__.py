@@ -1,1 +1,1 @@
-"""tether.shift"""
+"""tether.shift: is production still what the reward model was trained on?"""

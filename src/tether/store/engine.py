@@ -20,13 +20,14 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and foreign keys on."""
+    """Create an engine; SQLite gets WAL, a busy timeout, foreign keys on and in-memory temp tables."""
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # check_same_thread off: a bulk import hands its connection to one merge thread at a time
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -34,6 +35,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA temp_store=MEMORY")  # import staging tables never touch the disk
+            cur.execute("PRAGMA journal_size_limit=67108864")  # a big import's WAL shrinks back after checkpoint
             cur.close()
 
         return engine

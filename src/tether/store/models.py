@@ -165,3 +165,8 @@ class ModelVersionRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("name", "version", name="uq_model_versions_name_version"),)
+
+
+# Campaign tables live in their own module; importing it here keeps Base.metadata complete.
+from tether.store import collect_models  # noqa: E402, F401
+from tether.store import deploy_models  # noqa: E402, F401

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.orm import aliased
 
 from tether.records import Comparison, Event, PreferencePair, Rater, RaterProfile, content_hash
-from tether.store.bulk import insert_ignore
+from tether.store.bulk import StagedLoader, datetime_param, insert_ignore, json_param
 from tether.store.engine import make_engine, upgrade
 from tether.store.models import (
     Base,
@@ -28,6 +28,8 @@ from tether.store.models import (
 )
 
 CHUNK = 5000
+COMPARISON_CHUNK = 10_000  # rows staged and merged at a time by add_comparisons
+KNOWN_IDS_MAX = 1 << 19  # ids remembered per table across chunks (~60 MB each at most): memory stays bounded
 
 _COMPARISON_TABLE = ComparisonRow.__table__
 _PROMPTS = PromptRow.__table__
@@ -35,6 +37,18 @@ _RESPONSES = ResponseRow.__table__
 _RATERS = RaterRow.__table__
 _PAIRS = PreferencePairRow.__table__
 _EVENTS = EventRow.__table__
+
+# add_comparisons loads these tables in this order (foreign keys first), with these columns.
+_COMPARISON_LOAD = [
+    (_PROMPTS, ("id", "text")),
+    (_RESPONSES, ("id", "text")),
+    (_RATERS, ("id", "attributes", "created_at")),
+    (_COMPARISON_TABLE, (
+        "dedup_key", "pair_id", "prompt_id", "response_a_id", "response_b_id", "shown_first", "choice",
+        "rater_id", "objective", "task_type", "confidence", "campaign", "interface", "rubric_version",
+        "created_at", "stored_at", "extra",
+    )),
+]
 
 
 @dataclass
@@ -106,55 +120,66 @@ class Store:
         conn: Connection | None = None,
         on_chunk: Callable[[int], None] | None = None,
     ) -> WriteResult:
-        """Store comparisons; a judgment already stored (same dedup key) is kept once."""
+        """Store comparisons; a judgment already stored (same dedup key) is kept once.
+
+        Streams: memory holds two chunks at a time, whatever the number of comparisons.
+        """
         if conn is None:
             with self.transaction() as c:
                 return self.add_comparisons(comparisons, conn=c, on_chunk=on_chunk)
-        before = self._count(conn, _COMPARISON_TABLE)
-        seen = 0
         now = datetime.now(UTC)
-        for chunk in _chunks(comparisons, CHUNK):
-            prompts: dict[str, str] = {}
-            responses: dict[str, str] = {}
-            raters: set[str] = set()
-            rows = []
-            for c in chunk:
+        as_datetime = datetime_param(conn)
+        stored_at = as_datetime(now)
+        seen = 0
+        with StagedLoader(conn, _COMPARISON_LOAD) as loader:
+            # ids this call already staged, per table: a text or rater repeated across chunks is sent once
+            sent_prompts: set[str] = set()
+            sent_responses: set[str] = set()
+            sent_raters: set[str] = set()
+            prompts: list[tuple[str, str]] = []
+            responses: list[tuple[str, str]] = []
+            raters: list[tuple[Any, ...]] = []
+            rows: list[tuple[Any, ...]] = []
+
+            def flush() -> None:
+                nonlocal prompts, responses, raters, rows, seen
+                loader.load({"prompts": prompts, "responses": responses, "raters": raters, "comparisons": rows})
+                seen += len(rows)
+                if on_chunk:
+                    on_chunk(len(rows))
+                prompts, responses, raters, rows = [], [], [], []
+                for sent in (sent_prompts, sent_responses, sent_raters):
+                    if len(sent) > KNOWN_IDS_MAX:  # forget, so memory stays bounded (costs a re-send)
+                        sent.clear()
+
+            # each comparison becomes plain tuples at once, so no chunk of records is kept alive
+            for c in comparisons:
                 pid, aid, bid = content_hash(c.prompt), content_hash(c.response_a), content_hash(c.response_b)
-                prompts[pid] = c.prompt
-                responses[aid] = c.response_a
-                responses[bid] = c.response_b
-                raters.add(c.rater)
-                rows.append(
-                    {
-                        "dedup_key": c.dedup_key(),
-                        "pair_id": c.pair_id,
-                        "prompt_id": pid,
-                        "response_a_id": aid,
-                        "response_b_id": bid,
-                        "shown_first": c.shown_first.value,
-                        "choice": c.choice.value,
-                        "rater_id": c.rater,
-                        "objective": c.objective,
-                        "task_type": c.task_type,
-                        "confidence": c.confidence,
-                        "campaign": c.campaign,
-                        "interface": c.interface,
-                        "rubric_version": c.rubric_version,
-                        "created_at": c.created_at,
-                        "stored_at": now,
-                        "extra": c.model_extra or None,
-                    }
-                )
-            insert_ignore(conn, _PROMPTS, [{"id": k, "text": v} for k, v in prompts.items()])
-            insert_ignore(conn, _RESPONSES, [{"id": k, "text": v} for k, v in responses.items()])
-            insert_ignore(
-                conn, _RATERS, [{"id": r, "attributes": {}, "created_at": now} for r in sorted(raters)]
-            )
-            insert_ignore(conn, _COMPARISON_TABLE, rows)
-            seen += len(chunk)
-            if on_chunk:
-                on_chunk(len(chunk))
-        stored = self._count(conn, _COMPARISON_TABLE) - before
+                if pid not in sent_prompts:
+                    sent_prompts.add(pid)
+                    prompts.append((pid, c.prompt))
+                if aid not in sent_responses:
+                    sent_responses.add(aid)
+                    responses.append((aid, c.response_a))
+                if bid not in sent_responses:
+                    sent_responses.add(bid)
+                    responses.append((bid, c.response_b))
+                if c.rater not in sent_raters:
+                    sent_raters.add(c.rater)
+                    raters.append((c.rater, "{}", stored_at))
+                created = c.created_at
+                extra = c.__pydantic_extra__
+                rows.append((
+                    c.dedup_key(), c.pair_id, pid, aid, bid, c.shown_first.value, c.choice.value, c.rater,
+                    c.objective, c.task_type, c.confidence, c.campaign, c.interface, c.rubric_version,
+                    None if created is None else as_datetime(created), stored_at,
+                    json_param(extra) if extra else None,
+                ))
+                if len(rows) >= COMPARISON_CHUNK:
+                    flush()
+            if rows:
+                flush()
+            stored = loader.finish()["comparisons"]
         return WriteResult(stored=stored, duplicates=seen - stored)
 
     def iter_comparisons(
@@ -218,8 +243,7 @@ class Store:
         sid = self.preference_set_id(conn, set_name)
         if replace:
             conn.execute(delete(PreferencePairRow).where(PreferencePairRow.set_id == sid))
-        before = self._count(conn, _PAIRS)
-        seen = 0
+        seen = stored = 0
         for chunk in _chunks(pairs, CHUNK):
             prompts: dict[str, str] = {}
             responses: dict[str, str] = {}
@@ -246,11 +270,10 @@ class Store:
                 )
             insert_ignore(conn, _PROMPTS, [{"id": k, "text": v} for k, v in prompts.items()])
             insert_ignore(conn, _RESPONSES, [{"id": k, "text": v} for k, v in responses.items()])
-            insert_ignore(conn, _PAIRS, rows)
+            stored += insert_ignore(conn, _PAIRS, rows)  # rows really inserted: no full-table COUNT
             seen += len(chunk)
             if on_chunk:
                 on_chunk(len(chunk))
-        stored = self._count(conn, _PAIRS) - before
         return WriteResult(stored=stored, duplicates=seen - stored)
 
     def iter_pairs(self, *, set_name: str | None = None, objective: str | None = None,
@@ -334,14 +357,12 @@ class Store:
         if conn is None:
             with self.transaction() as c:
                 return self.add_events(events, project=project, conn=c)
-        before = self._count(conn, _EVENTS)
-        seen = 0
+        seen = stored = 0
         now = datetime.now(UTC)
         for chunk in _chunks(events, CHUNK):
             rows = [event_to_row(e, project, now) for e in chunk]
-            insert_ignore(conn, _EVENTS, rows)
+            stored += insert_ignore(conn, _EVENTS, rows)
             seen += len(chunk)
-        stored = self._count(conn, _EVENTS) - before
         return WriteResult(stored=stored, duplicates=seen - stored)
 
     def iter_events(self, *, project: str | None = None, batch: int = 2000) -> Iterator[Event]:

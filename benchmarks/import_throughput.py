@@ -1,0 +1,432 @@
+"""Import throughput and peak memory of `tether import comparisons FILE` on SQLite and PostgreSQL.
+
+Generates a synthetic v1 comparisons file, imports it through the real path
+(`tether.io.import_file(store, "comparisons", path)`), imports it a second time (idempotent
+re-import), and, side by side in the same run, measures on a sample of the same file:
+the naive way with the same stack (SQLAlchemy ORM `session.add_all` of mapped objects) and,
+as a ceiling, a raw driver bulk load (sqlite3 `executemany` / psycopg `COPY`) of the same rows
+without validation. Each measurement runs in its own child process so peak RSS is its own.
+
+    python benchmarks/import_throughput.py --rows 1000000 --backend both --out benchmarks/results_import.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+POSTGRES_ADMIN_URL = os.environ.get("TETHER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+OBJECTIVES = ["overall", "helpfulness", "harmlessness", "honesty"]
+TASK_TYPES = ["qa", "code", "summarization", "creative", "chat", "reasoning"]
+DUPLICATE_RATE = 0.01  # exact repeats of an earlier line: a re-sent batch, deduplicated on import
+
+
+# -- synthetic data ------------------------------------------------------------------------------
+
+
+def _texts(rng: random.Random, vocab: list[str], n: int, words: tuple[int, int]) -> list[str]:
+    lo, hi = words
+    return [" ".join(rng.choices(vocab, k=rng.randint(lo, hi))).capitalize() + "." for _ in range(n)]
+
+
+def generate(path: Path, rows: int, seed: int = 0) -> dict[str, int]:
+    """Write `rows` v1 comparisons: ~rows/5 prompts, ~2*rows/5 responses, 50 raters, 1% repeats."""
+    rng = random.Random(seed)
+    vocab = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 10))) for _ in range(5000)]
+    n_prompts, n_responses = max(1, rows // 5), max(2, 2 * rows // 5)
+    n_pairs = max(1, rows // 4)
+    prompts = _texts(rng, vocab, n_prompts, (20, 60))  # ~250 characters
+    responses = _texts(rng, vocab, n_responses, (30, 90))  # ~400 characters
+    raters = [f"rater-{i:03d}" for i in range(50)]
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    recent: list[bytes] = []
+    repeats = 0
+    with open(path, "wb") as fh:
+        for i in range(rows):
+            if recent and rng.random() < DUPLICATE_RATE:
+                fh.write(rng.choice(recent))
+                repeats += 1
+                continue
+            pair = rng.randrange(n_pairs)
+            choice = "tie" if rng.random() < 0.1 else rng.choice("ab")
+            obj = {
+                "prompt": prompts[pair % n_prompts],
+                "response_a": responses[(2 * pair) % n_responses],
+                "response_b": responses[(2 * pair + 1) % n_responses],
+                "shown_first": rng.choice("ab"),
+                "choice": choice,
+                "rater": rng.choice(raters),
+                "objective": rng.choice(OBJECTIVES),
+                "task_type": TASK_TYPES[pair % len(TASK_TYPES)],
+                "confidence": round(rng.random(), 2),
+                "campaign": f"campaign-{pair % 8}",
+                "interface": "web",
+                "rubric_version": "v3",
+                "created_at": (start + timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
+                "source_batch": f"batch-{i // 10_000}",  # an unknown key: kept as metadata
+            }
+            line = orjson.dumps(obj) + b"\n"
+            fh.write(line)
+            if len(recent) < 1000:
+                recent.append(line)
+            else:
+                recent[rng.randrange(1000)] = line
+    return {"rows": rows, "prompts": n_prompts, "responses": n_responses, "pairs": n_pairs, "repeats": repeats}
+
+
+def head(path: Path, out: Path, rows: int) -> None:
+    """The first `rows` lines of `path` (the sample both baselines and tether import)."""
+    with open(path, "rb") as src, open(out, "wb") as dst:
+        for i, line in enumerate(src):
+            if i >= rows:
+                break
+            dst.write(line)
+
+
+# -- databases -----------------------------------------------------------------------------------
+
+
+def new_database(backend: str, workdir: Path) -> str:
+    """A fresh, empty database URL on `backend`."""
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
+    from sqlalchemy import create_engine, text
+
+    name = f"tether_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+def drop_database(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        db = Path(url[len("sqlite:///") :])
+        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            p.unlink(missing_ok=True)
+        return
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+# -- the measured loaders (each runs in a child process) -----------------------------------------
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, "rb") as fh:
+        for line in fh:
+            yield orjson.loads(line)
+
+
+def load_tether(url: str, path: Path) -> dict[str, Any]:
+    """The real path: what `tether import comparisons FILE` runs."""
+    from tether.io import import_file
+    from tether.store import Store
+
+    store = Store(url)
+    t0 = time.perf_counter()
+    report = import_file(store, "comparisons", path)
+    seconds = time.perf_counter() - t0
+    store.close()
+    return {"seconds": seconds, "stored": report.stored, "duplicates": report.duplicates}
+
+
+def load_orm(url: str, path: Path) -> dict[str, Any]:
+    """Naive peer: validate with the same records, then ORM `session.add_all` of mapped objects."""
+    from sqlalchemy.orm import Session
+
+    from tether.records import Comparison, content_hash
+    from tether.store import Store
+    from tether.store.models import ComparisonRow, PromptRow, RaterRow, ResponseRow
+
+    store = Store(url)
+    t0 = time.perf_counter()
+    seen_texts: set[str] = set()
+    seen_keys: set[str] = set()
+    stored = 0
+    with Session(store.engine) as session, session.begin():
+        texts: list[Any] = []
+        batch: list[Any] = []
+        for obj in _lines(path):
+            c = Comparison.model_validate(obj)
+            key = c.dedup_key()
+            if key in seen_keys:  # a naive loader still has to skip repeats, or the unique key fails
+                continue
+            seen_keys.add(key)
+            ids = []
+            for text, cls in ((c.prompt, PromptRow), (c.response_a, ResponseRow), (c.response_b, ResponseRow)):
+                tid = content_hash(text)
+                ids.append(tid)
+                if (cls.__name__, tid) not in seen_texts:
+                    seen_texts.add((cls.__name__, tid))  # type: ignore[arg-type]
+                    texts.append(cls(id=tid, text=text))
+            if ("rater", c.rater) not in seen_texts:
+                seen_texts.add(("rater", c.rater))  # type: ignore[arg-type]
+                texts.append(RaterRow(id=c.rater, attributes={}))
+            batch.append(
+                ComparisonRow(
+                    dedup_key=key, pair_id=c.pair_id, prompt_id=ids[0], response_a_id=ids[1],
+                    response_b_id=ids[2], shown_first=c.shown_first.value, choice=c.choice.value,
+                    rater_id=c.rater, objective=c.objective, task_type=c.task_type, confidence=c.confidence,
+                    campaign=c.campaign, interface=c.interface, rubric_version=c.rubric_version,
+                    created_at=c.created_at, extra=c.model_extra or None,
+                )
+            )
+            stored += 1
+            if len(batch) >= 5000:
+                # no relationship() in the models, so the unit of work needs the referenced rows flushed first
+                session.add_all(texts)
+                session.flush()
+                session.add_all(batch)
+                session.flush()
+                session.expunge_all()  # the naive loader's one concession to memory
+                texts, batch = [], []
+        session.add_all(texts)
+        session.flush()
+        session.add_all(batch)
+    seconds = time.perf_counter() - t0
+    store.close()
+    return {"seconds": seconds, "stored": stored, "duplicates": None}
+
+
+def _raw_rows(path: Path, now: str) -> Iterator[tuple[list[tuple], list[tuple], tuple]]:
+    """Parsed lines as (new prompts, new responses, comparison row): content ids, no validation."""
+    from tether.records import content_hash
+
+    seen: set[str] = set()
+    for obj in _lines(path):
+        pid, aid, bid = content_hash(obj["prompt"]), content_hash(obj["response_a"]), content_hash(obj["response_b"])
+        pair_id = content_hash(obj["prompt"], obj["response_a"], obj["response_b"])
+        key = content_hash(pair_id, obj["rater"], obj["objective"], obj["shown_first"], obj["campaign"],
+                           obj["interface"], obj["rubric_version"], obj["created_at"])
+        if key in seen:  # COPY cannot skip conflicts: repeats are dropped here
+            continue
+        prompts = [] if pid in seen else [(pid, obj["prompt"])]
+        responses = [(t, obj[k]) for t, k in ((aid, "response_a"), (bid, "response_b")) if t not in seen]
+        if aid == bid:
+            responses = responses[:1]
+        seen.update((key, pid, aid, bid))
+        extra = orjson.dumps({k: v for k, v in obj.items() if k not in _V1_KEYS}).decode()
+        yield prompts, responses, (
+            key, pair_id, pid, aid, bid, obj["shown_first"], obj["choice"], obj["rater"], obj["objective"],
+            obj["task_type"], obj["confidence"], obj["campaign"], obj["interface"], obj["rubric_version"],
+            obj["created_at"], now, extra,
+        )
+
+
+_V1_KEYS = {"prompt", "response_a", "response_b", "shown_first", "choice", "rater", "pair_id", "objective",
+            "task_type", "confidence", "campaign", "interface", "rubric_version", "created_at"}
+_COLS = ("dedup_key, pair_id, prompt_id, response_a_id, response_b_id, shown_first, choice, rater_id, objective, "
+         "task_type, confidence, campaign, interface, rubric_version, created_at, stored_at, extra")
+
+
+def load_raw(url: str, path: Path) -> dict[str, Any]:
+    """Ceiling: driver bulk load of the same rows (sqlite3 executemany / psycopg COPY), no validation."""
+    from tether.store import Store
+
+    Store(url).close()  # the same schema, created by the same migrations
+    now = datetime.now(UTC).isoformat()
+    raters = [(f"rater-{i:03d}", "{}", now) for i in range(50)]
+    stored = 0
+    t0 = time.perf_counter()
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        db = sqlite3.connect(url[len("sqlite:///") :])
+        with db:
+            db.executemany("INSERT INTO raters (id, attributes, created_at) VALUES (?, ?, ?)", raters)
+            for batch in _batched(_raw_rows(path, now), 5000):
+                db.executemany("INSERT INTO prompts VALUES (?, ?)", [t for b in batch for t in b[0]])
+                db.executemany("INSERT INTO responses VALUES (?, ?)", [t for b in batch for t in b[1]])
+                db.executemany(f"INSERT INTO comparisons ({_COLS}) VALUES ({', '.join('?' * 17)})",
+                               [b[2] for b in batch])
+                stored += len(batch)
+        db.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as db, db.cursor() as cur:
+            cur.executemany("INSERT INTO raters (id, attributes, created_at) VALUES (%s, %s, %s)", raters)
+            for batch in _batched(_raw_rows(path, now), 5000):  # one COPY at a time per connection
+                for table, rows in (("prompts", [t for b in batch for t in b[0]]),
+                                    ("responses", [t for b in batch for t in b[1]])):
+                    with cur.copy(f"COPY {table} (id, text) FROM STDIN") as cp:
+                        for row in rows:
+                            cp.write_row(row)
+                with cur.copy(f"COPY comparisons ({_COLS}) FROM STDIN") as cp:
+                    for row in batch:
+                        cp.write_row(row[2])
+                stored += len(batch)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "stored": stored, "duplicates": None}
+
+
+def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+LOADERS = {"tether": load_tether, "orm": load_orm, "raw": load_raw}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent at exec."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(loader: str, url: str, path: Path) -> None:
+    """Run one loader in this (fresh) process and print its figures as one JSON line."""
+    rss_start = _peak_rss_mb()  # interpreter and imports
+    result = LOADERS[loader](url, path)
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process; not the database server
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
+    result["peak_rss_mb"] = _peak_rss_mb()
+    result["start_rss_mb"] = rss_start
+    print(json.dumps(result))
+
+
+def measure(loader: str, url: str, path: Path, lines: int) -> dict[str, Any]:
+    """One loader on one file in a child process: seconds, rows/s (input lines), peak RSS."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", loader, "--url", url, "--file", str(path)],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{loader} on {url} failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result.update(loader=loader, lines=lines, rows_per_s=lines / result["seconds"])
+    return result
+
+
+def _progress(backend: str, name: str, r: dict[str, Any]) -> None:
+    print(f"  {backend:10s} {name:18s} {r['rows_per_s']:>10,.0f} rows/s {r['seconds']:7.1f} s "
+          f"cpu {r['cpu_s']:6.1f} s  peak RSS {r['peak_rss_mb']:6.0f} MB", flush=True)
+
+
+def run_backend(backend: str, workdir: Path, full: Path, rows: int, sample: Path, sample_rows: int,
+                baselines: bool = True) -> dict:
+    """Every measurement on one backend, each on a fresh database."""
+    out: dict[str, Any] = {}
+
+    def fresh(name: str, loader: str, path: Path, lines: int, *, again: bool = False) -> None:
+        url = new_database(backend, workdir)
+        try:
+            out[name] = measure(loader, url, path, lines)
+            _progress(backend, name, out[name])
+            if again:
+                out[name + "_again"] = measure(loader, url, path, lines)
+                _progress(backend, name + "_again", out[name + "_again"])
+        finally:
+            drop_database(url)
+
+    fresh("tether", "tether", full, rows, again=True)
+    if not baselines:
+        return out
+    fresh("raw", "raw", full, rows)
+    fresh("sample_tether", "tether", sample, sample_rows)
+    fresh("sample_orm", "orm", sample, sample_rows)
+    fresh("sample_raw", "raw", sample, sample_rows)
+    out["ratio_vs_orm"] = out["sample_tether"]["rows_per_s"] / out["sample_orm"]["rows_per_s"]
+    out["ratio_of_raw_sample"] = out["sample_tether"]["rows_per_s"] / out["sample_raw"]["rows_per_s"]
+    out["ratio_of_raw_full"] = out["tether"]["rows_per_s"] / out["raw"]["rows_per_s"]
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """A results table for benchmarks/RESULTS.md."""
+    lines = ["| backend | run | rows | rows/s | wall s | client CPU s | peak RSS MB |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for backend, res in results["backends"].items():
+        for name, r in res.items():
+            if isinstance(r, dict):
+                lines.append(f"| {backend} | {name} | {r['lines']:,} | {r['rows_per_s']:,.0f} | {r['seconds']:.1f} "
+                             f"| {r['cpu_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+    lines.append("")
+    for backend, res in results["backends"].items():
+        if "ratio_vs_orm" not in res:
+            continue
+        lines.append(f"- {backend}: tether / ORM add_all = {res['ratio_vs_orm']:.2f}x; tether / raw driver = "
+                     f"{res['ratio_of_raw_sample']:.2f} (sample), {res['ratio_of_raw_full']:.2f} (full)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=1_000_000, help="comparisons in the synthetic file")
+    ap.add_argument("--sample", type=int, default=100_000, help="rows for the side-by-side baselines")
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--out", type=Path, help="write the figures as JSON here")
+    ap.add_argument("--workdir", type=Path, help="where the file and SQLite databases go (default: a temp dir)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-baselines", action="store_true", help="only tether's import and re-import")
+    ap.add_argument("--child", choices=sorted(LOADERS), help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    ap.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(args.child, args.url, args.file)
+        return
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tether-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        full = workdir / f"comparisons-{args.rows}-{args.seed}.jsonl"
+        t0 = time.perf_counter()
+        shape = generate(full, args.rows, args.seed)
+        print(f"generated {full} ({full.stat().st_size / 2**20:,.0f} MB, {shape}) "
+              f"in {time.perf_counter() - t0:.0f} s", flush=True)
+        sample_rows = min(args.sample, args.rows)
+        sample = workdir / f"sample-{sample_rows}.jsonl"
+        head(full, sample, sample_rows)
+        backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+        results: dict[str, Any] = {
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "file_mb": full.stat().st_size / 2**20,
+            "shape": shape,
+            "backends": {b: run_backend(b, workdir, full, args.rows, sample, sample_rows, not args.no_baselines)
+                         for b in backends},
+        }
+        print(markdown(results))
+        if args.out:
+            args.out.write_text(json.dumps(results, indent=2) + "\n")
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

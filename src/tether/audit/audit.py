@@ -1,0 +1,281 @@
+"""`run_audit`: agreement, rater reliability and position bias of a set of comparisons, in one result.
+
+The primary agreement metric is Krippendorff's alpha (nominal): unlike Fleiss' kappa and Cohen's
+kappa it is defined for any number of raters per item and missing judgments, corrects for small
+samples, and treats a tie as its own answer rather than a half-way point, which is the conservative
+reading of a rubric (the ordinal variant, a < tie < b, is reported beside it). A task type whose
+alpha is below `block_threshold` (0.4) is an ambiguous rubric and is blocked for scaling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tether.audit.agreement import (
+    PRIMARY_METRIC,
+    Agreement,
+    Estimate,
+    count_metrics,
+    disputed_items,
+    measure_agreement,
+)
+from tether.audit.bt import PositionModel, fit_position_model
+from tether.audit.config import AuditConfig
+from tether.audit.labels import LabelTable, build_table
+from tether.audit.position import FirstPositionRate, SwapAnalysis, first_position_rate, rates_by, swap_analysis
+from tether.audit.reliability import Reliability, rate_raters
+from tether.records import Comparison
+
+
+@dataclass
+class TaskVerdict:
+    """The 0.4 rule applied to one task type."""
+
+    task_type: str
+    status: str  # "ok", "ambiguous" (blocked) or "insufficient" (too little overlap to judge)
+    alpha: float | None
+    message: str
+    disputed: list[dict[str, Any]] = field(default_factory=list)
+    basis: str = "all raters"  # whose judgments the alpha was computed on
+    n_items: int = 0
+
+
+@dataclass
+class AuditResult:
+    """Everything the audit found; `to_dict()` is the stable JSON of `tether audit --json`."""
+
+    config: AuditConfig
+    table: LabelTable
+    agreement_overall: Agreement
+    agreement_by_task_type: dict[str, Agreement]
+    agreement_by_group: dict[tuple[str, str], Agreement]
+    verdicts: dict[str, TaskVerdict]
+    reliability: dict[str, Reliability]  # per objective
+    rater_summary: dict[str, dict[str, Any]]
+    position_overall: FirstPositionRate
+    position_by: dict[str, dict[str, FirstPositionRate]]  # rater / interface / campaign / batch
+    swaps: SwapAnalysis
+    position_models: dict[str, PositionModel]  # per objective
+    item_posteriors: np.ndarray  # (n_items, 3) Dawid–Skene, full-table item codes
+    item_bt_proba: np.ndarray | None  # (n_items, 3) position-free, reliability-weighted Bradley–Terry, or None
+    judgment_reliability: np.ndarray  # per judgment: its rater's reliability on that objective
+
+    @property
+    def blocked_task_types(self) -> list[str]:
+        return sorted(t for t, v in self.verdicts.items() if v.status == "ambiguous")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The audit's numbers under stable keys (see the module docs of tether.audit)."""
+        by_rater: dict[str, dict[str, Any]] = {}
+        for name, rate in self.position_by["rater"].items():
+            by_rater[name] = rate.as_dict()
+        for name, swap in self.swaps.by_rater.items():
+            by_rater.setdefault(name, {}).update(swap.as_dict())
+        for objective, model in self.position_models.items():
+            for name, shift in model.rater_position.items():
+                by_rater.setdefault(name, {}).setdefault("bt_position", {})[objective] = shift
+        for name in self.table.rater_names:
+            entry = by_rater.setdefault(name, {})
+            entry.setdefault("n_swapped", 0)
+            for key in ("swap_consistency", "favoured_first", "favoured_second"):
+                entry.setdefault(key, None)
+        by_objective: dict[str, dict[str, Any]] = {}
+        for (task_type, objective), agreement in self.agreement_by_group.items():
+            by_objective.setdefault(objective, {})[task_type] = agreement.as_dict()
+        return _clean({
+            "n_judgments": self.table.n_judgments,
+            "n_items": self.table.n_items,
+            "n_raters": self.table.n_raters,
+            "primary_metric": PRIMARY_METRIC,
+            "label_frame": self.config.label_frame,
+            "block_threshold": self.config.block_threshold,
+            "blocked_task_types": self.blocked_task_types,
+            "task_types": {
+                t: {"status": v.status, "alpha": v.alpha, "basis": v.basis, "n_items": v.n_items,
+                    "message": v.message, "disputed": v.disputed}
+                for t, v in self.verdicts.items()
+            },
+            "agreement": {
+                "overall": self.agreement_overall.as_dict(),
+                "by_task_type": {t: a.as_dict() for t, a in self.agreement_by_task_type.items()},
+                "by_objective": by_objective,
+            },
+            "raters": self.rater_summary,
+            "position": {
+                "overall": self.position_overall.as_dict(),
+                "by_rater": by_rater,
+                **{f"by_{kind}": {k: r.as_dict() for k, r in rates.items()}
+                   for kind, rates in self.position_by.items() if kind != "rater"},
+                "swap": {"within_rater": self.swaps.within_rater.as_dict(),
+                         "across_raters": self.swaps.across_raters.as_dict()},
+                "bradley_terry": {o: m.as_dict() for o, m in self.position_models.items()},
+            },
+        })
+
+
+def _clean(obj: Any) -> Any:
+    """NaN and infinities become None (JSON has no NaN); numpy scalars become Python numbers."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def _parent_items(table: LabelTable, mask: np.ndarray) -> np.ndarray:
+    """Full-table item codes of a subset's items, in the subset's code order (as LabelTable.subset)."""
+    return np.unique(table.item[mask])
+
+
+def _verdict(task_type: str, estimate_all: Estimate, estimate_qualified: Estimate | None, table: LabelTable,
+             config: AuditConfig) -> TaskVerdict:
+    """The 0.4 rule on qualified raters' agreement when there is enough of it, else on everyone's."""
+    use_qualified = estimate_qualified is not None and estimate_qualified.n_items >= config.min_items_to_judge \
+        and np.isfinite(estimate_qualified.value)
+    est = estimate_qualified if use_qualified else estimate_all
+    basis = "qualified raters" if use_qualified else "all raters"
+    alpha = est.value
+    shown = None if not np.isfinite(alpha) else round(alpha, 3)
+    if est.n_items < config.min_items_to_judge or not np.isfinite(alpha):
+        return TaskVerdict(task_type, "insufficient", shown,
+                           f"only {est.n_items} items have two or more ratings (need "
+                           f"{config.min_items_to_judge}): add overlap before judging this rubric", basis=basis,
+                           n_items=est.n_items)
+    if alpha < config.block_threshold:
+        ci = f" (CI {est.ci_low:.3f} to {est.ci_high:.3f})" if np.isfinite(est.ci_low) else ""
+        return TaskVerdict(
+            task_type, "ambiguous", shown,
+            f"Krippendorff's alpha among {basis} {alpha:.3f}{ci} is below {config.block_threshold}: raters do not "
+            f"read this rubric the same way. Its campaigns are blocked from scaling until the rubric is revised; "
+            f"start with the most-disputed examples.",
+            disputed_items(table, config.n_disputed), basis=basis, n_items=est.n_items)
+    return TaskVerdict(task_type, "ok", shown,
+                       f"Krippendorff's alpha among {basis} {alpha:.3f} is at or above {config.block_threshold}",
+                       basis=basis, n_items=est.n_items)
+
+
+def _summarise_raters(table: LabelTable, per_objective: dict[str, Reliability],
+                      n_by_objective: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
+    """One entry per rater: judgments-weighted reliability over objectives, and details per objective."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in table.rater_names:
+        entries = {o: rel.raters[name] for o, rel in per_objective.items() if name in rel.raters}
+        weights = np.array([n_by_objective[o][name] for o in entries], dtype=np.float64)
+        first = next(iter(entries.values()))
+
+        def mean(attr: str, entries=entries, weights=weights) -> float | None:
+            vals = np.array([np.nan if getattr(s, attr) is None else getattr(s, attr) for s in entries.values()],
+                            dtype=np.float64)
+            ok = np.isfinite(vals) & (weights > 0)
+            return float(np.average(vals[ok], weights=weights[ok])) if ok.any() else None
+
+        gold_n = sum(s.gold_n for s in entries.values())
+        gold_hits = sum((s.gold_accuracy or 0.0) * s.gold_n for s in entries.values())
+        out[name] = {
+            "reliability": mean("reliability"),
+            "n_judgments": int(weights.sum()),
+            "ds_accuracy": mean("ds_accuracy"),
+            "one_coin_skill": mean("one_coin_skill"),
+            "mace_competence": mean("mace_competence"),
+            "spammer": any(s.spammer for s in entries.values()),
+            "reliability_estimated": any(s.reliability_estimated for s in entries.values()),
+            "consensus_agreement": mean("consensus_agreement"),
+            "gold_n": gold_n,
+            "gold_accuracy": gold_hits / gold_n if gold_n else None,
+            "verbosity_preference": mean("verbosity_preference"),
+            "by_objective": {o: s.as_dict() for o, s in entries.items()} if len(entries) > 1 else {},
+            "confusion": first.confusion if len(entries) == 1 else None,
+        }
+    return out
+
+
+def run_audit(comparisons: Iterable[Comparison] | LabelTable, config: AuditConfig | None = None) -> AuditResult:
+    """Audit comparisons: agreement per task type (0.4 rule), rater reliability, position bias."""
+    config = config or AuditConfig()
+    table = comparisons if isinstance(comparisons, LabelTable) else build_table(comparisons)
+    if table.n_judgments == 0:
+        raise ValueError("no comparisons to audit")
+    boot = {"min_shared": config.min_shared_items, "n_boot": config.n_bootstrap, "seed": config.seed,
+            "level": config.confidence}
+    rated = table.in_display_frame() if config.label_frame == "display" else table
+    by_task = rated.by_task_type()
+    agreement_by_task = {t: measure_agreement(sub, **boot) for t, sub in by_task.items()}
+    overall = next(iter(agreement_by_task.values())) if len(by_task) == 1 else measure_agreement(rated, **boot)
+    groups = rated.groups()
+    agreement_by_group = (
+        {k: measure_agreement(sub, **boot) for k, sub in groups.items()}
+        if len({o for _, o in groups}) > 1 else {k: agreement_by_task[k[0]] for k in groups}
+    )
+
+    # label models and position models, one fit per objective (raters' confusions are shared across task types)
+    objectives = np.array([e.objective for e in table.examples], dtype=object)
+    judgment_objective = objectives[table.item]
+    posteriors = np.zeros((table.n_items, 3))
+    bt_proba = np.zeros((table.n_items, 3)) if config.position_model else None
+    judgment_rel = np.zeros(table.n_judgments)
+    per_objective: dict[str, Reliability] = {}
+    n_by_objective: dict[str, dict[str, int]] = {}
+    models: dict[str, PositionModel] = {}
+    for objective in sorted(set(objectives.tolist())):
+        mask = judgment_objective == objective
+        sub = table.subset(mask)
+        parent = _parent_items(table, mask)
+        rel = rate_raters(sub, gold=config.gold, gold_prior_strength=config.gold_prior_strength,
+                          spammer_competence=config.spammer_competence, n_iter=config.label_model_iterations,
+                          unknown_reliability=config.unknown_reliability)
+        per_objective[objective] = rel
+        n_by_objective[objective] = {name: stats.n_judgments for name, stats in rel.raters.items()}
+        posteriors[parent] = rel.posteriors
+        judgment_rel[np.flatnonzero(mask)] = rel.rater_reliability[sub.rater]
+        if bt_proba is not None:
+            # Two fits: unweighted for each rater's own position effect (reported); weighted by rater
+            # reliability for the soft labels, so spammers and novices do not move them.
+            models[objective] = fit_position_model(sub, fallback=rel.posteriors)
+            weights = rel.rater_reliability[sub.rater]
+            bt_proba[parent] = fit_position_model(sub, fallback=rel.posteriors, sample_weight=weights).proba
+
+    # The 0.4 rule asks whether the rubric is ambiguous, not whether some raters are bad (that is the
+    # reliability section's job): it is judged on raters whose reliability qualifies them, when they
+    # overlap on enough items, so a pool diluted with spammers or novices does not block a clear rubric.
+    qualified = judgment_rel >= config.qualified_reliability
+    task_types = np.array([e.task_type for e in table.examples], dtype=object)[table.item]
+    canonical_by_task = table.by_task_type() if rated is not table else by_task
+    verdicts = {}
+    for t in by_task:
+        sub = rated.subset(qualified & (task_types == t))
+        est_q = count_metrics(sub.counts(), n_boot=config.n_bootstrap, seed=config.seed,
+                              level=config.confidence)[PRIMARY_METRIC] \
+            if sub.n_judgments and config.rubric_basis == "qualified" else None
+        verdicts[t] = _verdict(t, agreement_by_task[t].primary, est_q, canonical_by_task[t], config)
+
+    position_by = {
+        "rater": rates_by(table, table.rater, table.rater_names, config.confidence),
+        "interface": rates_by(table, table.interface, table.interface_names, config.confidence),
+        "campaign": rates_by(table, table.campaign, table.campaign_names, config.confidence),
+        "batch": rates_by(table, table.batch, table.batch_names, config.confidence),
+    }
+    return AuditResult(
+        config=config,
+        table=table,
+        agreement_overall=overall,
+        agreement_by_task_type=agreement_by_task,
+        agreement_by_group=agreement_by_group,
+        verdicts=verdicts,
+        reliability=per_objective,
+        rater_summary=_summarise_raters(table, per_objective, n_by_objective),
+        position_overall=first_position_rate(table.label, table.shown_first, config.confidence),
+        position_by=position_by,
+        swaps=swap_analysis(table),
+        position_models=models,
+        item_posteriors=posteriors,
+        item_bt_proba=bt_proba,
+        judgment_reliability=judgment_rel,
+    )

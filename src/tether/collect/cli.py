@@ -1,0 +1,252 @@
+"""`tether campaign ...` and `tether serve`: thin commands over tether.collect."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+campaign_app = typer.Typer(help="Annotation campaigns: create, watch, pause, revise the rubric, export.",
+                           no_args_is_help=True)
+
+
+def _store():  # noqa: ANN202
+    from tether.cli import open_store
+
+    return open_store()
+
+
+def _fail(message: str, hint: str | None = None) -> typer.Exit:
+    from tether.cli import fail
+
+    return fail(message, hint)
+
+
+@campaign_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Campaign name (letters, digits, . _ -).")],
+    items: Annotated[Path, typer.Option(help="JSONL of items: prompt, response_a, response_b, task_type, "
+                                             "kind (regular/gold/attention), expected.")],
+    rubric: Annotated[Path, typer.Option(help="Rubric text file (Markdown or plain text).")],
+    objective: Annotated[list[str] | None, typer.Option(help="Objective judged separately; repeat.")] = None,
+    overlap: Annotated[int, typer.Option(help="Raters per pair (>= 2: both display orders).")] = 3,
+    pilot: Annotated[int, typer.Option(help="Pilot items per task type before scaling.")] = 10,
+    threshold: Annotated[float, typer.Option(help="Pause a task type whose pilot agreement is below.")] = 0.4,
+    gold_rate: Annotated[float, typer.Option(help="Share of tasks that are gold items.")] = 0.1,
+    attention_rate: Annotated[float, typer.Option(help="Share of tasks that are attention checks.")] = 0.05,
+    qualification_gold: Annotated[int, typer.Option(help="Gold items a rater answers before real work.")] = 0,
+    pass_threshold: Annotated[float, typer.Option(help="Gold accuracy needed to qualify.")] = 0.8,
+    queue_size: Annotated[int, typer.Option(help="Open tasks per rater at a time.")] = 5,
+    rubric_version: Annotated[str, typer.Option(help="Version name of this first rubric.")] = "v1",
+    enroll: Annotated[list[str] | None, typer.Option(help="Rater id to enroll; repeat.")] = None,
+) -> None:
+    """Create a campaign from an item file and a rubric; every task type starts with a pilot."""
+    from pydantic import ValidationError
+
+    from tether.collect.campaign import CampaignError, CampaignSettings, create_campaign, read_items
+    from tether.collect.campaign import enroll as enroll_raters
+    from tether.console import out
+    from tether.io import InputError
+
+    try:
+        settings = CampaignSettings(
+            name=name, objectives=objective or ["overall"], overlap=overlap, pilot_items=pilot,
+            agreement_threshold=threshold, gold_rate=gold_rate, attention_rate=attention_rate,
+            qualification_gold=qualification_gold, pass_threshold=pass_threshold, queue_size=queue_size)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise _fail(f"option {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+    if not rubric.is_file():
+        raise _fail(f"{rubric}: no such file")
+    store = _store()
+    try:
+        parsed = read_items(items)
+        create_campaign(store, settings, parsed, rubric.read_text(encoding="utf-8"), rubric_version=rubric_version)
+        if enroll:
+            enroll_raters(store, name, enroll)
+    except (InputError, CampaignError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    kinds = {k: sum(i.kind == k for i in parsed) for k in ("regular", "gold", "attention")}
+    out.print(f"created campaign [bold]{name}[/]: {kinds['regular']} pairs, {kinds['gold']} gold, "
+              f"{kinds['attention']} attention items; objectives {', '.join(settings.objectives)}; "
+              f"{len({i.task_type for i in parsed})} task types in pilot")
+
+
+@campaign_app.command("enroll")
+def enroll_cmd(name: Annotated[str, typer.Argument()],
+               rater: Annotated[list[str], typer.Argument(help="Rater ids.")]) -> None:
+    """Enroll raters in a campaign (they qualify on gold items first if the campaign asks for it)."""
+    from tether.collect.campaign import CampaignError, enroll
+    from tether.console import out
+
+    store = _store()
+    try:
+        n = enroll(store, name, rater)
+    except CampaignError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    out.print(f"enrolled {n} new raters in {name}")
+
+
+@campaign_app.command("status")
+def status(name: Annotated[str, typer.Argument()],
+           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Progress, agreement so far, position bias so far, and paused task types."""
+    from rich.table import Table
+
+    from tether.collect.campaign import CampaignError
+    from tether.collect.status import campaign_status
+    from tether.console import out
+
+    store = _store()
+    try:
+        s = campaign_status(store, name)
+    except CampaignError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(json.dumps(s, indent=2, sort_keys=True, default=str) + "\n")
+        return
+    out.print(f"[bold]{name}[/]: {s['answered']} of {s['issued']} issued tasks answered; "
+              f"paused: {', '.join(s['paused_task_types']) or 'none'}")
+    table = Table(title="task types", title_justify="left")
+    for col in ("task type", "status", "rubric", "pilot alpha", "alpha so far", "answered/issued", "why"):
+        table.add_column(col)
+    for tt, v in s["task_types"].items():
+        fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
+        table.add_row(tt, v["status"], str(v["rubric_version"]), fmt(v["pilot_agreement"]),
+                      fmt(v.get("agreement_so_far")), f"{v['answered']}/{v['issued']}", v["reason"])
+    out.print(table)
+    b = s["position_bias"]
+    if b:
+        out.print(f"position bias so far: first shown picked {b['first']}/{b['n']} = {b['rate']:.3f} "
+                  f"(95% CI {b['low']:.3f}-{b['high']:.3f}, binomial p={b['p_value']:.3g})")
+
+
+@campaign_app.command("pause")
+def pause(name: Annotated[str, typer.Argument()], task_type: Annotated[str, typer.Argument()],
+          reason: Annotated[str, typer.Option(help="Why (shown on the campaign page).")] = "paused by hand") -> None:
+    """Pause a task type: no new assignments until a new rubric version is published."""
+    from tether.collect.campaign import CampaignError, pause_task_type
+    from tether.console import out
+
+    store = _store()
+    try:
+        withdrawn = pause_task_type(store, name, task_type, reason)
+    except CampaignError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    out.print(f"paused {task_type} in {name}; {withdrawn} open tasks withdrawn")
+
+
+@campaign_app.command("publish-rubric")
+def publish(
+    name: Annotated[str, typer.Argument()],
+    file: Annotated[Path, typer.Argument(help="The revised rubric text.")],
+    version: Annotated[str, typer.Option(help="New version name, e.g. v2.")],
+    task_type: Annotated[str, typer.Option(help="Task type it applies to; '*' for all.")] = "*",
+) -> None:
+    """Publish a rubric version; paused task types it covers resume with a fresh pilot round."""
+    from tether.collect.campaign import CampaignError, publish_rubric
+    from tether.console import out
+
+    if not file.is_file():
+        raise _fail(f"{file}: no such file")
+    store = _store()
+    try:
+        resumed = publish_rubric(store, name, file.read_text(encoding="utf-8"), version=version, task_type=task_type)
+    except CampaignError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    out.print(f"published rubric {version} for {task_type}; resumed: {', '.join(resumed) or 'none'}")
+
+
+@campaign_app.command("review")
+def review(name: Annotated[str, typer.Argument()],
+           force: Annotated[bool, typer.Option(help="Decide on the pilot answers so far.")] = False) -> None:
+    """Apply the pilot rule now (it also runs by itself when a pilot round is complete)."""
+    from tether.collect.assign import review_pilots
+    from tether.collect.campaign import CampaignError
+    from tether.console import out
+
+    store = _store()
+    try:
+        decisions = review_pilots(store, name, force=force)
+    except CampaignError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    for tt, decision in decisions.items():
+        out.print(f"{tt}: {decision or 'pilot not complete yet'}")
+
+
+@campaign_app.command("export")
+def export(name: Annotated[str, typer.Argument()], file: Annotated[Path, typer.Argument(help="Comparisons JSONL.")],
+           assignments: Annotated[Path | None, typer.Option(help="Also write the assignment log here.")] = None
+           ) -> None:
+    """Export the campaign's comparisons (v1 JSONL) and optionally its assignment log (order, timings)."""
+    from tether.collect.campaign import CampaignError
+    from tether.collect.export import assignment_log
+    from tether.console import out
+    from tether.io import export_file
+    from tether.io.jsonl import write_jsonl
+
+    store = _store()
+    try:
+        n = export_file(store, "comparisons", file, campaign=name)
+        if assignments is not None:
+            m = write_jsonl(assignments, assignment_log(store, name))
+            out.print(f"wrote {m} assignments to {assignments}")
+    except CampaignError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    out.print(f"wrote {n} comparisons to {file}")
+
+
+@campaign_app.command("admin-key")
+def admin_key(name: Annotated[str, typer.Argument(help="Team member the credential is for.")]) -> None:
+    """Create an admin credential for the campaign pages; printed once, stored hashed."""
+    from tether.collect.security import create_admin_credential
+    from tether.console import out
+
+    store = _store()
+    try:
+        secret = create_admin_credential(store, name)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    out.print(f"admin credential for {name} (shown once, not recoverable):")
+    sys.stdout.write(secret + "\n")
+
+
+def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port.")] = 8000) -> None:
+    """Run the Tether server (rater app at /collect) for this project."""
+    import uvicorn
+
+    from tether.config import ConfigError, find_project
+    from tether.server import create_app
+
+    try:
+        project = find_project()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run(create_app(project), host=host, port=port, log_level="info")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `tether campaign ...` and `tether serve`."""
+    app.add_typer(campaign_app, name="campaign")
+    if not any(c.name == "serve" for c in app.registered_commands):
+        app.command("serve")(serve)

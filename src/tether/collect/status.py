@@ -1,0 +1,72 @@
+"""A campaign's progress so far: work issued and answered, agreement, position bias, paused task types."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tether.collect.agreement import agreement_by_task_type, position_bias
+from tether.collect.assign import gold_accuracy
+from tether.collect.campaign import get_campaign, task_type_states
+from tether.store import Store
+from tether.store.collect_models import AssignmentRow, CampaignItemRow, RaterQualificationRow
+
+
+def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
+    """Everything the campaign page and `tether campaign status` show, as plain data."""
+    with store.engine.connect() as conn:
+        info = get_campaign(conn, campaign)
+        states = task_type_states(conn, info.id)
+        items = conn.execute(
+            select(CampaignItemRow.task_type, CampaignItemRow.kind, func.count())
+            .where(CampaignItemRow.campaign_id == info.id)
+            .group_by(CampaignItemRow.task_type, CampaignItemRow.kind)
+        ).all()
+        work = conn.execute(
+            select(CampaignItemRow.task_type, func.count(AssignmentRow.id), func.count(AssignmentRow.answered_at),
+                   func.avg(AssignmentRow.time_on_task_ms))
+            .join(CampaignItemRow, CampaignItemRow.id == AssignmentRow.item_id)
+            .where(AssignmentRow.campaign_id == info.id)
+            .group_by(CampaignItemRow.task_type)
+        ).all()
+        raters = conn.execute(
+            select(RaterQualificationRow.rater_id, RaterQualificationRow.status, RaterQualificationRow.reason)
+            .where(RaterQualificationRow.campaign_id == info.id).order_by(RaterQualificationRow.rater_id)
+        ).all()
+        gold = {r.rater_id: gold_accuracy(conn, info.id, r.rater_id) for r in raters}
+    regular = [c for c in store.iter_comparisons(campaign=campaign) if "item_kind" not in c.extras]
+    by_rater: dict[str, list] = defaultdict(list)
+    for c in regular:
+        by_rater[c.rater].append(c)
+    bias = position_bias(regular)
+    per_type: dict[str, dict[str, Any]] = {
+        tt: {"status": st.status, "pilot_round": st.pilot_round, "rubric_version": st.rubric_version,
+             "pilot_agreement": st.agreement, "reason": st.reason, "items": {}, "issued": 0, "answered": 0,
+             "mean_time_on_task_s": None}
+        for tt, st in states.items()
+    }
+    for tt, kind, n in items:
+        per_type[tt]["items"][kind] = n
+    for tt, issued, answered, mean_ms in work:
+        per_type[tt].update(issued=issued, answered=answered,
+                            mean_time_on_task_s=None if mean_ms is None else round(float(mean_ms) / 1000, 2))
+    for tt, value in agreement_by_task_type(regular).items():
+        per_type[tt]["agreement_so_far"] = value
+    return {
+        "campaign": campaign,
+        "objectives": info.settings.objectives,
+        "overlap": info.settings.overlap,
+        "agreement_threshold": info.settings.agreement_threshold,
+        "task_types": per_type,
+        "paused_task_types": sorted(tt for tt, st in states.items() if st.status == "paused"),
+        "issued": sum(v["issued"] for v in per_type.values()),
+        "answered": sum(v["answered"] for v in per_type.values()),
+        "position_bias": None if bias is None else asdict(bias),
+        "position_bias_by_rater": {r: asdict(b) for r, cs in sorted(by_rater.items())
+                                   if (b := position_bias(cs)) is not None},
+        "raters": [{"rater": r.rater_id, "status": r.status, "reason": r.reason,
+                    "gold_accuracy": gold[r.rater_id][0], "gold_answers": gold[r.rater_id][1]} for r in raters],
+    }

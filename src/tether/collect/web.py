@@ -1,0 +1,319 @@
+"""The rater web app: server-rendered pages, one credential dependency per role, CSRF on every form.
+
+Raters sign in with their personal link and see only their own queue; the team signs in
+with an admin credential and sees campaign pages. Every POST carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Cookie, Depends, FastAPI, Form, Header, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tether.collect import security
+from tether.collect.assign import (
+    AlreadyAnswered,
+    TaskNotFound,
+    fill_queue,
+    get_task,
+    open_tasks,
+    rater_campaigns,
+    rater_progress,
+    submit_answer,
+)
+from tether.collect.campaign import CampaignError, campaign_names, pause_task_type, publish_rubric
+from tether.collect.status import campaign_status
+from tether.store import Store
+
+TEMPLATES = Path(__file__).with_name("templates")
+RATER_COOKIE = "tether_rater"
+ADMIN_COOKIE = "tether_admin"
+LOGIN_CSRF_COOKIE = "tether_login_csrf"
+MAX_ID = 2**31 - 1
+
+AssignmentId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+CampaignName = Annotated[str, PathParam(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class AnswerForm(BaseModel):
+    """A task's answer in display terms: one choice per objective, plus an optional confidence."""
+
+    model_config = ConfigDict(extra="forbid")
+    choices: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Literal["first", "second", "tie"]]
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _cookie_path(request: Request) -> str:
+    return request.scope.get("root_path") or "/"
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="lax", path=_cookie_path(request),
+                        secure=request.app.state.secure_cookies, max_age=int(security.SESSION_LIFETIME.total_seconds()))
+
+
+# -- credentials: one dependency per role; routes never check credentials by hand ---------------
+
+
+def rater_session(request: Request, tether_rater: Annotated[str | None, Cookie()] = None) -> security.Session:
+    """The signed-in rater, from the session cookie set by their sign-in link."""
+    session = security.session_for_cookie(_store(request), tether_rater, "rater") if tether_rater else None
+    if session is None:
+        raise HTTPException(401, "sign in with your personal link")
+    return session
+
+
+def admin_session(
+    request: Request,
+    tether_admin: Annotated[str | None, Cookie()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> security.Session:
+    """A team member: a browser session cookie, or `Authorization: Bearer <admin credential>` for scripts."""
+    store = _store(request)
+    if authorization and authorization.lower().startswith("bearer "):
+        name = security.admin_for_secret(store, authorization[7:].strip())
+        if name is not None:
+            # header credentials cannot be sent cross-site by a browser, so no CSRF token is needed
+            return security.Session(role="admin", subject=name, csrf_token="")
+    session = security.session_for_cookie(store, tether_admin, "admin") if tether_admin else None
+    if session is None:
+        raise HTTPException(401, "admin credential required")
+    return session
+
+
+def _check_csrf(session: security.Session, token: str) -> security.Session:
+    if session.csrf_token and not security.same_secret(session.csrf_token, token):
+        raise HTTPException(403, "CSRF token missing or wrong: reload the page and try again")
+    return session
+
+
+def rater_post(session: Annotated[security.Session, Depends(rater_session)],
+               csrf_token: Annotated[str, Form(max_length=128)] = "") -> security.Session:
+    """A rater's form submission: signed in and carrying this session's CSRF token."""
+    return _check_csrf(session, csrf_token)
+
+
+def admin_post(session: Annotated[security.Session, Depends(admin_session)],
+               csrf_token: Annotated[str, Form(max_length=128)] = "") -> security.Session:
+    """A team member's form submission: signed in and carrying this session's CSRF token."""
+    return _check_csrf(session, csrf_token)
+
+
+async def answer_form(request: Request) -> AnswerForm:
+    """Parse `choice_<objective>` radio groups and `confidence` into a validated AnswerForm (422 if bad)."""
+    form = await request.form()
+    choices: dict[str, Any] = {}
+    confidence: Any = None
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            raise RequestValidationError([{"type": "value_error", "loc": ("body", key), "msg": "files not accepted",
+                                           "input": None}])
+        if key.startswith("choice_"):
+            if key[7:] in choices:
+                raise RequestValidationError([{"type": "value_error", "loc": ("body", key),
+                                               "msg": "answered twice", "input": value}])
+            choices[key[7:]] = value
+        elif key == "confidence":
+            confidence = value or None
+        elif key not in ("csrf_token",):
+            raise RequestValidationError([{"type": "extra_forbidden", "loc": ("body", key),
+                                           "msg": "unexpected field", "input": value}])
+    try:
+        return AnswerForm(choices=choices, confidence=confidence)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+RaterSession = Annotated[security.Session, Depends(rater_session)]
+RaterPost = Annotated[security.Session, Depends(rater_post)]
+AdminSession = Annotated[security.Session, Depends(admin_session)]
+AdminPost = Annotated[security.Session, Depends(admin_post)]
+
+
+def create_app(store_url: str, *, secure_cookies: bool = False) -> FastAPI:
+    """The rater web app on the given store; mount it anywhere (links follow the mount path)."""
+    store = Store(store_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(title="Tether rater app", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.store = store
+    app.state.secure_cookies = secure_cookies
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+
+    def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(f"{_cookie_path(request).rstrip('/')}/admin/api/"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return page(request, "message.html", exc.status_code, title=f"{exc.status_code}", message=exc.detail)
+
+    # -- raters ---------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, name="home")
+    def home(request: Request) -> HTMLResponse:
+        return page(request, "message.html", title="Tether",
+                    message="Raters: open your personal sign-in link. Team: sign in at /admin/login.")
+
+    @app.get("/r/{token}", name="rater_sign_in")
+    def rater_sign_in(request: Request, token: Annotated[str, PathParam(max_length=128)]) -> Response:
+        store = _store(request)
+        rater_id = security.rater_for_token(store, token)
+        if rater_id is None:
+            raise HTTPException(404, "unknown or revoked sign-in link")
+        cookie, _ = security.open_session(store, "rater", rater_id)
+        response = RedirectResponse(request.url_for("rater_queue"), status_code=303)
+        _set_cookie(request, response, RATER_COOKIE, cookie)
+        return response
+
+    @app.get("/rater", response_class=HTMLResponse, name="rater_queue")
+    def rater_queue(request: Request, session: RaterSession) -> HTMLResponse:
+        store = _store(request)
+        for campaign in rater_campaigns(store, session.subject):
+            fill_queue(store, campaign, session.subject)
+        tasks = open_tasks(store, session.subject)
+        answered, issued = rater_progress(store, session.subject)
+        return page(request, "queue.html", rater=session.subject, tasks=tasks, answered=answered, issued=issued,
+                    csrf_token=session.csrf_token)
+
+    @app.get("/rater/next", name="rater_next")
+    def rater_next(request: Request, session: RaterSession) -> Response:
+        store = _store(request)
+        tasks = open_tasks(store, session.subject)
+        if not tasks:
+            for campaign in rater_campaigns(store, session.subject):
+                fill_queue(store, campaign, session.subject)
+            tasks = open_tasks(store, session.subject)
+        target = request.url_for("task_page", assignment_id=tasks[0][0]) if tasks else request.url_for("rater_queue")
+        return RedirectResponse(target, status_code=303)
+
+    @app.get("/rater/tasks/{assignment_id}", response_class=HTMLResponse, name="task_page")
+    def task_page(request: Request, assignment_id: AssignmentId, session: RaterSession) -> HTMLResponse:
+        store = _store(request)
+        try:
+            task = get_task(store, assignment_id, session.subject)
+        except TaskNotFound:
+            raise HTTPException(404, "no such task in your queue") from None
+        answered, issued = rater_progress(store, session.subject)
+        return page(request, "task.html", task=task, answered=answered, issued=issued,
+                    csrf_token=session.csrf_token, rater=session.subject)
+
+    @app.post("/rater/tasks/{assignment_id}", name="answer_task")
+    def answer_task(request: Request, assignment_id: AssignmentId, session: RaterPost,
+                    answer: Annotated[AnswerForm, Depends(answer_form)]) -> Response:
+        store = _store(request)
+        try:
+            submit_answer(store, assignment_id, session.subject, answer.choices, answer.confidence)
+        except TaskNotFound:
+            raise HTTPException(404, "no such task in your queue (it may have been withdrawn)") from None
+        except AlreadyAnswered:
+            raise HTTPException(409, "this task was already answered") from None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return RedirectResponse(request.url_for("rater_next"), status_code=303)
+
+    @app.post("/rater/sign-out", name="rater_sign_out")
+    def rater_sign_out(request: Request, session: RaterPost,
+                       tether_rater: Annotated[str | None, Cookie()] = None) -> Response:
+        if tether_rater:
+            security.close_session(_store(request), tether_rater)
+        response = RedirectResponse(request.url_for("home"), status_code=303)
+        response.delete_cookie(RATER_COOKIE, path=_cookie_path(request))
+        return response
+
+    # -- team -----------------------------------------------------------------------------
+
+    @app.get("/admin/login", response_class=HTMLResponse, name="admin_login")
+    def admin_login(request: Request) -> HTMLResponse:
+        # before a session exists, CSRF is a double-submit cookie: the form echoes the cookie's value
+        token = security.new_secret()
+        response = page(request, "admin_login.html", csrf_token=token)
+        _set_cookie(request, response, LOGIN_CSRF_COOKIE, token)
+        return response
+
+    @app.post("/admin/login", name="admin_login_post")
+    def admin_login_post(
+        request: Request,
+        credential: Annotated[str, Form(min_length=16, max_length=128)],
+        csrf_token: Annotated[str, Form(max_length=128)] = "",
+        tether_login_csrf: Annotated[str | None, Cookie()] = None,
+    ) -> Response:
+        if not tether_login_csrf or not security.same_secret(tether_login_csrf, csrf_token):
+            raise HTTPException(403, "CSRF token missing or wrong: reload the sign-in page")
+        store = _store(request)
+        name = security.admin_for_secret(store, credential)
+        if name is None:
+            raise HTTPException(401, "unknown admin credential")
+        cookie, _ = security.open_session(store, "admin", name)
+        response = RedirectResponse(request.url_for("admin_home"), status_code=303)
+        _set_cookie(request, response, ADMIN_COOKIE, cookie)
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path=_cookie_path(request))
+        return response
+
+    @app.get("/admin", response_class=HTMLResponse, name="admin_home")
+    def admin_home(request: Request, session: AdminSession) -> HTMLResponse:
+        return page(request, "admin_home.html", admin=session.subject, campaigns=campaign_names(_store(request)))
+
+    def _status(request: Request, campaign: str) -> dict[str, Any]:
+        try:
+            return campaign_status(_store(request), campaign)
+        except CampaignError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/admin/campaigns/{campaign}", response_class=HTMLResponse, name="campaign_page")
+    def campaign_page(request: Request, campaign: CampaignName, session: AdminSession) -> HTMLResponse:
+        return page(request, "campaign.html", status=_status(request, campaign), admin=session.subject,
+                    csrf_token=session.csrf_token)
+
+    @app.get("/admin/api/campaigns/{campaign}", name="campaign_api")
+    def campaign_api(request: Request, campaign: CampaignName, _session: AdminSession) -> dict[str, Any]:
+        return _status(request, campaign)
+
+    @app.post("/admin/campaigns/{campaign}/pause", name="campaign_pause")
+    def campaign_pause(
+        request: Request,
+        campaign: CampaignName,
+        session: AdminPost,
+        task_type: Annotated[str, Form(min_length=1, max_length=128)],
+        reason: Annotated[str, Form(max_length=2000)] = "",
+    ) -> Response:
+        try:
+            pause_task_type(_store(request), campaign, task_type, reason or f"paused by {session.subject}")
+        except CampaignError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return RedirectResponse(request.url_for("campaign_page", campaign=campaign), status_code=303)
+
+    @app.post("/admin/campaigns/{campaign}/rubric", name="campaign_rubric")
+    def campaign_rubric(
+        request: Request,
+        campaign: CampaignName,
+        session: AdminPost,
+        version: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
+        text: Annotated[str, Form(min_length=1, max_length=100_000)],
+        task_type: Annotated[str, Form(min_length=1, max_length=128)] = "*",
+    ) -> Response:
+        try:
+            publish_rubric(_store(request), campaign, text, version=version, task_type=task_type)
+        except CampaignError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return RedirectResponse(request.url_for("campaign_page", campaign=campaign), status_code=303)
+
+    return app

@@ -1,0 +1,194 @@
+"""The ingestion API: `POST /v1/events`, `POST /v1/traces` (OTLP GenAI), `GET /v1/events?trace_id=`.
+
+Mount in the global server with `app.include_router(create_router(database_url))`, or run it alone:
+`uvicorn --factory tether.deploy.api:app_from_env` (reads $TETHER_DATABASE_URL).
+Every route authenticates through the one `project_key` dependency; the key decides the project.
+"""
+
+import os
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from tether.deploy.ingest import Ingestor, check_storable
+from tether.deploy.keys import KeyInfo, authenticate
+from tether.deploy.otel import OtlpError, otlp_to_events
+from tether.records import Event
+from tether.store import Store
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_BATCH = 1000
+
+
+class IngestResult(BaseModel):
+    """What a batch did: stored now, already there (same event_id), and the key's project."""
+
+    project: str
+    received: int
+    stored: int
+    duplicates: int
+    skipped_spans: int = 0
+
+
+class EventsPage(BaseModel):
+    project: str
+    events: list[dict[str, Any]]
+
+
+_EVENT_SCHEMA = {"$ref": "#/components/schemas/Event"}
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"oneOf": [
+            {"type": "array", "items": _EVENT_SCHEMA, "maxItems": MAX_BATCH},
+            {"type": "object", "properties": {"events": {"type": "array", "items": _EVENT_SCHEMA,
+                                                         "maxItems": MAX_BATCH}}, "required": ["events"]},
+        ]}}},
+    }
+}
+_OTLP_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}},
+    "required": ["resourceSpans"]}}}}}
+
+
+def _validation_detail(exc: ValidationError, prefix: str) -> list[dict[str, Any]]:
+    return [{"loc": [prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
+async def _json_body(request: Request, max_bytes: int) -> Any:
+    """The parsed body, refusing oversized ones before reading them whole (413) and bad JSON (422)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > max_bytes:
+                raise HTTPException(413, f"body larger than {max_bytes} bytes; send smaller batches")
+        except ValueError:
+            raise HTTPException(400, "Content-Length is not a number") from None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise HTTPException(413, f"body larger than {max_bytes} bytes; send smaller batches")
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(422, f"body is not valid JSON: {exc}") from None
+
+
+def create_router(store: Store | str, *, max_body_bytes: int = MAX_BODY_BYTES, max_batch: int = MAX_BATCH) -> APIRouter:
+    """The /v1 ingestion routes over one store (a Store or a database URL)."""
+    store = Store(store) if isinstance(store, str) else store
+    ingestor = Ingestor(store)
+    bearer = HTTPBearer(auto_error=False, description="A project API key from `tether keys create`.")
+
+    def project_key(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        project: Annotated[str | None, Query(description="Optional; must be the key's own project.")] = None,
+    ) -> KeyInfo:
+        """The one authentication dependency: a valid, unrevoked key, scoped to its own project."""
+        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+            raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
+                                headers={"WWW-Authenticate": "Bearer"})
+        info = authenticate(store, credentials.credentials)
+        if info is None:
+            raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+        if project is not None and project != info.project:
+            raise HTTPException(403, f"this key belongs to another project, not {project!r}")
+        return info
+
+    Key = Annotated[KeyInfo, Depends(project_key)]
+    router = APIRouter(prefix="/v1", tags=["ingestion"])
+
+    def _store(events: list[Event], key: KeyInfo, skipped: int = 0) -> IngestResult:
+        problems = [{"loc": ["events", i], "msg": p} for i, e in enumerate(events) for p in check_storable(e)]
+        if problems:
+            raise HTTPException(422, problems)
+        # runs in the threadpool: the commit finishes before the 2xx is sent
+        res = ingestor.ingest(events, key.project)
+        return IngestResult(project=key.project, received=len(events), stored=res.stored,
+                            duplicates=res.duplicates, skipped_spans=skipped)
+
+    @router.post("/events", response_model=IngestResult, openapi_extra=_BATCH_BODY,
+                 responses={401: {}, 403: {}, 413: {}, 422: {}})
+    async def post_events(request: Request, key: Key) -> IngestResult:
+        """Store a batch of v1 events (JSON array or {"events": [...]}); idempotent by event_id."""
+        body = await _json_body(request, max_body_bytes)
+        items = body.get("events") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise HTTPException(422, "body must be a JSON array of events or an object with an 'events' array")
+        if len(items) > max_batch:
+            raise HTTPException(413, f"batch of {len(items)} events; at most {max_batch} per request")
+        events, errors = [], []
+        for i, item in enumerate(items):
+            try:
+                events.append(Event.model_validate(item))
+            except ValidationError as exc:
+                errors.extend(_validation_detail(exc, f"events[{i}]"))
+        if errors:
+            raise HTTPException(422, errors[:50])
+        seen: dict[str, Event] = {}
+        for e in events:  # a batch repeating an id stores the first one, as a retry would
+            seen.setdefault(e.event_id, e)
+        return await run_in_threadpool(_store, list(seen.values()), key)
+
+    @router.post("/traces", response_model=IngestResult, openapi_extra=_OTLP_BODY,
+                 responses={401: {}, 403: {}, 413: {}, 422: {}})
+    async def post_traces(request: Request, key: Key) -> IngestResult:
+        """OTLP/HTTP JSON spans with OpenTelemetry GenAI attributes, stored as generation events."""
+        body = await _json_body(request, max_body_bytes)
+        try:
+            events, skipped = otlp_to_events(body)
+        except OtlpError as exc:
+            raise HTTPException(422, str(exc)) from None
+        except ValidationError as exc:
+            raise HTTPException(422, _validation_detail(exc, "span")) from None
+        if len(events) > max_batch:
+            raise HTTPException(413, f"{len(events)} GenAI spans; at most {max_batch} per request")
+        return await run_in_threadpool(_store, events, key, skipped)
+
+    @router.get("/events", response_model=EventsPage, responses={401: {}, 403: {}})
+    def get_events(key: Key, trace_id: Annotated[str, Query(min_length=1, max_length=256)],
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> EventsPage:
+        """A trace's events in the key's own project (as stored: redacted)."""
+        events = ingestor.events_for_trace(key.project, trace_id, limit)
+        return EventsPage(project=key.project, events=[e.model_dump(mode="json") for e in events])
+
+    return router
+
+
+def create_app(store: Store | str, **limits: int) -> FastAPI:
+    """A standalone app serving only the ingestion API (OpenAPI at /openapi.json, docs at /docs)."""
+    app = FastAPI(title="Tether ingestion API", version="1")
+    app.include_router(create_router(store, **limits))
+    _add_event_schema(app)
+    return app
+
+
+def _add_event_schema(app: FastAPI) -> None:
+    # the batch body is parsed by hand (size limits first), so register the Event schema for the spec ourselves
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = original()
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            event_schema = Event.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(event_schema.pop("$defs", {}))
+            schemas["Event"] = event_schema
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory`: the store at $TETHER_DATABASE_URL."""
+    url = os.environ.get("TETHER_DATABASE_URL")
+    if not url:
+        raise RuntimeError("set TETHER_DATABASE_URL to the store's SQLAlchemy URL")
+    return create_app(url)

@@ -1,0 +1,203 @@
+"""`tether keys ...` (ingestion API keys) and `tether deploy ...` (ingestion server, deletion, PII, feedback)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tether.console import out
+
+keys_app = typer.Typer(help="Per-project API keys for the ingestion API.", no_args_is_help=True)
+deploy_app = typer.Typer(help="The production side: ingestion server, PII redaction, deletion, feedback.",
+                         no_args_is_help=True)
+
+
+def _fail(message: str, hint: str | None = None) -> typer.Exit:
+    from tether.cli import fail
+
+    return fail(message, hint)
+
+
+def _store():  # noqa: ANN202
+    from tether.cli import open_store
+
+    return open_store()
+
+
+def _default_project() -> str:
+    from tether.config import find_project
+
+    return find_project().name
+
+
+@keys_app.command("create")
+def keys_create(
+    project: Annotated[str | None, typer.Option(help="Project the key may read and write (default: this one).")] = None,
+    name: Annotated[str, typer.Option(help="A label to tell keys apart.")] = "",
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+    from tether.deploy.keys import create_key
+
+    store = _store()
+    try:
+        key = create_key(store, project or _default_project(), name)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    sys.stdout.write(key + "\n")
+    out.print("store it now: it cannot be shown again (revoke with `tether keys revoke PREFIX`)", style="dim")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key, or its prefix as shown by `tether keys list`.")],
+) -> None:
+    """Revoke a key: requests with it are refused from now on."""
+    from tether.deploy.keys import revoke_key
+
+    store = _store()
+    try:
+        n = revoke_key(store, key)
+    finally:
+        store.close()
+    if not n:
+        raise _fail(f"no active key matches {key!r}", "see `tether keys list`")
+    out.print(f"revoked {n} key(s)")
+
+
+@keys_app.command("list")
+def keys_list(project: Annotated[str | None, typer.Option(help="Only this project.")] = None) -> None:
+    """Keys by prefix, project and state (never the key itself)."""
+    from tether.deploy.keys import list_keys
+
+    store = _store()
+    try:
+        for k in list_keys(store, project):
+            state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+            out.print(f"{k.prefix}  {k.project}  {state}  {k.name}", highlight=False)
+    finally:
+        store.close()
+
+
+@deploy_app.command("serve")
+def deploy_serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+                 port: Annotated[int, typer.Option(help="Port.")] = 8100) -> None:
+    """Run the ingestion API alone (POST /v1/events, /v1/traces; docs at /docs)."""
+    import uvicorn
+
+    from tether.config import find_project
+    from tether.deploy.api import create_app
+
+    uvicorn.run(create_app(find_project().database_url), host=host, port=port, log_level="info")
+
+
+@deploy_app.command("forget")
+def deploy_forget(
+    trace: Annotated[list[str] | None, typer.Option("--trace", help="Trace id to delete (repeatable).")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Delete every trace of this end user.")] = None,
+    project: Annotated[str | None, typer.Option(help="Project (default: this one).")] = None,
+) -> None:
+    """Delete a user's or a trace's events and what was derived from them (outcomes, preference pairs)."""
+    from tether.deploy.forget import forget
+    from tether.deploy.ingest import Ingestor
+
+    if not trace and not user:
+        raise _fail("nothing to forget", "pass --trace ID or --user ID")
+    store = _store()
+    try:
+        name = project or _default_project()
+        res = forget(store, name, traces=trace or (), user=user, redactor=Ingestor(store).redactor(name))
+    finally:
+        store.close()
+    out.print(f"deleted {res.events} events, {res.outcomes} outcomes and {res.pairs} preference pairs "
+              f"from {res.traces} traces")
+
+
+@deploy_app.command("redact")
+def deploy_redact(
+    file: Annotated[Path | None, typer.Argument(help="Text file (default: stdin).")] = None,
+    project: Annotated[str | None, typer.Option(help="Project whose secret keys the pseudonyms.")] = None,
+) -> None:
+    """Print the text with PII replaced by the project's pseudonyms."""
+    from tether.deploy.ingest import Ingestor
+
+    text = file.read_text(encoding="utf-8") if file else sys.stdin.read()
+    store = _store()
+    try:
+        sys.stdout.write(Ingestor(store).redactor(project or _default_project()).redact(text))
+    finally:
+        store.close()
+
+
+@deploy_app.command("pii-eval")
+def deploy_pii_eval(file: Annotated[Path, typer.Argument(help="Labelled JSONL: {text, spans:[{type,start,end}]}.")],
+                    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Recall and precision of the redactor per PII type on a labelled set."""
+    from tether.deploy.pii import Redactor
+    from tether.deploy.pii_eval import evaluate
+
+    try:
+        res = evaluate(Redactor(b"pii-eval-secret-not-for-production"), file)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    res.pop("_misses", None)
+    if as_json:
+        sys.stdout.write(json.dumps(res, indent=2) + "\n")
+        return
+    for t, v in res.items():
+        out.print(f"{t:12s} gold {v['gold']:4d}  recall {v['recall']:.3f}  precision {v['precision']:.3f}")
+
+
+@deploy_app.command("feedback")
+def deploy_feedback(
+    by: Annotated[str, typer.Option(help="Group by 'model' (version) or 'day'.")] = "model",
+    project: Annotated[str | None, typer.Option(help="Project (default: this one).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Feedback rates: thumbs up share (95% Wilson interval), corrections, regenerations."""
+    from tether.deploy.feedback import feedback_rates
+
+    store = _store()
+    try:
+        rows = feedback_rates(store.iter_events(project=project or _default_project()), by=by)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(json.dumps([{**r.__dict__, "up_rate": r.up_rate, "up_rate_ci": r.up_rate_ci,
+                                      "feedback_rate": r.feedback_rate} for r in rows], indent=2) + "\n")
+        return
+    for r in rows:
+        lo, hi = r.up_rate_ci
+        out.print(f"{r.key:24s} gen {r.generations:6d}  thumbs {r.thumbs_up + r.thumbs_down:5d} "
+                  f"up {r.up_rate:.3f} [{lo:.3f}, {hi:.3f}]  corrections {r.corrections}  "
+                  f"regenerations {r.regenerations}", highlight=False)
+
+
+@deploy_app.command("pairs")
+def deploy_pairs(
+    set_name: Annotated[str, typer.Option("--set", help="Preference set to write.")] = "production-feedback",
+    project: Annotated[str | None, typer.Option(help="Project (default: this one).")] = None,
+) -> None:
+    """Turn corrections and regenerations into weighted preference pairs (corrected over original)."""
+    from tether.deploy.feedback import corrections_to_pairs
+
+    store = _store()
+    try:
+        pairs = corrections_to_pairs(store.iter_events(project=project or _default_project()))
+        res = store.add_pairs(pairs, set_name=set_name)
+    finally:
+        store.close()
+    out.print(f"{res.stored} new pairs in set {set_name!r} ({res.duplicates} already there)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `tether keys ...` and `tether deploy ...`."""
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(deploy_app, name="deploy")

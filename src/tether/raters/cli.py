@@ -1,0 +1,167 @@
+"""`tether raters ...`: import candidates (printing sign-in links once), match to a profile, qualify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+raters_app = typer.Typer(help="Raters: import candidates, match them to a written profile, qualify.",
+                         no_args_is_help=True)
+
+
+def _fail(message: str, hint: str | None = None) -> typer.Exit:
+    from tether.cli import fail
+
+    return fail(message, hint)
+
+
+@raters_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="Candidates: JSONL or CSV with an 'id' column; other keys are "
+                                              "attributes (CSV lists as a;b).")],
+    base_url: Annotated[str, typer.Option(help="Where raters reach the app (tether serve).")] =
+    "http://127.0.0.1:8000/collect",
+    links: Annotated[bool, typer.Option(help="Issue a sign-in link for each rater.")] = True,
+) -> None:
+    """Import raters; each gets a personal sign-in link, printed once (tokens are stored hashed)."""
+    from tether.cli import open_store
+    from tether.collect.security import create_raters_with_tokens
+    from tether.console import out
+    from tether.io import InputError
+    from tether.raters.profile import read_candidates
+
+    try:
+        raters = read_candidates(file)
+    except (InputError, FileNotFoundError) as exc:
+        raise _fail(str(exc), "nothing was imported") from None
+    store = open_store()
+    try:
+        if links:
+            tokens = create_raters_with_tokens(store, raters)
+        else:
+            store.upsert_raters(raters)
+            tokens = {}
+    finally:
+        store.close()
+    out.print(f"imported {len(raters)} raters from {file}")
+    if tokens:
+        out.print("sign-in links (shown once; not recoverable - send each to its rater):")
+        for rater_id, token in tokens.items():
+            typer.echo(f"{rater_id}\t{base_url.rstrip('/')}/r/{token}")
+
+
+@raters_app.command("match")
+def match_cmd(
+    profile: Annotated[Path, typer.Argument(help="Target profile (TOML or YAML).")],
+    candidates: Annotated[Path | None, typer.Option(help="Candidate file; default: raters in the store.")] = None,
+    top: Annotated[int, typer.Option(help="Show this many.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    save: Annotated[bool, typer.Option(help="Save the profile in the store.")] = True,
+) -> None:
+    """Rank candidates against a written profile, with the reason for each score."""
+    from rich.table import Table
+
+    from tether.cli import open_store
+    from tether.console import out
+    from tether.raters.match import rank
+    from tether.raters.profile import load_profile, read_candidates, stored_raters
+
+    try:
+        target = load_profile(profile)
+        people = read_candidates(candidates) if candidates else None
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    store = open_store()
+    try:
+        if people is None:
+            people = stored_raters(store)
+        if save:
+            store.save_profile(target.to_record())
+    finally:
+        store.close()
+    if not people:
+        raise _fail("no candidates", "pass --candidates FILE or run tether raters import first")
+    ranked = rank(target, people)
+    if as_json:
+        typer.echo(json.dumps([{"rater": m.rater.id, "score": round(m.score, 4), "eligible": m.eligible,
+                                "reason": m.reason} for m in ranked[:top]], indent=2))
+        return
+    table = Table(title=f"recruit list for {target.name}", title_justify="left")
+    for col in ("#", "rater", "score", "eligible", "why"):
+        table.add_column(col)
+    for i, m in enumerate(ranked[:top], start=1):
+        table.add_row(str(i), m.rater.id, f"{m.score:.2f}", "yes" if m.eligible else "no", m.reason)
+    out.print(table)
+
+
+@raters_app.command("qualify")
+def qualify_cmd(
+    campaign: Annotated[str, typer.Argument()],
+    audit_json: Annotated[Path | None, typer.Option(help="`tether audit --json` output: per-rater reliability.")]
+    = None,
+    min_gold_accuracy: Annotated[float | None, typer.Option(help="Default: the campaign's pass threshold.")] = None,
+    min_agreement: Annotated[float, typer.Option(help="Audit reliability below this sends a rater back.")] = 0.4,
+    requalify: Annotated[bool, typer.Option(help="Send raters whose numbers dropped back to qualification.")]
+    = False,
+) -> None:
+    """Show qualification (gold accuracy per rater); with --requalify, re-qualify raters who dropped."""
+    from rich.table import Table
+
+    from tether.cli import open_store
+    from tether.collect.campaign import CampaignError
+    from tether.console import out
+    from tether.raters.qualify import qualifications
+    from tether.raters.qualify import requalify as do_requalify
+
+    agreement: dict[str, float] = {}
+    if audit_json is not None:
+        try:
+            data = json.loads(audit_json.read_text(encoding="utf-8"))
+            agreement = {r: float(v["reliability"]) for r, v in data.get("raters", {}).items()
+                         if v.get("reliability") is not None}
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
+            raise _fail(f"{audit_json}: cannot read per-rater reliability (key raters.<id>.reliability): {exc}"
+                        ) from None
+    store = open_store()
+    try:
+        if requalify:
+            for q in do_requalify(store, campaign, agreement=agreement, min_gold_accuracy=min_gold_accuracy,
+                                  min_agreement=min_agreement):
+                out.print(f"{q.rater}: {q.reason}")
+        rows = qualifications(store, campaign, agreement)
+    except CampaignError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    table = Table(title=f"qualification in {campaign}", title_justify="left")
+    for col in ("rater", "status", "gold accuracy", "gold answers", "agreement", "note"):
+        table.add_column(col)
+    for q in rows:
+        table.add_row(q.rater, q.status, "-" if q.gold_accuracy is None else f"{q.gold_accuracy:.2f}",
+                      str(q.gold_answers), "-" if q.agreement is None else f"{q.agreement:.2f}", q.reason)
+    out.print(table)
+
+
+@raters_app.command("link")
+def link(rater: Annotated[str, typer.Argument()],
+         base_url: Annotated[str, typer.Option()] = "http://127.0.0.1:8000/collect") -> None:
+    """Issue a new sign-in link for a rater (old links keep working until revoked)."""
+    from tether.cli import open_store
+    from tether.collect.security import issue_rater_token
+
+    store = open_store()
+    try:
+        token = issue_rater_token(store, rater)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    finally:
+        store.close()
+    typer.echo(f"{rater}\t{base_url.rstrip('/')}/r/{token}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `tether raters ...`."""
+    app.add_typer(raters_app, name="raters")

@@ -1,0 +1,108 @@
+"""Reward ensembles: k members (different seeds or bootstrap resamples); disagreement comes with every score.
+
+Members are compared on a common footing: each member's scores are shifted by its training mean
+(from its contract), because Bradley–Terry fixes differences, not levels. Logit scale is kept, so
+the spread across members is in the same units as the scores.
+
+Aggregation: `mean`, `min` (pessimistic), or `mean_var` = mean - lam * variance (uncertainty-penalized,
+the conservative reward for policy optimization).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from tether.records import PreferencePair
+
+Aggregation = Literal["mean", "min", "mean_var"]
+ENSEMBLE_FILE = "reward_ensemble.json"
+
+
+@dataclass
+class EnsembleScores:
+    """Aggregated scores, member spread (std) and the raw member scores, each per objective."""
+
+    scores: dict[str, np.ndarray]
+    disagreement: dict[str, np.ndarray]
+    members: dict[str, np.ndarray]  # [k, n]
+
+
+def aggregate(members: np.ndarray, how: Aggregation = "mean", lam: float = 1.0) -> np.ndarray:
+    """Combine [k, n] member scores into n scores."""
+    if how == "mean":
+        return members.mean(0)
+    if how == "min":
+        return members.min(0)
+    if how == "mean_var":
+        return members.mean(0) - lam * members.var(0)
+    raise ValueError(f"aggregation must be 'mean', 'min' or 'mean_var', got {how!r}")
+
+
+class RewardEnsemble:
+    """k reward models scored together: `score(prompts, responses)` -> EnsembleScores."""
+
+    def __init__(self, members: list, aggregation: Aggregation = "mean", lam: float = 1.0) -> None:  # noqa: ANN001
+        if len(members) < 2:
+            raise ValueError(f"an ensemble needs at least 2 members, got {len(members)}")
+        objs = [m.objectives for m in members]
+        if any(o != objs[0] for o in objs):
+            raise ValueError(f"ensemble members have different objectives: {objs}")
+        aggregate(np.zeros((2, 1)), aggregation, lam)  # validates the choice early
+        self.members, self.aggregation, self.lam = members, aggregation, lam
+
+    @property
+    def objectives(self) -> list[str]:
+        return self.members[0].objectives
+
+    @classmethod
+    def load(cls, path: str | Path, aggregation: Aggregation | None = None, lam: float | None = None
+             ) -> RewardEnsemble:
+        """Load a folder written by `train_ensemble`."""
+        from tether.reward.model import RewardModel
+
+        path = Path(path)
+        meta_path = path / ENSEMBLE_FILE
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"{path}: not a reward ensemble (no {ENSEMBLE_FILE})")
+        meta = json.loads(meta_path.read_text())
+        members = [RewardModel.load(path / m) for m in meta["members"]]
+        return cls(members, aggregation or meta["aggregation"], meta["lam"] if lam is None else lam)
+
+    def member_scores(self, prompts: Sequence[str], responses: Sequence[str]) -> dict[str, np.ndarray]:
+        """{objective: [k, n]} member scores, each shifted by its training mean."""
+        per = [m.score(prompts, responses) for m in self.members]
+        return {o: np.stack([s[o] - m.contract(o).normalization.get("mean", 0.0)
+                             for s, m in zip(per, self.members, strict=True)]) for o in self.objectives}
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> EnsembleScores:
+        ms = self.member_scores(prompts, responses)
+        return EnsembleScores(
+            scores={o: aggregate(v, self.aggregation, self.lam) for o, v in ms.items()},
+            disagreement={o: v.std(0) for o, v in ms.items()},
+            members=ms,
+        )
+
+
+def train_ensemble(pairs: Sequence[PreferencePair], out_dir: str | Path, config=None, *, k: int = 3,  # noqa: ANN001
+                   bootstrap: bool = True, aggregation: Aggregation = "mean", lam: float = 1.0,
+                   progress: bool = True, **train_kw: object) -> RewardEnsemble:
+    """Train k members (seeds config.seed + i; bootstrap resamples if `bootstrap`) into `out_dir/member-i`."""
+    from tether.reward.model import RewardModel
+    from tether.reward.train import TrainConfig, train
+
+    base = config or TrainConfig()
+    out = Path(out_dir)
+    names = []
+    for i in range(k):
+        cfg = replace(base, seed=base.seed + i, bootstrap=bootstrap, name=f"{base.name}-m{i}")
+        train(pairs, out / f"member-{i}", cfg, progress=progress, **train_kw)
+        names.append(f"member-{i}")
+    (out / ENSEMBLE_FILE).write_text(json.dumps(
+        {"members": names, "aggregation": aggregation, "lam": lam, "bootstrap": bootstrap}, indent=2))
+    return RewardEnsemble([RewardModel.load(out / n) for n in names], aggregation, lam)

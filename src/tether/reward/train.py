@@ -1,0 +1,256 @@
+"""Train a reward model: one readable loop through `accelerate` (CPU, one GPU or many).
+
+    pairs -> tokenize -> length-bucketed batches -> [chosen; rejected] in one forward
+          -> preference_loss (+ center_loss) on each pair's objective head -> AdamW step
+
+Checkpoints (`accelerate` state: model, optimizer, scheduler, RNG) go to `<out>/checkpoints/step-N`;
+`resume=True` continues from the newest. The result is a Hugging Face folder (`save_pretrained` +
+tokenizer + heads) with `reward_model.json` and `reward_contract.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tether.records import PreferencePair, RewardContract
+from tether.reward.losses import TieModel
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one reward-model run (plain values, nanoGPT style)."""
+
+    backbone: str = "minilm"          # local HF checkpoint folder, or "minilm"
+    kind: str = "auto"                # auto | encoder | causal | seqcls
+    objectives: list[str] | None = None  # heads, in order; default: the objectives present in the data
+    epochs: float = 1.0
+    max_steps: int | None = None      # stop after this many optimizer steps (overrides epochs)
+    batch_size: int = 16
+    lr: float = 5e-5
+    head_lr: float | None = 1e-3      # a fresh head learns faster than the pretrained body
+    weight_decay: float = 0.0
+    warmup: float = 0.05              # fraction of steps with linear warm-up
+    max_length: int = 256
+    seed: int = 0
+    mixed_precision: str = "auto"     # auto (bf16 where the hardware has it) | bf16 | fp16 | no
+    bucket: bool = True               # length-bucketed batches (little padding)
+    use_weights: bool = True          # audit weights multiply each pair's loss
+    use_soft_labels: bool = True      # p_chosen as the target probability
+    tie_model: TieModel = "half"
+    nu: float = 1.0                   # Davidson tie parameter
+    margin: float | None = None
+    label_smoothing: float = 0.0
+    center_coefficient: float | None = 0.01
+    bootstrap: bool = False           # resample pairs with replacement (ensemble members)
+    save_every: int = 0               # checkpoint every N steps (0: only at the end of training)
+    name: str = "reward"
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    steps: int
+    pairs_seen: int
+    tokens_seen: int
+    seconds: float
+    final_loss: float
+    contracts: list[RewardContract]
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.pairs_seen / max(self.seconds, 1e-9)
+
+
+def cpu_has_bf16() -> bool:
+    """True if this CPU has native bf16 matmul (AVX-512 BF16 / AMX), where bf16 autocast pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _precision(setting: str) -> str:
+    import torch
+
+    if setting != "auto":
+        return setting
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_bf16() else "no"
+
+
+def train(pairs: Sequence[PreferencePair], out_dir: str | Path, config: TrainConfig | None = None, *,
+          resume: bool = False, progress: bool = True, from_scratch_config=None) -> TrainResult:  # noqa: ANN001
+    """Fit a reward model on `pairs` and save it (with contracts) to `out_dir`."""
+    it = train_iter(pairs, out_dir, config, resume=resume, progress=progress, from_scratch_config=from_scratch_config)
+    while True:
+        try:
+            next(it)
+        except StopIteration as done:
+            return done.value
+
+
+def train_iter(pairs: Sequence[PreferencePair], out_dir: str | Path, config: TrainConfig | None = None, *,
+               resume: bool = False, progress: bool = True,
+               from_scratch_config=None) -> Generator[int, None, TrainResult]:  # noqa: ANN001
+    """`train` one step at a time: yields 0 once set up, then each completed step; returns the TrainResult.
+
+    Lets a caller interleave training with other work (the side-by-side benchmark steps it between TRL steps)."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    from tether.console import step_progress
+    from tether.reward import backbones
+    from tether.reward.data import encode, pad, plan_batches
+    from tether.reward.losses import center_loss, preference_loss
+
+    cfg = config or TrainConfig()
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("no preference pairs to train on")
+    out = Path(out_dir)
+    objectives = cfg.objectives or sorted({p.objective for p in pairs})
+    set_seed(cfg.seed)
+    if cfg.bootstrap:  # an ensemble member sees its own resample of the data
+        rng = np.random.default_rng(cfg.seed)
+        pairs = [pairs[i] for i in rng.integers(0, len(pairs), len(pairs))]
+
+    accelerator = Accelerator(mixed_precision=_precision(cfg.mixed_precision))
+    net, tokenizer = backbones.build(cfg.backbone, objectives, kind=cfg.kind, from_scratch_config=from_scratch_config)
+    data = encode(tokenizer, pairs, objectives, cfg.max_length, use_weights=cfg.use_weights,
+                  use_soft_labels=cfg.use_soft_labels)
+    lengths = data.lengths()
+    per_epoch = math.ceil(len(data) / cfg.batch_size)
+    total = cfg.max_steps if cfg.max_steps is not None else max(1, round(cfg.epochs * per_epoch))
+
+    head_params = list(net.heads.parameters()) if net.heads is not None else []
+    head_ids = {id(p) for p in head_params}
+    groups = [{"params": [p for p in net.parameters() if id(p) not in head_ids], "lr": cfg.lr}]
+    if head_params:
+        groups.append({"params": head_params, "lr": cfg.head_lr or cfg.lr})
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    warm = max(1, int(cfg.warmup * total))
+    # linear warm-up, then linear decay to zero
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+    net, optimizer, scheduler = accelerator.prepare(net, optimizer, scheduler)
+
+    ckpt_root = out / "checkpoints"
+    step = 0
+    if resume and (last := _last_checkpoint(ckpt_root)) is not None:
+        accelerator.load_state(str(last))
+        step = json.loads((last / "trainer_state.json").read_text())["step"]
+
+    def batches_from(start: int):  # noqa: ANN202
+        """Global step -> batch, epoch plans drawn from (seed, epoch) so a resumed run sees the same data."""
+        epoch, plan = -1, []
+        for s in range(start, total):
+            e = s // per_epoch
+            if e != epoch:
+                epoch, plan = e, plan_batches(lengths, cfg.batch_size, cfg.seed * 1000 + e, bucket=cfg.bucket)
+            batch = plan[s % per_epoch]
+            # data parallel: each process takes its share of the batch
+            yield s, batch[accelerator.process_index::accelerator.num_processes] or batch
+
+    net.train()
+    pad_id = tokenizer.pad_token_id
+    yield 0
+    t0, pairs_seen, tokens_seen, loss_value = time.perf_counter(), 0, 0, float("nan")
+    with step_progress(f"training {cfg.name}", total) if progress else _null() as advance:
+        if step:
+            advance(step)
+        for step_i, idx in batches_from(step):
+            x, m = pad([data.chosen[i] for i in idx] + [data.rejected[i] for i in idx], pad_id)
+            x, m = x.to(accelerator.device), m.to(accelerator.device)
+            t = {k: torch.as_tensor(getattr(data, k)[idx], device=accelerator.device)
+                 for k in ("objective", "weight", "p_chosen", "tie")}
+            with accelerator.autocast():
+                rewards = net(x, m).float()
+            n = len(idx)
+            r = rewards.gather(1, torch.cat([t["objective"], t["objective"]]).unsqueeze(1)).squeeze(1)
+            rc, rr = r[:n], r[n:]
+            loss = preference_loss(rc, rr, weight=t["weight"], p_chosen=t["p_chosen"], tie=t["tie"],
+                                   margin=cfg.margin, label_smoothing=cfg.label_smoothing,
+                                   tie_model=cfg.tie_model, nu=cfg.nu)
+            if cfg.center_coefficient:
+                loss = loss + center_loss(rc, rr, cfg.center_coefficient)
+            accelerator.backward(loss)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_value = loss.item()
+            pairs_seen += n
+            tokens_seen += int(m.sum())
+            step = step_i + 1
+            advance(1)
+            yield step
+            if cfg.save_every and step % cfg.save_every == 0 and step < total:
+                _checkpoint(accelerator, ckpt_root, step)
+    seconds = time.perf_counter() - t0
+
+    accelerator.wait_for_everyone()
+    model = accelerator.unwrap_model(net)
+    contracts: list[RewardContract] = []
+    if accelerator.is_main_process:
+        contracts = _save(model, tokenizer, pairs, out, cfg, objectives)
+        if ckpt_root.exists() and not cfg.save_every:
+            shutil.rmtree(ckpt_root)
+    return TrainResult(out, step, pairs_seen, tokens_seen, seconds, loss_value, contracts)
+
+
+def _save(model, tokenizer, pairs: list[PreferencePair], out: Path, cfg: TrainConfig,  # noqa: ANN001
+          objectives: list[str]) -> list[RewardContract]:
+    from tether.reward.data import fingerprint
+    from tether.reward.model import score_matrix, write_contracts
+
+    model.float()
+    model.save(out)
+    tokenizer.save_pretrained(out)
+    meta = json.loads((out / "reward_model.json").read_text())
+    meta.update(max_length=cfg.max_length, train_config=asdict(cfg), n_pairs=len(pairs))
+    (out / "reward_model.json").write_text(json.dumps(meta, indent=2, default=str))
+    # normalization stats of each head on the responses it was trained on
+    scores = score_matrix(model, tokenizer, [p.prompt for p in pairs] * 2,
+                          [p.chosen for p in pairs] + [p.rejected for p in pairs], cfg.max_length)
+    objs = np.array([p.objective for p in pairs] * 2)
+    fp = fingerprint(pairs)
+    contracts = []
+    for k, o in enumerate(objectives):
+        s = scores[objs == o, k] if (objs == o).any() else scores[:, k]
+        contracts.append(RewardContract(
+            name=f"{cfg.name}/{o}", objective=o, scale="logit",
+            normalization={"mean": float(s.mean()), "std": float(s.std()), "n": float(s.size)},
+            data_fingerprint=fp))
+    write_contracts(out, contracts)
+    return contracts
+
+
+def _checkpoint(accelerator, root: Path, step: int) -> None:  # noqa: ANN001
+    path = root / f"step-{step}"
+    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        (path / "trainer_state.json").write_text(json.dumps({"step": step}))
+
+
+def _last_checkpoint(root: Path) -> Path | None:
+    done = [p for p in root.glob("step-*") if (p / "trainer_state.json").is_file()] if root.exists() else []
+    return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+class _null:
+    def __enter__(self):  # noqa: ANN204
+        return lambda n=1: None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,27 @@
+"""The FastAPI app that mounts every stage's web routes (the rater app at /collect)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from tether.config import Project, find_project
+
+COLLECT_PREFIX = "/collect"
+
+
+def create_app(project: Project | str | None = None) -> FastAPI:
+    """The global server for a project (or a database URL); stages mount their apps under their prefix."""
+    from tether.collect.web import create_app as create_collect_app
+
+    if project is None:
+        project = find_project()
+    url = project if isinstance(project, str) else project.database_url
+    app = FastAPI(title="Tether", docs_url=None, redoc_url=None)
+    app.mount(COLLECT_PREFIX, create_collect_app(url))
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{COLLECT_PREFIX}/", status_code=307)
+
+    return app

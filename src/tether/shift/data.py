@@ -1,0 +1,74 @@
+"""Reading prompt sets (annotation sets, production windows) from JSONL or text files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+TEXT_KEYS = ("prompt", "text", "question", "instruction", "input")
+
+
+@dataclass(frozen=True)
+class PromptRecord:
+    """One prompt and, when the file says so, its language."""
+
+    text: str
+    lang: str | None = None
+
+
+def _strip_chat_wrapper(text: str) -> str:
+    # OpenAssistant/QLoRA style: "### Human: ... ### Assistant:"
+    if text.startswith("### Human:"):
+        text = text[len("### Human:") :]
+        cut = text.rfind("### Assistant:")
+        if cut >= 0:
+            text = text[:cut]
+    return text.strip()
+
+
+def _text_of(row: dict, key: str | None) -> str | None:
+    if key is not None:
+        v = row.get(key)
+        return v if isinstance(v, str) else None
+    inp = row.get("input")
+    if isinstance(inp, str) and inp.startswith("### Human:"):
+        return inp  # the `prompt` key of such files is a system prompt, not the user's
+    if row.get("type") not in (None, "generation"):
+        return None  # feedback / correction / outcome events carry no prompt
+    for k in TEXT_KEYS:
+        if isinstance(row.get(k), str):
+            return row[k]
+    return None
+
+
+def read_prompts(path: Path, text_key: str | None = None, limit: int | None = None) -> list[PromptRecord]:
+    """Prompts of a JSONL file (.gz ok; key `prompt`/`text`/... or `text_key`) or a .txt file (one per line)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    out: list[PromptRecord] = []
+    stem = path.name.removesuffix(".gz")
+    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            if stem.endswith(".txt"):
+                out.append(PromptRecord(line.rstrip("\n")))
+            else:
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    raise ValueError(f"{path}:{lineno}: not JSON ({exc})") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"{path}:{lineno}: expected a JSON object")
+                text = _text_of(row, text_key)
+                if text is None:
+                    if text_key is not None or row.get("type") in (None, "generation"):
+                        keys = text_key or "/".join(TEXT_KEYS)
+                        raise ValueError(f"{path}:{lineno}: no prompt text (looked for key {keys})")
+                    continue
+                lang = row.get("lang") or row.get("language") or (row.get("attributes") or {}).get("sim.language")
+                out.append(PromptRecord(_strip_chat_wrapper(text), lang if isinstance(lang, str) else None))
+            if limit is not None and len(out) >= limit:
+                break
+    return out

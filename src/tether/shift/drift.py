@@ -1,0 +1,83 @@
+"""Drift between an annotation set and a production window: two-sample tests, cluster and language coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tether.shift.coverage import ClusterCoverage, ClusterRow
+from tether.shift.data import PromptRecord
+from tether.shift.embed import Encoder
+from tether.shift.language import language_coverage, languages
+from tether.shift.twosample import ClassifierTest, MMDTest
+
+
+@dataclass
+class DriftResult:
+    """Everything the drift report shows."""
+
+    n_annotation: int
+    n_production: int
+    alpha: float
+    mmd: float
+    mmd_pvalue: float
+    mmd_null: np.ndarray
+    c2st_auc: float
+    c2st_pvalue: float
+    clusters: list[ClusterRow]
+    under_covered: list[ClusterRow]
+    languages: list[dict[str, Any]]
+    projection_annotation: np.ndarray
+    projection_production: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def drift(self) -> bool:
+        """Either test rejects at alpha / 2 (Bonferroni over the two tests)."""
+        return min(self.mmd_pvalue, self.c2st_pvalue) < self.alpha / 2
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers as plain JSON types."""
+        return {
+            "n_annotation": self.n_annotation, "n_production": self.n_production, "alpha": self.alpha,
+            "drift": self.drift, "mmd": self.mmd, "mmd_pvalue": self.mmd_pvalue, "c2st_auc": self.c2st_auc,
+            "c2st_pvalue": self.c2st_pvalue,
+            "under_covered": [{"cluster": r.cluster, "annotation_share": r.annotation_share,
+                               "production_share": r.production_share, "examples": r.examples}
+                              for r in self.under_covered],
+            "languages": self.languages,
+        }
+
+
+def _pca2(A: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    Z = np.concatenate([A, P]).astype(np.float64)
+    mu = Z.mean(0)
+    _, _, vt = np.linalg.svd(Z - mu, full_matrices=False)
+    proj = (Z - mu) @ vt[:2].T
+    return proj[: len(A)], proj[len(A) :]
+
+
+def detect_drift(annotation: Sequence[PromptRecord], production: Sequence[PromptRecord], *,
+                 encoder: Encoder | None = None, alpha: float = 0.05, n_clusters: int = 8,
+                 n_permutations: int = 200, seed: int = 0,
+                 embeddings: tuple[np.ndarray, np.ndarray] | None = None) -> DriftResult:
+    """Embed both sets (or use the given embeddings), test for a difference, and map the coverage gaps."""
+    if len(annotation) < 2 or len(production) < 2:
+        raise ValueError(f"need at least 2 prompts on each side, got {len(annotation)} and {len(production)}")
+    if embeddings is None:
+        enc = encoder or Encoder()
+        A = enc.encode([r.text for r in annotation])
+        P = enc.encode([r.text for r in production])
+    else:
+        A, P = embeddings
+    mmd = MMDTest(n_permutations=n_permutations, seed=seed).fit(A, P)
+    c2st = ClassifierTest(seed=seed).fit(A, P)
+    cov = ClusterCoverage(n_clusters=n_clusters, seed=seed).fit(A, P, [r.text for r in production])
+    la = languages([r.text for r in annotation], [r.lang for r in annotation])
+    lp = languages([r.text for r in production], [r.lang for r in production])
+    pa, pp = _pca2(A, P)
+    return DriftResult(len(A), len(P), alpha, mmd.statistic_, mmd.pvalue_, mmd.null_, c2st.auc_, c2st.pvalue_,
+                       cov.rows_, cov.under_covered_, language_coverage(la, lp), pa, pp)

@@ -1,0 +1,171 @@
+"""`tether sim ...`: run what-if studies on the simulated world (campaigns, production traffic, a policy)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+sim_app = typer.Typer(name="sim", help="A simulated world with a known truth (docs/world.md).",
+                      no_args_is_help=True)
+
+_TASKS_HELP = "Comma-separated task types (default: the world's mix): "
+
+
+def _fail(message: str) -> typer.Exit:
+    from tether.console import console
+
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _parse_time(value: str, option: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{option}: not an ISO 8601 date or time: {value!r}") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def _task_list(tasks: str | None) -> list[str] | None:
+    from tether.sim.tasks import TASKS
+
+    if not tasks:
+        return None
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    unknown = [t for t in names if t not in TASKS]
+    if unknown:
+        raise _fail(f"--tasks: unknown task type(s) {', '.join(unknown)}; known: {', '.join(sorted(TASKS))}")
+    return names
+
+
+@sim_app.command()
+def campaign(
+    pairs: Annotated[int, typer.Option(help="Candidate pairs to annotate.", min=1)] = 200,
+    raters: Annotated[int, typer.Option(help="Size of the simulated rater pool.", min=1)] = 30,
+    overlap: Annotated[int, typer.Option(help="Distinct raters per pair.", min=1)] = 3,
+    objective: Annotated[str, typer.Option(help="quality, safety, honesty or overall.")] = "overall",
+    name: Annotated[str, typer.Option("--name", help="Campaign name stored on every comparison.")] = "sim-campaign",
+    tasks: Annotated[str | None, typer.Option(help=_TASKS_HELP + "code_output, interest, capital, ...")] = None,
+    seed: Annotated[int, typer.Option(help="World seed (same seed, same campaign).")] = 0,
+    position_bias: Annotated[float, typer.Option(help="Chance to pick the first shown when unsure.",
+                                                 min=0.0, max=1.0)] = 0.6,
+    spam_fraction: Annotated[float, typer.Option(help="Share of spammers in the pool.", min=0.0, max=1.0)] = 0.05,
+    counterbalance: Annotated[bool, typer.Option(help="Alternate display order across a pair's raters.")] = True,
+    truth: Annotated[Path | None, typer.Option("--truth", help="Write gold labels per pair_id (JSONL).")] = None,
+    rater_truth: Annotated[Path | None, typer.Option("--rater-truth",
+                                                     help="Write the raters' hidden traits (JSONL).")] = None,
+    start: Annotated[str, typer.Option(help="Time of the first judgment (ISO 8601, UTC); fixed so that "
+                                            "re-running the same seed stores nothing new.")] = "2026-01-05T09:00:00",
+) -> None:
+    """Simulate an annotation campaign and store its comparisons and raters in the project."""
+    from tether.config import ConfigError, find_project
+    from tether.console import out, step_progress
+    from tether.io.jsonl import write_jsonl
+    from tether.sim import CampaignConfig, TraitDistribution, World
+    from tether.sim.gold import OBJECTIVES
+
+    if objective not in OBJECTIVES:
+        raise _fail(f"--objective: expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if overlap > raters:
+        raise _fail(f"--overlap {overlap} needs at least that many raters (--raters {raters})")
+    begin = _parse_time(start, "--start")
+    world = World(seed=seed)
+    traits = TraitDistribution(**{**world.config.raters.traits.model_dump(), "position_bias": position_bias,
+                                  "spam_fraction": spam_fraction})
+    pool = world.rater_pool(raters, traits=traits)
+    try:
+        items = world.candidate_pairs(pairs, tasks=_task_list(tasks))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    cfg = CampaignConfig(name=name, pairs=pairs, overlap=overlap, objective=objective,
+                         counterbalance=counterbalance, start=begin)
+    with step_progress(f"campaign {name}", len(items)) as advance:
+        run = world.simulate_campaign(items, pool, cfg, on_pair=advance)
+    try:
+        store = find_project().store()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        store.upsert_raters(r.to_record() for r in pool)
+        result = store.add_comparisons(run.comparisons)
+    finally:
+        store.close()
+    if truth is not None:
+        write_jsonl(truth, run.truth_rows())
+    if rater_truth is not None:
+        write_jsonl(rater_truth, (r.truth() for r in pool))
+    out.print(f"campaign [bold]{name}[/]: {len(items)} pairs x {overlap} raters = {len(run.comparisons)} "
+              f"comparisons ({result.stored} stored, {result.duplicates} already stored) by {len(pool)} raters")
+    if truth is not None:
+        out.print(f"gold labels: {truth}")
+    if rater_truth is not None:
+        out.print(f"hidden rater traits: {rater_truth}")
+
+
+@sim_app.command()
+def traffic(
+    out_file: Annotated[Path, typer.Argument(help="Events file to write (JSONL, .gz compresses).")],
+    days: Annotated[int, typer.Option(help="Length of the time range in days.", min=1)] = 180,
+    per_day: Annotated[float, typer.Option("--per-day", help="Requests per day.", min=0.001)] = 20.0,
+    start: Annotated[str, typer.Option(help="Start of the range (ISO 8601 date or time, UTC).")] = "2026-01-01",
+    users: Annotated[int, typer.Option(help="Number of simulated users.", min=1)] = 200,
+    new_domain_after: Annotated[float, typer.Option(
+        help="Fraction of the range before the never-annotated travel domain appears.", min=0.0, max=1.0)] = 0.5,
+    seed: Annotated[int, typer.Option(help="World seed.")] = 0,
+) -> None:
+    """Write a production stream (v1 events) whose domain mix drifts and gains an unseen domain."""
+    from tether.console import out, step_progress
+    from tether.io.jsonl import write_jsonl
+    from tether.io.v1 import event_to_v1
+    from tether.sim import World
+
+    begin = _parse_time(start, "--start")
+    world = World(seed=seed)
+    cfg = world.config.production.model_copy(update={
+        "start": begin, "days": days, "requests_per_day": per_day, "users": users,
+        "new_domain_after": {"travel": new_domain_after}})
+    counts: dict[str, int] = {}
+
+    def rows():  # noqa: ANN202
+        with step_progress("production events", None) as advance:
+            for e in world.production_stream(cfg):
+                counts[e.type.value] = counts.get(e.type.value, 0) + 1
+                advance(1)
+                yield event_to_v1(e)
+
+    n = write_jsonl(out_file, rows())
+    detail = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    out.print(f"wrote {n} events to {out_file} ({detail}) over {days} days from {begin.date()}")
+
+
+@sim_app.command()
+def policy(
+    out_dir: Annotated[Path, typer.Argument(help="Folder for the Hugging Face checkpoint.")],
+    seconds: Annotated[float, typer.Option(help="Training time budget in seconds.", min=0.1)] = 45.0,
+    steps: Annotated[int, typer.Option(help="At most this many optimizer steps.", min=1)] = 100000,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch.", min=1)] = 2,
+    seed: Annotated[int, typer.Option(help="World and training seed.")] = 0,
+    evaluate: Annotated[int, typer.Option(help="Score this many held-out prompts with the gold reward (0: skip).",
+                                          min=0)] = 100,
+) -> None:
+    """Train the small GPT-2 policy on the world's reference answers (SFT) and save it."""
+    from tether.console import out
+    from tether.sim import PolicyConfig, World
+    from tether.sim.policy import evaluate_policy, train_policy
+
+    world = World(seed=seed)
+    result = train_policy(world, out_dir, PolicyConfig(max_seconds=seconds, max_steps=steps, threads=threads,
+                                                        seed=seed))
+    out.print(f"trained {result.n_params:,} parameters for {result.steps} steps in {result.seconds:.1f}s "
+              f"(loss {result.final_loss:.3f}); saved to {result.path}")
+    if evaluate:
+        s = evaluate_policy(world, out_dir, n=evaluate)
+        out.print("gold on held-out prompts: " + ", ".join(f"{k} {v:.3f}" for k, v in s.items()))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `sim` sub-app to the `tether` command."""
+    app.add_typer(sim_app, name="sim")

@@ -1,0 +1,32 @@
+"""Tables for the production side: per-project API keys (hashed) and the per-project PII secret."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tether.store.models import Base, utcnow
+
+
+class ApiKeyRow(Base):
+    """An ingestion API key: only its SHA-256 is stored; it reads and writes only `project`."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(255), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, so an admin can tell keys apart
+    name: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class ProjectSecretRow(Base):
+    """The HMAC key for a project's PII pseudonyms (made once, on first use)."""
+
+    __tablename__ = "project_secrets"
+    project: Mapped[str] = mapped_column(String(255), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

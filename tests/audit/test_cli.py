@@ -1,0 +1,93 @@
+"""`tether audit` and `tether curate` end to end: files, the project store, JSON keys, HTML, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tether.cli import app
+from tether.io import read_pairs, write_jsonl
+from tether.io.v1 import comparison_to_v1
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def comparisons_file(synth, tmp_path: Path) -> Path:
+    raters = [synth.Rater(f"c{i}", 0.92) for i in range(4)] + [synth.Rater("flipper", first_bias=0.9)]
+    clear, _ = synth.campaign(raters, n_items=60, per_item=4, seed=1, both_orders=True, task_type="clear")
+    vague, _ = synth.campaign([synth.Rater(f"g{i}", 0.2) for i in range(4)], n_items=40, per_item=3, seed=2,
+                              task_type="vague", batch_of=lambda i: i % 2)
+    path = tmp_path / "comparisons.jsonl"
+    write_jsonl(path, (comparison_to_v1(c) for c in clear + vague))
+    return path
+
+
+def test_audit_file_writes_json_with_stable_keys_and_html(project_dir: Path, comparisons_file: Path):
+    result = runner.invoke(app, ["audit", str(comparisons_file), "--json", "audit.json", "--bootstrap", "20",
+                                 "--min-shared", "5"])
+    assert result.exit_code == 0, result.output
+    assert "ambiguous rubric" in result.output and "vague" in result.output
+    d = json.loads((project_dir / "audit.json").read_text())
+    assert d["blocked_task_types"] == ["vague"]
+    alpha = d["agreement"]["by_task_type"]["clear"]["krippendorff_alpha_nominal"]
+    assert alpha["ci_low"] <= alpha["value"] <= alpha["ci_high"] and alpha["value"] > 0.4  # "ok"
+    assert d["agreement"]["by_task_type"]["vague"]["fleiss_kappa"]["value"] < 0.4
+    flipper = d["position"]["by_rater"]["flipper"]
+    assert flipper["favoured_first"] > 0.7 and flipper["swap_consistency"] < 0.3
+    assert "favoured_second" in flipper and d["position"]["by_rater"]["g0"]["swap_consistency"] is None
+    assert d["raters"]["c0"]["reliability"] > 0.8 and d["raters"]["flipper"]["reliability"] == 0.0
+    assert set(d["position"]["by_batch"]) == {"0", "1"}
+    assert d["task_types"]["vague"]["disputed"]
+    assert json.loads((project_dir / ".tether" / "reports" / "audit.json").read_text()) == d
+    html = (project_dir / ".tether" / "reports" / "audit.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 and "Ambiguous rubric: vague" in html
+
+
+def test_audit_reads_the_project_store(project_dir: Path, comparisons_file: Path):
+    assert runner.invoke(app, ["import", "comparisons", str(comparisons_file)]).exit_code == 0
+    result = runner.invoke(app, ["audit", "--task-type", "clear", "--json", "a.json", "--html", "r/a.html",
+                                 "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    d = json.loads((project_dir / "a.json").read_text())
+    assert d["blocked_task_types"] == [] and list(d["agreement"]["by_task_type"]) == ["clear"]
+    assert (project_dir / "r" / "a.html").is_file()
+
+
+def test_curate_writes_v1_pairs_and_a_preference_set(project_dir: Path, comparisons_file: Path, store_url: str):
+    result = runner.invoke(app, ["curate", str(comparisons_file), "--policy", "discard", "-o", "pairs.jsonl",
+                                 "--set", "curated", "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    pairs = [item[1] for item in read_pairs(project_dir / "pairs.jsonl")]
+    assert pairs and all(p.provenance["task_type"] == "clear" for p in pairs)  # vague is blocked
+    assert not any(p.provenance["reversal"] for p in pairs)  # discarded
+    assert any(p.tie for p in pairs)
+    raw = [json.loads(line) for line in (project_dir / "pairs.jsonl").read_text().splitlines()]
+    assert all({"prompt", "chosen", "rejected", "weight", "tie", "p_chosen", "provenance"} <= r.keys() for r in raw)
+    from tether.store import Store
+
+    with Store(store_url) as store:
+        stored = list(store.iter_pairs(set_name="curated"))
+    assert len(stored) == len(pairs)
+    kept = runner.invoke(app, ["curate", str(comparisons_file), "--policy", "keep", "--include-blocked", "-o",
+                               "all.jsonl", "--bootstrap", "0"])
+    assert kept.exit_code == 0, kept.output
+    assert len((project_dir / "all.jsonl").read_text().splitlines()) == 100
+
+
+def test_errors_are_one_readable_line(project_dir: Path, comparisons_file: Path):
+    bad = project_dir / "bad.jsonl"
+    lines = comparisons_file.read_text().splitlines()
+    lines[2] = lines[2].replace('"choice":', '"choise":')
+    bad.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["audit", str(bad)])
+    assert result.exit_code == 2 and "bad.jsonl:3" in result.output and "choice" in result.output
+    result = runner.invoke(app, ["curate", str(comparisons_file), "--policy", "maybe", "-o", "x.jsonl"])
+    assert result.exit_code == 2 and "policy" in result.output
+    result = runner.invoke(app, ["curate", str(comparisons_file)])
+    assert result.exit_code == 2 and "-o FILE" in result.output
+    result = runner.invoke(app, ["audit"])
+    assert result.exit_code == 2 and "no comparisons" in result.output

@@ -1,0 +1,87 @@
+"""Our numbers on real, bundled data against the published figures (at the rounding they were published at)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tether.audit import AuditConfig, run_audit
+from tether.io import import_file
+from tether.io.formats import get_format
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+PANDALM = DATA / "pandalm" / "testset-v1.json"
+PRD = DATA / "prd"
+LLM_REVIEWERS = ("bard", "claude", "gpt35", "gpt4", "vicuna-13b")
+
+
+def _read(kind: str, path: Path) -> list:
+    return [item[1] for item in get_format(kind).reader(path)]
+
+
+@pytest.fixture(scope="module")
+def prd() -> list:
+    return _read("prd", PRD)
+
+
+def test_pandalm_annotator_pair_kappas(store):
+    """PandaLM (Wang et al. 2023): Cohen's kappa 0.85 / 0.88 / 0.86 between its three annotators."""
+    import_file(store, "pandalm", PANDALM)
+    result = run_audit(store.iter_comparisons(), AuditConfig(n_bootstrap=20))
+    pairs = {(p.rater_a, p.rater_b): p.kappa for p in result.agreement_overall.cohens_kappa}
+    expected = {("pandalm-annotator1", "pandalm-annotator2"): (0.852, 0.85),
+                ("pandalm-annotator1", "pandalm-annotator3"): (0.879, 0.88),
+                ("pandalm-annotator2", "pandalm-annotator3"): (0.862, 0.86)}
+    assert set(pairs) == set(expected)
+    for key, (ours, published) in expected.items():
+        kappa = pairs[key]
+        assert round(kappa.value, 3) == ours and round(kappa.value, 2) == published
+        assert kappa.n_items == 999 and kappa.ci_low < kappa.value < kappa.ci_high
+    assert result.blocked_task_types == []  # the published test set was filtered to agreed items
+
+
+def test_prd_human_fleiss_kappa(prd):
+    """PRD (Li et al. 2023), Vicuna80 human ratings: Fleiss' kappa 0.185 on first/second/tie answers."""
+    human = [c for c in prd if c.rater.startswith("prd-human")]
+    config = AuditConfig(n_bootstrap=20, label_frame="display")
+    display = run_audit(human, config).agreement_overall.metrics["fleiss_kappa"]
+    assert round(display.value, 3) == 0.185 and display.n_items == 2240  # items rated once carry no agreement
+    canonical = run_audit(human, config.model_copy(update={"label_frame": "canonical"}))
+    # same judgments as a/b/tie: identical observed agreement, chance agreement from other marginals
+    assert canonical.agreement_overall.metrics["fleiss_kappa"].value == pytest.approx(0.185, abs=0.002)
+    # the 0.4 rule: with kappa near 0.18 every Vicuna80 category is an ambiguous rubric
+    assert set(canonical.blocked_task_types) == set(canonical.verdicts)
+    assert all(v.disputed for v in canonical.verdicts.values())
+
+
+def test_prd_human_first_position_rate(prd):
+    """Humans on the counterbalanced, triple-rated Vicuna80 set pick the first shown 50.6% of the time."""
+    human = [c for c in prd if c.rater.startswith("prd-human")]
+    per_pair = Counter(c.pair_id for c in human)
+    rated_thrice = [c for c in human if per_pair[c.pair_id] == 3]
+    rate = run_audit(rated_thrice, AuditConfig(n_bootstrap=0)).position_overall
+    assert abs(rate.rate - 0.506) < 0.001
+    assert rate.n == 5955 and rate.ties == 765
+    assert rate.wilson[0] < 0.5 < rate.wilson[1] and rate.p_value > 0.05  # no detectable human position bias
+
+
+def test_prd_llm_reviewers_are_position_biased_in_different_directions(prd):
+    llm = [c for c in prd if c.rater in LLM_REVIEWERS]
+    d = run_audit(llm, AuditConfig(n_bootstrap=0)).to_dict()["position"]["by_rater"]
+    present = sorted(d)
+    assert {"bard", "gpt4", "gpt35", "vicuna-13b"} <= set(present)  # claude's ratings may be left out of the bundle
+    for first_lover in ("bard", "gpt4"):
+        r = d[first_lover]
+        assert r["rate"] > 0.6 and r["p_value"] < 1e-10 and r["wilson_low"] > 0.5
+        assert r["favoured_first"] > 5 * r["favoured_second"]
+    for second_lover in [n for n in ("claude", "vicuna-13b") if n in d]:
+        r = d[second_lover]
+        assert r["rate"] < 0.42 and r["p_value"] < 1e-10 and r["wilson_high"] < 0.5
+        assert r["favoured_second"] > r["favoured_first"]
+    for name in present:
+        assert d[name]["n_swapped"] >= 800 and d[name]["swap_consistency"] < 0.75
+    assert d["bard"]["swap_consistency"] < 0.4  # bard keeps its verdict through a swap less than 2 times in 5
+    # the Bradley–Terry position effects point the same ways
+    assert d["bard"]["bt_position"]["overall"] > 1 and d["vicuna-13b"]["bt_position"]["overall"] < -0.3

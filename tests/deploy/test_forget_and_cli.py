@@ -1,0 +1,100 @@
+"""Deletion requests and the keys/deploy CLI on both backends."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tether.cli import app
+from tether.config import find_project
+from tether.deploy.feedback import corrections_to_pairs
+from tether.deploy.ingest import Ingestor
+from tether.deploy.keys import authenticate
+from tether.records import Event
+from tether.store.models import OutcomeRow
+
+runner = CliRunner()
+T = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def _traffic(user: str, trace: str) -> list[Event]:
+    attrs = {"enduser.id": user}
+    return [
+        Event(event_id=f"{trace}-g", type="generation", trace_id=trace, timestamp=T, model="m", prompt="2+2?",
+              response=f"5, says {trace}", attributes=attrs),
+        Event(event_id=f"{trace}-f", type="feedback", trace_id=trace, timestamp=T, name="thumbs", value=-1,
+              attributes=attrs),
+        Event(event_id=f"{trace}-c", type="correction", trace_id=trace, timestamp=T, corrected_response="4",
+              attributes=attrs),
+    ]
+
+
+def test_keys_cli_create_list_revoke(project_dir: Path) -> None:
+    r = runner.invoke(app, ["keys", "create", "--name", "ci"])
+    assert r.exit_code == 0, r.output
+    key = r.stdout.splitlines()[0]
+    store = find_project().store()
+    try:
+        info = authenticate(store, key)
+        assert info is not None and info.project == find_project().name
+        listed = runner.invoke(app, ["keys", "list"])
+        assert info.prefix in listed.output and "active" in listed.output and key not in listed.output
+        assert runner.invoke(app, ["keys", "revoke", info.prefix]).exit_code == 0
+        assert authenticate(store, key) is None
+        again = runner.invoke(app, ["keys", "revoke", info.prefix])
+        assert again.exit_code == 2 and "no active key" in again.output
+    finally:
+        store.close()
+
+
+def test_forget_user_removes_events_outcomes_and_derived_pairs(project_dir: Path) -> None:
+    store = find_project().store()
+    name = find_project().name
+    try:
+        ing = Ingestor(store)
+        # the user id is an email: stored redacted, and still found by `forget --user` with the raw id
+        ing.ingest(_traffic("ann@example.com", "t-ann") + _traffic("bob", "t-bob"), name)
+        ing.ingest(_traffic("ann@example.com", "t-other-project"), "other")
+        store.add_pairs(corrections_to_pairs(store.iter_events(project=name)), set_name="production")
+        with store.transaction() as conn:
+            conn.execute(OutcomeRow.__table__.insert(), [
+                {"trace_id": t, "name": "ok", "value_num": 1.0} for t in ("t-ann", "t-bob")])
+        r = runner.invoke(app, ["deploy", "forget", "--user", "ann@example.com"])
+        assert r.exit_code == 0, r.output
+        assert "deleted 3 events, 1 outcomes and 1 preference pairs from 1 traces" in r.output
+        left = {e.trace_id for e in store.iter_events(project=name)}
+        assert left == {"t-bob"}
+        assert [p.provenance["trace_id"] for p in store.iter_pairs(set_name="production")] == ["t-bob"]
+        assert len(list(store.iter_events(project="other"))) == 3  # another project is untouched
+        r = runner.invoke(app, ["deploy", "forget", "--trace", "t-bob"])
+        assert "deleted 3 events" in r.output and list(store.iter_events(project=name)) == []
+        assert runner.invoke(app, ["deploy", "forget"]).exit_code == 2
+    finally:
+        store.close()
+
+
+def test_redact_cli_uses_the_project_secret(project_dir: Path, tmp_path: Path) -> None:
+    f = tmp_path / "t.txt"
+    f.write_text("mail ann@example.com", encoding="utf-8")
+    a = runner.invoke(app, ["deploy", "redact", str(f)])
+    b = runner.invoke(app, ["deploy", "redact", str(f)])
+    assert a.exit_code == 0 and a.stdout == b.stdout and a.stdout.startswith("mail <EMAIL_")
+
+
+def test_feedback_and_pairs_cli(project_dir: Path) -> None:
+    store = find_project().store()
+    try:
+        Ingestor(store).ingest(_traffic("u1", "t1") + _traffic("u2", "t2"), find_project().name)
+    finally:
+        store.close()
+    r = runner.invoke(app, ["deploy", "feedback", "--json"])
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads(r.stdout)
+    assert (row["key"], row["generations"], row["thumbs_down"], row["corrections"]) == ("m", 2, 2, 2)
+    r = runner.invoke(app, ["deploy", "pairs", "--set", "fb"])
+    assert "2 new pairs in set 'fb'" in r.output
+    assert "0 new pairs" in runner.invoke(app, ["deploy", "pairs", "--set", "fb"]).output
+    assert runner.invoke(app, ["deploy", "feedback", "--by", "week"]).exit_code == 2

@@ -1,0 +1,73 @@
+"""Real data: English OpenAssistant prompts (annotation) vs the non-English ones (production)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tether.cli import app
+from tether.shift.data import PromptRecord, read_prompts
+from tether.shift.drift import detect_drift
+from tether.shift.embed import Encoder
+
+OASST = Path(__file__).parents[2] / "data" / "oasst_prompts" / "oa_questions.jsonl"
+N = 40
+
+
+@pytest.fixture(scope="module")
+def samples() -> tuple[list[PromptRecord], list[PromptRecord]]:
+    rows = read_prompts(OASST)
+    rng = random.Random(0)
+    en = rng.sample([r for r in rows if r.lang == "en"], N)
+    other = rng.sample([r for r in rows if r.lang != "en"], N)
+    return en, other
+
+
+def test_reads_the_user_prompt_not_the_system_prompt() -> None:
+    rows = read_prompts(OASST, limit=5)
+    assert all(not r.text.startswith(("### Human", "A chat between")) and r.text for r in rows)
+    assert all(r.lang for r in rows)
+
+
+def test_non_english_production_is_detected_and_located(samples) -> None:
+    en, other = samples
+    result = detect_drift(en, other, encoder=Encoder(), n_clusters=4)
+    assert result.mmd_pvalue < 0.01 and result.c2st_pvalue < 0.01 and result.drift
+    assert result.under_covered  # some production cluster the English set barely has
+    by_text = {r.text: r.lang for r in other}
+    examples = [e for c in result.under_covered for e in c.examples]
+    assert sum(by_text[e] != "en" for e in examples) == len(examples)
+    langs = {row["language"]: row for row in result.languages}
+    assert langs["en"]["annotation_share"] == 1.0 and langs["en"]["production"] == 0
+
+
+def test_cli_writes_report_and_exits_1_on_drift(samples, tmp_path: Path) -> None:
+    en, other = samples
+    a, p = tmp_path / "a.jsonl", tmp_path / "p.txt"
+    a.write_text("".join(json.dumps({"prompt": r.text}) + "\n" for r in en), encoding="utf-8")
+    p.write_text("".join(r.text.replace("\n", " ") + "\n" for r in other), encoding="utf-8")
+    report = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["shift", "drift", "--annotation", str(a), "--production", str(p),
+                                   "--report", str(report), "--clusters", "4", "--json"])
+    assert res.exit_code == 1, res.output
+    summary = json.loads(res.stdout)
+    assert summary["drift"] and summary["n_annotation"] == summary["n_production"] == N
+    html = report.read_text(encoding="utf-8")
+    assert "production differs" in html and html.count("data:image/png;base64,") == 4
+    # languages of the .txt side were detected (no labels there): mostly not English
+    prod_langs = {row["language"]: row["production"] for row in summary["languages"]}
+    assert prod_langs.get("en", 0) <= 0.2 * N
+
+
+def test_bad_input_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "ok"}\n{"no_text": 1}\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["shift", "drift", "--annotation", str(bad), "--production", str(bad)])
+    assert res.exit_code == 2 and f"{bad}:2" in res.output.replace("\n", "")
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type": "generation", "prompt": "hi"}\n{"type": "feedback", "value": 1}\n', encoding="utf-8")
+    assert [r.text for r in read_prompts(events)] == ["hi"]  # feedback events carry no prompt
