@@ -162,7 +162,7 @@ def load_orm(url: str, path: Path) -> dict[str, Any]:
 
     store = Store(url)
     t0 = time.perf_counter()
-    seen_texts: set[str] = set()
+    seen_texts: set[tuple[str, str]] = set()  # (table, id): rows already added this run
     seen_keys: set[str] = set()
     stored = 0
     with Session(store.engine) as session, session.begin():
@@ -179,10 +179,10 @@ def load_orm(url: str, path: Path) -> dict[str, Any]:
                 tid = content_hash(text)
                 ids.append(tid)
                 if (cls.__name__, tid) not in seen_texts:
-                    seen_texts.add((cls.__name__, tid))  # type: ignore[arg-type]
+                    seen_texts.add((cls.__name__, tid))
                     texts.append(cls(id=tid, text=text))
             if ("rater", c.rater) not in seen_texts:
-                seen_texts.add(("rater", c.rater))  # type: ignore[arg-type]
+                seen_texts.add(("rater", c.rater))
                 texts.append(RaterRow(id=c.rater, attributes={}))
             batch.append(
                 ComparisonRow(

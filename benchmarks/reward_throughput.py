@@ -9,7 +9,7 @@ same machine load; TRL's time excludes the time spent in our steps. Held-out acc
 on the 20% split (TRL's models scored with the same left truncation to 256 tokens as ours).
 
     python benchmarks/reward_throughput.py --steps 48
-    python benchmarks/reward_throughput.py --steps 4 --no-write   # smoke run
+    python benchmarks/reward_throughput.py --steps 2 --held 20 --no-write   # smoke run
 """
 
 from __future__ import annotations
@@ -53,24 +53,46 @@ class TrlScorer:
         return {self.objective: out}
 
 
+def _interleave_class():  # noqa: ANN202
+    from transformers import TrainerCallback
+
+    class Interleave(TrainerCallback):
+        """After every second TRL step (parity `phase`), run one step of ours; `inside` is the time it took."""
+
+        def __init__(self, phase: int, step) -> None:  # noqa: ANN001
+            self.phase, self.step, self.inside = phase, step, 0.0
+
+        def on_step_end(self, args, state, control, **kw):  # noqa: ANN001, ANN201, ANN003
+            if state.global_step % 2 == self.phase:
+                t = time.perf_counter()
+                self.step()
+                self.inside += time.perf_counter() - t
+
+    return Interleave
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=48, help="optimizer steps per side")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--held", type=int, default=None, help="evaluate on only this many held-out pairs (smoke)")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
 
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
     from tether.reward.evaluate import evaluate
     from tether.reward.model import RewardModel
     from tether.reward.train import TrainConfig, train_iter
 
+    Interleave = _interleave_class()  # noqa: N806
+
     train_all, held = hh_split()
+    held = held[:args.held] if args.held else held
     path = resolve_path("minilm")
     tok = AutoTokenizer.from_pretrained(path)
     # TRL's filter (prompt + response + eos, special tokens added, both sides <= max_length)
@@ -111,19 +133,11 @@ def main() -> None:
                           use_cpu=True, eos_token="[SEP]", disable_tqdm=True, logging_steps=10**6, seed=0, **extra)
         trainer = RewardTrainer(model=model, args=rc, train_dataset=ds, processing_class=tok)
         assert len(trainer.train_dataset) == len(train_pairs), "TRL kept a different set of pairs"
-        inside = {"t": 0.0}
-
-        class Interleave(TrainerCallback):
-            def on_step_end(self, a, state, control, **kw):  # noqa: ANN001, ANN201, ANN003
-                if state.global_step % 2 == phase:
-                    t = time.perf_counter()
-                    step_ours()
-                    inside["t"] += time.perf_counter() - t
-
-        trainer.add_callback(Interleave())
+        hook = Interleave(phase, step_ours)
+        trainer.add_callback(hook)
         t0 = time.perf_counter()
         trainer.train()
-        wall = time.perf_counter() - t0 - inside["t"]
+        wall = time.perf_counter() - t0 - hook.inside
         runs[name] = {"seconds": wall, "pairs": args.steps * args.batch, "tokens": trainer._total_train_tokens,
                       "scorer": TrlScorer(trainer.model, tok, train_pairs[0].objective, args.max_length),
                       "bf16": rc.bf16, "gc": rc.gradient_checkpointing}

@@ -16,8 +16,18 @@ from tether.records import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):  # noqa: ANN202 - the SDK client loads httpx only when asked for
+    if name == "Client":
+        from tether.deploy.client import Client
+
+        return Client
+    raise AttributeError(f"module 'tether' has no attribute {name!r}")
+
+
 __all__ = [
     "Choice",
+    "Client",
     "Comparison",
     "Event",
     "ModelVersion",

@@ -24,9 +24,10 @@ app = typer.Typer(
 
 def fail(message: str, hint: str | None = None, code: int = 2) -> typer.Exit:
     """Print one readable error line (and what to do next) and exit."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: paths and keys stay on one line, whole and copyable
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     if hint:
-        console.print(f"  {hint}", highlight=False)
+        console.print(f"  {hint}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -1,8 +1,10 @@
 """The main job: one command that runs Tether's loop on the embedded default.
 
 Stages so far: set up a project, import the bundled real data, audit it (agreement, the 0.4
-rule, position bias, rater reliability), curate weighted preference sets, and prove the label
-guard on the simulated world against its gold truth. Each capability that lands adds its stage.
+rule, position bias, rater reliability), curate weighted preference sets, prove the label guard
+on the simulated world against its gold truth, then log simulated production traffic (redacted),
+test it for drift against the annotation set and sample prompts back into annotation. Each
+capability that lands adds its stage.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class DemoResult:
     stats: dict[str, Any] = field(default_factory=dict)
     audits: dict[str, dict[str, Any]] = field(default_factory=dict)
     study: dict[str, Any] = field(default_factory=dict)
+    production: dict[str, Any] = field(default_factory=dict)
 
 
 def _import_bundled(store, data_dir: Path, progress: bool) -> list[dict[str, Any]]:  # noqa: ANN001
@@ -123,6 +126,44 @@ def _study(store, seed: int) -> dict[str, Any]:  # noqa: ANN001
     return study.as_dict()
 
 
+def _production(store, reports_dir: Path, seed: int, annotated: list[str]) -> dict[str, Any]:  # noqa: ANN001
+    """Simulated production traffic -> redacted events -> drift vs the annotation set -> sampling."""
+    from datetime import timedelta
+
+    from tether.deploy.ingest import Ingestor
+    from tether.records import EventType
+    from tether.shift.data import PromptRecord
+    from tether.shift.drift import detect_drift
+    from tether.shift.embed import Encoder
+    from tether.shift.report import write_report
+    from tether.shift.sampling import AnnotationSampler, candidates_from_events
+    from tether.sim import ProductionConfig, World
+
+    config = ProductionConfig(days=120, requests_per_day=10)
+    events = list(World(seed=seed).production_stream(config))
+    ingestor = Ingestor(store)
+    stored = ingestor.ingest(events, project="default")
+    window_start = config.start + timedelta(days=config.days - 30)
+    recent = [e for e in store.iter_events(project="default")
+              if e.type is EventType.GENERATION and e.timestamp >= window_start]
+    encoder = Encoder()
+    with console.status(f"drift: {len(annotated)} annotated vs {len(recent)} recent production prompts"):
+        drift = detect_drift([PromptRecord(t) for t in annotated], [PromptRecord(e.prompt or "") for e in recent],
+                             encoder=encoder, seed=seed)
+    report = write_report(drift, reports_dir / "drift.html")
+    candidates = candidates_from_events(store.iter_events(project="default"))
+    sampler = AnnotationSampler(25, redactor=ingestor.redactor("default"), seed=seed).fit(
+        encoder.encode(annotated), encoder.encode([c.text for c in candidates]), candidates)
+    reasons: dict[str, int] = {}
+    for pick in sampler.picks_:
+        for r in pick.reasons:
+            kind = r.rstrip("0123456789. ")  # "novelty 0.74" -> "novelty"
+            reasons[kind] = reasons.get(kind, 0) + 1
+    return {"events": len(events), "stored": stored.stored, "window": len(recent), "drift": drift.summary(),
+            "report": str(report), "sampled": len(sampler.picks_), "sample_reasons": reasons,
+            "sample_examples": [p.text[:90] for p in sampler.picks_[:3]]}
+
+
 def run_demo(root: Path, *, data_dir: Path | None = None, progress: bool = True, n_bootstrap: int = 100,
              seed: int = 1) -> DemoResult:
     """Set up (or reuse) a project at `root` and run every stage of the loop that exists."""
@@ -136,6 +177,8 @@ def run_demo(root: Path, *, data_dir: Path | None = None, progress: bool = True,
         result.imports = _import_bundled(store, data_dir, progress)
         result.audits = _audit_real(store, reports_dir, n_bootstrap)
         result.study = _study(store, seed)
+        annotated = sorted({c.prompt for c in store.iter_comparisons(campaign="sim-label-quality")})
+        result.production = _production(store, reports_dir, seed, annotated)
         result.stats = store.stats()
     finally:
         store.close()
@@ -174,6 +217,22 @@ def _print(result: DemoResult) -> None:
               f"noise-free raters {acc['noise_free']:.3f}")
 
 
+def _print_production(p: dict[str, Any]) -> None:
+    out.rule("4. production: redacted logging, drift, sampling into annotation (guard 5)")
+    d = p["drift"]
+    out.print(f"  {p['events']} simulated production events stored redacted ({p['stored']} new); "
+              f"last 30 days: {p['window']} prompts")
+    verdict = "[bold red]drift detected[/]" if d["drift"] else "[green]no significant drift[/]"
+    out.print(f"  {verdict}: MMD p={d['mmd_pvalue']:.4f}, classifier AUC {d['c2st_auc']:.3f} "
+              f"(p={d['c2st_pvalue']:.2g}); report {p['report']}", highlight=False)
+    for c in d["under_covered"][:3]:
+        out.print(f"    under-covered: {100 * c['production_share']:.0f}% of production vs "
+                  f"{100 * c['annotation_share']:.0f}% of annotation, e.g. {c['examples'][0][:70]!r}",
+                  highlight=False)
+    why = ", ".join(f"{k} {v}" for k, v in sorted(p["sample_reasons"].items()))
+    out.print(f"  sampled {p['sampled']} production prompts into annotation ({why})", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
@@ -183,4 +242,6 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 1,
     ) -> None:
         """Run the main job on the embedded default: import, audit, curate, simulated proof."""
-        _print(run_demo(path, data_dir=data_dir, n_bootstrap=bootstrap, seed=seed))
+        result = run_demo(path, data_dir=data_dir, n_bootstrap=bootstrap, seed=seed)
+        _print(result)
+        _print_production(result.production)

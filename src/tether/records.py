@@ -88,6 +88,14 @@ class _Record(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=False)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, v: Any) -> Any:
+        # PostgreSQL cannot store NUL in text; refuse it here, naming the key, for every backend alike
+        if isinstance(v, str) and "\x00" in v:
+            raise ValueError("contains a NUL character (\\x00), which cannot be stored")
+        return v
+
     @property
     def extras(self) -> dict[str, Any]:
         """Unknown keys the record was created with (kept as metadata)."""

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -91,3 +92,16 @@ def test_closed_client_refuses_new_events(tmp_path: Path) -> None:
     c.close()
     with pytest.raises(RuntimeError, match="closed"):
         c.log_feedback("t", 1)
+
+
+def test_close_with_the_server_down_spools_everything_queued(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    # port 9 (discard) refuses connections; long backoff keeps the worker busy with its first batch
+    c = Client("http://127.0.0.1:9", "k", batch_size=5, flush_interval=0.01, max_retries=3, backoff_base=0.2,
+               spool_dir=spool)
+    for i in range(40):
+        c.log_generation(f"q{i}", "a", "m")
+    c.close(timeout=0.2)
+    c._thread.join(10)  # let the worker finish (and spool) the batch it was retrying
+    lines = [line for p in spool.glob("batch-*.jsonl") for line in p.read_text().splitlines()]
+    assert len(lines) == 40 and len({orjson.loads(line)["event_id"] for line in lines}) == 40

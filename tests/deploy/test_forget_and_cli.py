@@ -12,7 +12,7 @@ from tether.cli import app
 from tether.config import find_project
 from tether.deploy.feedback import corrections_to_pairs
 from tether.deploy.ingest import Ingestor
-from tether.deploy.keys import authenticate
+from tether.deploy.keys import DEFAULT_PROJECT, authenticate
 from tether.records import Event
 from tether.store.models import OutcomeRow
 
@@ -39,7 +39,7 @@ def test_keys_cli_create_list_revoke(project_dir: Path) -> None:
     store = find_project().store()
     try:
         info = authenticate(store, key)
-        assert info is not None and info.project == find_project().name
+        assert info is not None and info.project == DEFAULT_PROJECT
         listed = runner.invoke(app, ["keys", "list"])
         assert info.prefix in listed.output and "active" in listed.output and key not in listed.output
         assert runner.invoke(app, ["keys", "revoke", info.prefix]).exit_code == 0
@@ -52,7 +52,7 @@ def test_keys_cli_create_list_revoke(project_dir: Path) -> None:
 
 def test_forget_user_removes_events_outcomes_and_derived_pairs(project_dir: Path) -> None:
     store = find_project().store()
-    name = find_project().name
+    name = DEFAULT_PROJECT
     try:
         ing = Ingestor(store)
         # the user id is an email: stored redacted, and still found by `forget --user` with the raw id
@@ -87,7 +87,7 @@ def test_redact_cli_uses_the_project_secret(project_dir: Path, tmp_path: Path) -
 def test_feedback_and_pairs_cli(project_dir: Path) -> None:
     store = find_project().store()
     try:
-        Ingestor(store).ingest(_traffic("u1", "t1") + _traffic("u2", "t2"), find_project().name)
+        Ingestor(store).ingest(_traffic("u1", "t1") + _traffic("u2", "t2"), DEFAULT_PROJECT)
     finally:
         store.close()
     r = runner.invoke(app, ["deploy", "feedback", "--json"])
@@ -98,3 +98,11 @@ def test_feedback_and_pairs_cli(project_dir: Path) -> None:
     assert "2 new pairs in set 'fb'" in r.output
     assert "0 new pairs" in runner.invoke(app, ["deploy", "pairs", "--set", "fb"]).output
     assert runner.invoke(app, ["deploy", "feedback", "--by", "week"]).exit_code == 2
+
+
+def test_imported_events_and_api_events_share_the_default_project(project_dir: Path, tmp_path: Path) -> None:
+    f = tmp_path / "events.jsonl"
+    f.write_text("".join(e.model_dump_json() + "\n" for e in _traffic("u9", "t9")), encoding="utf-8")
+    assert runner.invoke(app, ["import", "events", str(f)]).exit_code == 0
+    (row,) = json.loads(runner.invoke(app, ["deploy", "feedback", "--json"]).stdout)
+    assert row["generations"] == 1 and row["thumbs_down"] == 1

@@ -55,7 +55,7 @@ def test_events_endpoint_never_answers_5xx(client_and_key, body) -> None:
     assert r.status_code < 500, (r.status_code, r.text, body)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(json_value, st.fixed_dictionaries({"resourceSpans": st.lists(
     st.fixed_dictionaries({"scopeSpans": st.lists(st.fixed_dictionaries({"spans": st.lists(
         st.dictionaries(st.sampled_from(["traceId", "spanId", "attributes", "events", "endTimeUnixNano", "name"]),
@@ -73,3 +73,22 @@ def test_raw_bytes_and_odd_auth_headers_never_5xx(client_and_key, raw: bytes, au
     headers = {"Authorization": auth.encode("latin-1", "replace")} if auth else {}  # raw header bytes
     assert client.post("/v1/events", content=raw, headers=headers).status_code < 500
     assert client.post("/v1/events", content=raw, headers={"Authorization": f"Bearer {key}"}).status_code < 500
+
+
+def test_deeply_nested_bodies_are_refused_not_crashing(client_and_key) -> None:
+    client, key = client_and_key
+    deep: object = "x"
+    for _ in range(400):  # 800 levels: past Python's recursion limit for naive recursive walkers
+        deep = {"a": [deep]}
+    event = {"event_id": "deep", "type": "generation", "trace_id": "t", "timestamp": "2026-11-27T03:00:00Z",
+             "model": "m", "prompt": "p", "response": "r", "attributes": deep}
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    r = client.post("/v1/events", content=json.dumps([event]), headers=headers)
+    assert r.status_code == 422 and "deeper than" in r.text
+    kv: dict = {"stringValue": "x"}
+    for _ in range(200):
+        kv = {"kvlistValue": {"values": [{"key": "k", "value": kv}]}}
+    span = {"traceId": "a" * 32, "spanId": "b" * 16, "attributes": [{"key": "deep", "value": kv}]}
+    r = client.post("/v1/traces", content=json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}),
+                    headers=headers)
+    assert r.status_code == 422

@@ -58,3 +58,9 @@ def word_pairs(n: int, objective: str = "quality", seed: int = 0, flip: bool = F
 @pytest.fixture(scope="session")
 def toy_pairs() -> list[PreferencePair]:
     return word_pairs(96, "quality") + word_pairs(64, "safety", seed=1, flip=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_config():  # noqa: ANN201
+    """The tiny BERT config factory (keyword overrides)."""
+    return tiny_bert_config

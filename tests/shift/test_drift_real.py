@@ -15,7 +15,7 @@ from tether.shift.drift import detect_drift
 from tether.shift.embed import Encoder
 
 OASST = Path(__file__).parents[2] / "data" / "oasst_prompts" / "oa_questions.jsonl"
-N = 40
+N = 30
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +71,20 @@ def test_bad_input_names_file_and_line(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text('{"type": "generation", "prompt": "hi"}\n{"type": "feedback", "value": 1}\n', encoding="utf-8")
     assert [r.text for r in read_prompts(events)] == ["hi"]  # feedback events carry no prompt
+
+
+def test_sample_cli_picks_the_uncovered_language(samples, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    en, other = samples
+    monkeypatch.chdir(tmp_path)  # outside a project: the default store under .tether/
+    a, p = tmp_path / "a.jsonl", tmp_path / "p.jsonl"
+    a.write_text("".join(json.dumps({"prompt": r.text}) + "\n" for r in en[:20]), encoding="utf-8")
+    mixed = en[20:] + other[:10]  # production: 10 English prompts like the annotated ones, 10 others
+    p.write_text("".join(json.dumps({"prompt": r.text}) + "\n" for r in mixed), encoding="utf-8")
+    res = CliRunner().invoke(app, ["shift", "sample", "--annotation", str(a), "--production", str(p),
+                                   "--budget", "5", "--out", str(tmp_path / "pick.jsonl")])
+    assert res.exit_code == 0, res.output
+    picks = [json.loads(line) for line in (tmp_path / "pick.jsonl").read_text(encoding="utf-8").splitlines()]
+    lang = {r.text: r.lang for r in mixed}
+    # half of production is in languages the annotation set lacks: they must be the majority of the picks
+    assert len(picks) == 5 and sum(lang[pk["prompt"]] != "en" for pk in picks) >= 3
+    assert all(pk["reasons"][0].startswith("novelty") for pk in picks)

@@ -33,6 +33,13 @@ def _table_counts(store: Store) -> dict[str, int]:
         } | {"comparisons": store.count_comparisons()}
 
 
+@pytest.fixture(autouse=True, params=["staged", "direct"])
+def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs through both write paths: staged + merged (imports) and direct (small writes)."""
+    monkeypatch.setattr(repository, "SMALL_WRITE", 0 if request.param == "staged" else 10**9)
+    return request.param
+
+
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of 7 rows and id memory of 5, so a few dozen rows cross every chunk boundary."""
@@ -87,8 +94,8 @@ def test_failure_mid_import_leaves_every_table_unchanged(store: Store):
     assert store.add_comparisons([_cmp(i) for i in range(1000, 1010)]).stored == 10
 
 
-def test_database_error_in_the_merge_rolls_back(store: Store, monkeypatch: pytest.MonkeyPatch):
-    """An error raised by the database while merging a chunk reaches the caller; nothing is kept."""
+def test_database_error_mid_write_rolls_back(store: Store, monkeypatch: pytest.MonkeyPatch):
+    """An error raised by the database (in the merge thread when staged) reaches the caller; nothing is kept."""
     monkeypatch.setattr(repository, "COMPARISON_CHUNK", 4)
     store.add_comparisons([_cmp(i) for i in range(3)])
     before = _table_counts(store)
@@ -97,7 +104,7 @@ def test_database_error_in_the_merge_rolls_back(store: Store, monkeypatch: pytes
             conn.execute(text("CREATE TRIGGER reject_bad BEFORE INSERT ON comparisons "
                               "WHEN NEW.rater_id = 'bad' BEGIN SELECT RAISE(ABORT, 'rejected by trigger'); END"))
         else:
-            conn.execute(text("CREATE FUNCTION reject_bad() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            conn.execute(text("CREATE OR REPLACE FUNCTION reject_bad() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                               "IF NEW.rater_id = 'bad' THEN RAISE EXCEPTION 'rejected by trigger'; END IF; "
                               "RETURN NEW; END $$"))
             conn.execute(text("CREATE TRIGGER reject_bad BEFORE INSERT ON comparisons "

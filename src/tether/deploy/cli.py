@@ -29,14 +29,15 @@ def _store():  # noqa: ANN202
 
 
 def _default_project() -> str:
-    from tether.config import find_project
+    # the same namespace `tether import events` writes to, so imported and API-logged events meet
+    from tether.deploy.keys import DEFAULT_PROJECT
 
-    return find_project().name
+    return DEFAULT_PROJECT
 
 
 @keys_app.command("create")
 def keys_create(
-    project: Annotated[str | None, typer.Option(help="Project the key may read and write (default: this one).")] = None,
+    project: Annotated[str | None, typer.Option(help="Project the key may use (default: 'default').")] = None,
     name: Annotated[str, typer.Option(help="A label to tell keys apart.")] = "",
 ) -> None:
     """Create an API key; it is printed once and only its hash is stored."""
@@ -100,7 +101,7 @@ def deploy_serve(host: Annotated[str, typer.Option(help="Interface to listen on.
 def deploy_forget(
     trace: Annotated[list[str] | None, typer.Option("--trace", help="Trace id to delete (repeatable).")] = None,
     user: Annotated[str | None, typer.Option("--user", help="Delete every trace of this end user.")] = None,
-    project: Annotated[str | None, typer.Option(help="Project (default: this one).")] = None,
+    project: Annotated[str | None, typer.Option(help="Events project (default: 'default').")] = None,
 ) -> None:
     """Delete a user's or a trace's events and what was derived from them (outcomes, preference pairs)."""
     from tether.deploy.forget import forget
@@ -156,7 +157,7 @@ def deploy_pii_eval(file: Annotated[Path, typer.Argument(help="Labelled JSONL: {
 @deploy_app.command("feedback")
 def deploy_feedback(
     by: Annotated[str, typer.Option(help="Group by 'model' (version) or 'day'.")] = "model",
-    project: Annotated[str | None, typer.Option(help="Project (default: this one).")] = None,
+    project: Annotated[str | None, typer.Option(help="Events project (default: 'default').")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Feedback rates: thumbs up share (95% Wilson interval), corrections, regenerations."""
@@ -183,7 +184,7 @@ def deploy_feedback(
 @deploy_app.command("pairs")
 def deploy_pairs(
     set_name: Annotated[str, typer.Option("--set", help="Preference set to write.")] = "production-feedback",
-    project: Annotated[str | None, typer.Option(help="Project (default: this one).")] = None,
+    project: Annotated[str | None, typer.Option(help="Events project (default: 'default').")] = None,
 ) -> None:
     """Turn corrections and regenerations into weighted preference pairs (corrected over original)."""
     from tether.deploy.feedback import corrections_to_pairs

@@ -121,11 +121,26 @@ class Client:
         """Flush, then stop the worker; anything still unsent is spooled."""
         if self._closed:
             return
-        self.flush(timeout)
+        flushed = self.flush(timeout)
         self._closed = True
+        if not flushed:
+            # the server is still not answering: write what is queued to the spool now, the next Client replays it
+            left: list[Event] = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    left.append(item)
+            if left:
+                self._spool([e.model_dump(mode="json") for e in left])
+                with self._cv:
+                    self._pending -= len(left)
         self._queue.put(None)
         self._thread.join(timeout)
-        self._http.close()
+        if not self._thread.is_alive():  # else the worker still retries a batch; it closes the connection itself
+            self._http.close()
 
     def __enter__(self) -> Client:
         return self
@@ -172,6 +187,7 @@ class Client:
                     self.replay()
                 except OSError as exc:  # a broken spool file must not kill the worker
                     log.warning("spool replay failed: %s", exc)
+        self._http.close()
 
     def _send(self, payload: list[dict[str, Any]], *, spool_on_failure: bool) -> bool:
         """POST with retries; True when acknowledged (or rejected as bad input), False when spooled/failed."""
@@ -179,7 +195,7 @@ class Client:
         for attempt in range(self.max_retries + 1):
             try:
                 r = self._http.post("/v1/events", content=body, headers={"Content-Type": "application/json"})
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the HTTP client was closed meanwhile
                 status, detail = None, str(exc)
             else:
                 status, detail = r.status_code, r.text[:300]

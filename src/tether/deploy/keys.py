@@ -16,6 +16,7 @@ from tether.store.bulk import insert_ignore
 from tether.store.deploy_models import ApiKeyRow, ProjectSecretRow
 
 KEY_PREFIX = "tk_"
+DEFAULT_PROJECT = "default"  # the events namespace `tether import events` and Store.add_events use
 SECRET_ENV = "TETHER_PII_SECRET"
 
 

@@ -31,9 +31,13 @@ def _value(v: Any) -> Any:
         except (TypeError, ValueError):
             return v["intValue"]
     if "arrayValue" in v:
-        return [_value(x) for x in (v["arrayValue"] or {}).get("values", []) or []]
+        arr = v["arrayValue"]
+        values = arr.get("values") if isinstance(arr, dict) else None
+        return [_value(x) for x in values] if isinstance(values, list) else []
     if "kvlistValue" in v:
-        return _attrs((v["kvlistValue"] or {}).get("values", []) or [], "kvlistValue")
+        kv = v["kvlistValue"]
+        values = kv.get("values") if isinstance(kv, dict) else None
+        return _attrs(values if isinstance(values, list) else [], "kvlistValue")
     return None
 
 
@@ -99,11 +103,14 @@ def span_to_event(span: dict[str, Any], resource: dict[str, Any], where: str) ->
     completion = attrs.get("gen_ai.completion") or _indexed(attrs, "gen_ai.completion") or _messages_text(
         attrs.get("gen_ai.output.messages"))
     in_msgs, out_msgs = [], []
-    for j, ev in enumerate(span.get("events") or []):
+    span_events = span.get("events") or []
+    if not isinstance(span_events, list):
+        raise OtlpError(f"{where}.events: must be a list")
+    for j, ev in enumerate(span_events):
         if not isinstance(ev, dict):
             raise OtlpError(f"{where}.events[{j}]: must be an object")
         ev_attrs = _attrs(ev.get("attributes"), f"{where}.events[{j}].attributes")
-        name = ev.get("name", "")
+        name = ev.get("name") if isinstance(ev.get("name"), str) else ""
         content = ev_attrs.get("content") or ev_attrs.get("gen_ai.prompt") or ev_attrs.get("gen_ai.completion")
         if content is None and "message" in ev_attrs:
             content = _messages_text([{"message": ev_attrs["message"]}] if isinstance(ev_attrs["message"], dict)
@@ -142,8 +149,12 @@ def otlp_to_events(body: Any) -> tuple[list[Event], int]:
     for i, rs in enumerate(body["resourceSpans"]):
         if not isinstance(rs, dict):
             raise OtlpError(f"resourceSpans[{i}]: must be an object")
-        resource = _attrs((rs.get("resource") or {}).get("attributes"), f"resourceSpans[{i}].resource.attributes")
-        for j, ss in enumerate(rs.get("scopeSpans") or []):
+        res = rs.get("resource") or {}
+        scope_spans = rs.get("scopeSpans") or []
+        if not isinstance(res, dict) or not isinstance(scope_spans, list):
+            raise OtlpError(f"resourceSpans[{i}]: 'resource' must be an object and 'scopeSpans' a list")
+        resource = _attrs(res.get("attributes"), f"resourceSpans[{i}].resource.attributes")
+        for j, ss in enumerate(scope_spans):
             if not isinstance(ss, dict) or not isinstance(ss.get("spans") or [], list):
                 raise OtlpError(f"resourceSpans[{i}].scopeSpans[{j}]: must be an object with a 'spans' list")
             for k, span in enumerate(ss.get("spans") or []):

@@ -171,21 +171,29 @@ class _Detector:
     group: int
     valid: Callable[[str], bool] | None
     normalize: Callable[[str], str]
+    needs: Callable[[str], bool] = lambda _text: True  # cheap pre-check: can this text contain a match at all?
+
+
+_HAS_DIGIT = re.compile(r"\d")
+
+
+def _has_digit(text: str) -> bool:
+    return _HAS_DIGIT.search(text) is not None
 
 
 _DETECTORS: tuple[_Detector, ...] = (
     # order is priority: an earlier type wins an overlap (a URL token before the email inside it, ...)
-    _Detector("URL_TOKEN", _URL_TOKEN, 1, None, str),
+    _Detector("URL_TOKEN", _URL_TOKEN, 1, None, str, lambda t: "=" in t),
     _Detector("SECRET", _SECRET_PREFIXED, 0, None, str),
     _Detector("SECRET", _BEARER, 1, lambda v: _entropy(v) >= 3.0, str),
-    _Detector("SECRET", _KEY_VALUE, 1, _high_entropy, str),
-    _Detector("EMAIL", _EMAIL, 0, None, str.lower),
-    _Detector("IBAN", _IBAN, 0, iban_ok, lambda v: re.sub(r"\s", "", v).upper()),
-    _Detector("CREDIT_CARD", _CARD, 0, _card_ok, _digits),
-    _Detector("SSN", _SSN, 0, ssn_ok, _digits),
-    _Detector("IPV6", _IPV6, 0, _ipv6_ok, lambda v: ipaddress.IPv6Address(v).compressed),
-    _Detector("IPV4", _IPV4, 0, _ipv4_ok, str),
-    _Detector("PHONE", _PHONE, 0, _phone_ok, _digits),
+    _Detector("SECRET", _KEY_VALUE, 1, _high_entropy, str, lambda t: "=" in t or ":" in t),
+    _Detector("EMAIL", _EMAIL, 0, None, str.lower, lambda t: "@" in t),
+    _Detector("IBAN", _IBAN, 0, iban_ok, lambda v: re.sub(r"\s", "", v).upper(), _has_digit),
+    _Detector("CREDIT_CARD", _CARD, 0, _card_ok, _digits, _has_digit),
+    _Detector("SSN", _SSN, 0, ssn_ok, _digits, _has_digit),
+    _Detector("IPV6", _IPV6, 0, _ipv6_ok, lambda v: ipaddress.IPv6Address(v).compressed, lambda t: ":" in t),
+    _Detector("IPV4", _IPV4, 0, _ipv4_ok, str, lambda t: "." in t and _has_digit(t)),
+    _Detector("PHONE", _PHONE, 0, _phone_ok, _digits, _has_digit),
 )
 
 _PLACEHOLDER = re.compile(r"<(?:" + "|".join(PII_TYPES) + r")_[0-9a-f]{6}>")
@@ -216,6 +224,8 @@ class Redactor:
         taken: list[tuple[int, int]] = []
         found: list[Finding] = []
         for det in self._detectors:
+            if not det.needs(text):
+                continue
             for m in det.pattern.finditer(text):
                 start, end = m.span(det.group)
                 value = m.group(det.group)

@@ -75,8 +75,11 @@ def import_file(
             result = store.add_comparisons(records())
         elif fmt.target == "pairs":
             result = store.add_pairs(records(), set_name=set_name)
-        else:
-            result = store.add_events(records())
+        else:  # production events: PII is redacted before anything is stored, as on the HTTP path
+            from tether.deploy.ingest import Ingestor
+
+            redactor = Ingestor(store).redactor("default")
+            result = store.add_events(redactor.redact_event(e) for e in records())
     finally:
         if side is not None:
             side.close()

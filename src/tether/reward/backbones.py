@@ -7,6 +7,9 @@ Three kinds, picked from the checkpoint's config (`kind="auto"`) or by name:
 - `causal`: a decoder (GPT-2, e.g. the sim's policy) pooled at the last real token, then the heads.
 - `seqcls`: `AutoModelForSequenceClassification` with `num_labels` = number of objectives; its own
   score layer is the set of heads, so the saved folder loads in plain `transformers` too.
+
+Input: the tokenizer's text pair (prompt, response), over-long inputs cut from the left, no
+`token_type_ids` (so decoders and encoders see the same thing).
 """
 
 from __future__ import annotations
@@ -104,8 +107,9 @@ def build(name_or_path: str | Path, objectives: list[str], *, kind: Kind = "auto
     if kind == "seqcls":
         config.num_labels = len(objectives)
         config.problem_type = "regression"
+        # a checkpoint's own classifier rarely has one output per objective: re-initialise it then
         body = (AutoModelForSequenceClassification.from_config(config) if from_scratch_config else
-                AutoModelForSequenceClassification.from_pretrained(path, config=config))
+                AutoModelForSequenceClassification.from_pretrained(path, config=config, ignore_mismatched_sizes=True))
     else:
         body = AutoModel.from_config(config) if from_scratch_config else AutoModel.from_pretrained(path)
     tokenizer = _tokenizer(AutoTokenizer.from_pretrained(path), body)

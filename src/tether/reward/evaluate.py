@@ -139,7 +139,8 @@ def evaluate(model, pairs: Sequence[PreferencePair], *, calibration_pairs: Seque
     pairs = list(pairs)
     if not pairs:
         raise ValueError("evaluate needs at least one pair")
-    margins = pair_margins(model, pairs)
+    scores = _score_pairs(model, pairs)  # each response scored once, for margins and the length audit
+    margins = np.array([scores[p.objective][i] - scores[p.objective][len(pairs) + i] for i, p in enumerate(pairs)])
     ties = np.array([p.tie for p in pairs])
     keep = ~ties
     if not keep.any():
@@ -167,7 +168,7 @@ def evaluate(model, pairs: Sequence[PreferencePair], *, calibration_pairs: Seque
     matched = np.abs(lc - lr) <= MATCHED_TOLERANCE * np.maximum(lc, lr)
     differ = lc != lr
     model_longer = np.where(lc > lr, m > 0, m < 0)[differ]
-    corr = _length_correlation(model, pairs)
+    corr = _length_correlation(scores, pairs)
     return EvalResult(
         n_pairs=len(pairs), n_ties=int(ties.sum()), accuracy=float(correct.mean()), by_slice=by_slice,
         temperature=float(temperature),
@@ -182,16 +183,24 @@ def evaluate(model, pairs: Sequence[PreferencePair], *, calibration_pairs: Seque
     )
 
 
-def _length_correlation(model, pairs: Sequence[PreferencePair]) -> dict[str, float]:  # noqa: ANN001
+def _score_pairs(model, pairs: Sequence[PreferencePair]) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """{objective: scores of all chosen responses, then all rejected ones}; a pair without a head raises."""
+    scores = model.score([p.prompt for p in pairs] * 2, [p.chosen for p in pairs] + [p.rejected for p in pairs])
+    scores = getattr(scores, "scores", scores)  # an ensemble returns EnsembleScores
+    for i, p in enumerate(pairs):
+        if p.objective not in scores:
+            raise KeyError(f"pair {i}: objective {p.objective!r} has no head; the model has {sorted(scores)}")
+    return scores
+
+
+def _length_correlation(scores: dict[str, np.ndarray], pairs: Sequence[PreferencePair]) -> dict[str, float]:
     """Spearman rho of score with response length, per objective, over the responses of that objective's pairs."""
     out = {}
-    for obj in sorted({p.objective for p in pairs}):
-        ps = [p for p in pairs if p.objective == obj]
-        texts = [p.chosen for p in ps] + [p.rejected for p in ps]
-        scores = model.score([p.prompt for p in ps] * 2, texts)
-        scores = getattr(scores, "scores", scores)[obj]
-        lens = np.array([words(t) for t in texts])
-        out[obj] = float(spearmanr(scores, lens).statistic) if np.ptp(lens) > 0 else 0.0
+    objs = np.array([p.objective for p in pairs] * 2)
+    lens = np.array([words(p.chosen) for p in pairs] + [words(p.rejected) for p in pairs])
+    for obj in sorted(set(objs)):
+        sel = objs == obj
+        out[str(obj)] = float(spearmanr(scores[obj][sel], lens[sel]).statistic) if np.ptp(lens[sel]) > 0 else 0.0
     return out
 
 

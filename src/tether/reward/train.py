@@ -50,6 +50,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     center_coefficient: float | None = 0.01
     bootstrap: bool = False           # resample pairs with replacement (ensemble members)
+    dropout: bool = False             # keep the backbone's dropout (off by default, as in TRL's RewardConfig)
     save_every: int = 0               # checkpoint every N steps (0: only at the end of training)
     name: str = "reward"
     extra: dict = field(default_factory=dict)
@@ -128,6 +129,10 @@ def train_iter(pairs: Sequence[PreferencePair], out_dir: str | Path, config: Tra
 
     accelerator = Accelerator(mixed_precision=_precision(cfg.mixed_precision))
     net, tokenizer = backbones.build(cfg.backbone, objectives, kind=cfg.kind, from_scratch_config=from_scratch_config)
+    if not cfg.dropout:  # a pairwise loss compares two noisy forwards otherwise; also a little faster
+        for module in net.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
     data = encode(tokenizer, pairs, objectives, cfg.max_length, use_weights=cfg.use_weights,
                   use_soft_labels=cfg.use_soft_labels)
     lengths = data.lengths()
@@ -144,7 +149,10 @@ def train_iter(pairs: Sequence[PreferencePair], out_dir: str | Path, config: Tra
     # linear warm-up, then linear decay to zero
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
-    net, optimizer, scheduler = accelerator.prepare(net, optimizer, scheduler)
+    # the scheduler is not `prepare`d: accelerate would step it once per process, but every process here
+    # takes its share of the *same* global batch, so one step per optimizer step is right
+    net, optimizer = accelerator.prepare(net, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
 
     ckpt_root = out / "checkpoints"
     step = 0

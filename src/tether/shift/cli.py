@@ -53,6 +53,49 @@ def drift(
         raise typer.Exit(1)
 
 
+@shift_app.command("sample")
+def sample(
+    annotation: Annotated[Path, typer.Option(help="Prompts already annotated: JSONL or .txt.")],
+    budget: Annotated[int, typer.Option(help="How many prompts to send to annotation.")],
+    out_file: Annotated[Path, typer.Option("--out", help="JSONL of chosen prompts with reasons.")],
+    production: Annotated[Path | None, typer.Option(help="Production prompts file (default: this project's "
+                                                         "stored events, with their feedback).")] = None,
+    text_key: Annotated[str | None, typer.Option(help="JSON key holding the prompt (default: guessed).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Pick production prompts for annotation: novel, under-covered, disliked; de-duplicated, PII-checked."""
+    from tether.cli import fail, open_store
+    from tether.deploy.ingest import Ingestor
+    from tether.deploy.keys import DEFAULT_PROJECT
+    from tether.shift.data import read_prompts
+    from tether.shift.embed import Encoder
+    from tether.shift.sampling import AnnotationSampler, Candidate, candidates_from_events
+
+    store = open_store()
+    try:
+        project = DEFAULT_PROJECT
+        redactor = Ingestor(store).redactor(project)
+        if production is None:
+            cands = candidates_from_events(store.iter_events(project=project))
+        else:
+            cands = [Candidate(r.text) for r in read_prompts(production, text_key)]
+        annotated = [r.text for r in read_prompts(annotation, text_key)]
+    except (ValueError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    if not cands:
+        raise fail("no production prompts to choose from", "log generations first, or pass --production FILE")
+    enc = Encoder()
+    sampler = AnnotationSampler(budget, redactor=redactor, seed=seed).fit(
+        enc.encode(annotated), enc.encode([c.text for c in cands]), cands)
+    with out_file.open("w", encoding="utf-8") as fh:
+        for p in sampler.picks_:
+            fh.write(json.dumps({"prompt": p.text, "trace_id": p.trace_id, "score": round(p.score, 4),
+                                 "reasons": p.reasons}, ensure_ascii=False) + "\n")
+    out.print(f"chose {len(sampler.picks_)} of {len(cands)} production prompts -> {out_file}")
+
+
 def register(app: typer.Typer) -> None:
     """Add `tether shift ...`."""
     app.add_typer(shift_app, name="shift")

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+# loading takes seconds: one copy per model folder per process, shared by every Encoder
+_LOADED: dict[Path, tuple[Any, Any]] = {}
+_LOAD_LOCK = threading.Lock()
 
 
 def minilm_path() -> Path:
@@ -35,9 +41,12 @@ class Encoder:
 
         hf_logging.disable_progress_bar()  # a CLI prints its own progress, not a weight-loading bar
 
-        path = self.path or minilm_path()
-        self._tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self._model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        path = (self.path or minilm_path()).resolve()
+        with _LOAD_LOCK:
+            if path not in _LOADED:
+                _LOADED[path] = (AutoTokenizer.from_pretrained(path, local_files_only=True),
+                                 AutoModel.from_pretrained(path, local_files_only=True).eval())
+        self._tok, self._model = _LOADED[path]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """An (n, d) float32 array of unit vectors, one per text."""

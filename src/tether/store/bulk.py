@@ -62,8 +62,10 @@ class StagedLoader:
     `columns` order, per table name) and `inserted` counts the rows each table really gained.
     """
 
-    def __init__(self, conn: Connection, tables: Sequence[tuple[Table, Sequence[str]]]) -> None:
+    def __init__(self, conn: Connection, tables: Sequence[tuple[Table, Sequence[str]]], *,
+                 staged: bool = True) -> None:
         self.conn = conn
+        self.staged = staged  # False: plain executemany into the tables (small writes: no temp tables, no thread)
         self.dialect = conn.dialect.name
         if self.dialect not in ("sqlite", "postgresql"):  # pragma: no cover
             raise RuntimeError(f"unsupported database dialect {self.dialect!r}")
@@ -79,6 +81,8 @@ class StagedLoader:
         return f"tether_stage_{table.name}"
 
     def __enter__(self) -> StagedLoader:
+        if not self.staged:
+            return self
         cur = self._raw.cursor()
         for table, cols in self.tables:
             stage = self._stage_name(table)
@@ -105,7 +109,7 @@ class StagedLoader:
                     self._wait()
         finally:
             self._pool.shutdown(wait=True)
-            if self.dialect == "sqlite":
+            if self.staged and self.dialect == "sqlite":
                 cur = self._raw.cursor()
                 if self._old_cache is not None:
                     cur.execute(f"PRAGMA cache_size={self._old_cache}")
@@ -115,13 +119,22 @@ class StagedLoader:
                 cur.close()
 
     def load(self, chunk: dict[str, Sequence[tuple[Any, ...]]]) -> None:
-        """Stage one chunk, then merge it in the background (the previous merge is waited for first)."""
+        """Stage one chunk, then merge it in the background (the previous merge is waited for first).
+
+        Not staged: insert the chunk into the tables directly, before returning.
+        """
         self._wait()
         cur = self._raw.cursor()
         try:
             for table, cols in self.tables:
                 rows = chunk.get(table.name)
                 if not rows:
+                    continue
+                if not self.staged:
+                    mark = "?" if self.dialect == "sqlite" else "%s"
+                    cur.executemany(f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES "
+                                    f"({', '.join([mark] * len(cols))}) ON CONFLICT DO NOTHING", rows)
+                    self.inserted[table.name] += cur.rowcount  # both drivers sum it over the rows
                     continue
                 stage = self._stage_name(table)
                 if self.dialect == "sqlite":
@@ -132,7 +145,9 @@ class StagedLoader:
                             copy.write_row(row)
         finally:
             cur.close()
-        self._pending = self._pool.submit(self._merge, [t.name for t, _ in self.tables if chunk.get(t.name)])
+        if self.staged:
+            self._pending = self._pool.submit(
+                self._merge, [t.name for t, _ in self.tables if chunk.get(t.name)])
 
     def finish(self) -> dict[str, int]:
         """Wait for the last merge; rows inserted per table."""

@@ -168,5 +168,5 @@ class ModelVersionRow(Base):
 
 
 # Campaign tables live in their own module; importing it here keeps Base.metadata complete.
+import tether.store.deploy_models  # noqa: E402, F401  (production-side tables, same reason)
 from tether.store import collect_models  # noqa: E402, F401
-from tether.store import deploy_models  # noqa: E402, F401

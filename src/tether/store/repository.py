@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from tether.store.models import (
 
 CHUNK = 5000
 COMPARISON_CHUNK = 10_000  # rows staged and merged at a time by add_comparisons
+SMALL_WRITE = 1000  # up to this many comparisons, add_comparisons inserts directly (no staging)
 KNOWN_IDS_MAX = 1 << 19  # ids remembered per table across chunks (~60 MB each at most): memory stays bounded
 
 _COMPARISON_TABLE = ComparisonRow.__table__
@@ -131,7 +133,11 @@ class Store:
         as_datetime = datetime_param(conn)
         stored_at = as_datetime(now)
         seen = 0
-        with StagedLoader(conn, _COMPARISON_LOAD) as loader:
+        # a small write (one rater's judgments) goes straight in; staging pays off for imports
+        comparisons = iter(comparisons)
+        head = list(itertools.islice(comparisons, SMALL_WRITE + 1))
+        staged = len(head) > SMALL_WRITE
+        with StagedLoader(conn, _COMPARISON_LOAD, staged=staged) as loader:
             # ids this call already staged, per table: a text or rater repeated across chunks is sent once
             sent_prompts: set[str] = set()
             sent_responses: set[str] = set()
@@ -153,7 +159,7 @@ class Store:
                         sent.clear()
 
             # each comparison becomes plain tuples at once, so no chunk of records is kept alive
-            for c in comparisons:
+            for c in itertools.chain(head, comparisons):
                 pid, aid, bid = content_hash(c.prompt), content_hash(c.response_a), content_hash(c.response_b)
                 if pid not in sent_prompts:
                     sent_prompts.add(pid)
@@ -208,10 +214,24 @@ class Store:
         ):
             if value is not None:
                 stmt = stmt.where(col == value)
-        with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=batch).execute(stmt)
-            for row in result:
-                yield comparison_from_row(row, row._prompt, row._a, row._b)
+        for row in self._paged(stmt, ComparisonRow.id, batch):
+            yield comparison_from_row(row, row._prompt, row._a, row._b)
+
+    def _paged(self, stmt: Any, id_col: Any, batch: int) -> Iterator[Any]:
+        """Rows of `stmt` (ordered by `id_col`) fetched page by page, each page on a short connection.
+
+        Keyset pages instead of one server-side cursor: a caller that stops early holds no
+        connection or transaction open (on PostgreSQL that would block later DDL).
+        """
+        last = None
+        while True:
+            page_stmt = stmt if last is None else stmt.where(id_col > last)
+            with self.engine.connect() as conn:
+                rows = conn.execute(page_stmt.limit(batch)).all()
+            yield from rows
+            if len(rows) < batch:
+                return
+            last = rows[-1].id
 
     def count_comparisons(self) -> int:
         with self.engine.connect() as conn:
@@ -293,22 +313,20 @@ class Store:
             )
         if objective is not None:
             stmt = stmt.where(PreferencePairRow.objective == objective)
-        with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=batch).execute(stmt):
-                prompt, chosen, rejected = row._prompt, row._chosen, row._rejected
-                yield PreferencePair.model_validate(
-                    {
-                        **(row.extra or {}),
-                        "prompt": prompt,
-                        "chosen": chosen,
-                        "rejected": rejected,
-                        "weight": row.weight,
-                        "p_chosen": row.p_chosen,
-                        "tie": row.tie,
-                        "objective": row.objective,
-                        "provenance": row.provenance or {},
-                    }
-                )
+        for row in self._paged(stmt, PreferencePairRow.id, batch):
+            yield PreferencePair.model_validate(
+                {
+                    **(row.extra or {}),
+                    "prompt": row._prompt,
+                    "chosen": row._chosen,
+                    "rejected": row._rejected,
+                    "weight": row.weight,
+                    "p_chosen": row.p_chosen,
+                    "tie": row.tie,
+                    "objective": row.objective,
+                    "provenance": row.provenance or {},
+                }
+            )
 
     def preference_sets(self) -> list[str]:
         with self.engine.connect() as conn:
@@ -332,12 +350,12 @@ class Store:
 
     def raters(self) -> list[Rater]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(RaterRow).order_by(RaterRow.id)).scalars()
+            rows = conn.execute(select(_RATERS).order_by(RaterRow.id)).all()
             return [Rater(id=r.id, name=r.name, attributes=r.attributes or {}) for r in rows]
 
     def get_rater(self, rater_id: str) -> Rater | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(RaterRow).where(RaterRow.id == rater_id)).scalars().first()
+            row = conn.execute(select(_RATERS).where(RaterRow.id == rater_id)).first()
             return None if row is None else Rater(id=row.id, name=row.name, attributes=row.attributes or {})
 
     def save_profile(self, profile: RaterProfile) -> None:
@@ -369,9 +387,8 @@ class Store:
         stmt = select(_EVENTS).order_by(EventRow.id)
         if project is not None:
             stmt = stmt.where(EventRow.project == project)
-        with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=batch).execute(stmt):
-                yield event_from_row(row)
+        for row in self._paged(stmt, EventRow.id, batch):
+            yield event_from_row(row)
 
     # -- summary -----------------------------------------------------------------------
 

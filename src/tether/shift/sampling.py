@@ -1,0 +1,120 @@
+"""Choose production prompts for annotation under a label budget.
+
+Score = novelty (1 - cosine to the nearest annotated prompt) + a bonus for prompts in clusters the
+annotation set under-covers + a bonus for traces with negative feedback (thumbs down or a correction).
+Selection is greedy by score, skipping near-duplicates of prompts already chosen (cosine >= threshold),
+and every chosen prompt is run through the PII redactor once more (events are redacted on ingestion;
+files from elsewhere may not be).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tether.deploy.pii import Redactor
+from tether.records import Event, EventType
+from tether.shift.coverage import ClusterCoverage
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A production prompt with what we know about its trace."""
+
+    text: str
+    trace_id: str | None = None
+    negative_feedback: bool = False
+
+
+@dataclass
+class Pick:
+    """A chosen prompt, why, and its score."""
+
+    text: str
+    trace_id: str | None
+    score: float
+    novelty: float
+    reasons: list[str] = field(default_factory=list)
+
+
+def candidates_from_events(events: Iterable[Event]) -> list[Candidate]:
+    """One candidate per generation; negative if the trace got a thumbs down or a correction."""
+    gens: dict[str, Event] = {}
+    negative: set[str] = set()
+    for e in events:
+        if e.type is EventType.GENERATION and e.prompt:
+            gens.setdefault(e.trace_id, e)
+        elif e.type is EventType.CORRECTION:
+            negative.add(e.trace_id)
+        elif e.type is EventType.FEEDBACK and e.name == "thumbs":
+            try:
+                if float(e.value) < 0:  # type: ignore[arg-type]
+                    negative.add(e.trace_id)
+            except (TypeError, ValueError):
+                pass
+    return [Candidate(g.prompt or "", t, t in negative) for t, g in gens.items()]
+
+
+def max_cosine(A: np.ndarray, B: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """For each row of A, the largest cosine similarity to any row of B (rows unit-normalized)."""
+    if len(B) == 0:
+        return np.zeros(len(A), dtype=np.float32)
+    out = np.empty(len(A), dtype=np.float32)
+    for i in range(0, len(A), chunk):
+        out[i : i + chunk] = (A[i : i + chunk] @ B.T).max(1)
+    return out
+
+
+class AnnotationSampler:
+    """Greedy, de-duplicated selection of `budget` production prompts; `fit` sets `picks_`."""
+
+    def __init__(self, budget: int, novelty_weight: float = 1.0, cluster_bonus: float = 0.3,
+                 negative_bonus: float = 0.3, dedup_threshold: float = 0.95, n_clusters: int = 8,
+                 redactor: Redactor | None = None, seed: int = 0) -> None:
+        self.budget = budget
+        self.novelty_weight = novelty_weight
+        self.cluster_bonus = cluster_bonus
+        self.negative_bonus = negative_bonus
+        self.dedup_threshold = dedup_threshold
+        self.n_clusters = n_clusters
+        self.redactor = redactor
+        self.seed = seed
+
+    def fit(self, annotation: np.ndarray, production: np.ndarray, candidates: Sequence[Candidate]) -> AnnotationSampler:
+        """Score every candidate and pick up to `budget` of them."""
+        if len(candidates) != len(production):
+            raise ValueError(f"{len(candidates)} candidates for {len(production)} embeddings")
+        if self.budget < 0:
+            raise ValueError("budget must be >= 0")
+        novelty = 1.0 - max_cosine(production, annotation)
+        under = np.zeros(len(candidates), dtype=bool)
+        if len(annotation) and len(production) >= 2:
+            cov = ClusterCoverage(n_clusters=self.n_clusters, seed=self.seed).fit(
+                annotation, production, [c.text for c in candidates])
+            gap = {r.cluster for r in cov.under_covered_}
+            under = np.isin(cov.labels_production_, list(gap))
+        negative = np.array([c.negative_feedback for c in candidates], dtype=bool)
+        score = self.novelty_weight * novelty + self.cluster_bonus * under + self.negative_bonus * negative
+        self.scores_ = score
+        picks: list[Pick] = []
+        chosen: list[int] = []
+        for i in np.argsort(-score, kind="stable"):
+            if len(picks) >= self.budget:
+                break
+            if chosen and float((production[chosen] @ production[i]).max()) >= self.dedup_threshold:
+                continue  # a near-duplicate of one already chosen: the label budget buys nothing new
+            text = candidates[i].text
+            reasons = [f"novelty {novelty[i]:.2f}"]
+            if under[i]:
+                reasons.append("under-covered cluster")
+            if negative[i]:
+                reasons.append("negative feedback")
+            if self.redactor is not None and self.redactor.find(text):
+                text = self.redactor.redact(text)
+                reasons.append("PII redacted")
+            chosen.append(int(i))
+            picks.append(Pick(text, candidates[i].trace_id, float(score[i]), float(novelty[i]), reasons))
+        self.picks_ = picks
+        return self
