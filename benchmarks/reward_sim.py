@@ -101,7 +101,9 @@ def main() -> None:
         print(f"{name}: {len(ps)} pairs, {agree:.3f} agree with gold", file=sys.stderr)
 
     work = Path(tempfile.mkdtemp(prefix="reward_sim_"))
-    cfg = TrainConfig(backbone="minilm", epochs=args.epochs, batch_size=16, max_length=128, seed=args.seed)
+    # the same number of optimizer steps for every label set (--epochs over the largest set)
+    steps = int(round(args.epochs * max(len(ps) for ps in sets.values()) / 16))
+    cfg = TrainConfig(backbone="minilm", max_steps=steps, batch_size=16, max_length=128, seed=args.seed)
     rows, models = [], {}
     for i, (name, ps) in enumerate(sets.items()):
         res = train(ps, work / f"m{i}", replace(cfg, name=f"sim-{i}"))
@@ -129,14 +131,15 @@ def main() -> None:
     lines = [
         f"`python benchmarks/reward_sim.py --pairs {args.pairs} --test {args.test} --epochs {args.epochs:g}` — "
         f"World(seed={args.seed}), 30 simulated raters (default hidden traits), overlap 3, objective `{objective}`; "
-        f"MiniLM-L6 + head, {args.epochs:g} epochs, batch 16, same config for every set. Accuracy against gold labels "
+        f"MiniLM-L6 + head, {steps} steps ({args.epochs:g} epochs of the largest set), batch 16, same config and "
+        f"step budget for every set. Accuracy against gold labels "
         f"on {len(test)} fresh pairs (gold ties left out). {minutes:.0f} min. {machine_note()}",
         "",
         "| training labels | pairs | labels agreeing with gold | gold accuracy of the reward model | steps |",
         "|---|---|---|---|---|",
         *[f"| {n} | {k} | {a:.3f} | **{g:.3f}** | {s} |" for n, k, a, g, s in rows],
         "",
-        f"Curated beats raw majority by {100 * (cur - raw):+.1f} points and reaches "
+        f"Curated minus raw majority: {100 * (cur - raw):+.1f} points; curated reaches "
         f"{100 * cur / clean:.1f}% of the noise-free model's accuracy "
         f"({100 * (cur - 0.5) / max(clean - 0.5, 1e-9):.0f}% of its gain over chance).",
         "",

@@ -68,7 +68,9 @@ def tokenize(tokenizer, prompts: Sequence[str], responses: Sequence[str], max_le
 
 def encode(tokenizer, pairs: Sequence[PreferencePair], objectives: list[str], max_length: int, *,  # noqa: ANN001
            use_weights: bool = True, use_soft_labels: bool = True) -> EncodedPairs:
-    """Tokenize pairs for training; pairs of an objective the model has no head for raise."""
+    """Tokenize pairs for training; pairs of an objective the model has no head for raise.
+
+    Weights are rescaled to mean 1 over the set, so down-weighting noisy pairs does not also shrink the step size."""
     index = {o: i for i, o in enumerate(objectives)}
     missing = sorted({p.objective for p in pairs} - set(index))
     if missing:
@@ -76,10 +78,13 @@ def encode(tokenizer, pairs: Sequence[PreferencePair], objectives: list[str], ma
     prompts = [p.prompt for p in pairs]
     chosen = tokenize(tokenizer, prompts, [p.chosen for p in pairs], max_length)
     rejected = tokenize(tokenizer, prompts, [p.rejected for p in pairs], max_length)
+    weight = np.array([p.weight if use_weights else 1.0 for p in pairs], dtype=np.float32)
+    if weight.mean() > 0:  # weights are relative: they decide which pairs matter, not the learning rate
+        weight = weight / weight.mean()
     return EncodedPairs(
         chosen=chosen, rejected=rejected,
         objective=np.array([index[p.objective] for p in pairs], dtype=np.int64),
-        weight=np.array([p.weight if use_weights else 1.0 for p in pairs], dtype=np.float32),
+        weight=weight,
         p_chosen=np.array([(p.p_chosen if (use_soft_labels and p.p_chosen is not None) else 1.0) for p in pairs],
                           dtype=np.float32),
         tie=np.array([p.tie for p in pairs], dtype=bool),
