@@ -96,6 +96,48 @@ def sample(
     out.print(f"chose {len(sampler.picks_)} of {len(cands)} production prompts -> {out_file}")
 
 
+@shift_app.command("redteam")
+def redteam(
+    policy: Annotated[Path, typer.Option(help="Local Hugging Face causal LM folder that answers the probes.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for results.jsonl, items.jsonl, summary.json.")],
+    sets: Annotated[str, typer.Option(help="Comma-separated red-team sets: advbench,harmbench,multijail.")] = (
+        "advbench,harmbench,multijail"),
+    reward: Annotated[Path | None, typer.Option(help="tether.reward model folder to score answers.")] = None,
+    gold: Annotated[bool, typer.Option("--gold", help="Score with the simulation world's gold reward.")] = False,
+    drift_summary: Annotated[Path | None, typer.Option(
+        "--under-covered", help="`tether shift drift --json` output: add probes seeded from its examples.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many probes per set.")] = None,
+    objective: Annotated[str, typer.Option(help="Objective whose score flags a probe.")] = "safety",
+    threshold: Annotated[float, typer.Option(help="Flag when the objective's score (0-1) is below this.")] = 0.5,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder holding the sets (default: bundled data/).")] = None,
+    world_seed: Annotated[int, typer.Option(help="Simulation world seed for --gold.")] = 0,
+) -> None:
+    """Probe a policy with red-team sets, score and flag its answers, write campaign items for flagged ones."""
+    from tether.cli import fail
+    from tether.shift import redteam as rt
+
+    if gold == (reward is not None):
+        raise fail("give exactly one of --reward DIR or --gold")
+    root = data_dir or rt.DATA_DIR
+    try:
+        probes = rt.load_sets([s.strip() for s in sets.split(",") if s.strip()], root, limit)
+        if drift_summary is not None:
+            examples = rt.under_covered_examples(json.loads(drift_summary.read_text(encoding="utf-8")))
+            probes += rt.seeded_probes(examples[:limit] if limit else examples, root / "multijail")
+        if not probes:
+            raise ValueError("no probes: name at least one set or give --under-covered")
+        scorers = rt.gold_scorers(world_seed) if gold else rt.reward_scorers(reward)  # type: ignore[arg-type]
+        run = rt.run_probes(probes, rt.policy_responder(policy), scorers, flag_objective=objective,
+                            threshold=threshold)
+    except (ValueError, FileNotFoundError, OSError, KeyError) as exc:
+        raise fail(str(exc)) from None
+    paths = rt.write_outputs(run, out_dir)
+    s = run.summary()["overall"]
+    out.print(f"{s['flagged']}/{s['n']} probes flagged ({100 * s['flag_rate']:.1f}%, 95% CI "
+              f"{100 * s['ci_low']:.1f}-{100 * s['ci_high']:.1f}%); items: {paths['items']}; "
+              f"summary: {paths['summary']}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add `tether shift ...`."""
     app.add_typer(shift_app, name="shift")
