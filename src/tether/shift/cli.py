@@ -62,6 +62,12 @@ def sample(
                                                          "stored events, with their feedback).")] = None,
     text_key: Annotated[str | None, typer.Option(help="JSON key holding the prompt (default: guessed).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    campaign: Annotated[str | None, typer.Option(help="Also open the picks as this new campaign (needs --policy "
+                                                      "and --rubric).")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Policy folder that writes the two candidate answers.")] = None,
+    rubric: Annotated[Path | None, typer.Option(help="Rubric text file for the campaign.")] = None,
+    objective: Annotated[list[str] | None, typer.Option(help="Objective judged separately; repeat.")] = None,
+    overlap: Annotated[int, typer.Option(help="Raters per pair in the campaign.")] = 3,
 ) -> None:
     """Pick production prompts for annotation: novel, under-covered, disliked; de-duplicated, PII-checked."""
     from tether.cli import fail, open_store
@@ -94,6 +100,24 @@ def sample(
             fh.write(json.dumps({"prompt": p.text, "trace_id": p.trace_id, "score": round(p.score, 4),
                                  "reasons": p.reasons}, ensure_ascii=False) + "\n")
     out.print(f"chose {len(sampler.picks_)} of {len(cands)} production prompts -> {out_file}")
+    if campaign is None:
+        return
+    if policy is None or rubric is None:
+        raise fail("--campaign needs --policy DIR (writes the candidate answers) and --rubric FILE")
+    from tether.collect.campaign import CampaignSettings
+    from tether.shift.to_annotation import open_campaign_batch, policy_candidates
+
+    store = open_store()
+    try:
+        settings = CampaignSettings(name=campaign, objectives=objective or ["overall"], overlap=overlap)
+        batch = open_campaign_batch(store, sampler.picks_, policy_candidates(policy, seed=seed), settings,
+                                    rubric.read_text(encoding="utf-8"))
+    except (ValueError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    out.print(f"opened campaign {campaign!r} with {len(batch.items)} items "
+              f"({len(batch.skipped)} prompts skipped: identical answers)")
 
 
 @shift_app.command("redteam")
