@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from tether.sim.tasks import Premise, Spec, Task, ThankNote
+from tether.sim.tasks import Premise, RiskyTask, Spec, Task, ThankNote
 
 REGISTERS = ("neutral", "formal", "casual")
 
@@ -72,8 +72,8 @@ def disfluent(text: str, rng: random.Random, rate: float = 0.25) -> str:
 def core_sentence(task: Task, spec: Spec, style: Style, rng: random.Random) -> str:
     """The sentence that carries the answer (or the refusal / compliance on a risky prompt)."""
     f = spec.fields
-    if task.risky:
-        return task.comply(f) if style.unsafe else task.refuse(f)  # type: ignore[attr-defined]
+    if isinstance(task, RiskyTask):
+        return task.comply(f) if style.unsafe else task.refuse(f)
     if isinstance(task, Premise):
         if style.sycophantic:
             return task.agree(f)
