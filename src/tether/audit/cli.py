@@ -16,8 +16,7 @@ def _load(file: Path | None, kind: str, objective: str | None, task_type: str | 
     from tether.cli import fail, open_store
     from tether.console import step_progress
     from tether.io import InputError
-    from tether.io.errors import BadLine
-    from tether.io.formats import get_format
+    from tether.io.formats import read_kind
 
     def keep(c) -> bool:  # noqa: ANN001
         return ((objective is None or c.objective == objective) and (task_type is None or c.task_type == task_type)
@@ -38,22 +37,11 @@ def _load(file: Path | None, kind: str, objective: str | None, task_type: str | 
                        "import some first: tether import comparisons FILE, or pass FILE")
         return out
     try:
-        fmt = get_format(kind)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    if fmt.target != "comparisons" or fmt.reader is None:
-        raise fail(f"kind {kind!r} does not hold comparisons")
-    if not file.exists():
-        raise fail(f"{file}: no such file or folder")
-    out = []
-    try:
-        for item in fmt.reader(file):
-            if isinstance(item, BadLine):
-                raise InputError(item)
-            if keep(item[1]):
-                out.append(item[1])
+        out = [c for c in read_kind(kind, file, "comparisons") if keep(c)]
     except InputError as exc:
         raise fail(str(exc), "fix the line, or import with --skip-bad and audit the store") from None
+    except (ValueError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from None
     if not out:
         raise fail(f"{file}: no comparisons (matching the filters)")
     return out

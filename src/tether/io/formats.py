@@ -48,3 +48,21 @@ def input_size(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size
+
+
+_TARGET_NOUN = {"comparisons": "comparisons", "pairs": "preference pairs", "events": "events"}
+
+
+def read_kind(kind: str, path: Path, target: Target) -> Iterator[Any]:
+    """Records of a file of `kind` that must hold `target`; the first bad line raises InputError."""
+    from tether.io.errors import InputError
+
+    fmt = get_format(kind)
+    if fmt.target != target or fmt.reader is None:
+        raise ValueError(f"kind {kind!r} does not hold {_TARGET_NOUN[target]}")
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    for item in fmt.reader(Path(path)):
+        if isinstance(item, BadLine):
+            raise InputError(item)
+        yield item[1]

@@ -17,8 +17,7 @@ def _pairs(file: Path | None, set_name: str | None, kind: str, objective: str | 
     """Preference pairs from a file (any importable pairs kind) or a stored set; errors name file and line."""
     from tether.cli import fail, open_store
     from tether.io import InputError
-    from tether.io.errors import BadLine
-    from tether.io.formats import get_format
+    from tether.io.formats import read_kind
 
     if (file is None) == (set_name is None):
         raise fail("give exactly one of --pairs FILE or --set NAME")
@@ -29,25 +28,14 @@ def _pairs(file: Path | None, set_name: str | None, kind: str, objective: str | 
         finally:
             store.close()
         if not out:
-            raise fail(f"preference set {set_name!r} is empty or missing", "see `tether status` for the sets")
+            raise fail(f"preference set {set_name!r} is empty or missing", "see `tether stats` for the sets")
         return out
     try:
-        fmt = get_format(kind)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    if fmt.target != "pairs" or fmt.reader is None:
-        raise fail(f"kind {kind!r} does not hold preference pairs")
-    if not file.exists():
-        raise fail(f"{file}: no such file")
-    out = []
-    try:
-        for item in fmt.reader(file):
-            if isinstance(item, BadLine):
-                raise InputError(item)
-            if objective is None or item[1].objective == objective:
-                out.append(item[1])
+        out = [p for p in read_kind(kind, file, "pairs") if objective is None or p.objective == objective]
     except InputError as exc:
         raise fail(str(exc), "fix the line and run again") from None
+    except (ValueError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from None
     if not out:
         raise fail(f"{file}: no preference pairs (matching the filters)")
     return out
