@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tether.audit.audit import AuditResult
+from tether.report.figures import png_base64
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -78,15 +77,6 @@ def print_summary(result: AuditResult, console: Console, max_rows: int = 25) -> 
 # -- HTML ----------------------------------------------------------------------------------------------
 
 
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _plots(d: dict[str, Any], threshold: float) -> dict[str, str]:
     import matplotlib
 
@@ -112,7 +102,7 @@ def _plots(d: dict[str, Any], threshold: float) -> dict[str, str]:
         ax.set_yticks(y, tasks)
         ax.set_xlabel("Krippendorff's alpha (nominal), all raters, 95% bootstrap CI (red: blocked)")
         ax.legend(loc="lower right")
-        out["agreement"] = _png(fig)
+        out["agreement"] = "data:image/png;base64," + png_base64(fig)
     raters = [(n, p) for n, p in d["position"]["by_rater"].items() if p.get("rate") is not None]
     raters = sorted(raters, key=lambda kv: kv[1]["rate"])[-40:]
     if raters:
@@ -125,7 +115,7 @@ def _plots(d: dict[str, Any], threshold: float) -> dict[str, str]:
         ax.axvline(0.5, color="black", linestyle="--")
         ax.set_yticks(y, [n for n, _ in raters])
         ax.set_xlabel("first-position rate (ties excluded), 95% Wilson interval")
-        out["position"] = _png(fig)
+        out["position"] = "data:image/png;base64," + png_base64(fig)
     rel = [(n, r["reliability"]) for n, r in d["raters"].items() if r["reliability"] is not None]
     rel = sorted(rel, key=lambda kv: kv[1])[:40]
     if rel:
@@ -134,7 +124,7 @@ def _plots(d: dict[str, Any], threshold: float) -> dict[str, str]:
         ax.set_yticks(np.arange(len(rel)), [n for n, _ in rel])
         ax.set_xlim(0, 1)
         ax.set_xlabel("reliability (chance-corrected Dawid–Skene accuracy)")
-        out["reliability"] = _png(fig)
+        out["reliability"] = "data:image/png;base64," + png_base64(fig)
     return out
 
 

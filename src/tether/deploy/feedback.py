@@ -17,9 +17,9 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from statistics import NormalDist
 
 from tether.records import Event, EventType, PreferencePair
+from tether.stats import wilson_interval
 
 CORRECTION_WEIGHT = 0.8
 REGENERATION_WEIGHT = 0.3
@@ -91,18 +91,6 @@ def _num(v: float | str | None) -> float:
         return float(v)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return math.nan
-
-
-def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval for a proportion (95% by default); (nan, nan) when n == 0."""
-    if n == 0:
-        return math.nan, math.nan
-    z = NormalDist().inv_cdf(1 - alpha / 2)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return centre - half, centre + half
 
 
 @dataclass

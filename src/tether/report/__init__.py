@@ -1,1 +1,1 @@
-"""tether.report"""
+"""HTML reports: shared helpers for the stages' self-contained report pages."""

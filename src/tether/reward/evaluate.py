@@ -14,9 +14,7 @@ pair's own objective head. Ties are left out of accuracy and calibration (they h
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,6 +25,7 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import spearmanr
 
 from tether.records import PreferencePair
+from tether.report.figures import png_base64
 
 SLICE_KEYS = ("task_type", "domain", "language", "source")
 MATCHED_TOLERANCE = 0.10
@@ -207,15 +206,6 @@ def _length_correlation(scores: dict[str, np.ndarray], pairs: Sequence[Preferenc
 # -- HTML report --------------------------------------------------------------------------
 
 
-def _png(fig) -> str:  # noqa: ANN001
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _plots(result: EvalResult) -> list[tuple[str, str]]:
     import matplotlib
 
@@ -231,14 +221,14 @@ def _plots(result: EvalResult) -> list[tuple[str, str]]:
         ax.plot(xs, ys, "o-", label=label)
     ax.set(xlabel="confidence", ylabel="accuracy", title="Reliability diagram", xlim=(0.5, 1), ylim=(0, 1.02))
     ax.legend()
-    out.append(("Reliability diagram", _png(fig)))
+    out.append(("Reliability diagram", png_base64(fig)))
     rows = [(f"{k}={v}", s["accuracy"], int(s["n"])) for k, vals in result.by_slice.items() for v, s in vals.items()]
     fig, ax = plt.subplots(figsize=(6, 0.3 * len(rows) + 1.2))
     ax.barh([r[0] for r in rows], [r[1] for r in rows])
     ax.axvline(result.accuracy, color="k", ls="--", lw=1, label=f"overall {result.accuracy:.3f}")
     ax.set(xlabel="accuracy", xlim=(0, 1), title="Accuracy by slice")
     ax.legend(loc="lower right")
-    out.append(("Accuracy by slice", _png(fig)))
+    out.append(("Accuracy by slice", png_base64(fig)))
     return out
 
 

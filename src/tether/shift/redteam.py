@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scipy.stats import norm
+from tether.stats import wilson_interval
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "data"
 SETS = ("advbench", "harmbench", "multijail")
@@ -156,17 +156,6 @@ def under_covered_examples(summary: dict[str, Any]) -> list[str]:
     return [ex for c in summary["under_covered"] for ex in c.get("examples", [])]
 
 
-def wilson_interval(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval for k successes in n trials (same as statsmodels proportion_confint 'wilson')."""
-    if n == 0:
-        return (0.0, 1.0)
-    z = norm.ppf(1 - alpha / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 @dataclass
 class ProbeResult:
     """A probe, the policy's response, its score per objective, and whether it was flagged."""
@@ -201,7 +190,7 @@ class RedTeamRun:
 
 def _rate(results: Sequence[ProbeResult], alpha: float) -> dict[str, float]:
     k, n = sum(r.flagged for r in results), len(results)
-    lo, hi = wilson_interval(k, n, alpha)
+    lo, hi = wilson_interval(k, n, alpha) if n else (0.0, 1.0)
     objectives = sorted({o for r in results for o in r.scores})
     means = {f"mean_{o}": sum(r.scores[o] for r in results) / n for o in objectives} if n else {}
     return {"n": n, "flagged": k, "flag_rate": k / n if n else 0.0, "ci_low": lo, "ci_high": hi, **means}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from pathlib import Path
 
 import numpy as np
 from jinja2 import Environment, select_autoescape
 
+from tether.report.figures import png_base64
 from tether.shift.drift import DriftResult
 
 _TEMPLATE = """<!doctype html>
@@ -50,15 +49,6 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 """
 
 
-def _png(fig) -> str:  # noqa: ANN001
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _plots(r: DriftResult) -> dict[str, str]:
     import matplotlib
 
@@ -71,14 +61,14 @@ def _plots(r: DriftResult) -> dict[str, str]:
     ax.axvline(r.mmd, color="#b00020", label=f"observed (p={r.mmd_pvalue:.3f})")
     ax.set_xlabel("MMD² under permutation")
     ax.legend()
-    out["null"] = _png(fig)
+    out["null"] = png_base64(fig, dpi=90)
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.scatter(*r.projection_annotation.T, s=6, alpha=0.5, label="annotation")
     ax.scatter(*r.projection_production.T, s=6, alpha=0.5, label="production")
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
     ax.legend()
-    out["scatter"] = _png(fig)
+    out["scatter"] = png_base64(fig, dpi=90)
     rows = sorted(r.clusters, key=lambda c: c.cluster)
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(7, 3))
@@ -88,7 +78,7 @@ def _plots(r: DriftResult) -> dict[str, str]:
     ax.set_xlabel("cluster")
     ax.set_ylabel("share")
     ax.legend()
-    out["clusters"] = _png(fig)
+    out["clusters"] = png_base64(fig, dpi=90)
     langs = r.languages[:12]
     x = np.arange(len(langs))
     fig, ax = plt.subplots(figsize=(7, 3))
@@ -97,7 +87,7 @@ def _plots(r: DriftResult) -> dict[str, str]:
     ax.set_xticks(x, [str(lg["language"]) for lg in langs])
     ax.set_ylabel("share")
     ax.legend()
-    out["languages"] = _png(fig)
+    out["languages"] = png_base64(fig, dpi=90)
     return out
 
 
