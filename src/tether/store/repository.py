@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -424,11 +423,7 @@ class Store:
                     .order_by(PreferenceSetRow.name)
                 ).all()
             }
-            out["events"] = dict(
-                Counter(
-                    {t: n for t, n in conn.execute(select(EventRow.type, func.count()).group_by(EventRow.type))}
-                )
-            )
+            out["events"] = dict(conn.execute(select(EventRow.type, func.count()).group_by(EventRow.type)).all())
         return out
 
     def drop_all(self) -> None:
