@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest
 
 from tether.audit.labels import NONE, TIE, LabelTable
 
@@ -50,6 +49,8 @@ def first_position_rate(labels: np.ndarray, shown_first: np.ndarray, level: floa
     if n == 0:
         nan = float("nan")
         return FirstPositionRate(0, 0, ties, nan, nan, (nan, nan), (nan, nan))
+    from scipy.stats import binomtest  # scipy.stats costs 0.5 s to import: not on every CLI start
+
     test = binomtest(k, n, 0.5)
     w = test.proportion_ci(level, method="wilson")
     cp = test.proportion_ci(level, method="exact")
