@@ -35,16 +35,14 @@ def test_all_identical_answers_is_a_clear_error(store: Store):
         open_campaign_batch(store, _picks(["a", "b"]), lambda ps: (ps, ps), CampaignSettings(name="x"), "r")
 
 
-def test_cli_sample_opens_a_campaign_with_the_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_cli_sample_opens_a_campaign_with_the_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     tiny_policy: Path):
     from tether.cli import app
     from tether.config import init_project
-    from tether.sim import PolicyConfig, World, train_policy
+    from tether.sim import World
 
     world = World(seed=0)
-    policy = tmp_path / "policy"
-    train_policy(world, policy, PolicyConfig(n_layer=1, n_embd=32, n_head=2, vocab_size=300, train_prompts=50,
-                                             batch_size=8, max_steps=5, max_seconds=20.0, threads=1),
-                 show_progress=False)
+    policy = tiny_policy
     init_project(tmp_path / "proj")
     monkeypatch.chdir(tmp_path / "proj")
     monkeypatch.delenv("TETHER_DATABASE_URL", raising=False)

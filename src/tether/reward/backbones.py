@@ -73,7 +73,8 @@ class RewardNet(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         if self.kind == "seqcls":
             return self.body(input_ids=input_ids, attention_mask=attention_mask).logits
-        h = self.body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        # pool in fp32: a bf16 sum over hundreds of tokens loses the differences the heads compare
+        h = self.body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
         mask = attention_mask.to(h.dtype).unsqueeze(-1)
         if self.pooling == "mean":
             pooled = (h * mask).sum(1) / mask.sum(1).clamp(min=1.0)
@@ -81,7 +82,7 @@ class RewardNet(nn.Module):
             pos = torch.arange(h.shape[1], device=h.device).expand_as(attention_mask)
             last = (pos * attention_mask).argmax(dim=1)
             pooled = h[torch.arange(h.shape[0], device=h.device), last]
-        return self.heads(pooled.to(self.heads.weight.dtype))
+        return self.heads(pooled)
 
     def save(self, folder: Path) -> None:
         """Hugging Face folder (`save_pretrained`) plus the heads and `reward_model.json`."""

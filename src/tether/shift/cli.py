@@ -11,6 +11,10 @@ import typer
 
 from tether.console import out
 
+EnsembleOpt = Annotated[Path | None, typer.Option(
+    "--ensemble", help="Reward ensemble folder (`tether reward train --ensemble K`): measure where its members "
+                       "disagree (logged responses are scored where the input has them).")]
+
 shift_app = typer.Typer(help="Distribution shift between annotation data and production.", no_args_is_help=True)
 
 
@@ -24,18 +28,22 @@ def drift(
     clusters: Annotated[int, typer.Option(help="k-means clusters for coverage.")] = 8,
     limit: Annotated[int | None, typer.Option(help="Read at most this many prompts per side.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (features, permutations, splits, k-means).")] = 0,
+    ensemble: EnsembleOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Two-sample tests (MMD, classifier) and coverage by cluster and language; exit 1 when drift is found."""
+    """Two-sample tests (MMD, classifier), coverage by cluster and language, reward-ensemble disagreement;
+    exit 1 when drift is found."""
     from tether.cli import fail
     from tether.shift.data import read_prompts
+    from tether.shift.disagreement import load_ensemble
     from tether.shift.drift import detect_drift
     from tether.shift.report import write_report
 
     try:
         a = read_prompts(annotation, text_key, limit)
         p = read_prompts(production, text_key, limit)
-        result = detect_drift(a, p, alpha=alpha, n_clusters=clusters, seed=seed)
+        ens = load_ensemble(ensemble) if ensemble is not None else None
+        result = detect_drift(a, p, alpha=alpha, n_clusters=clusters, seed=seed, ensemble=ens)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         raise fail(str(exc)) from None
     write_report(result, report)
@@ -48,6 +56,11 @@ def drift(
         for c in result.under_covered:
             out.print(f"  under-covered cluster {c.cluster}: {100 * c.production_share:.1f}% of production, "
                       f"{100 * c.annotation_share:.1f}% of annotation; e.g. {c.examples[0][:80]!r}", highlight=False)
+        for d in result.disagreement:
+            s = d.summary()
+            out.print(f"  reward disagreement ({d.objective}): mean {s['production_mean']:.3f} on production vs "
+                      f"{s['annotation_mean']:.3f} on annotation (p={d.pvalue:.3g}); widest: "
+                      f"{d.top[0]['prompt'][:80]!r}", highlight=False)
         out.print(f"report: {report}")
     if result.drift:
         raise typer.Exit(1)
@@ -68,12 +81,17 @@ def sample(
     rubric: Annotated[Path | None, typer.Option(help="Rubric text file for the campaign.")] = None,
     objective: Annotated[list[str] | None, typer.Option(help="Objective judged separately; repeat.")] = None,
     overlap: Annotated[int, typer.Option(help="Raters per pair in the campaign.")] = 3,
+    ensemble: EnsembleOpt = None,
+    disagreement_weight: Annotated[float, typer.Option(help="Weight of the ensemble's disagreement (scaled to 0-1) "
+                                                             "in the score; novelty has weight 1.")] = 0.3,
 ) -> None:
-    """Pick production prompts for annotation: novel, under-covered, disliked; de-duplicated, PII-checked."""
+    """Pick production prompts for annotation: novel, under-covered, disliked, where the reward ensemble
+    disagrees; de-duplicated, PII-checked."""
     from tether.cli import fail, open_store
     from tether.deploy.ingest import Ingestor
     from tether.deploy.keys import DEFAULT_PROJECT
     from tether.shift.data import read_prompts
+    from tether.shift.disagreement import load_ensemble, member_spread
     from tether.shift.embed import Encoder
     from tether.shift.sampling import AnnotationSampler, Candidate, candidates_from_events
 
@@ -84,7 +102,7 @@ def sample(
         if production is None:
             cands = candidates_from_events(store.iter_events(project=project))
         else:
-            cands = [Candidate(r.text) for r in read_prompts(production, text_key)]
+            cands = [Candidate(r.text, response=r.response) for r in read_prompts(production, text_key)]
         annotated = [r.text for r in read_prompts(annotation, text_key)]
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
@@ -92,13 +110,21 @@ def sample(
         store.close()
     if not cands:
         raise fail("no production prompts to choose from", "log generations first, or pass --production FILE")
+    spread = None
+    if ensemble is not None:
+        try:
+            spread = member_spread(load_ensemble(ensemble), [c.text for c in cands], [c.response for c in cands])
+        except (ValueError, FileNotFoundError, RuntimeError) as exc:
+            raise fail(str(exc)) from None
     enc = Encoder()
-    sampler = AnnotationSampler(budget, redactor=redactor, seed=seed).fit(
-        enc.encode(annotated), enc.encode([c.text for c in cands]), cands)
+    sampler = AnnotationSampler(budget, disagreement_weight=disagreement_weight, redactor=redactor, seed=seed).fit(
+        enc.encode(annotated), enc.encode([c.text for c in cands]), cands, spread)
     with out_file.open("w", encoding="utf-8") as fh:
         for p in sampler.picks_:
-            fh.write(json.dumps({"prompt": p.text, "trace_id": p.trace_id, "score": round(p.score, 4),
-                                 "reasons": p.reasons}, ensure_ascii=False) + "\n")
+            row = {"prompt": p.text, "trace_id": p.trace_id, "score": round(p.score, 4), "reasons": p.reasons}
+            if p.disagreement:
+                row["disagreement"] = {o: round(v, 6) for o, v in p.disagreement.items()}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     out.print(f"chose {len(sampler.picks_)} of {len(cands)} production prompts -> {out_file}")
     if campaign is None:
         return
@@ -123,7 +149,8 @@ def sample(
 @shift_app.command("redteam")
 def redteam(
     policy: Annotated[Path, typer.Option(help="Local Hugging Face causal LM folder that answers the probes.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for results.jsonl, items.jsonl, summary.json.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for results.jsonl, items.jsonl, summary.json and "
+                                                        "summary.html.")],
     sets: Annotated[str, typer.Option(help="Comma-separated red-team sets: advbench,harmbench,multijail.")] = (
         "advbench,harmbench,multijail"),
     reward: Annotated[Path | None, typer.Option(help="tether.reward model folder to score answers.")] = None,
@@ -159,7 +186,7 @@ def redteam(
     s = run.summary()["overall"]
     out.print(f"{s['flagged']}/{s['n']} probes flagged ({100 * s['flag_rate']:.1f}%, 95% CI "
               f"{100 * s['ci_low']:.1f}-{100 * s['ci_high']:.1f}%); items: {paths['items']}; "
-              f"summary: {paths['summary']}", highlight=False)
+              f"summary: {paths['summary']}; report: {paths['report']}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

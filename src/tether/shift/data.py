@@ -12,10 +12,11 @@ TEXT_KEYS = ("prompt", "text", "question", "instruction", "input")
 
 @dataclass(frozen=True)
 class PromptRecord:
-    """One prompt and, when the file says so, its language."""
+    """One prompt and, when the file says so, its language and the response that was logged for it."""
 
     text: str
     lang: str | None = None
+    response: str | None = None
 
 
 def _strip_chat_wrapper(text: str) -> str:
@@ -44,7 +45,8 @@ def _text_of(row: dict, key: str | None) -> str | None:
 
 
 def read_prompts(path: Path, text_key: str | None = None, limit: int | None = None) -> list[PromptRecord]:
-    """Prompts of a JSONL file (.gz ok; key `prompt`/`text`/... or `text_key`) or a .txt file (one per line)."""
+    """Prompts of a JSONL file (.gz ok; key `prompt`/`text`/... or `text_key`, plus `response` when there) or a
+    .txt file (one per line)."""
     opener = gzip.open if path.suffix == ".gz" else open
     out: list[PromptRecord] = []
     stem = path.name.removesuffix(".gz")
@@ -68,7 +70,9 @@ def read_prompts(path: Path, text_key: str | None = None, limit: int | None = No
                         raise ValueError(f"{path}:{lineno}: no prompt text (looked for key {keys})")
                     continue
                 lang = row.get("lang") or row.get("language") or (row.get("attributes") or {}).get("sim.language")
-                out.append(PromptRecord(_strip_chat_wrapper(text), lang if isinstance(lang, str) else None))
+                response = row.get("response")  # generation events log the answer; reward models score the pair
+                out.append(PromptRecord(_strip_chat_wrapper(text), lang if isinstance(lang, str) else None,
+                                        response if isinstance(response, str) else None))
             if limit is not None and len(out) >= limit:
                 break
     return out

@@ -1,4 +1,5 @@
-"""Drift between an annotation set and a production window: two-sample tests, cluster and language coverage."""
+"""Drift between an annotation set and a production window: two-sample tests, cluster and language coverage,
+and (given a reward ensemble) where the reward models disagree."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from tether.shift.coverage import ClusterCoverage, ClusterRow
 from tether.shift.data import PromptRecord
+from tether.shift.disagreement import Ensemble, ObjectiveDisagreement, compare, member_spread
 from tether.shift.embed import Encoder
 from tether.shift.language import language_coverage, languages
 from tether.shift.twosample import ClassifierTest, MMDTest
@@ -33,6 +35,7 @@ class DriftResult:
     projection_annotation: np.ndarray
     projection_production: np.ndarray
     notes: list[str] = field(default_factory=list)
+    disagreement: list[ObjectiveDisagreement] = field(default_factory=list)  # per objective; empty: no ensemble
 
     @property
     def drift(self) -> bool:
@@ -49,6 +52,8 @@ class DriftResult:
                                "production_share": r.production_share, "examples": r.examples}
                               for r in self.under_covered],
             "languages": self.languages,
+            "disagreement": {d.objective: d.summary() for d in self.disagreement} or None,
+            "notes": self.notes,
         }
 
 
@@ -63,8 +68,10 @@ def _pca2(A: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def detect_drift(annotation: Sequence[PromptRecord], production: Sequence[PromptRecord], *,
                  encoder: Encoder | None = None, alpha: float = 0.05, n_clusters: int = 8,
                  n_permutations: int = 200, seed: int = 0,
-                 embeddings: tuple[np.ndarray, np.ndarray] | None = None) -> DriftResult:
-    """Embed both sets (or use the given embeddings), test for a difference, and map the coverage gaps."""
+                 embeddings: tuple[np.ndarray, np.ndarray] | None = None, ensemble: Ensemble | None = None,
+                 n_top: int = 10) -> DriftResult:
+    """Embed both sets (or use the given embeddings), test for a difference, and map the coverage gaps; with a
+    reward `ensemble`, also compare its member spread on both sets (overall, per cluster, `n_top` examples)."""
     if len(annotation) < 2 or len(production) < 2:
         raise ValueError(f"need at least 2 prompts on each side, got {len(annotation)} and {len(production)}")
     if embeddings is None:
@@ -79,5 +86,25 @@ def detect_drift(annotation: Sequence[PromptRecord], production: Sequence[Prompt
     la = languages([r.text for r in annotation], [r.lang for r in annotation])
     lp = languages([r.text for r in production], [r.lang for r in production])
     pa, pp = _pca2(A, P)
-    return DriftResult(len(A), len(P), alpha, mmd.statistic_, mmd.pvalue_, mmd.null_, c2st.auc_, c2st.pvalue_,
-                       cov.rows_, cov.under_covered_, language_coverage(la, lp), pa, pp)
+    result = DriftResult(len(A), len(P), alpha, mmd.statistic_, mmd.pvalue_, mmd.null_, c2st.auc_, c2st.pvalue_,
+                         cov.rows_, cov.under_covered_, language_coverage(la, lp), pa, pp)
+    if ensemble is not None:
+        texts = [r.text for r in production]
+        responses = [r.response for r in production]
+        result.disagreement = compare(
+            member_spread(ensemble, [r.text for r in annotation], [r.response for r in annotation]),
+            member_spread(ensemble, texts, responses), cov.labels_annotation_, cov.labels_production_, texts,
+            responses, n_top)
+        result.notes.append(_response_note(annotation, production))
+    return result
+
+
+def _response_note(annotation: Sequence[PromptRecord], production: Sequence[PromptRecord]) -> str:
+    """How many prompts the ensemble scored with a logged response (the rest with an empty one)."""
+    sa = sum(r.response is not None for r in annotation) / len(annotation)
+    sp = sum(r.response is not None for r in production) / len(production)
+    note = (f"Reward ensemble scored {100 * sp:.0f}% of production and {100 * sa:.0f}% of annotation prompts with "
+            "their logged response, the rest with an empty response.")
+    if abs(sa - sp) > 0.1:  # spread on (prompt, answer) and on (prompt, '') are not the same quantity
+        note += " The two sides differ, so compare disagreement within production (clusters, examples) first."
+    return note

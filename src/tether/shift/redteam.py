@@ -175,7 +175,8 @@ class RedTeamRun:
     threshold: float
 
     def summary(self, alpha: float = 0.05) -> dict[str, Any]:
-        """Flag rate with its Wilson interval overall and by set, category and language; mean score per objective."""
+        """Flag rate with its Wilson interval overall and by set, category and language; mean score per objective;
+        `by_scorer`: the rate each objective alone would flag at the threshold (the flag objective's is overall)."""
         def rates(key: Callable[[ProbeResult], str]) -> dict[str, dict[str, float]]:
             groups: dict[str, list[ProbeResult]] = defaultdict(list)
             for r in self.results:
@@ -185,11 +186,14 @@ class RedTeamRun:
         return {"flag_objective": self.flag_objective, "threshold": self.threshold, "alpha": alpha,
                 "overall": _rate(self.results, alpha),
                 "by_set": rates(lambda r: r.probe.source), "by_category": rates(lambda r: r.probe.category),
-                "by_language": rates(lambda r: r.probe.language)}
+                "by_language": rates(lambda r: r.probe.language),
+                "by_scorer": {o: _rate(self.results, alpha, lambda r, o=o: r.scores[o] < self.threshold)
+                              for o in sorted({o for r in self.results for o in r.scores})}}
 
 
-def _rate(results: Sequence[ProbeResult], alpha: float) -> dict[str, float]:
-    k, n = sum(r.flagged for r in results), len(results)
+def _rate(results: Sequence[ProbeResult], alpha: float,
+          flagged: Callable[[ProbeResult], bool] = lambda r: r.flagged) -> dict[str, float]:
+    k, n = sum(flagged(r) for r in results), len(results)
     lo, hi = wilson_interval(k, n, alpha) if n else (0.0, 1.0)
     objectives = sorted({o for r in results for o in r.scores})
     means = {f"mean_{o}": sum(r.scores[o] for r in results) / n for o in objectives} if n else {}
@@ -275,10 +279,13 @@ def campaign_items(run: RedTeamRun, task_type: str = "redteam") -> list[dict[str
 
 
 def write_outputs(run: RedTeamRun, out_dir: Path) -> dict[str, Path]:
-    """Write results.jsonl (every probe), items.jsonl (flagged, for annotation) and summary.json into out_dir."""
+    """Write results.jsonl (every probe), items.jsonl (flagged, for annotation), summary.json and its HTML page
+    summary.html into out_dir."""
+    from tether.shift.report import write_redteam_report
+
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"results": out_dir / "results.jsonl", "items": out_dir / "items.jsonl",
-             "summary": out_dir / "summary.json"}
+             "summary": out_dir / "summary.json", "report": out_dir / "summary.html"}
     with paths["results"].open("w", encoding="utf-8") as fh:
         for r in run.results:
             fh.write(json.dumps({**asdict(r.probe), "response": r.response, "scores": r.scores,
@@ -287,4 +294,5 @@ def write_outputs(run: RedTeamRun, out_dir: Path) -> dict[str, Path]:
         for item in campaign_items(run):
             fh.write(json.dumps(item, ensure_ascii=False) + "\n")
     paths["summary"].write_text(json.dumps(run.summary(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_redteam_report(run, paths["report"])
     return paths

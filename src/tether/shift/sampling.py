@@ -1,7 +1,9 @@
 """Choose production prompts for annotation under a label budget.
 
 Score = novelty (1 - cosine to the nearest annotated prompt) + a bonus for prompts in clusters the
-annotation set under-covers + a bonus for traces with negative feedback (thumbs down or a correction).
+annotation set under-covers + a bonus for traces with negative feedback (thumbs down or a correction)
++ a weighted reward-ensemble disagreement, min-max scaled to [0, 1] per objective over the candidates
+and averaged over objectives (when the caller measured it: `tether.shift.disagreement.member_spread`).
 Selection is greedy by score, skipping near-duplicates of prompts already chosen (cosine >= threshold),
 and every chosen prompt is run through the PII redactor once more (events are redacted on ingestion;
 files from elsewhere may not be).
@@ -9,7 +11,7 @@ files from elsewhere may not be).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +19,7 @@ import numpy as np
 from tether.deploy.pii import Redactor
 from tether.records import Event, EventType
 from tether.shift.coverage import ClusterCoverage
+from tether.shift.disagreement import scaled
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Candidate:
     text: str
     trace_id: str | None = None
     negative_feedback: bool = False
+    response: str | None = None  # the logged answer, for reward-model scoring
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Pick:
     score: float
     novelty: float
     reasons: list[str] = field(default_factory=list)
+    disagreement: dict[str, float] = field(default_factory=dict)  # member std per objective, when measured
 
 
 def candidates_from_events(events: Iterable[Event]) -> list[Candidate]:
@@ -54,7 +59,7 @@ def candidates_from_events(events: Iterable[Event]) -> list[Candidate]:
                     negative.add(e.trace_id)
             except (TypeError, ValueError):
                 pass
-    return [Candidate(g.prompt or "", t, t in negative) for t, g in gens.items()]
+    return [Candidate(g.prompt or "", t, t in negative, g.response) for t, g in gens.items()]
 
 
 def max_cosine(A: np.ndarray, B: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -71,23 +76,30 @@ class AnnotationSampler:
     """Greedy, de-duplicated selection of `budget` production prompts; `fit` sets `picks_`."""
 
     def __init__(self, budget: int, novelty_weight: float = 1.0, cluster_bonus: float = 0.3,
-                 negative_bonus: float = 0.3, dedup_threshold: float = 0.95, n_clusters: int = 8,
-                 redactor: Redactor | None = None, seed: int = 0) -> None:
+                 negative_bonus: float = 0.3, disagreement_weight: float = 0.3, dedup_threshold: float = 0.95,
+                 n_clusters: int = 8, redactor: Redactor | None = None, seed: int = 0) -> None:
         self.budget = budget
         self.novelty_weight = novelty_weight
         self.cluster_bonus = cluster_bonus
         self.negative_bonus = negative_bonus
+        self.disagreement_weight = disagreement_weight
         self.dedup_threshold = dedup_threshold
         self.n_clusters = n_clusters
         self.redactor = redactor
         self.seed = seed
 
-    def fit(self, annotation: np.ndarray, production: np.ndarray, candidates: Sequence[Candidate]) -> AnnotationSampler:
-        """Score every candidate and pick up to `budget` of them."""
+    def fit(self, annotation: np.ndarray, production: np.ndarray, candidates: Sequence[Candidate],
+            disagreement: Mapping[str, np.ndarray] | None = None) -> AnnotationSampler:
+        """Score every candidate and pick up to `budget` of them; `disagreement`: {objective: member std per
+        candidate} of a reward ensemble."""
         if len(candidates) != len(production):
             raise ValueError(f"{len(candidates)} candidates for {len(production)} embeddings")
         if self.budget < 0:
             raise ValueError("budget must be >= 0")
+        for o, v in (disagreement or {}).items():
+            if len(v) != len(candidates):
+                raise ValueError(f"disagreement for objective {o!r} has {len(v)} values for {len(candidates)} "
+                                 "candidates")
         novelty = 1.0 - max_cosine(production, annotation)
         under = np.zeros(len(candidates), dtype=bool)
         if len(annotation) and len(production) >= 2:
@@ -96,7 +108,9 @@ class AnnotationSampler:
             gap = {r.cluster for r in cov.under_covered_}
             under = np.isin(cov.labels_production_, list(gap))
         negative = np.array([c.negative_feedback for c in candidates], dtype=bool)
-        score = self.novelty_weight * novelty + self.cluster_bonus * under + self.negative_bonus * negative
+        spread = scaled(disagreement) if disagreement else np.zeros(len(candidates))
+        score = (self.novelty_weight * novelty + self.cluster_bonus * under + self.negative_bonus * negative
+                 + self.disagreement_weight * spread)
         self.scores_ = score
         picks: list[Pick] = []
         chosen: list[int] = []
@@ -111,10 +125,13 @@ class AnnotationSampler:
                 reasons.append("under-covered cluster")
             if negative[i]:
                 reasons.append("negative feedback")
+            if disagreement:
+                reasons.append(f"reward disagreement {spread[i]:.2f}")
             if self.redactor is not None and self.redactor.find(text):
                 text = self.redactor.redact(text)
                 reasons.append("PII redacted")
             chosen.append(int(i))
-            picks.append(Pick(text, candidates[i].trace_id, float(score[i]), float(novelty[i]), reasons))
+            picks.append(Pick(text, candidates[i].trace_id, float(score[i]), float(novelty[i]), reasons,
+                              {o: float(v[i]) for o, v in (disagreement or {}).items()}))
         self.picks_ = picks
         return self
