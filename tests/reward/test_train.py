@@ -108,3 +108,14 @@ def test_unknown_objective_and_bad_backbone_raise(tiny_backbone: Path, toy_pairs
         train(toy_pairs, tmp_path / "y", replace(CFG, backbone=str(tmp_path)), progress=False)
     with pytest.raises(FileNotFoundError, match="not a Tether reward model"):
         RewardModel.load(tiny_backbone)
+
+
+def test_normalization_stats_come_from_a_bounded_sample(tiny_backbone: Path, toy_pairs: list[PreferencePair],
+                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tether.reward.train as train_module
+
+    monkeypatch.setattr(train_module, "STATS_PAIRS", 8)
+    train(toy_pairs, tmp_path / "s", replace(CFG, backbone=str(tiny_backbone), max_steps=1), progress=False)
+    contracts = json.loads((tmp_path / "s" / "reward_contract.json").read_text())["contracts"]
+    assert [c["normalization"]["n"] for c in contracts] == [16.0, 16.0]  # both responses of 8 pairs each
+    assert all(c["normalization"]["std"] > 0 for c in contracts)

@@ -24,6 +24,8 @@ import numpy as np
 from tether.records import PreferencePair, RewardContract
 from tether.reward.losses import TieModel
 
+STATS_PAIRS = 512
+
 
 @dataclass
 class TrainConfig:
@@ -253,10 +255,17 @@ def _save(model, tokenizer, pairs: list[PreferencePair], out: Path, cfg: TrainCo
     meta = json.loads((out / "reward_model.json").read_text())
     meta.update(max_length=cfg.max_length, train_config=asdict(cfg), n_pairs=len(pairs))
     (out / "reward_model.json").write_text(json.dumps(meta, indent=2, default=str))
-    # normalization stats of each head on the responses it was trained on
-    scores = score_matrix(model, tokenizer, [p.prompt for p in pairs] * 2,
-                          [p.chosen for p in pairs] + [p.rejected for p in pairs], cfg.max_length)
-    objs = np.array([p.objective for p in pairs] * 2)
+    # normalization stats of each head on the responses it was trained on: both responses of up to
+    # STATS_PAIRS pairs per objective (a seeded sample; scoring every pair of a large set outlasts short runs)
+    rng = np.random.default_rng(cfg.seed)
+    sample = []
+    for o in objectives:
+        idx = [i for i, p in enumerate(pairs) if p.objective == o]
+        sample += sorted(rng.choice(idx, STATS_PAIRS, replace=False)) if len(idx) > STATS_PAIRS else idx
+    sampled = [pairs[i] for i in sample]
+    scores = score_matrix(model, tokenizer, [p.prompt for p in sampled] * 2,
+                          [p.chosen for p in sampled] + [p.rejected for p in sampled], cfg.max_length)
+    objs = np.array([p.objective for p in sampled] * 2)
     fp = fingerprint(pairs)
     contracts = []
     for k, o in enumerate(objectives):
