@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+# Two xdist workers share the cores: one torch/BLAS thread each. Two spinning threads per worker made torch
+# work several times slower on a loaded 2-core machine. Set before anything imports torch.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 from tether.store import Store
 
 DATA = Path(__file__).parent / "data"

@@ -1,12 +1,16 @@
 """The main job end to end on the embedded default (SQLite, bundled data, simulated world)."""
 
+import json
+import math
 from pathlib import Path
 
 from tether.demo import run_demo
 
 
 def test_demo_runs_every_stage_and_is_idempotent(tmp_path: Path):
-    result = run_demo(tmp_path / "demo", progress=False, n_bootstrap=0)
+    # the reward stage shrunk to one step per member and a small gold set: this tests wiring, not model quality
+    tiny = {"reward_steps": 1, "reward_members": 2, "reward_eval_pairs": 60}
+    result = run_demo(tmp_path / "demo", progress=False, n_bootstrap=0, **tiny)
     stats = result.stats
     assert stats["by_campaign"]["pandalm-testset"]["pairs"] == 999
     kappas = [p["value"] for p in result.audits["pandalm-humans"]["cohens_kappa_pairs"]]
@@ -16,8 +20,32 @@ def test_demo_runs_every_stage_and_is_idempotent(tmp_path: Path):
     acc = result.study["accuracy"]
     assert acc["majority_vote"] < acc["curated_weighted"] < acc["noise_free"]
     assert result.production["drift"]["drift"] and result.production["sampled"] == 25
-    assert (tmp_path / "demo" / ".tether" / "reports" / "drift.html").is_file()
+    reports = tmp_path / "demo" / ".tether" / "reports"
+    assert (reports / "drift.html").is_file()
 
-    again = run_demo(tmp_path / "demo", progress=False, n_bootstrap=0)
+    rw = result.reward
+    model = Path(rw["model"])
+    assert model.parent == tmp_path / "demo" / ".tether" / "models" and (model / "reward_ensemble.json").is_file()
+    assert len(rw["members"]) == 2 and not rw["reused"]
+    for member in map(Path, rw["members"]):
+        assert json.loads((member / "reward_contract.json").read_text())["contracts"][0]["objective"] == "overall"
+        assert (member / "reward_gate.json").is_file()
+    assert rw["train_pairs"] == len((reports / "sim-label-quality-curated.jsonl").read_text().splitlines()) > 100
+    saved = json.loads((reports / "reward.json").read_text())
+    assert 0.0 <= rw["accuracy"] <= 1.0 and rw["accuracy"] == saved["eval"]["accuracy"]
+    assert rw["test_pairs"] == saved["eval"]["n_pairs"] > 0 and rw["calibration_pairs"] > 0
+    assert math.isfinite(rw["ece"]) and rw["temperature"] > 0 and "overall" in rw["length_correlation"]
+    assert "Gate: " in (reports / "reward.html").read_text()
+    assert rw["gate_passed"] == saved["gate"]["passed"] == all(c["passed"] for c in saved["gate"]["checks"])
+    assert {c["name"] for c in saved["gate"]["checks"]} == {"accuracy", "ece", "length_correlation"}
+    assert (rw["policy_blocked"] is None) == rw["gate_passed"]  # require_gate agrees with the verdict
+    # the ensemble reaches production: drift compares its spread, the sampler weighs it in
+    spread = result.production["drift"]["disagreement"]["overall"]
+    assert spread["production_mean"] > 0 and spread["annotation_mean"] > 0
+    assert result.production["sample_reasons"]["reward disagreement"] == 25
+
+    again = run_demo(tmp_path / "demo", progress=False, n_bootstrap=0, **tiny)
     assert all(imp["stored"] == 0 for imp in again.imports)
     assert again.stats["comparisons"] == stats["comparisons"]
+    assert again.reward["reused"] and again.reward["accuracy"] == rw["accuracy"]
+    assert again.reward["gate_passed"] == rw["gate_passed"]

@@ -2,16 +2,17 @@
 
 Stages so far: set up a project, import the bundled real data, audit it (agreement, the 0.4
 rule, position bias, rater reliability), curate weighted preference sets, prove the label guard
-on the simulated world against its gold truth, then log simulated production traffic (redacted),
-test it for drift against the annotation set and sample prompts back into annotation. Each
-capability that lands adds its stage.
+on the simulated world against its gold truth, train a small reward ensemble on the curated
+simulated pairs, audit it on fresh gold-labelled pairs and run the gate the policy stage
+requires, then log simulated production traffic (redacted), test it for drift against the
+annotation set and sample prompts back into annotation. Each capability that lands adds its stage.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,13 @@ def bundled_data_dir() -> Path:
         "bundled data not found: run from a source checkout (pip install -e .) or set TETHER_DATA_DIR"
     )
 
+
+SIM_CAMPAIGN = "sim-label-quality"  # the label-quality study's campaign, as stored
+# about two epochs of the ~370 curated sim pairs per member: ~20 s a member on 2 CPU cores (0.4 s a step)
+REWARD_STEPS = 48
+REWARD_MEMBERS = 2   # bootstrap members: the smallest ensemble that has a disagreement
+REWARD_EVAL_PAIRS = 240  # fresh gold-labelled candidate pairs: two thirds test, one third temperature fit
+STAMP_FILE = "demo_stamp.json"  # what the demo's reward model was trained on, so a rerun can reuse it
 
 # (kind, path under data/, what it is)
 BUNDLED_IMPORTS: tuple[tuple[str, str, str], ...] = (
@@ -58,6 +66,7 @@ class DemoResult:
     stats: dict[str, Any] = field(default_factory=dict)
     audits: dict[str, dict[str, Any]] = field(default_factory=dict)
     study: dict[str, Any] = field(default_factory=dict)
+    reward: dict[str, Any] = field(default_factory=dict)
     production: dict[str, Any] = field(default_factory=dict)
 
 
@@ -121,13 +130,116 @@ def _study(store, seed: int) -> dict[str, Any]:  # noqa: ANN001
     from tether.sim.studies import label_quality_study
 
     with console.status("simulated world: label-quality study"):
-        study = label_quality_study(World(seed=seed))
+        study = label_quality_study(World(seed=seed), campaign=SIM_CAMPAIGN)
     store.add_comparisons(study.comparisons)
     return study.as_dict()
 
 
-def _production(store, reports_dir: Path, seed: int, annotated: list[str]) -> dict[str, Any]:  # noqa: ANN001
-    """Simulated production traffic -> redacted events -> drift vs the annotation set -> sampling."""
+def _gold_pairs(world, n: int, objectives: list[str], exclude: set[tuple[str, frozenset[str]]]) -> list:  # noqa: ANN001
+    """Fresh pairs of the study's clear task types labelled by the gold reward (gold ties and pairs seen in
+    training left out): held-out truth no rater touched. Prompts come from templates, so a prompt may recur
+    with other responses; only the same prompt with the same two responses counts as seen."""
+    from tether.sim.studies import CLEAR_TASKS
+
+    fresh = [c for c in world.candidate_pairs(n, tasks=list(CLEAR_TASKS))
+             if (c.prompt.text, frozenset((c.response_a, c.response_b))) not in exclude]
+    return world.gold_pairs(fresh, objectives)
+
+
+def _reward(store, reports_dir: Path, models_dir: Path, seed: int, steps: int, members: int,  # noqa: ANN001
+            progress: bool = True, eval_pairs: int = REWARD_EVAL_PAIRS) -> tuple[dict[str, Any], Any]:
+    """Curated sim pairs -> a small MiniLM reward ensemble -> audit on fresh gold pairs -> the policy gate.
+
+    Returns the stage's figures and the loaded model (a `RewardEnsemble` when `members` > 1)."""
+    import json
+    import shutil
+    import time
+
+    from transformers.utils import logging as hf_logging
+
+    from tether.audit import AuditConfig, CurateConfig, curate, run_audit
+    from tether.io import write_jsonl
+    from tether.io.v1 import pair_to_v1
+    from tether.reward import load
+    from tether.reward.data import fingerprint
+    from tether.reward.ensemble import train_ensemble
+    from tether.reward.evaluate import evaluate, write_report
+    from tether.reward.gate import GateConfig, GateFailed, check_gate, require_gate, save_gate
+    from tether.reward.model import CONTRACT_FILE
+    from tether.reward.train import TrainConfig, train
+    from tether.sim import World
+
+    hf_logging.disable_progress_bar()  # the demo prints its own progress, not weight-loading bars
+    # the same audit -> curate path as the real data, on the study's campaign as stored
+    audit = run_audit(store.iter_comparisons(campaign=SIM_CAMPAIGN), AuditConfig(n_bootstrap=0))
+    set_name = f"{SIM_CAMPAIGN}-curated"
+    store.add_pairs(curate(audit, CurateConfig(policy="downweight")).pairs, set_name=set_name, replace=True)
+    pairs = list(store.iter_pairs(set_name=set_name))
+    write_jsonl(reports_dir / f"{set_name}.jsonl", (pair_to_v1(p) for p in pairs))
+    objectives = sorted({p.objective for p in pairs})
+
+    model_dir = models_dir / "reward-sim"
+    cfg = TrainConfig(backbone="minilm", max_steps=steps, batch_size=16, max_length=128, seed=seed, name="reward-sim")
+    folders = [model_dir / f"member-{i}" for i in range(members)] if members > 1 else [model_dir]
+    # a rerun on the same curated pairs with the same settings reuses the model (training is seeded, so retraining
+    # would only repeat it); anything else retrains from scratch, leaving no stale member behind
+    stamp = json.loads(json.dumps({"data": fingerprint(pairs), "members": members, "config": asdict(cfg)}, default=str))
+    stamp_path = model_dir / STAMP_FILE
+    reused = stamp_path.is_file() and json.loads(stamp_path.read_text()) == stamp \
+        and all((f / CONTRACT_FILE).is_file() for f in folders)
+    t0 = time.perf_counter()
+    if reused:
+        model = load(model_dir)
+    else:
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        if members > 1:
+            model = train_ensemble(pairs, model_dir, cfg, k=members, progress=progress)
+        else:
+            train(pairs, model_dir, cfg, progress=progress)
+            model = load(model_dir)
+        stamp_path.write_text(json.dumps(stamp, indent=2))
+    train_s = time.perf_counter() - t0
+
+    # held-out truth: fresh pairs from another seed of the world, split test / temperature-calibration
+    seen = {(p.prompt, frozenset((p.chosen, p.rejected))) for p in pairs}
+    fresh = _gold_pairs(World(seed=seed + 1), eval_pairs, objectives, seen)
+    cut = 2 * len(fresh) // 3
+    test, calibration = fresh[:cut], fresh[cut:]
+    with console.status(f"reward audit: {len(test)} gold pairs, temperature on {len(calibration)}"):
+        ev = evaluate(model, test, calibration_pairs=calibration)
+    gate = check_gate(ev, GateConfig())  # the defaults `tether reward gate` applies
+    for folder in folders:
+        save_gate(folder, gate)
+    try:  # what `tether.policy` will do with this model
+        require_gate(model_dir)
+        policy = None
+    except GateFailed as exc:
+        policy = str(exc)
+    report = write_report(ev, reports_dir / "reward.html", title="Reward model audit: reward-sim (simulated world)",
+                          gate=gate)
+    (reports_dir / "reward.json").write_text(json.dumps({"eval": ev.to_dict(), "gate": gate.to_dict()}, indent=2,
+                                                        default=str), encoding="utf-8")
+    return {
+        "model": str(model_dir), "members": [str(f) for f in folders], "train_pairs": len(pairs),
+        "train_set": set_name, "steps": steps, "train_seconds": train_s, "reused": reused,
+        "test_pairs": len(test) - ev.n_ties, "calibration_pairs": len(calibration),
+        "accuracy": ev.accuracy, "ece_raw": ev.ece_raw, "ece": ev.ece, "temperature": ev.temperature,
+        "length_correlation": ev.length_correlation, "matched_accuracy": ev.matched_accuracy,
+        "n_matched": ev.n_matched, "longer_preferred_model": ev.longer_preferred_model,
+        "longer_preferred_labels": ev.longer_preferred_labels,
+        "by_task_type": {k: v["accuracy"] for k, v in ev.by_slice.get("task_type", {}).items()},
+        "gate_passed": gate.passed, "gate_checks": [c.describe() for c in gate.checks], "gate_summary": gate.summary(),
+        "policy_blocked": policy, "report": str(report),
+    }, model
+
+
+def _production(store, reports_dir: Path, seed: int, annotated: dict[str, str],  # noqa: ANN001
+                ensemble=None) -> dict[str, Any]:  # noqa: ANN001
+    """Simulated production traffic -> redacted events -> drift vs the annotation set -> sampling.
+
+    `annotated`: each annotated prompt with one response its raters judged. With a reward `ensemble`, drift also
+    compares its members' spread on both sides, and the sampler weighs that spread in."""
     from datetime import timedelta
 
     from tether.deploy.ingest import Ingestor
@@ -147,26 +259,49 @@ def _production(store, reports_dir: Path, seed: int, annotated: list[str]) -> di
     recent = [e for e in store.iter_events(project="default")
               if e.type is EventType.GENERATION and e.timestamp >= window_start]
     encoder = Encoder()
-    with console.status(f"drift: {len(annotated)} annotated vs {len(recent)} recent production prompts"):
-        drift = detect_drift([PromptRecord(t) for t in annotated], [PromptRecord(e.prompt or "") for e in recent],
-                             encoder=encoder, seed=seed)
+    what = " and reward-ensemble disagreement" if ensemble is not None else ""
+    with console.status(f"drift{what}: {len(annotated)} annotated vs {len(recent)} recent production prompts"):
+        A = encoder.encode(list(annotated))
+        P = encoder.encode([e.prompt or "" for e in recent])
+        drift = detect_drift([PromptRecord(t, response=r) for t, r in annotated.items()],
+                             [PromptRecord(e.prompt or "", response=e.response) for e in recent],
+                             embeddings=(A, P), seed=seed, ensemble=ensemble)
     report = write_report(drift, reports_dir / "drift.html")
-    candidates = candidates_from_events(store.iter_events(project="default"))
+    # candidates: the window just tested, whose prompts are embedded and (with an ensemble) scored already;
+    # feedback from any time still marks a trace as disliked
+    row = {e.trace_id: i for i, e in enumerate(recent)}
+    candidates = [c for c in candidates_from_events(store.iter_events(project="default")) if c.trace_id in row]
+    idx = [row[c.trace_id] for c in candidates]
+    spread = {d.objective: d.production[idx] for d in drift.disagreement} or None
     sampler = AnnotationSampler(25, redactor=ingestor.redactor("default"), seed=seed).fit(
-        encoder.encode(annotated), encoder.encode([c.text for c in candidates]), candidates)
+        A, P[idx], candidates, disagreement=spread)
     reasons: dict[str, int] = {}
     for pick in sampler.picks_:
         for r in pick.reasons:
             kind = r.rstrip("0123456789. ")  # "novelty 0.74" -> "novelty"
             reasons[kind] = reasons.get(kind, 0) + 1
+    disagreement = None
+    if spread:
+        disagreement = {o: {"picked_mean": float(sum(p.disagreement[o] for p in sampler.picks_)
+                                                 / max(len(sampler.picks_), 1)),
+                            "window_mean": float(v.mean())} for o, v in spread.items()}
     return {"events": len(events), "stored": stored.stored, "window": len(recent), "drift": drift.summary(),
-            "report": str(report), "sampled": len(sampler.picks_), "sample_reasons": reasons,
+            "report": str(report), "candidates": len(candidates), "sampled": len(sampler.picks_),
+            "sample_reasons": reasons, "sample_disagreement": disagreement,
             "sample_examples": [p.text[:90] for p in sampler.picks_[:3]]}
 
 
 def run_demo(root: Path, *, data_dir: Path | None = None, progress: bool = True, n_bootstrap: int = 100,
-             seed: int = 1) -> DemoResult:
-    """Set up (or reuse) a project at `root` and run every stage of the loop that exists."""
+             seed: int = 1, reward_steps: int = REWARD_STEPS, reward_members: int = REWARD_MEMBERS,
+             reward_eval_pairs: int = REWARD_EVAL_PAIRS) -> DemoResult:
+    """Set up (or reuse) a project at `root` and run every stage of the loop that exists.
+
+    `reward_steps`, `reward_members`, `reward_eval_pairs`: optimizer steps per member, ensemble size and fresh
+    gold candidate pairs (two thirds test, one third temperature calibration) of the reward stage."""
+    for name, value, least in (("reward_steps", reward_steps, 1), ("reward_members", reward_members, 1),
+                               ("reward_eval_pairs", reward_eval_pairs, 10)):
+        if value < least:
+            raise ValueError(f"{name} must be >= {least}, got {value}")
     data_dir = data_dir or bundled_data_dir()
     project = find_project(root) if (root / CONFIG_NAME).exists() else init_project(root)
     result = DemoResult(project=project)
@@ -177,8 +312,13 @@ def run_demo(root: Path, *, data_dir: Path | None = None, progress: bool = True,
         result.imports = _import_bundled(store, data_dir, progress)
         result.audits = _audit_real(store, reports_dir, n_bootstrap)
         result.study = _study(store, seed)
-        annotated = sorted({c.prompt for c in store.iter_comparisons(campaign="sim-label-quality")})
-        result.production = _production(store, reports_dir, seed, annotated)
+        result.reward, model = _reward(store, reports_dir, project.data_dir / "models", seed, reward_steps,
+                                       reward_members, progress, reward_eval_pairs)
+        annotated: dict[str, str] = {}  # each annotated prompt with a response its raters judged
+        for c in store.iter_comparisons(campaign=SIM_CAMPAIGN):
+            annotated.setdefault(c.prompt, c.response_a)
+        ensemble = model if reward_members > 1 else None  # disagreement needs several members
+        result.production = _production(store, reports_dir, seed, dict(sorted(annotated.items())), ensemble)
         result.stats = store.stats()
     finally:
         store.close()
@@ -217,8 +357,41 @@ def _print(result: DemoResult) -> None:
               f"noise-free raters {acc['noise_free']:.3f}")
 
 
+def _print_reward(r: dict[str, Any]) -> None:
+    out.rule("4. reward model on the curated simulated pairs (guards 3 and 4)")
+    k = len(r["members"])
+    what = f"a {k}-member bootstrap ensemble" if k > 1 else "a reward model"
+    if r["reused"]:
+        out.print(f"  reused {what} already trained on the same {r['train_pairs']} curated pairs with the same "
+                  f"settings ({r['model']}; delete it to retrain)", highlight=False)
+    else:
+        out.print(f"  trained {what} (MiniLM + head, {r['steps']} steps each) on {r['train_pairs']} curated pairs "
+                  f"({r['train_set']}) in {r['train_seconds']:.0f}s -> {r['model']}", highlight=False)
+    tasks = ", ".join(f"{t} {a:.2f}" for t, a in sorted(r["by_task_type"].items()))
+    out.print(f"  accuracy against gold on {r['test_pairs']} fresh pairs: [bold]{r['accuracy']:.3f}[/] ({tasks})",
+              highlight=False)
+    out.print(f"  calibration: ECE {r['ece_raw']:.3f} raw, {r['ece']:.3f} at temperature {r['temperature']:.2f} "
+              f"(fitted on {r['calibration_pairs']} other gold pairs)", highlight=False)
+    rho = ", ".join(f"{o} {v:+.3f}" for o, v in r["length_correlation"].items())
+    matched = "n/a" if r["matched_accuracy"] is None else f"{r['matched_accuracy']:.3f} (n={r['n_matched']})"
+    out.print(f"  length: score-length Spearman {rho}; length-matched accuracy {matched}; picks the longer "
+              f"response {r['longer_preferred_model']:.2f} of the time, gold {r['longer_preferred_labels']:.2f}",
+              highlight=False)
+    failed = [c[5:] for c in r["gate_checks"] if c.startswith("FAIL")]  # Check.describe(): "ok   ..." / "FAIL ..."
+    passed = ", ".join(c[5:] for c in r["gate_checks"] if not c.startswith("FAIL")) or "none"
+    if failed:
+        out.print(f"  [bold red]gate FAILED[/] on {'; '.join(failed)}; passed: {passed}", highlight=False)
+    else:
+        out.print(f"  [green]gate passed[/]: {passed}", highlight=False)
+    if r["policy_blocked"]:
+        out.print("  policy optimisation against this model is blocked until it passes (tether.reward.require_gate)")
+    else:
+        out.print("  policy optimisation may use this model (tether.reward.require_gate passes)")
+    out.print(f"  report {r['report']}", highlight=False)
+
+
 def _print_production(p: dict[str, Any]) -> None:
-    out.rule("4. production: redacted logging, drift, sampling into annotation (guard 5)")
+    out.rule("5. production: redacted logging, drift, sampling into annotation (guard 5)")
     d = p["drift"]
     out.print(f"  {p['events']} simulated production events stored redacted ({p['stored']} new); "
               f"last 30 days: {p['window']} prompts")
@@ -229,8 +402,16 @@ def _print_production(p: dict[str, Any]) -> None:
         out.print(f"    under-covered: {100 * c['production_share']:.0f}% of production vs "
                   f"{100 * c['annotation_share']:.0f}% of annotation, e.g. {c['examples'][0][:70]!r}",
                   highlight=False)
+    for o, s in (d.get("disagreement") or {}).items():
+        out.print(f"  reward-ensemble disagreement ({o}, std of member scores): {s['production_mean']:.3f} on "
+                  f"production vs {s['annotation_mean']:.3f} on annotation (one-sided p="
+                  f"{s['pvalue_production_higher']:.2g}); widest on {s['top'][0]['prompt'][:60]!r}", highlight=False)
     why = ", ".join(f"{k} {v}" for k, v in sorted(p["sample_reasons"].items()))
-    out.print(f"  sampled {p['sampled']} production prompts into annotation ({why})", highlight=False)
+    out.print(f"  sampled {p['sampled']} of the window's {p['candidates']} production prompts into annotation "
+              f"({why})", highlight=False)
+    for o, s in (p.get("sample_disagreement") or {}).items():
+        out.print(f"    their reward disagreement ({o}): {s['picked_mean']:.3f} vs {s['window_mean']:.3f} "
+                  "over the window", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -240,8 +421,14 @@ def register(app: typer.Typer) -> None:
         data_dir: Annotated[Path | None, typer.Option(help="Bundled data folder (default: ./data).")] = None,
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for agreement intervals.")] = 100,
         seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 1,
+        reward_steps: Annotated[int, typer.Option(min=1, help="Training steps per reward-model member.")
+                                ] = REWARD_STEPS,
+        reward_members: Annotated[int, typer.Option(min=1, help="Reward ensemble size (1: a single model).")
+                                  ] = REWARD_MEMBERS,
     ) -> None:
-        """Run the main job on the embedded default: import, audit, curate, simulated proof."""
-        result = run_demo(path, data_dir=data_dir, n_bootstrap=bootstrap, seed=seed)
+        """Run the main job on the embedded default: import, audit, curate, simulated proof, reward, production."""
+        result = run_demo(path, data_dir=data_dir, n_bootstrap=bootstrap, seed=seed, reward_steps=reward_steps,
+                          reward_members=reward_members)
         _print(result)
+        _print_reward(result.reward)
         _print_production(result.production)

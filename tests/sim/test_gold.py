@@ -124,3 +124,15 @@ def test_world_is_reproducible() -> None:
     pa, pb = a.candidate_pairs(10), b.candidate_pairs(10)
     assert [x.pair_id for x in pa] == [x.pair_id for x in pb]
     assert [p.text for p in World(seed=4).prompts(20)] != [p.text for p in World(seed=3).prompts(20)]
+
+
+def test_gold_pairs_follow_the_gold_labels() -> None:
+    world = World(seed=3)
+    cands = world.candidate_pairs(60)
+    pairs = world.gold_pairs(cands, ["overall", "safety"])
+    expected = sum(world.gold_label(c.prompt, c.response_a, c.response_b, o) != "tie"
+                   for c in cands for o in ("overall", "safety"))
+    assert len(pairs) == expected > 0
+    for p in pairs:
+        assert world.gold_preference(p.prompt, p.chosen, p.rejected, p.objective) > 0.5
+        assert p.provenance["source"] == "sim-gold" and p.provenance["task_type"]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from tether.records import Comparison, Event
+from tether.records import Comparison, Event, PreferencePair
 from tether.sim.campaign import CampaignRun, CandidatePair, make_pair, run_campaign
 from tether.sim.config import CampaignConfig, ProductionConfig, RaterPoolConfig, TraitDistribution, WorldConfig
 from tether.sim.gold import OBJECTIVES, gold_label, gold_preference, gold_reward, parsed, reference_for
@@ -79,6 +79,24 @@ class World:
     def gold_label(self, prompt: SimPrompt | str, a: str, b: str, objective: str = "overall") -> str:
         """`a`, `b` or `tie` on `objective`."""
         return gold_label(_text(prompt), a, b, objective, self.config.gold)
+
+    def gold_pairs(self, candidates: Iterable[CandidatePair], objectives: Iterable[str] = ("overall",)
+                   ) -> list[PreferencePair]:
+        """Preference pairs labelled by the gold reward, one per candidate and objective; gold ties left out.
+
+        The noise-free training set and the held-out truth of the reward-model studies."""
+        out = []
+        for c in candidates:
+            for objective in objectives:
+                label = self.gold_label(c.prompt, c.response_a, c.response_b, objective)
+                if label == "tie":
+                    continue
+                chosen, rejected = (c.response_a, c.response_b) if label == "a" else (c.response_b, c.response_a)
+                out.append(PreferencePair(
+                    prompt=c.prompt.text, chosen=chosen, rejected=rejected, objective=objective,
+                    provenance={"task_type": c.prompt.task_type, "domain": c.prompt.domain,
+                                "language": c.prompt.language, "source": "sim-gold"}))
+        return out
 
     # -- raters and campaigns ----------------------------------------------------------
 
