@@ -18,10 +18,6 @@ weight is the same for every pair (and `encode` rescales weights to mean 1): the
 here; what differs is the ties, the soft labels and the label of the few items where the label models and
 the majority disagree.
 
-`train` scores every training response after the last step for the contract's normalization statistics,
-which costs more than a short run's training on this machine; the benchmark reads raw logits, so it skips
-that pass (`--normalization-stats` keeps it).
-
 Held-out evaluation (the annotations of held-out items are used only here): accuracy on items whose majority
 is a non-tie preference, and on the unanimous subset; ECE at T = 1; tie AUC (how well a small |margin|
 picks out held-out majority-tie items); and the Davidson log-likelihood of every held-out vote (ties
@@ -41,8 +37,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -102,20 +96,6 @@ def load_split(holdout: float, seed: int) -> tuple[list[Comparison], list[Item],
             it = items.setdefault(c.pair_id, Item(c.prompt, c.response_a, c.response_b, c.task_type, Counter()))
             it.votes[c.choice] += 1
     return train, list(items.values()), len(prompts)
-
-
-@contextmanager
-def skip_normalization_stats(skip: bool) -> Iterator[None]:
-    """While training, `score_matrix` (used only by `train`'s final normalization pass) returns zeros."""
-    import tether.reward.model as rm
-
-    original = rm.score_matrix
-    if skip:
-        rm.score_matrix = lambda net, tok, prompts, *a, **k: np.zeros((len(prompts), len(net.objectives)))  # noqa: ARG005
-    try:
-        yield
-    finally:
-        rm.score_matrix = original
 
 
 def majority_pairs(comps: list[Comparison]) -> list[PreferencePair]:
@@ -209,8 +189,6 @@ def main() -> None:
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--arms", default="majority,hard_ties,davidson",
                         help="comma-separated subset of majority, hard_ties, davidson, half")
-    parser.add_argument("--normalization-stats", action="store_true",
-                        help="let train() score the training set for the contract (slow; unused here)")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     parser.add_argument("--report-from", type=Path, default=None,
                         help="re-render the subsection from a finished run's results.json (no training)")
@@ -266,9 +244,8 @@ def main() -> None:
         for arm in chosen_arms:
             pairs = sets["majority" if arm == "majority" else "curated"]
             out = work / f"{arm}-{seed}"
-            with skip_normalization_stats(not args.normalization_stats):
-                res = train(pairs, out, replace(cfg, seed=seed, name=f"pandalm-{arm}-{seed}", **changes[arm]),
-                            progress=False)
+            res = train(pairs, out, replace(cfg, seed=seed, name=f"pandalm-{arm}-{seed}", **changes[arm]),
+                        progress=False)
             scorer = CachedScorer(RewardModel.load(out))
             d_items = pair_margins(scorer, item_pairs)
             ev = evaluate(scorer, eval_pairs)
