@@ -98,9 +98,10 @@ def main() -> None:
     path = resolve_path("minilm")
     tok = AutoTokenizer.from_pretrained(path)
     # TRL's filter (prompt + response + eos, special tokens added, both sides <= max_length)
-    def fits(p) -> bool:  # noqa: ANN001
-        return all(len(tok(p.prompt + r + "[SEP]")["input_ids"]) <= args.max_length for r in (p.chosen, p.rejected))
-    train_pairs = [p for p in train_all if fits(p)]
+    def n_tokens(p) -> int:  # noqa: ANN001
+        return max(len(tok(p.prompt + r + "[SEP]")["input_ids"]) for r in (p.chosen, p.rejected))
+    length = {id(p): n_tokens(p) for p in train_all}
+    train_pairs = [p for p in train_all if length[id(p)] <= args.max_length]
     print(f"{len(train_all)} train pairs, {len(train_pairs)} fit in {args.max_length} tokens; {len(held)} held out",
           file=sys.stderr)
 
@@ -131,9 +132,7 @@ def main() -> None:
             "gradient_checkpointing": False, "train_sampling_strategy": "group_by_length",
             "remove_unused_columns": False}),
     )
-    def n_tokens(p) -> int:  # noqa: ANN001
-        return max(len(tok(p.prompt + r + "[SEP]")["input_ids"]) for r in (p.chosen, p.rejected))
-    ds = Dataset.from_list([{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "length": n_tokens(p)}
+    ds = Dataset.from_list([{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "length": length[id(p)]}
                             for p in train_pairs])
     runs = {}
     for phase, (name, extra) in enumerate(configs):

@@ -229,7 +229,8 @@ def _reward(store, reports_dir: Path, models_dir: Path, seed: int, steps: int, m
         "n_matched": ev.n_matched, "longer_preferred_model": ev.longer_preferred_model,
         "longer_preferred_labels": ev.longer_preferred_labels,
         "by_task_type": {k: v["accuracy"] for k, v in ev.by_slice.get("task_type", {}).items()},
-        "gate_passed": gate.passed, "gate_checks": [c.describe() for c in gate.checks], "gate_summary": gate.summary(),
+        "gate_passed": gate.passed, "gate_failed": [c.condition() for c in gate.checks if not c.passed],
+        "gate_ok": [c.condition() for c in gate.checks if c.passed], "gate_summary": gate.summary(),
         "policy_blocked": policy, "report": str(report),
     }, model
 
@@ -377,10 +378,9 @@ def _print_reward(r: dict[str, Any]) -> None:
     out.print(f"  length: score-length Spearman {rho}; length-matched accuracy {matched}; picks the longer "
               f"response {r['longer_preferred_model']:.2f} of the time, gold {r['longer_preferred_labels']:.2f}",
               highlight=False)
-    failed = [c[5:] for c in r["gate_checks"] if c.startswith("FAIL")]  # Check.describe(): "ok   ..." / "FAIL ..."
-    passed = ", ".join(c[5:] for c in r["gate_checks"] if not c.startswith("FAIL")) or "none"
-    if failed:
-        out.print(f"  [bold red]gate FAILED[/] on {'; '.join(failed)}; passed: {passed}", highlight=False)
+    passed = ", ".join(r["gate_ok"]) or "none"
+    if r["gate_failed"]:
+        out.print(f"  [bold red]gate FAILED[/] on {'; '.join(r['gate_failed'])}; passed: {passed}", highlight=False)
     else:
         out.print(f"  [green]gate passed[/]: {passed}", highlight=False)
     if r["policy_blocked"]:

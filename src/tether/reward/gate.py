@@ -45,10 +45,13 @@ class Check:
     passed: bool
     kind: str  # "min" or "max"
 
-    def describe(self) -> str:
+    def condition(self) -> str:
         op = ">=" if self.kind == "min" else "<="
         val = "n/a" if self.value is None else f"{self.value:.4f}"
-        return f"{'ok  ' if self.passed else 'FAIL'} {self.name}: {val} (needs {op} {self.threshold})"
+        return f"{self.name}: {val} (needs {op} {self.threshold})"
+
+    def describe(self) -> str:
+        return f"{'ok  ' if self.passed else 'FAIL'} {self.condition()}"
 
 
 @dataclass

@@ -286,12 +286,9 @@ class MasterWeights:
     bf16's resolution (lr 5e-5 on weights near 0.05) still accumulate in the fp32 masters."""
 
     def __init__(self, model) -> None:  # noqa: ANN001
-        import torch
-
         self.pairs = [(p, p.detach().float().clone().requires_grad_(True)) for p in model.parameters()
                       if p.requires_grad]
         self._by_id = {id(p): m for p, m in self.pairs}
-        self._torch = torch
 
     def of(self, param):  # noqa: ANN001, ANN201
         return self._by_id[id(param)]
@@ -301,7 +298,9 @@ class MasterWeights:
             m.grad = None if p.grad is None else p.grad.float()
 
     def copy_to_model(self) -> None:
-        with self._torch.no_grad():
+        import torch
+
+        with torch.no_grad():
             for p, m in self.pairs:
                 p.copy_(m)
 
@@ -309,7 +308,9 @@ class MasterWeights:
         return {"master": [m.detach() for _, m in self.pairs]}
 
     def load_state_dict(self, state: dict) -> None:
-        with self._torch.no_grad():
+        import torch
+
+        with torch.no_grad():
             for (_, m), saved in zip(self.pairs, state["master"], strict=True):
                 m.copy_(saved)
         self.copy_to_model()

@@ -293,6 +293,7 @@ def write_outputs(run: RedTeamRun, out_dir: Path) -> dict[str, Path]:
     with paths["items"].open("w", encoding="utf-8") as fh:
         for item in campaign_items(run):
             fh.write(json.dumps(item, ensure_ascii=False) + "\n")
-    paths["summary"].write_text(json.dumps(run.summary(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_redteam_report(run, paths["report"])
+    summary = run.summary()
+    paths["summary"].write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_redteam_report(run, paths["report"], summary=summary)
     return paths

@@ -246,10 +246,11 @@ def _redteam_plot(summary: dict[str, Any]) -> str:
     return png_base64(fig, dpi=90)
 
 
-def write_redteam_report(run: RedTeamRun, path: Path, max_rows: int = 500) -> Path:
+def write_redteam_report(run: RedTeamRun, path: Path, max_rows: int = 500,
+                         summary: dict[str, Any] | None = None) -> Path:
     """Write the HTML summary of a red-team run: flag rates with Wilson intervals (tables and a bar plot) and
-    the flagged probes, lowest score first (at most `max_rows`)."""
-    s = run.summary()
+    the flagged probes, lowest score first (at most `max_rows`); `summary`: `run.summary()` if already computed."""
+    s = summary if summary is not None else run.summary()
     flagged = sorted((r for r in run.results if r.flagged), key=lambda r: r.scores[run.flag_objective])
     return _write("redteam.html", path, s=s, plot=_redteam_plot(s), flagged=flagged[:max_rows],
                   n_flagged=len(flagged))
