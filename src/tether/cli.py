@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 
-from tether.config import ConfigError, find_project, init_project
-from tether.console import byte_progress, console, out
+from tether.cli_support import fail, open_store
+from tether.config import ConfigError, init_project
+from tether.console import byte_progress, out
 
 app = typer.Typer(
     name="tether",
@@ -20,22 +21,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-
-def fail(message: str, hint: str | None = None, code: int = 2) -> typer.Exit:
-    """Print one readable error line (and what to do next) and exit."""
-    # soft_wrap: paths and keys stay on one line, whole and copyable
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    if hint:
-        console.print(f"  {hint}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def open_store():  # noqa: ANN201
-    try:
-        return find_project().store()
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
 
 
 @app.command()
@@ -161,6 +146,22 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         out.print("preference sets: " + ", ".join(f"{k} ({v} pairs)" for k, v in s["preference_sets"].items()))
     if s["events"]:
         out.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(s["events"].items())))
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port.")] = 8000) -> None:
+    """Run the Tether server for this project: rater app at /collect, ingestion API at /v1."""
+    import uvicorn
+
+    from tether.config import find_project
+    from tether.server import create_app
+
+    try:
+        project = find_project()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    uvicorn.run(create_app(project), host=host, port=port, log_level="info")
 
 
 # Each stage registers its own commands (`register(app)` in `tether.<stage>.cli`), so

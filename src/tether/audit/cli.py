@@ -8,12 +8,13 @@ from typing import Annotated
 
 import typer
 
+from tether.cli_support import fail, open_store
+
 KIND_HELP = "Kind of FILE (any importable comparisons kind: comparisons, pandalm, prd, ...)."
 
 
 def _load(file: Path | None, kind: str, objective: str | None, task_type: str | None, campaign: str | None):  # noqa: ANN202
     """Comparisons from FILE (read with the kind's reader) or from the project store, filtered."""
-    from tether.cli import fail, open_store
     from tether.console import step_progress
     from tether.io import InputError
     from tether.io.formats import read_kind
@@ -53,7 +54,6 @@ def _audit_config(bootstrap: int, seed: int, threshold: float, min_shared: int, 
 
     from tether.audit import AuditConfig
     from tether.audit.reliability import read_gold
-    from tether.cli import fail
 
     try:
         gold_labels = read_gold(gold) if gold else None
@@ -100,7 +100,6 @@ def register(app: typer.Typer) -> None:
         """Can the labels be trusted? Agreement per task type (0.4 rule), raters, position bias."""
         from tether.audit import run_audit
         from tether.audit.report import print_summary, write_html
-        from tether.cli import fail
         from tether.config import find_project
         from tether.console import console, out
 
@@ -151,7 +150,6 @@ def register(app: typer.Typer) -> None:
 
         from tether.audit import CurateConfig, run_audit
         from tether.audit import curate as curate_
-        from tether.cli import fail, open_store
         from tether.console import console, out
         from tether.io import write_jsonl
         from tether.io.v1 import pair_to_v1

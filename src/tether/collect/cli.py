@@ -1,4 +1,4 @@
-"""`tether campaign ...` and `tether serve`: thin commands over tether.collect."""
+"""`tether campaign ...`: thin commands over tether.collect."""
 
 from __future__ import annotations
 
@@ -9,20 +9,12 @@ from typing import Annotated
 
 import typer
 
+from tether.cli_support import fail, open_store
+
 campaign_app = typer.Typer(help="Annotation campaigns: create, watch, pause, revise the rubric, export.",
                            no_args_is_help=True)
 
 
-def _store():  # noqa: ANN202
-    from tether.cli import open_store
-
-    return open_store()
-
-
-def _fail(message: str, hint: str | None = None) -> typer.Exit:
-    from tether.cli import fail
-
-    return fail(message, hint)
 
 
 @campaign_app.command("create")
@@ -58,17 +50,17 @@ def create(
             qualification_gold=qualification_gold, pass_threshold=pass_threshold, queue_size=queue_size)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise _fail(f"option {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+        raise fail(f"option {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
     if not rubric.is_file():
-        raise _fail(f"{rubric}: no such file")
-    store = _store()
+        raise fail(f"{rubric}: no such file")
+    store = open_store()
     try:
         parsed = read_items(items)
         create_campaign(store, settings, parsed, rubric.read_text(encoding="utf-8"), rubric_version=rubric_version)
         if enroll:
             enroll_raters(store, name, enroll)
     except (InputError, CampaignError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     kinds = {k: sum(i.kind == k for i in parsed) for k in ("regular", "gold", "attention")}
@@ -84,11 +76,11 @@ def enroll_cmd(name: Annotated[str, typer.Argument()],
     from tether.collect.campaign import CampaignError, enroll
     from tether.console import out
 
-    store = _store()
+    store = open_store()
     try:
         n = enroll(store, name, rater)
     except CampaignError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     out.print(f"enrolled {n} new raters in {name}")
@@ -104,11 +96,11 @@ def status(name: Annotated[str, typer.Argument()],
     from tether.collect.status import campaign_status
     from tether.console import out
 
-    store = _store()
+    store = open_store()
     try:
         s = campaign_status(store, name)
     except CampaignError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     if as_json:
@@ -137,11 +129,11 @@ def pause(name: Annotated[str, typer.Argument()], task_type: Annotated[str, type
     from tether.collect.campaign import CampaignError, pause_task_type
     from tether.console import out
 
-    store = _store()
+    store = open_store()
     try:
         withdrawn = pause_task_type(store, name, task_type, reason)
     except CampaignError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     out.print(f"paused {task_type} in {name}; {withdrawn} open tasks withdrawn")
@@ -159,12 +151,12 @@ def publish(
     from tether.console import out
 
     if not file.is_file():
-        raise _fail(f"{file}: no such file")
-    store = _store()
+        raise fail(f"{file}: no such file")
+    store = open_store()
     try:
         resumed = publish_rubric(store, name, file.read_text(encoding="utf-8"), version=version, task_type=task_type)
     except CampaignError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     out.print(f"published rubric {version} for {task_type}; resumed: {', '.join(resumed) or 'none'}")
@@ -178,11 +170,11 @@ def review(name: Annotated[str, typer.Argument()],
     from tether.collect.campaign import CampaignError
     from tether.console import out
 
-    store = _store()
+    store = open_store()
     try:
         decisions = review_pilots(store, name, force=force)
     except CampaignError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     for tt, decision in decisions.items():
@@ -200,14 +192,14 @@ def export(name: Annotated[str, typer.Argument()], file: Annotated[Path, typer.A
     from tether.io import export_file
     from tether.io.jsonl import write_jsonl
 
-    store = _store()
+    store = open_store()
     try:
         n = export_file(store, "comparisons", file, campaign=name)
         if assignments is not None:
             m = write_jsonl(assignments, assignment_log(store, name))
             out.print(f"wrote {m} assignments to {assignments}")
     except CampaignError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     out.print(f"wrote {n} comparisons to {file}")
@@ -219,34 +211,17 @@ def admin_key(name: Annotated[str, typer.Argument(help="Team member the credenti
     from tether.collect.security import create_admin_credential
     from tether.console import out
 
-    store = _store()
+    store = open_store()
     try:
         secret = create_admin_credential(store, name)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     out.print(f"admin credential for {name} (shown once, not recoverable):")
     sys.stdout.write(secret + "\n")
 
 
-def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port.")] = 8000) -> None:
-    """Run the Tether server (rater app at /collect) for this project."""
-    import uvicorn
-
-    from tether.config import ConfigError, find_project
-    from tether.server import create_app
-
-    try:
-        project = find_project()
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
-    uvicorn.run(create_app(project), host=host, port=port, log_level="info")
-
-
 def register(app: typer.Typer) -> None:
-    """Add `tether campaign ...` and `tether serve`."""
+    """Add `tether campaign ...`."""
     app.add_typer(campaign_app, name="campaign")
-    if not any(c.name == "serve" for c in app.registered_commands):
-        app.command("serve")(serve)

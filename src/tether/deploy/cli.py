@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from tether.cli_support import fail, open_store
 from tether.console import out
 
 keys_app = typer.Typer(help="Per-project API keys for the ingestion API.", no_args_is_help=True)
@@ -16,16 +17,6 @@ deploy_app = typer.Typer(help="The production side: ingestion server, PII redact
                          no_args_is_help=True)
 
 
-def _fail(message: str, hint: str | None = None) -> typer.Exit:
-    from tether.cli import fail
-
-    return fail(message, hint)
-
-
-def _store():  # noqa: ANN202
-    from tether.cli import open_store
-
-    return open_store()
 
 
 def _default_project() -> str:
@@ -43,11 +34,11 @@ def keys_create(
     """Create an API key; it is printed once and only its hash is stored."""
     from tether.deploy.keys import create_key
 
-    store = _store()
+    store = open_store()
     try:
         key = create_key(store, project or _default_project(), name)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     sys.stdout.write(key + "\n")
@@ -61,13 +52,13 @@ def keys_revoke(
     """Revoke a key: requests with it are refused from now on."""
     from tether.deploy.keys import revoke_key
 
-    store = _store()
+    store = open_store()
     try:
         n = revoke_key(store, key)
     finally:
         store.close()
     if not n:
-        raise _fail(f"no active key matches {key!r}", "see `tether keys list`")
+        raise fail(f"no active key matches {key!r}", "see `tether keys list`")
     out.print(f"revoked {n} key(s)")
 
 
@@ -76,7 +67,7 @@ def keys_list(project: Annotated[str | None, typer.Option(help="Only this projec
     """Keys by prefix, project and state (never the key itself)."""
     from tether.deploy.keys import list_keys
 
-    store = _store()
+    store = open_store()
     try:
         for k in list_keys(store, project):
             state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
@@ -108,8 +99,8 @@ def deploy_forget(
     from tether.deploy.ingest import Ingestor
 
     if not trace and not user:
-        raise _fail("nothing to forget", "pass --trace ID or --user ID")
-    store = _store()
+        raise fail("nothing to forget", "pass --trace ID or --user ID")
+    store = open_store()
     try:
         name = project or _default_project()
         res = forget(store, name, traces=trace or (), user=user, redactor=Ingestor(store).redactor(name))
@@ -128,7 +119,7 @@ def deploy_redact(
     from tether.deploy.ingest import Ingestor
 
     text = file.read_text(encoding="utf-8") if file else sys.stdin.read()
-    store = _store()
+    store = open_store()
     try:
         sys.stdout.write(Ingestor(store).redactor(project or _default_project()).redact(text))
     finally:
@@ -145,7 +136,7 @@ def deploy_pii_eval(file: Annotated[Path, typer.Argument(help="Labelled JSONL: {
     try:
         res = evaluate(Redactor(b"pii-eval-secret-not-for-production"), file)
     except (ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     res.pop("_misses", None)
     if as_json:
         sys.stdout.write(json.dumps(res, indent=2) + "\n")
@@ -163,11 +154,11 @@ def deploy_feedback(
     """Feedback rates: thumbs up share (95% Wilson interval), corrections, regenerations."""
     from tether.deploy.feedback import feedback_rates
 
-    store = _store()
+    store = open_store()
     try:
         rows = feedback_rates(store.iter_events(project=project or _default_project()), by=by)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     if as_json:
@@ -189,7 +180,7 @@ def deploy_pairs(
     """Turn corrections and regenerations into weighted preference pairs (corrected over original)."""
     from tether.deploy.feedback import corrections_to_pairs
 
-    store = _store()
+    store = open_store()
     try:
         pairs = corrections_to_pairs(store.iter_events(project=project or _default_project()))
         res = store.add_pairs(pairs, set_name=set_name)

@@ -8,14 +8,11 @@ from typing import Annotated
 
 import typer
 
+from tether.cli_support import fail, open_store
+
 raters_app = typer.Typer(help="Raters: import candidates, match them to a written profile, qualify.",
                          no_args_is_help=True)
 
-
-def _fail(message: str, hint: str | None = None) -> typer.Exit:
-    from tether.cli import fail
-
-    return fail(message, hint)
 
 
 @raters_app.command("import")
@@ -27,7 +24,6 @@ def import_(
     links: Annotated[bool, typer.Option(help="Issue a sign-in link for each rater.")] = True,
 ) -> None:
     """Import raters; each gets a personal sign-in link, printed once (tokens are stored hashed)."""
-    from tether.cli import open_store
     from tether.collect.security import create_raters_with_tokens
     from tether.console import out
     from tether.io import InputError
@@ -36,7 +32,7 @@ def import_(
     try:
         raters = read_candidates(file)
     except (InputError, FileNotFoundError) as exc:
-        raise _fail(str(exc), "nothing was imported") from None
+        raise fail(str(exc), "nothing was imported") from None
     store = open_store()
     try:
         if links:
@@ -64,7 +60,6 @@ def match_cmd(
     """Rank candidates against a written profile, with the reason for each score."""
     from rich.table import Table
 
-    from tether.cli import open_store
     from tether.console import out
     from tether.raters.match import rank
     from tether.raters.profile import load_profile, read_candidates, stored_raters
@@ -73,7 +68,7 @@ def match_cmd(
         target = load_profile(profile)
         people = read_candidates(candidates) if candidates else None
     except (ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     store = open_store()
     try:
         if people is None:
@@ -83,7 +78,7 @@ def match_cmd(
     finally:
         store.close()
     if not people:
-        raise _fail("no candidates", "pass --candidates FILE or run tether raters import first")
+        raise fail("no candidates", "pass --candidates FILE or run tether raters import first")
     ranked = rank(target, people)
     if as_json:
         typer.echo(json.dumps([{"rater": m.rater.id, "score": round(m.score, 4), "eligible": m.eligible,
@@ -110,7 +105,6 @@ def qualify_cmd(
     """Show qualification (gold accuracy per rater); with --requalify, re-qualify raters who dropped."""
     from rich.table import Table
 
-    from tether.cli import open_store
     from tether.collect.campaign import CampaignError
     from tether.console import out
     from tether.raters.qualify import qualifications
@@ -123,7 +117,7 @@ def qualify_cmd(
             agreement = {r: float(v["reliability"]) for r, v in data.get("raters", {}).items()
                          if v.get("reliability") is not None}
         except (OSError, ValueError, AttributeError, TypeError) as exc:
-            raise _fail(f"{audit_json}: cannot read per-rater reliability (key raters.<id>.reliability): {exc}"
+            raise fail(f"{audit_json}: cannot read per-rater reliability (key raters.<id>.reliability): {exc}"
                         ) from None
     store = open_store()
     try:
@@ -133,7 +127,7 @@ def qualify_cmd(
                 out.print(f"{q.rater}: {q.reason}")
         rows = qualifications(store, campaign, agreement)
     except CampaignError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     table = Table(title=f"qualification in {campaign}", title_justify="left")
@@ -149,14 +143,13 @@ def qualify_cmd(
 def link(rater: Annotated[str, typer.Argument()],
          base_url: Annotated[str, typer.Option()] = "http://127.0.0.1:8000/collect") -> None:
     """Issue a new sign-in link for a rater (old links keep working until revoked)."""
-    from tether.cli import open_store
     from tether.collect.security import issue_rater_token
 
     store = open_store()
     try:
         token = issue_rater_token(store, rater)
     except KeyError as exc:
-        raise _fail(str(exc.args[0])) from None
+        raise fail(str(exc.args[0])) from None
     finally:
         store.close()
     typer.echo(f"{rater}\t{base_url.rstrip('/')}/r/{token}")

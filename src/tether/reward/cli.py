@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from tether.cli_support import fail, open_store
+
 PairsOpt = Annotated[Path | None, typer.Option("--pairs", help="Pairs file (default kind: v1 pairs JSONL).")]
 SetOpt = Annotated[str | None, typer.Option("--set", help="Preference set in the project store (instead of --pairs).")]
 KindOpt = Annotated[str, typer.Option("--kind", help="Kind of the --pairs file: pairs, hh-rlhf, trl.")]
@@ -15,7 +17,6 @@ KindOpt = Annotated[str, typer.Option("--kind", help="Kind of the --pairs file: 
 
 def _pairs(file: Path | None, set_name: str | None, kind: str, objective: str | None = None) -> list:
     """Preference pairs from a file (any importable pairs kind) or a stored set; errors name file and line."""
-    from tether.cli import fail, open_store
     from tether.io import InputError
     from tether.io.formats import read_kind
 
@@ -42,7 +43,6 @@ def _pairs(file: Path | None, set_name: str | None, kind: str, objective: str | 
 
 
 def _load_model(path: Path):  # noqa: ANN202
-    from tether.cli import fail
     from tether.reward import load
 
     try:
@@ -80,7 +80,6 @@ def register(app: typer.Typer) -> None:
         resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint in OUT_DIR.")] = False,
     ) -> None:
         """Train a reward model (one head per objective on a shared backbone) from curated pairs."""
-        from tether.cli import fail
         from tether.console import out
         from tether.reward.ensemble import train_ensemble
         from tether.reward.train import TrainConfig, train
@@ -145,7 +144,6 @@ def register(app: typer.Typer) -> None:
         """Score responses; every objective comes out separately (never summed)."""
         import orjson
 
-        from tether.cli import fail
         from tether.console import out
         from tether.reward.ensemble import RewardEnsemble
 
@@ -199,7 +197,6 @@ def register(app: typer.Typer) -> None:
         report: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
     ) -> None:
         """Evaluate and apply the gate; saves reward_gate.json with the model; exit 1 if it fails."""
-        from tether.cli import fail
         from tether.console import out
         from tether.reward.evaluate import evaluate, write_report
         from tether.reward.gate import GateConfig, check_gate, save_gate

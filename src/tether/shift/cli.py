@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from tether.cli_support import fail, open_store
 from tether.console import out
 
 EnsembleOpt = Annotated[Path | None, typer.Option(
@@ -33,7 +34,6 @@ def drift(
 ) -> None:
     """Two-sample tests (MMD, classifier), coverage by cluster and language, reward-ensemble disagreement;
     exit 1 when drift is found."""
-    from tether.cli import fail
     from tether.shift.data import read_prompts
     from tether.shift.disagreement import load_ensemble
     from tether.shift.drift import detect_drift
@@ -87,7 +87,6 @@ def sample(
 ) -> None:
     """Pick production prompts for annotation: novel, under-covered, disliked, where the reward ensemble
     disagrees; de-duplicated, PII-checked."""
-    from tether.cli import fail, open_store
     from tether.deploy.ingest import Ingestor
     from tether.deploy.keys import DEFAULT_PROJECT
     from tether.shift.data import read_prompts
@@ -164,7 +163,6 @@ def redteam(
     world_seed: Annotated[int, typer.Option(help="Simulation world seed for --gold.")] = 0,
 ) -> None:
     """Probe a policy with red-team sets, score and flag its answers, write campaign items for flagged ones."""
-    from tether.cli import fail
     from tether.shift import redteam as rt
 
     if gold == (reward is not None):

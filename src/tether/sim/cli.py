@@ -8,24 +8,20 @@ from typing import Annotated
 
 import typer
 
+from tether.cli_support import fail
+
 sim_app = typer.Typer(name="sim", help="A simulated world with a known truth (docs/world.md).",
                       no_args_is_help=True)
 
 _TASKS_HELP = "Comma-separated task types (default: the world's mix): "
 
 
-def _fail(message: str) -> typer.Exit:
-    from tether.console import console
-
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(2)
-
 
 def _parse_time(value: str, option: str) -> datetime:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise _fail(f"{option}: not an ISO 8601 date or time: {value!r}") from None
+        raise fail(f"{option}: not an ISO 8601 date or time: {value!r}") from None
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
@@ -37,7 +33,7 @@ def _task_list(tasks: str | None) -> list[str] | None:
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     unknown = [t for t in names if t not in TASKS]
     if unknown:
-        raise _fail(f"--tasks: unknown task type(s) {', '.join(unknown)}; known: {', '.join(sorted(TASKS))}")
+        raise fail(f"--tasks: unknown task type(s) {', '.join(unknown)}; known: {', '.join(sorted(TASKS))}")
     return names
 
 
@@ -68,9 +64,9 @@ def campaign(
     from tether.sim.gold import OBJECTIVES
 
     if objective not in OBJECTIVES:
-        raise _fail(f"--objective: expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        raise fail(f"--objective: expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if overlap > raters:
-        raise _fail(f"--overlap {overlap} needs at least that many raters (--raters {raters})")
+        raise fail(f"--overlap {overlap} needs at least that many raters (--raters {raters})")
     begin = _parse_time(start, "--start")
     world = World(seed=seed)
     traits = TraitDistribution(**{**world.config.raters.traits.model_dump(), "position_bias": position_bias,
@@ -79,7 +75,7 @@ def campaign(
     try:
         items = world.candidate_pairs(pairs, tasks=_task_list(tasks))
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     cfg = CampaignConfig(name=name, pairs=pairs, overlap=overlap, objective=objective,
                          counterbalance=counterbalance, start=begin)
     with step_progress(f"campaign {name}", len(items)) as advance:
@@ -87,7 +83,7 @@ def campaign(
     try:
         store = find_project().store()
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         store.upsert_raters(r.to_record() for r in pool)
         result = store.add_comparisons(run.comparisons)
