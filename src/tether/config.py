@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -109,3 +112,48 @@ def init_project(root: Path, *, name: str | None = None, database_url: str | Non
     (project.data_dir / ".gitignore").write_text("*\n", encoding="utf-8")
     project.store().close()
     return project
+
+
+
+def setting(default: Any, help: str = "") -> Any:  # noqa: A002
+    """A dataclass config field that carries its help, from which its CLI option and tether.toml key derive."""
+    if isinstance(default, dict | list):
+        return dataclasses.field(default_factory=lambda: copy.copy(default), metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def config_fields(model: type) -> dict:
+    """Field name -> (default, help) of a stage config, a pydantic model or a dataclass (help in metadata)."""
+    if hasattr(model, "model_fields"):
+        return {n: (f.get_default(call_default_factory=True), f.description or "")
+                for n, f in model.model_fields.items()}
+    return {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default,
+                     f.metadata.get("help", "")) for f in dataclasses.fields(model)}
+
+
+def stage_config(model: type, section: str, overrides: dict | None = None, project: Project | None = None):  # noqa: ANN201
+    """A stage's config: its defaults, overlaid by `tether.toml`'s `[section]`, overlaid by `overrides`.
+
+    Section keys are field names or their CLI spellings (`threshold` for `--threshold`); a bad key or value in
+    the file is a ConfigError naming the file, section and key. Errors in `overrides` propagate as raised."""
+    project = project or find_project()
+    raw = (project.config.model_extra or {}).get(section) or {}
+    where = f"{project.root / CONFIG_NAME} [{section}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    fields = config_fields(model)
+    by_alias = {cli.replace("-", "_"): name for name, cli in getattr(model, "cli_names", {}).items()}
+    values = {}
+    for key, value in raw.items():
+        name = by_alias.get(key, key)
+        if name not in fields:
+            raise ConfigError(f"{where}: unknown key {key!r}")
+        values[name] = value
+    try:
+        model(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{where}: key {err['loc'][0]!r}: {err['msg']}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    return model(**{**values, **(overrides or {})})

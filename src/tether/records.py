@@ -19,7 +19,6 @@ __all__ = [
     "EventType",
     "Direction",
     "Prompt",
-    "Response",
     "Comparison",
     "PreferencePair",
     "Rater",
@@ -27,9 +26,8 @@ __all__ = [
     "RewardContract",
     "Outcome",
     "Event",
-    "FeedbackEvent",
-    "GenerationEvent",
     "ModelVersion",
+    "AuditRun",
     "content_hash",
     "default_pair_id",
 ]
@@ -107,15 +105,6 @@ class Prompt(_Record):
     domain: StrictStr | None = None
     task_type: StrictStr = "default"
     language: StrictStr | None = None
-
-    @property
-    def id(self) -> str:
-        return content_hash(self.text)
-
-
-class Response(_Record):
-    text: StrictStr
-    model: StrictStr | None = None
 
     @property
     def id(self) -> str:
@@ -295,21 +284,45 @@ class Event(_Record):
         return self
 
 
-class GenerationEvent(Event):
-    type: Literal[EventType.GENERATION] = EventType.GENERATION  # type: ignore[assignment]
-
-
-class FeedbackEvent(Event):
-    type: Literal[EventType.FEEDBACK] = EventType.FEEDBACK  # type: ignore[assignment]
-
-
 class ModelVersion(_Record):
-    """A versioned artefact (policy or reward model) in the registry."""
+    """A versioned artefact (policy or reward model) in the registry, with its lineage.
+
+    `lineage` says what it was trained on (preference set or file, pair count and fingerprint, the audit run that
+    curated it); `config` the hyper-parameters; `gate` the last gate result; `version` is assigned by the store."""
 
     name: StrictStr
-    version: StrictStr
+    version: StrictStr = ""
     kind: Literal["policy", "reward", "cost", "encoder"]
     path: StrictStr
     parent: StrictStr | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
+    lineage: dict[str, Any] = Field(default_factory=dict)
+    contracts: list[RewardContract] = Field(default_factory=list)
+    gate: dict[str, Any] | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("created_at", mode="after")
+    @classmethod
+    def _to_utc(cls, v: datetime) -> datetime:
+        return _utc(v)  # type: ignore[return-value]
+
+
+class AuditRun(_Record):
+    """One audit of a set of comparisons, as later stages read it: which campaigns and task types it covered, and
+    the 0.4 rule's verdicts (campaigns pause the blocked task types of the latest run that covered them)."""
+
+    id: int | None = None
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    source: StrictStr = "store"
+    n_comparisons: int = 0
+    campaigns: list[StrictStr] = Field(default_factory=list)
+    blocked_task_types: list[StrictStr] = Field(default_factory=list)
+    verdicts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("created_at", mode="after")
+    @classmethod
+    def _to_utc(cls, v: datetime) -> datetime:
+        return _utc(v)  # type: ignore[return-value]

@@ -91,3 +91,32 @@ def test_errors_are_one_readable_line(project_dir: Path, comparisons_file: Path)
     assert result.exit_code == 2 and "-o FILE" in result.output
     result = runner.invoke(app, ["audit"])
     assert result.exit_code == 2 and "no comparisons" in result.output
+
+
+def test_audit_run_is_stored_and_toml_section_sets_the_threshold(project_dir: Path, comparisons_file: Path):
+    from tether.config import find_project
+
+    args = ["audit", str(comparisons_file), "--bootstrap", "0", "--min-shared", "5"]
+    assert runner.invoke(app, args).exit_code == 0
+    with find_project().store() as store:
+        run = store.latest_audit_run()
+    assert run is not None and run.blocked_task_types == ["vague"] and run.verdicts["clear"]["status"] == "ok"
+    assert run.n_comparisons == sum(1 for _ in comparisons_file.open()) and run.source == str(comparisons_file)
+
+    # [audit] threshold in tether.toml moves the 0.4 rule; the command line still wins over the file
+    toml = project_dir / "tether.toml"
+    toml.write_text(toml.read_text() + "\n[audit]\nthreshold = 0.99\nbootstrap = 0\n")
+    assert runner.invoke(app, args[:2] + ["--min-shared", "5"]).exit_code == 0
+    with find_project().store() as store:
+        run = store.latest_audit_run()
+    assert run.blocked_task_types == ["clear", "vague"] and run.config["block_threshold"] == 0.99
+    assert runner.invoke(app, args + ["--threshold", "0.4"]).exit_code == 0
+    with find_project().store() as store:
+        assert store.latest_audit_run().blocked_task_types == ["vague"]
+
+    toml.write_text(toml.read_text().replace("threshold = 0.99", "treshold = 0.5"))
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and "[audit]: unknown key 'treshold'" in res.output
+    toml.write_text(toml.read_text().replace("treshold = 0.5", ""))
+    res = runner.invoke(app, args + ["--bootstrap", "-1"])
+    assert res.exit_code == 2 and "--bootstrap" in res.output

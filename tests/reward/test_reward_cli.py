@@ -56,6 +56,29 @@ def test_train_eval_score_gate(tiny_backbone: Path, toy_pairs: list[PreferencePa
     assert require_gate(model).passed
 
 
+def test_train_records_a_version_with_lineage(tiny_backbone: Path, toy_pairs: list[PreferencePair],
+                                              project_dir: Path) -> None:
+    from tether.reward.data import fingerprint
+
+    data = _write(project_dir / "pairs.jsonl", toy_pairs)
+    args = ["reward", "train", "rm", "--pairs", str(data), "--backbone", str(tiny_backbone), "--max-length", "32",
+            "--precision", "no"]
+    for steps in ("2", "3"):
+        res = runner.invoke(app, [*args, "--max-steps", steps])
+        assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["reward", "gate", "rm", "--pairs", str(data), "--min-accuracy", "1.01"]).exit_code == 1
+    listing = json.loads(runner.invoke(app, ["models", "list", "--json"]).stdout)
+    assert [(v["name"], v["version"], v["kind"]) for v in listing] == [("rm", "v1", "reward"), ("rm", "v2", "reward")]
+    v2 = json.loads(runner.invoke(app, ["models", "show", "rm"]).stdout)
+    assert v2["config"]["max_steps"] == 3 and v2["metrics"]["steps"] == 3
+    assert v2["lineage"] == {"set": None, "file": str(data.resolve()), "pairs": len(toy_pairs),
+                             "fingerprint": fingerprint(toy_pairs), "audit_runs": []}
+    assert {c["objective"] for c in v2["contracts"]} == {"quality", "safety"}
+    assert v2["gate"]["passed"] is False and listing[0]["gate"] is None  # the gate lands on the newest version
+    res = runner.invoke(app, ["models", "show", "rm", "v9"])
+    assert res.exit_code == 2 and "recorded: v1, v2" in res.output
+
+
 def test_bad_input_names_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}) + "\n"

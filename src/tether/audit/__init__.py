@@ -1,7 +1,8 @@
 """tether.audit: can the labels be trusted? Agreement, rater reliability, position bias, curation.
 
     result = run_audit(comparisons, AuditConfig())     # before any training
-    result.blocked_task_types                          # the 0.4 rule: campaigns read this
+    result.blocked_task_types                          # the 0.4 rule
+    store.add_audit_run(audit_run(result, comparisons))   # campaigns read the latest run that covered them
     pairs = curate(result, CurateConfig(policy="downweight")).pairs
 
 `AuditResult.to_dict()` (`tether audit --json`) has stable keys, among them
@@ -17,6 +18,7 @@ from tether.audit.audit import AuditResult, TaskVerdict, run_audit
 from tether.audit.config import AuditConfig, CurateConfig
 from tether.audit.curate import CurationResult, curate
 from tether.audit.labels import LabelTable, build_table
+from tether.audit.runs import audit_run
 
 __all__ = [
     "AuditConfig",
@@ -25,6 +27,7 @@ __all__ = [
     "CurationResult",
     "LabelTable",
     "TaskVerdict",
+    "audit_run",
     "build_table",
     "curate",
     "run_audit",

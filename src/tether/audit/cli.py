@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from tether.cli_support import fail, open_store
+from tether.audit.config import AuditConfig, CurateConfig
+from tether.cli_support import config_options, fail, open_store
 
 KIND_HELP = "Kind of FILE (any importable comparisons kind: comparisons, pandalm, prd, ...)."
 
@@ -48,18 +49,23 @@ def _load(file: Path | None, kind: str, objective: str | None, task_type: str | 
     return out
 
 
-def _audit_config(bootstrap: int, seed: int, threshold: float, min_shared: int, gold: Path | None,
-                  label_frame: str):  # noqa: ANN202
-    from pydantic import ValidationError
+def _record(result, comparisons: list, file: Path | None):  # noqa: ANN001, ANN202
+    """Store the audit run (later stages read it from the store) and return it with its id."""
+    from tether.audit import audit_run
 
-    from tether.audit import AuditConfig
+    store = open_store()
+    try:
+        return store.add_audit_run(audit_run(result, comparisons, str(file) if file else "store"))
+    finally:
+        store.close()
+
+
+def _with_gold(config, gold: Path | None):  # noqa: ANN001, ANN202
     from tether.audit.reliability import read_gold
 
     try:
-        gold_labels = read_gold(gold) if gold else None
-        return AuditConfig(n_bootstrap=bootstrap, seed=seed, block_threshold=threshold, min_shared_items=min_shared,
-                           gold=gold_labels, label_frame=label_frame)
-    except (ValueError, ValidationError, FileNotFoundError) as exc:
+        return config.model_copy(update={"gold": read_gold(gold)}) if gold else config
+    except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
 
 
@@ -69,117 +75,107 @@ Objective = Annotated[str | None, typer.Option(help="Only this objective.")]
 TaskType = Annotated[str | None, typer.Option("--task-type", help="Only this task type.")]
 Campaign = Annotated[str | None, typer.Option(help="Only this campaign.")]
 Gold = Annotated[Path | None, typer.Option(help="Gold labels: JSON {pair_id: a|b|tie} or JSONL {pair_id, label}.")]
-Bootstrap = Annotated[int, typer.Option(help="Bootstrap resamples for every interval.")]
-Seed = Annotated[int, typer.Option(help="Seed of the bootstrap.")]
-Threshold = Annotated[float, typer.Option(help="Block task types whose alpha is below this.")]
-MinShared = Annotated[int, typer.Option("--min-shared", help="Shared items a rater pair needs for Cohen's kappa.")]
-Frame = Annotated[str, typer.Option("--label-frame", help="canonical (a/b/tie) or display (first/second/tie).")]
+
+
+AUDIT_OPTIONS = ("n_bootstrap", "seed", "block_threshold", "min_shared_items", "label_frame")
+
+
+@config_options(AuditConfig, "audit", AUDIT_OPTIONS)
+def audit(
+    file: File = None,
+    kind: Kind = "comparisons",
+    objective: Objective = None,
+    task_type: TaskType = None,
+    campaign: Campaign = None,
+    gold: Gold = None,
+    html: Annotated[Path | None, typer.Option("--html", help=r"HTML report \[default: .tether/reports/audit.html]")
+                    ] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the numbers as JSON here (always: .tether/reports/audit.json).")] = None,
+    *,
+    config: AuditConfig,
+) -> None:
+    """Can the labels be trusted? Agreement per task type (0.4 rule), raters, position bias."""
+    from tether.audit import run_audit
+    from tether.audit.report import print_summary, write_html
+    from tether.config import find_project
+    from tether.console import console, out
+
+    comparisons = _load(file, kind, objective, task_type, campaign)
+    with console.status("auditing"):
+        try:
+            result = run_audit(comparisons, _with_gold(config, gold))
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    print_summary(result, out)
+    run = _record(result, comparisons, file)
+    out.print(f"stored as audit run {run.id}")
+    reports = find_project().data_dir / "reports"
+    html_path = html or reports / "audit.html"
+    with console.status("writing the HTML report"):
+        write_html(result, html_path)
+    out.print(f"HTML report: {html_path}")
+    for path in {json_out or reports / "audit.json", reports / "audit.json"}:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n",
+                        encoding="utf-8")
+    out.print(f"JSON: {json_out or reports / 'audit.json'}")
+
+
+@config_options(CurateConfig, "curate", ("policy", "include_blocked", "soft_labels"), param="curate_config")
+@config_options(AuditConfig, "audit", AUDIT_OPTIONS)
+def curate(
+    file: File = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write v1 preference pairs here.")] = None,
+    set_name: Annotated[str | None, typer.Option(
+        "--set", help="Also store them as this preference set (replacing its pairs).")] = None,
+    kind: Kind = "comparisons",
+    objective: Objective = None,
+    task_type: TaskType = None,
+    campaign: Campaign = None,
+    gold: Gold = None,
+    *,
+    config: AuditConfig,
+    curate_config: CurateConfig,
+) -> None:
+    """Audited comparisons -> weighted preference pairs (ties kept, soft labels, provenance flags)."""
+    from tether.audit import curate as curate_
+    from tether.audit import run_audit
+    from tether.console import console, out
+    from tether.io import write_jsonl
+    from tether.io.v1 import pair_to_v1
+
+    if output is None and set_name is None:
+        raise fail("nowhere to put the pairs", "pass -o FILE (v1 JSONL) and/or --set NAME (the project store)")
+    comparisons = _load(file, kind, objective, task_type, campaign)
+    with console.status("auditing and curating"):
+        try:
+            result = run_audit(comparisons, _with_gold(config, gold))
+            curated = curate_(result, curate_config)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    run = _record(result, comparisons, file)
+    # each pair names the audit run that curated it: a model trained on the pairs can name it in its lineage
+    pairs = [p.model_copy(update={"provenance": {**p.provenance, "audit_run": run.id}}) for p in curated.pairs]
+    c = curated.counts
+    out.print(f"audit run {run.id}: {c['pairs']} preference pairs ({c['ties']} ties) from {c['items']} items; "
+              f"excluded: "
+              f"{c['excluded_blocked']} of blocked task types, {c['discarded_reversal']} reversed (discarded), "
+              f"{c['dropped_zero_weight']} with no reliable rater; {c['downweighted_reversal']} reversed "
+              f"pairs downweighted")
+    if output is not None:
+        write_jsonl(output, (pair_to_v1(p) for p in pairs))
+        out.print(f"wrote {len(pairs)} pairs to {output}")
+    if set_name is not None:
+        store = open_store()
+        try:
+            written = store.add_pairs(pairs, set_name=set_name, replace=True)
+        finally:
+            store.close()
+        out.print(f"stored {written.stored} pairs as preference set {set_name!r}")
 
 
 def register(app: typer.Typer) -> None:
     """Add `audit` and `curate` to the tether command line."""
-
-    @app.command()
-    def audit(
-        file: File = None,
-        kind: Kind = "comparisons",
-        objective: Objective = None,
-        task_type: TaskType = None,
-        campaign: Campaign = None,
-        gold: Gold = None,
-        html: Annotated[Path | None, typer.Option("--html", help="HTML report [default: .tether/reports/audit.html]")
-                        ] = None,
-        json_out: Annotated[Path | None, typer.Option(
-            "--json", help="Also write the numbers as JSON here (always: .tether/reports/audit.json).")] = None,
-        bootstrap: Bootstrap = 200,
-        seed: Seed = 0,
-        threshold: Threshold = 0.4,
-        min_shared: MinShared = 20,
-        label_frame: Frame = "canonical",
-    ) -> None:
-        """Can the labels be trusted? Agreement per task type (0.4 rule), raters, position bias."""
-        from tether.audit import run_audit
-        from tether.audit.report import print_summary, write_html
-        from tether.config import find_project
-        from tether.console import console, out
-
-        comparisons = _load(file, kind, objective, task_type, campaign)
-        config = _audit_config(bootstrap, seed, threshold, min_shared, gold, label_frame)
-        with console.status("auditing"):
-            try:
-                result = run_audit(comparisons, config)
-            except ValueError as exc:
-                raise fail(str(exc)) from None
-        print_summary(result, out)
-        reports = find_project().data_dir / "reports"
-        html_path = html or reports / "audit.html"
-        with console.status("writing the HTML report"):
-            write_html(result, html_path)
-        out.print(f"HTML report: {html_path}")
-        # the latest audit's numbers always land beside the report, where campaigns can read blocked task types
-        for path in {json_out or reports / "audit.json", reports / "audit.json"}:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n",
-                            encoding="utf-8")
-        out.print(f"JSON: {json_out or reports / 'audit.json'}")
-
-    @app.command()
-    def curate(
-        file: File = None,
-        policy: Annotated[str, typer.Option(help="Reversed pairs: discard, downweight or keep.")] = "downweight",
-        output: Annotated[Path | None, typer.Option("-o", "--output", help="Write v1 preference pairs here.")
-                          ] = None,
-        set_name: Annotated[str | None, typer.Option(
-            "--set", help="Also store them as this preference set (replacing its pairs).")] = None,
-        include_blocked: Annotated[bool, typer.Option("--include-blocked",
-                                                      help="Keep pairs of blocked task types.")] = False,
-        soft_labels: Annotated[str, typer.Option(help="bradley_terry or dawid_skene.")] = "bradley_terry",
-        kind: Kind = "comparisons",
-        objective: Objective = None,
-        task_type: TaskType = None,
-        campaign: Campaign = None,
-        gold: Gold = None,
-        bootstrap: Bootstrap = 200,
-        seed: Seed = 0,
-        threshold: Threshold = 0.4,
-        min_shared: MinShared = 20,
-        label_frame: Frame = "canonical",
-    ) -> None:
-        """Audited comparisons -> weighted preference pairs (ties kept, soft labels, provenance flags)."""
-        from pydantic import ValidationError
-
-        from tether.audit import CurateConfig, run_audit
-        from tether.audit import curate as curate_
-        from tether.console import console, out
-        from tether.io import write_jsonl
-        from tether.io.v1 import pair_to_v1
-
-        if output is None and set_name is None:
-            raise fail("nowhere to put the pairs", "pass -o FILE (v1 JSONL) and/or --set NAME (the project store)")
-        try:
-            cconfig = CurateConfig(policy=policy, include_blocked=include_blocked, soft_labels=soft_labels)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise fail(f"--{err['loc'][0]}: {err['msg']}") from None
-        comparisons = _load(file, kind, objective, task_type, campaign)
-        config = _audit_config(bootstrap, seed, threshold, min_shared, gold, label_frame)
-        with console.status("auditing and curating"):
-            try:
-                curated = curate_(run_audit(comparisons, config), cconfig)
-            except ValueError as exc:
-                raise fail(str(exc)) from None
-        c = curated.counts
-        out.print(f"{c['pairs']} preference pairs ({c['ties']} ties) from {c['items']} items; excluded: "
-                  f"{c['excluded_blocked']} of blocked task types, {c['discarded_reversal']} reversed (discarded), "
-                  f"{c['dropped_zero_weight']} with no reliable rater; {c['downweighted_reversal']} reversed "
-                  f"pairs downweighted")
-        if output is not None:
-            write_jsonl(output, (pair_to_v1(p) for p in curated.pairs))
-            out.print(f"wrote {len(curated.pairs)} pairs to {output}")
-        if set_name is not None:
-            store = open_store()
-            try:
-                written = store.add_pairs(curated.pairs, set_name=set_name, replace=True)
-            finally:
-                store.close()
-            out.print(f"stored {written.stored} pairs as preference set {set_name!r}")
+    app.command()(audit)
+    app.command()(curate)

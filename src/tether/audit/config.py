@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Policy = Literal["discard", "downweight", "keep"]
+
+# The 0.4 rule: below this agreement a task type's rubric is called ambiguous and its campaign cannot scale.
+AGREEMENT_FLOOR = 0.4
 
 
 class AuditConfig(BaseModel):
     """What `run_audit` computes and the thresholds it judges by."""
 
     model_config = ConfigDict(extra="forbid")
+    cli_names: ClassVar[dict[str, str]] = {"block_threshold": "threshold", "n_bootstrap": "bootstrap",
+                                           "min_shared_items": "min-shared"}
 
-    block_threshold: float = Field(0.4, description="task types with primary agreement below this are blocked")
+    block_threshold: float = Field(AGREEMENT_FLOOR, description="block task types whose agreement is below this")
     min_items_to_judge: int = Field(
         20, ge=2, description="a task type needs this many items with >= 2 ratings before the 0.4 rule applies")
     rubric_basis: Literal["qualified", "all"] = Field(
         "qualified", description="judge the 0.4 rule on qualified raters (when they overlap enough) or on all")
     qualified_reliability: float = Field(
         0.5, ge=0, le=1, description="raters at or above this reliability decide the 0.4 rule (when they overlap)")
-    min_shared_items: int = Field(20, ge=2, description="rater pairs need this many shared items for Cohen's kappa")
+    min_shared_items: int = Field(20, ge=2, description="shared items a rater pair needs for Cohen's kappa")
     n_bootstrap: int = Field(200, ge=0, description="bootstrap resamples of items for every interval")
     confidence: float = Field(0.95, gt=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, description="seed of the bootstrap")
     n_disputed: int = Field(10, ge=0, description="most-disputed examples listed per ambiguous task type")
     gold: dict[str, Literal["a", "b", "tie"]] | None = Field(None, description="pair_id -> gold label")
     gold_prior_strength: float = Field(10.0, ge=0)
@@ -34,7 +39,7 @@ class AuditConfig(BaseModel):
         0.5, ge=0, le=1, description="reliability of raters who share no item with others and have no gold")
     label_model_iterations: int = Field(100, ge=1)
     label_frame: Literal["canonical", "display"] = Field(
-        "canonical", description="agreement on a/b/tie labels, or on first/second/tie as the rater saw them")
+        "canonical", description="canonical (a/b/tie) or display (first/second/tie, as the rater saw them)")
     position_model: bool = Field(True, description="fit Bradley–Terry with position effects (soft labels)")
 
 
@@ -43,8 +48,10 @@ class CurateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    policy: Policy = "downweight"
-    include_blocked: bool = False
-    soft_labels: Literal["bradley_terry", "dawid_skene"] = "bradley_terry"
+    policy: Policy = Field("downweight", description="reversed pairs (judged differently in the two display "
+                                                     "orders): discard, downweight or keep")
+    include_blocked: bool = Field(False, description="keep pairs of blocked task types (at weight alpha / threshold)")
+    soft_labels: Literal["bradley_terry", "dawid_skene"] = Field(
+        "bradley_terry", description="where p_chosen comes from: bradley_terry or dawid_skene")
     low_agreement_share: float = Field(
         2 / 3, gt=0, le=1, description="an item whose majority holds less than this share is flagged")

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 _LAZY = {
-    "TrainConfig": "tether.reward.train", "TrainResult": "tether.reward.train", "train": "tether.reward.train",
+    "TrainConfig": "tether.reward.config", "TrainResult": "tether.reward.train", "train": "tether.reward.train",
     "RewardModel": "tether.reward.model", "RewardEnsemble": "tether.reward.ensemble",
     "EnsembleScores": "tether.reward.ensemble", "train_ensemble": "tether.reward.ensemble",
     "evaluate": "tether.reward.evaluate", "EvalResult": "tether.reward.evaluate",
     "write_report": "tether.reward.evaluate", "fit_temperature": "tether.reward.evaluate",
-    "GateConfig": "tether.reward.gate", "GateResult": "tether.reward.gate", "GateFailed": "tether.reward.gate",
+    "GateConfig": "tether.reward.config", "GateResult": "tether.reward.gate", "GateFailed": "tether.reward.gate",
     "check_gate": "tether.reward.gate", "save_gate": "tether.reward.gate", "require_gate": "tether.reward.gate",
 }
 

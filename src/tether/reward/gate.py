@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tether.reward.config import GateConfig
 from tether.reward.evaluate import EvalResult
 
 GATE_FILE = "reward_gate.json"
@@ -22,19 +23,6 @@ log = logging.getLogger(__name__)
 
 class GateFailed(RuntimeError):
     """The reward model did not pass (or never ran) its gate."""
-
-
-@dataclass
-class GateConfig:
-    """Thresholds; `None` switches a criterion off."""
-
-    min_accuracy: float | None = 0.6
-    max_ece: float | None = 0.1             # after temperature scaling
-    max_length_correlation: float | None = 0.3  # |Spearman rho| of score with response length, any objective
-    min_matched_accuracy: float | None = None   # accuracy on length-matched pairs
-    min_ceiling_ratio: float | None = None      # accuracy / rater agreement ceiling
-    slice_floors: dict[str, float] = field(default_factory=dict)  # "task_type" (every value) or "domain=medical"
-    min_slice_n: int = 20                   # smaller slices are reported, not gated
 
 
 @dataclass

@@ -31,12 +31,11 @@ Every loss works on the reward difference ``d = r_chosen - r_rejected`` of a bat
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-TieModel = Literal["half", "davidson"]
+from tether.reward.config import TieModel
 
 
 def bt_nll(d: torch.Tensor, p: torch.Tensor | float = 1.0) -> torch.Tensor:

@@ -16,48 +16,15 @@ import math
 import shutil
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tether.records import PreferencePair, RewardContract
-from tether.reward.losses import TieModel
+from tether.reward.config import TrainConfig
 
 STATS_PAIRS = 512
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters of one reward-model run (plain values, nanoGPT style)."""
-
-    backbone: str = "minilm"          # local HF checkpoint folder, or "minilm"
-    kind: str = "auto"                # auto | encoder | causal | seqcls
-    objectives: list[str] | None = None  # heads, in order; default: the objectives present in the data
-    epochs: float = 1.0
-    max_steps: int | None = None      # stop after this many optimizer steps (overrides epochs)
-    batch_size: int = 16
-    lr: float = 5e-5
-    head_lr: float | None = 1e-3      # a fresh head learns faster than the pretrained body
-    weight_decay: float = 0.0
-    warmup: float = 0.05              # fraction of steps with linear warm-up
-    max_length: int = 256
-    seed: int = 0
-    mixed_precision: str = "auto"     # auto (bf16 where the hardware has it) | bf16 | fp16 | no
-    # bf16: the model computes in bf16, AdamW steps fp32 master weights; fp16: autocast + loss scaling
-    bucket: bool = True               # length-bucketed batches (little padding)
-    use_weights: bool = True          # audit weights multiply each pair's loss
-    use_soft_labels: bool = True      # p_chosen as the target probability
-    tie_model: TieModel = "half"
-    nu: float = 1.0                   # Davidson tie parameter
-    margin: float | None = None
-    label_smoothing: float = 0.0
-    center_coefficient: float | None = 0.01
-    bootstrap: bool = False           # resample pairs with replacement (ensemble members)
-    dropout: bool = False             # keep the backbone's dropout (off by default, as in TRL's RewardConfig)
-    save_every: int = 0               # checkpoint every N steps (0: only at the end of training)
-    name: str = "reward"
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass

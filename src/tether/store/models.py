@@ -25,7 +25,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
 
 
 class PromptRow(Base):
@@ -162,9 +162,28 @@ class ModelVersionRow(Base):
     path: Mapped[str] = mapped_column(Text)
     parent: Mapped[str | None] = mapped_column(String(255))
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    lineage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    contracts: Mapped[list[Any] | None] = mapped_column(JSON)
+    gate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("name", "version", name="uq_model_versions_name_version"),)
+
+
+class AuditRunRow(Base):
+    """An audit as later stages read it; `result` is the audit's whole JSON, the other columns what they query."""
+
+    __tablename__ = "audit_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    source: Mapped[str] = mapped_column(Text)
+    n_comparisons: Mapped[int] = mapped_column(Integer)
+    campaigns: Mapped[list[Any]] = mapped_column(JSON)
+    blocked_task_types: Mapped[list[Any]] = mapped_column(JSON)
+    verdicts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 # Campaign tables live in their own module; importing it here keeps Base.metadata complete.

@@ -26,6 +26,7 @@ from tether.store.models import (
     RaterRow,
     ResponseRow,
 )
+from tether.store.registry import StageResults
 
 CHUNK = 5000
 COMPARISON_CHUNK = 10_000  # rows staged and merged at a time by add_comparisons
@@ -81,7 +82,7 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-class Store:
+class Store(StageResults):
     """Access to a Tether database (SQLite embedded by default, PostgreSQL by URL)."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
