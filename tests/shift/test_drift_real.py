@@ -88,3 +88,33 @@ def test_sample_cli_picks_the_uncovered_language(samples, tmp_path: Path, monkey
     # half of production is in languages the annotation set lacks: they must be the majority of the picks
     assert len(picks) == 5 and sum(lang[pk["prompt"]] != "en" for pk in picks) >= 3
     assert all(pk["reasons"][0].startswith("novelty") for pk in picks)
+
+
+def test_cli_reads_stored_comparisons_and_a_window_of_stored_events(samples, project_dir: Path) -> None:
+    """No file arguments: annotation = the stored comparisons' prompts, production = stored events in the window."""
+    from datetime import UTC, datetime, timedelta
+
+    from tether.config import find_project
+    from tether.records import Comparison, Event
+
+    en, other = samples
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    old = [Event(event_id=f"o{i}", type="generation", trace_id=f"o{i}", timestamp=t0, model="m", prompt=r.text,
+                 response="ok") for i, r in enumerate(en)]  # before the window: must not be read as production
+    new = [Event(event_id=f"n{i}", type="generation", trace_id=f"n{i}", timestamp=t0 + timedelta(days=40),
+                 model="m", prompt=r.text, response="ok") for i, r in enumerate(other)]
+    with find_project().store() as store:
+        store.add_comparisons(Comparison(prompt=r.text, response_a="x", response_b="y", shown_first="a", choice="a",
+                                         rater="r1") for r in en)
+        store.add_events(old + new)
+    res = CliRunner().invoke(app, ["shift", "drift", "--days", "30", "--clusters", "4", "--json",
+                                   "--report", str(project_dir / "r.html")])
+    assert res.exit_code == 1, res.output
+    summary = json.loads(res.stdout)
+    assert summary["n_annotation"] == summary["n_production"] == N and summary["drift"]
+    # the whole history, old traffic included, is a different production side
+    report = str(project_dir / "r.html")
+    res = CliRunner().invoke(app, ["shift", "drift", "--clusters", "4", "--json", "--report", report])
+    assert json.loads(res.stdout)["n_production"] == 2 * N
+    res = CliRunner().invoke(app, ["shift", "drift", "--project", "shop", "--report", report])
+    assert res.exit_code == 2 and "tenant 'shop'" in res.output

@@ -66,3 +66,17 @@ def read_kind(kind: str, path: Path, target: Target) -> Iterator[Any]:
         if isinstance(item, BadLine):
             raise InputError(item)
         yield item[1]
+
+
+def read_records(target: Target, store: Any = None, path: Path | None = None, kind: str | None = None,
+                 **filters: Any) -> Iterator[Any]:
+    """Records of `target` from a file of `kind` (default: the v1 kind), or from `store` when no file is given;
+    `filters` (objective, task_type, campaign, set_name, project, ...) apply to either source alike."""
+    if path is None:
+        reader = {"comparisons": store.iter_comparisons, "pairs": store.iter_pairs, "events": store.iter_events}
+        yield from reader[target](**{k: v for k, v in filters.items() if v is not None})
+        return
+    wanted = {k: v for k, v in filters.items() if v is not None and k not in ("set_name", "project")}
+    for record in read_kind(kind or target, path, target):
+        if all(getattr(record, k, None) == v for k, v in wanted.items()):
+            yield record

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -16,15 +17,62 @@ EnsembleOpt = Annotated[Path | None, typer.Option(
     "--ensemble", help="Reward ensemble folder (`tether reward train --ensemble K`): measure where its members "
                        "disagree (logged responses are scored where the input has them).")]
 
+AnnotationOpt = Annotated[Path | None, typer.Option(
+    help="Annotation prompts: JSONL (prompt/text/input key) or .txt [default: the stored comparisons' prompts].")]
+AnnotationSetOpt = Annotated[str | None, typer.Option(
+    "--annotation-set", help="Use this stored preference set's prompts as the annotation side.")]
+ProductionOpt = Annotated[Path | None, typer.Option(
+    help="Production prompts: JSONL (e.g. exported events) or .txt [default: this project's stored, redacted "
+         "generation events in the window].")]
+ProjectOpt = Annotated[str | None, typer.Option(help="Events tenant to read [default: default].")]
+SinceOpt = Annotated[datetime | None, typer.Option(help="Window start for stored events (ISO 8601, UTC).")]
+DaysOpt = Annotated[int | None, typer.Option(help="Window: the last N days up to the newest stored event.")]
+TextKeyOpt = Annotated[str | None, typer.Option(help="JSON key holding the prompt (default: guessed).")]
+
 shift_app = typer.Typer(help="Distribution shift between annotation data and production.", no_args_is_help=True)
+
+
+def _sides(store, annotation: Path | None, annotation_set: str | None, production: Path | None,  # noqa: ANN001
+           project: str | None, since: datetime | None, days: int | None, text_key: str | None,
+           limit: int | None = None) -> tuple[list, list]:
+    """(annotation, production) prompts, each from its file or, without one, from the store."""
+    from datetime import UTC, timedelta
+
+    from tether.deploy.keys import DEFAULT_PROJECT
+    from tether.io.formats import read_records
+    from tether.shift.data import prompts_of_events, prompts_of_judgments, read_prompts
+
+    if annotation is not None:
+        a = read_prompts(annotation, text_key, limit)
+    else:
+        target = "pairs" if annotation_set else "comparisons"
+        a = prompts_of_judgments(read_records(target, store, set_name=annotation_set))[:limit]
+        if not a:
+            raise ValueError(f"no annotation prompts: the preference set {annotation_set!r} is empty or missing"
+                             if annotation_set else "no annotation prompts: the store holds no comparisons "
+                             "(import some, or pass --annotation FILE)")
+    if production is not None:
+        return a, read_prompts(production, text_key, limit)
+    events = list(read_records("events", store, project=project or DEFAULT_PROJECT))
+    if days is not None and events:
+        since = max(e.timestamp for e in events) - timedelta(days=days)
+    p = prompts_of_events(events, since.replace(tzinfo=since.tzinfo or UTC) if since else None)[:limit]
+    if not p:
+        raise ValueError(f"no production prompts: no stored generation events of tenant "
+                         f"{project or DEFAULT_PROJECT!r} in the window (log some, or pass --production FILE)")
+    return a, p
 
 
 @shift_app.command("drift")
 def drift(
-    annotation: Annotated[Path, typer.Option(help="Annotation prompts: JSONL (prompt/text/input key) or .txt.")],
-    production: Annotated[Path, typer.Option(help="Production prompts: JSONL (e.g. exported events) or .txt.")],
+    annotation: AnnotationOpt = None,
+    production: ProductionOpt = None,
+    annotation_set: AnnotationSetOpt = None,
+    project: ProjectOpt = None,
+    since: SinceOpt = None,
+    days: DaysOpt = None,
     report: Annotated[Path, typer.Option(help="HTML report to write.")] = Path("drift_report.html"),
-    text_key: Annotated[str | None, typer.Option(help="JSON key holding the prompt (default: guessed).")] = None,
+    text_key: TextKeyOpt = None,
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     clusters: Annotated[int, typer.Option(help="k-means clusters for coverage.")] = 8,
     limit: Annotated[int | None, typer.Option(help="Read at most this many prompts per side.")] = None,
@@ -34,18 +82,19 @@ def drift(
 ) -> None:
     """Two-sample tests (MMD, classifier), coverage by cluster and language, reward-ensemble disagreement;
     exit 1 when drift is found."""
-    from tether.shift.data import read_prompts
     from tether.shift.disagreement import load_ensemble
     from tether.shift.drift import detect_drift
     from tether.shift.report import write_report
 
+    store = open_store()
     try:
-        a = read_prompts(annotation, text_key, limit)
-        p = read_prompts(production, text_key, limit)
+        a, p = _sides(store, annotation, annotation_set, production, project, since, days, text_key, limit)
         ens = load_ensemble(ensemble) if ensemble is not None else None
         result = detect_drift(a, p, alpha=alpha, n_clusters=clusters, seed=seed, ensemble=ens)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         raise fail(str(exc)) from None
+    finally:
+        store.close()
     write_report(result, report)
     if as_json:
         sys.stdout.write(json.dumps(result.summary(), indent=2) + "\n")
@@ -68,12 +117,16 @@ def drift(
 
 @shift_app.command("sample")
 def sample(
-    annotation: Annotated[Path, typer.Option(help="Prompts already annotated: JSONL or .txt.")],
     budget: Annotated[int, typer.Option(help="How many prompts to send to annotation.")],
     out_file: Annotated[Path, typer.Option("--out", help="JSONL of chosen prompts with reasons.")],
-    production: Annotated[Path | None, typer.Option(help="Production prompts file (default: this project's "
-                                                         "stored events, with their feedback).")] = None,
-    text_key: Annotated[str | None, typer.Option(help="JSON key holding the prompt (default: guessed).")] = None,
+    annotation: AnnotationOpt = None,
+    production: Annotated[Path | None, typer.Option(help="Production prompts file [default: this project's "
+                                                         "stored events in the window, with their feedback].")] = None,
+    annotation_set: AnnotationSetOpt = None,
+    project: ProjectOpt = None,
+    since: SinceOpt = None,
+    days: DaysOpt = None,
+    text_key: TextKeyOpt = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     campaign: Annotated[str | None, typer.Option(help="Also open the picks as this new campaign (needs --policy "
                                                       "and --rubric).")] = None,
@@ -89,20 +142,23 @@ def sample(
     disagrees; de-duplicated, PII-checked."""
     from tether.deploy.ingest import Ingestor
     from tether.deploy.keys import DEFAULT_PROJECT
-    from tether.shift.data import read_prompts
+    from tether.io.formats import read_records
     from tether.shift.disagreement import load_ensemble, member_spread
     from tether.shift.embed import Encoder
     from tether.shift.sampling import AnnotationSampler, Candidate, candidates_from_events
 
     store = open_store()
     try:
-        project = DEFAULT_PROJECT
-        redactor = Ingestor(store).redactor(project)
-        if production is None:
-            cands = candidates_from_events(store.iter_events(project=project))
+        tenant = project or DEFAULT_PROJECT
+        redactor = Ingestor(store).redactor(tenant)
+        a, p = _sides(store, annotation, annotation_set, production, tenant, since, days, text_key)
+        annotated = [r.text for r in a]
+        if production is None:  # the window's generations, with feedback from any time marking disliked ones
+            window = {r.text for r in p}
+            cands = [c for c in candidates_from_events(read_records("events", store, project=tenant))
+                     if c.text in window]
         else:
-            cands = [Candidate(r.text, response=r.response) for r in read_prompts(production, text_key)]
-        annotated = [r.text for r in read_prompts(annotation, text_key)]
+            cands = [Candidate(r.text, response=r.response) for r in p]
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     finally:

@@ -1,11 +1,15 @@
-"""Reading prompt sets (annotation sets, production windows) from JSONL or text files."""
+"""Prompt sets (annotation sets, production windows) from JSONL or text files, or from stored records."""
 
 from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+
+from tether.records import Comparison, Event, EventType, PreferencePair
 
 TEXT_KEYS = ("prompt", "text", "question", "instruction", "input")
 
@@ -76,3 +80,25 @@ def read_prompts(path: Path, text_key: str | None = None, limit: int | None = No
             if limit is not None and len(out) >= limit:
                 break
     return out
+
+
+def prompts_of_events(events: Iterable[Event], since: datetime | None = None,
+                      until: datetime | None = None) -> list[PromptRecord]:
+    """The prompts of logged generations in [since, until), with their responses and `sim.language` attribute."""
+    out = []
+    for e in events:
+        if e.type is EventType.GENERATION and e.prompt and (since is None or e.timestamp >= since) and (
+                until is None or e.timestamp < until):
+            lang = e.attributes.get("sim.language")
+            out.append(PromptRecord(e.prompt, lang if isinstance(lang, str) else None, e.response))
+    return out
+
+
+def prompts_of_judgments(records: Iterable[Comparison | PreferencePair]) -> list[PromptRecord]:
+    """Each distinct prompt of annotated comparisons or preference pairs, with one response that was judged."""
+    seen: dict[str, PromptRecord] = {}
+    for r in records:
+        if r.prompt not in seen:
+            response = r.response_a if isinstance(r, Comparison) else r.chosen
+            seen[r.prompt] = PromptRecord(r.prompt, response=response)
+    return list(seen.values())
