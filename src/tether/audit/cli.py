@@ -18,18 +18,15 @@ def _load(file: Path | None, kind: str, objective: str | None, task_type: str | 
     """Comparisons from FILE (read with the kind's reader) or from the project store, filtered."""
     from tether.console import step_progress
     from tether.io import InputError
-    from tether.io.formats import read_kind
+    from tether.io.formats import read_records
 
-    def keep(c) -> bool:  # noqa: ANN001
-        return ((objective is None or c.objective == objective) and (task_type is None or c.task_type == task_type)
-                and (campaign is None or c.campaign == campaign))
-
+    filters = {"objective": objective, "task_type": task_type, "campaign": campaign}
     if file is None:
         store = open_store()
         try:
             with step_progress("reading comparisons", store.count_comparisons()) as advance:
                 out = []
-                for c in store.iter_comparisons(objective=objective, task_type=task_type, campaign=campaign):
+                for c in read_records("comparisons", store, **filters):
                     out.append(c)
                     advance(1)
         finally:
@@ -39,7 +36,7 @@ def _load(file: Path | None, kind: str, objective: str | None, task_type: str | 
                        "import some first: tether import comparisons FILE, or pass FILE")
         return out
     try:
-        out = [c for c in read_kind(kind, file, "comparisons") if keep(c)]
+        out = list(read_records("comparisons", path=file, kind=kind, **filters))
     except InputError as exc:
         raise fail(str(exc), "fix the line, or import with --skip-bad and audit the store") from None
     except (ValueError, FileNotFoundError) as exc:

@@ -19,27 +19,24 @@ KindOpt = Annotated[str, typer.Option("--kind", help="Kind of the --pairs file: 
 def _pairs(file: Path | None, set_name: str | None, kind: str, objective: str | None = None) -> list:
     """Preference pairs from a file (any importable pairs kind) or a stored set; errors name file and line."""
     from tether.io import InputError
-    from tether.io.formats import read_kind
+    from tether.io.formats import read_records
 
     if (file is None) == (set_name is None):
         raise fail("give exactly one of --pairs FILE or --set NAME")
-    if set_name is not None:
-        store = open_store()
-        try:
-            out = list(store.iter_pairs(set_name=set_name, objective=objective))
-        finally:
-            store.close()
-        if not out:
-            raise fail(f"preference set {set_name!r} is empty or missing", "see `tether stats` for the sets")
-        return out
+    store = open_store() if file is None else None
     try:
-        out = [p for p in read_kind(kind, file, "pairs") if objective is None or p.objective == objective]
+        out = list(read_records("pairs", store, path=file, kind=kind, set_name=set_name, objective=objective))
     except InputError as exc:
         raise fail(str(exc), "fix the line and run again") from None
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
+    finally:
+        if store is not None:
+            store.close()
     if not out:
-        raise fail(f"{file}: no preference pairs (matching the filters)")
+        raise fail(f"preference set {set_name!r} is empty or missing" if file is None else
+                   f"{file}: no preference pairs (matching the filters)",
+                   "see `tether stats` for the sets" if file is None else None)
     return out
 
 
