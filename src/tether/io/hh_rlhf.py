@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tether.console import console
 from tether.io.errors import BadLine
 from tether.io.sources import FieldError, get_str, read_objects
 from tether.records import PreferencePair
@@ -94,7 +94,7 @@ def write_hh_rlhf(store, path: Path, set_name: str | None = None, **_: object) -
             fh.write("\n")
             written += 1
     if ties:
-        console.print(f"hh-rlhf: left out {ties} tie pairs (HH-RLHF has no ties)", highlight=False)
+        sys.stderr.write(f"hh-rlhf: left out {ties} tie pairs (HH-RLHF has no ties)\n")
     return written
 
 
