@@ -146,32 +146,61 @@ def _gold_pairs(world, n: int, objectives: list[str], exclude: set[tuple[str, fr
     return world.gold_pairs(fresh, objectives)
 
 
+def _train_or_reuse(pairs: list, model_dir: Path, cfg, members: int, progress: bool):  # noqa: ANN001, ANN202
+    """The demo's reward model: reused when a rerun has the same curated pairs and settings (training is seeded,
+    so retraining would only repeat it); anything else retrains from scratch, leaving no stale member behind."""
+    import json
+    import shutil
+
+    from tether.reward import load
+    from tether.reward.data import fingerprint
+    from tether.reward.ensemble import train_ensemble
+    from tether.reward.model import CONTRACT_FILE
+    from tether.reward.train import train
+
+    folders = [model_dir / f"member-{i}" for i in range(members)] if members > 1 else [model_dir]
+    stamp = json.loads(json.dumps({"data": fingerprint(pairs), "members": members, "config": asdict(cfg)}, default=str))
+    stamp_path = model_dir / STAMP_FILE
+    if stamp_path.is_file() and json.loads(stamp_path.read_text()) == stamp \
+            and all((f / CONTRACT_FILE).is_file() for f in folders):
+        return load(model_dir), folders, True
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    if members > 1:
+        model = train_ensemble(pairs, model_dir, cfg, k=members, progress=progress)
+    else:
+        train(pairs, model_dir, cfg, progress=progress)
+        model = load(model_dir)
+    stamp_path.write_text(json.dumps(stamp, indent=2))
+    return model, folders, False
+
+
 def _reward(store, reports_dir: Path, models_dir: Path, seed: int, steps: int, members: int,  # noqa: ANN001
             progress: bool = True, eval_pairs: int = REWARD_EVAL_PAIRS) -> tuple[dict[str, Any], Any]:
     """Curated sim pairs -> a small MiniLM reward ensemble -> audit on fresh gold pairs -> the policy gate.
 
     Returns the stage's figures and the loaded model (a `RewardEnsemble` when `members` > 1)."""
     import json
-    import shutil
     import time
 
     from transformers.utils import logging as hf_logging
 
-    from tether.audit import AuditConfig, CurateConfig, curate, run_audit
+    from tether.audit import AuditConfig, CurateConfig, audit_run, curate, run_audit
     from tether.io import write_jsonl
     from tether.io.v1 import pair_to_v1
-    from tether.reward import load
+    from tether.records import ModelVersion
     from tether.reward.data import fingerprint
-    from tether.reward.ensemble import train_ensemble
     from tether.reward.evaluate import evaluate, write_report
     from tether.reward.gate import GateConfig, GateFailed, check_gate, require_gate, save_gate
-    from tether.reward.model import CONTRACT_FILE
-    from tether.reward.train import TrainConfig, train
+    from tether.reward.model import read_contracts
+    from tether.reward.train import TrainConfig
     from tether.sim import World
 
     hf_logging.disable_progress_bar()  # the demo prints its own progress, not weight-loading bars
     # the same audit -> curate path as the real data, on the study's campaign as stored
-    audit = run_audit(store.iter_comparisons(campaign=SIM_CAMPAIGN), AuditConfig(n_bootstrap=0))
+    comparisons = list(store.iter_comparisons(campaign=SIM_CAMPAIGN))
+    audit = run_audit(comparisons, AuditConfig(n_bootstrap=0))
+    run = store.add_audit_run(audit_run(audit, comparisons))
     set_name = f"{SIM_CAMPAIGN}-curated"
     store.add_pairs(curate(audit, CurateConfig(policy="downweight")).pairs, set_name=set_name, replace=True)
     pairs = list(store.iter_pairs(set_name=set_name))
@@ -180,25 +209,8 @@ def _reward(store, reports_dir: Path, models_dir: Path, seed: int, steps: int, m
 
     model_dir = models_dir / "reward-sim"
     cfg = TrainConfig(backbone="minilm", max_steps=steps, batch_size=16, max_length=128, seed=seed, name="reward-sim")
-    folders = [model_dir / f"member-{i}" for i in range(members)] if members > 1 else [model_dir]
-    # a rerun on the same curated pairs with the same settings reuses the model (training is seeded, so retraining
-    # would only repeat it); anything else retrains from scratch, leaving no stale member behind
-    stamp = json.loads(json.dumps({"data": fingerprint(pairs), "members": members, "config": asdict(cfg)}, default=str))
-    stamp_path = model_dir / STAMP_FILE
-    reused = stamp_path.is_file() and json.loads(stamp_path.read_text()) == stamp \
-        and all((f / CONTRACT_FILE).is_file() for f in folders)
     t0 = time.perf_counter()
-    if reused:
-        model = load(model_dir)
-    else:
-        if model_dir.exists():
-            shutil.rmtree(model_dir)
-        if members > 1:
-            model = train_ensemble(pairs, model_dir, cfg, k=members, progress=progress)
-        else:
-            train(pairs, model_dir, cfg, progress=progress)
-            model = load(model_dir)
-        stamp_path.write_text(json.dumps(stamp, indent=2))
+    model, folders, reused = _train_or_reuse(pairs, model_dir, cfg, members, progress)
     train_s = time.perf_counter() - t0
 
     # held-out truth: fresh pairs from another seed of the world, split test / temperature-calibration
@@ -220,6 +232,11 @@ def _reward(store, reports_dir: Path, models_dir: Path, seed: int, steps: int, m
                           gate=gate)
     (reports_dir / "reward.json").write_text(json.dumps({"eval": ev.to_dict(), "gate": gate.to_dict()}, indent=2,
                                                         default=str), encoding="utf-8")
+    store.add_model_version(ModelVersion(
+        name="reward-sim", kind="reward", path=str(model_dir.resolve()), config=asdict(cfg), gate=gate.to_dict(),
+        metrics={"accuracy": ev.accuracy, "ece": ev.ece, "members": members, "reused": reused},
+        lineage={"set": set_name, "pairs": len(pairs), "fingerprint": fingerprint(pairs), "audit_runs": [run.id]},
+        contracts=read_contracts(folders[0])))
     return {
         "model": str(model_dir), "members": [str(f) for f in folders], "train_pairs": len(pairs),
         "train_set": set_name, "steps": steps, "train_seconds": train_s, "reused": reused,

@@ -99,16 +99,17 @@ def train_cmd(
 
     from tether.console import out
     from tether.reward.ensemble import train_ensemble
+    from tether.reward.model import read_contracts
     from tether.reward.train import train
 
     data = _pairs(pairs, set_name, kind)
     cfg = replace(config, name=out_dir.name)
     try:
         if ensemble > 1:
-            members = train_ensemble(data, out_dir, cfg, k=ensemble)
+            train_ensemble(data, out_dir, cfg, k=ensemble)
             out.print(f"trained an ensemble of {ensemble} on {len(data)} pairs -> {out_dir}")
             _record_version(out_dir, cfg, {"members": ensemble}, _lineage(data, pairs, set_name),
-                            members.members[0].contracts)
+                            read_contracts(out_dir / "member-0"))
             return
         res = train(data, out_dir, cfg, resume=resume)
     except (FileNotFoundError, ValueError) as exc:

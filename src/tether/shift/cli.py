@@ -181,8 +181,13 @@ def sample(
                 row["disagreement"] = {o: round(v, 6) for o, v in p.disagreement.items()}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     out.print(f"chose {len(sampler.picks_)} of {len(cands)} production prompts -> {out_file}")
-    if campaign is None:
-        return
+    if campaign is not None:
+        _open_campaign(campaign, sampler.picks_, policy, rubric, objective or ["overall"], overlap, seed)
+
+
+def _open_campaign(name: str, picks: list, policy: Path | None, rubric: Path | None, objectives: list[str],
+                   overlap: int, seed: int) -> None:
+    """Open the sampled prompts as a campaign: the policy writes two answers to each, raters compare them."""
     if policy is None or rubric is None:
         raise fail("--campaign needs --policy DIR (writes the candidate answers) and --rubric FILE")
     from tether.collect.campaign import CampaignSettings
@@ -190,14 +195,14 @@ def sample(
 
     store = open_store()
     try:
-        settings = CampaignSettings(name=campaign, objectives=objective or ["overall"], overlap=overlap)
-        batch = open_campaign_batch(store, sampler.picks_, policy_candidates(policy, seed=seed), settings,
+        settings = CampaignSettings(name=name, objectives=objectives, overlap=overlap)
+        batch = open_campaign_batch(store, picks, policy_candidates(policy, seed=seed), settings,
                                     rubric.read_text(encoding="utf-8"))
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     finally:
         store.close()
-    out.print(f"opened campaign {campaign!r} with {len(batch.items)} items "
+    out.print(f"opened campaign {name!r} with {len(batch.items)} items "
               f"({len(batch.skipped)} prompts skipped: identical answers)")
 
 
