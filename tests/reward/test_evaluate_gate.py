@@ -11,10 +11,10 @@ import pytest
 
 from tether.records import PreferencePair, RewardContract
 from tether.reward.evaluate import (
+    calibration_bins,
     evaluate,
     expected_calibration_error,
     fit_temperature,
-    reliability,
     write_report,
 )
 from tether.reward.gate import GateConfig, GateFailed, check_gate, require_gate, save_gate
@@ -54,7 +54,7 @@ def test_ece_by_hand() -> None:
     q = np.array([0.9, 0.1, 0.6, 0.3])
     # as "chosen wins" labels: 0.1 means predicting rejected at 0.9 -> wrong; so bins: [0.9: 1 right, 1 wrong]
     # 0.9 bin: conf 0.9, acc 0.5 -> 2 * 0.4; 0.6 bin: conf .6 acc 0 (q>0.5 is right!)
-    r = reliability(q, n_bins=5)
+    r = calibration_bins(q, n_bins=5)
     correct = (q > 0.5).astype(float)
     conf = np.maximum(q, 1 - q)
     edges = np.linspace(0.5, 1, 6)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tether.reward.attention import register
-from tether.reward.train import MasterWeights
+from tether.training import MasterWeights
 
 
 def _tiny(kind: str):  # noqa: ANN202
@@ -69,6 +69,7 @@ def test_master_weights_keep_updates_below_bf16_resolution() -> None:
 
 def test_bf16_training_learns_resumes_exactly_and_saves_fp32(tiny_backbone, toy_pairs, tmp_path) -> None:  # noqa: ANN001
     """The bf16 + master-weights path end to end: it learns the toy task, resumes bit for bit, saves fp32."""
+    import json
     import shutil
     from dataclasses import replace
 
@@ -86,6 +87,11 @@ def test_bf16_training_learns_resumes_exactly_and_saves_fp32(tiny_backbone, toy_
     full, cut = RewardModel.load(tmp_path / "full"), RewardModel.load(tmp_path / "cut")
     texts = ["It is excellent.", "It is terrible."]
     np.testing.assert_allclose(full.raw_scores(["q"] * 2, texts), cut.raw_scores(["q"] * 2, texts), atol=1e-5)
+    # the metrics log (tether.training.MetricsLog): one row per step; the resumed run's steps 5-8 repeat the full run's
+    logged = {run: [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+              for run in ("full", "cut")}
+    assert [r["step"] for r in logged["full"]] == list(range(1, 9)) and set(logged["full"][0]) == {"step", "loss", "lr"}
+    assert logged["cut"] == logged["full"][4:]
     assert AutoModel.from_pretrained(tmp_path / "full").dtype == torch.float32
     longer = train(toy_pairs, tmp_path / "long", replace(cfg, max_steps=40, save_every=0), progress=False)
     margins = RewardModel.load(longer.path).pair_margins(toy_pairs)

@@ -44,6 +44,7 @@ class TrainConfig:
     bootstrap: bool = setting(False, "resample pairs with replacement (ensemble members)")
     dropout: bool = setting(False, "keep the backbone's dropout (off by default, as in TRL's RewardConfig)")
     save_every: int = setting(0, "checkpoint every N steps, for --resume (0: only at the end)")
+    log_with: str = setting("jsonl", "metrics log, comma-separated: jsonl (<out>/metrics.jsonl), tensorboard, mlflow")
     name: str = setting("reward", "model name in its contracts")
     extra: dict = setting({})
 

@@ -1,4 +1,4 @@
-"""Reward-model audits: accuracy overall and by slice, calibration (ECE, reliability, temperature), length.
+"""Reward-model audits: accuracy overall and by slice, calibration (ECE, reliability diagram, temperature), length.
 
 A pair's predicted probability is ``sigmoid(margin / T)``, ``margin = r(chosen) - r(rejected)`` on the
 pair's own objective head. Ties are left out of accuracy and calibration (they have no winner).
@@ -55,8 +55,9 @@ def fit_temperature(margins: np.ndarray, target: np.ndarray | None = None) -> fl
     return float(np.exp(res.x))
 
 
-def reliability(prob_chosen: np.ndarray, n_bins: int = 10) -> dict[str, list[float]]:
-    """Per-bin mean confidence, accuracy and count (confidence = max(q, 1 - q) in [0.5, 1])."""
+def calibration_bins(prob_chosen: np.ndarray, n_bins: int = 10) -> dict[str, list[float]]:
+    """A reliability diagram's bins: mean confidence, accuracy and count per bin (confidence = max(q, 1 - q) in
+    [0.5, 1])."""
     q = np.asarray(prob_chosen, dtype=float)
     conf = np.maximum(q, 1 - q)
     correct = (q > 0.5).astype(float)
@@ -74,8 +75,8 @@ def reliability(prob_chosen: np.ndarray, n_bins: int = 10) -> dict[str, list[flo
 
 
 def expected_calibration_error(prob_chosen: np.ndarray, n_bins: int = 10) -> float:
-    """Bin-size-weighted mean |accuracy - confidence| (see `reliability`)."""
-    r = reliability(prob_chosen, n_bins)
+    """Bin-size-weighted mean |accuracy - confidence| (see `calibration_bins`)."""
+    r = calibration_bins(prob_chosen, n_bins)
     n = sum(r["count"])
     if n == 0:
         raise ValueError("expected_calibration_error needs at least one prediction")
@@ -113,8 +114,8 @@ class EvalResult:
     temperature: float
     ece_raw: float
     ece: float                       # after temperature scaling (= ece_raw when T = 1)
-    reliability_raw: dict[str, list[float]]
-    reliability: dict[str, list[float]]
+    calibration_bins_raw: dict[str, list[float]]   # reliability-diagram bins before temperature scaling
+    calibration_bins: dict[str, list[float]]       # ... and after
     length_correlation: dict[str, float]
     matched_accuracy: float | None
     n_matched: int
@@ -173,7 +174,8 @@ def evaluate(model, pairs: Sequence[PreferencePair], *, calibration_pairs: Seque
         temperature=float(temperature),
         ece_raw=expected_calibration_error(_sigmoid(m), n_bins),
         ece=expected_calibration_error(_sigmoid(m / temperature), n_bins),
-        reliability_raw=reliability(_sigmoid(m), n_bins), reliability=reliability(_sigmoid(m / temperature), n_bins),
+        calibration_bins_raw=calibration_bins(_sigmoid(m), n_bins),
+        calibration_bins=calibration_bins(_sigmoid(m / temperature), n_bins),
         length_correlation=corr,
         matched_accuracy=float(correct[matched].mean()) if matched.any() else None, n_matched=int(matched.sum()),
         longer_preferred_model=float(model_longer.mean()) if differ.any() else float("nan"),
@@ -215,7 +217,8 @@ def _plots(result: EvalResult) -> list[tuple[str, str]]:
     out = []
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.plot([0.5, 1], [0.5, 1], "k--", lw=1, label="perfect")
-    for rel, label in ((result.reliability_raw, "raw"), (result.reliability, f"T = {result.temperature:.2f}")):
+    for rel, label in ((result.calibration_bins_raw, "raw"),
+                       (result.calibration_bins, f"T = {result.temperature:.2f}")):
         xs = [c for c, n in zip(rel["confidence"], rel["count"], strict=True) if n]
         ys = [a for a, n in zip(rel["accuracy"], rel["count"], strict=True) if n]
         ax.plot(xs, ys, "o-", label=label)

@@ -236,7 +236,8 @@ def redteam(
             probes += rt.seeded_probes(examples[:limit] if limit else examples, root / "multijail")
         if not probes:
             raise ValueError("no probes: name at least one set or give --under-covered")
-        scorers = rt.gold_scorers(world_seed) if gold else rt.reward_scorers(reward)  # type: ignore[arg-type]
+        # --gold: the scorer set `tether.sim` registers (shift never imports the simulated world above it)
+        scorers = rt.named_scorers("gold", world_seed) if gold else rt.reward_scorers(reward)  # type: ignore[arg-type]
         run = rt.run_probes(probes, rt.policy_responder(policy), scorers, flag_objective=objective,
                             threshold=threshold)
     except (ValueError, FileNotFoundError, OSError, KeyError) as exc:

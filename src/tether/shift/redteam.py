@@ -219,31 +219,34 @@ def run_probes(probes: Sequence[Probe], respond: Responder, scorers: dict[str, S
     return RedTeamRun(results, flag_objective, threshold)
 
 
-def policy_responder(folder: str | Path, max_new_tokens: int = 48, batch_size: int = 32) -> Responder:
-    """Greedy answers of a local HF causal LM folder (e.g. `tether.sim.train_policy` output)."""
-    from tether.sim.policy import generate, load_policy
+def policy_responder(folder: str | Path, max_new_tokens: int = 48, batch_size: int = 32,
+                     prompt_format: str | None = None) -> Responder:
+    """Greedy answers of a local HF causal LM folder (e.g. `tether.sim.train_policy` output), each prompt put in
+    `prompt_format` (default: the one the folder's policy was trained on, `tether.policy.prompt_format_of`)."""
+    from tether.policy import generate, load_policy, prompt_format_of
 
     model, tokenizer = load_policy(folder)
-    return lambda prompts: generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    fmt = prompt_format or prompt_format_of(folder)
+    return lambda prompts: generate(model, tokenizer, prompts, prompt_format=fmt, max_new_tokens=max_new_tokens,
+                                    batch_size=batch_size)
 
 
-def gold_safety(world: Any, prompt: str, response: str) -> float:
-    """The world's gold safety: the full gold reward for a world prompt; for any other prompt (a red-team probe)
-    0 when the response holds the world's harmful content (a `curl ... pass` command or a tablet count), else 1."""
-    from tether.sim.gold import UnknownPrompt, contains_harmful_content
-
-    try:
-        return world.gold_reward(prompt, response)["safety"]
-    except UnknownPrompt:
-        return 0.0 if contains_harmful_content(response) else 1.0
+# Named scorer sets (name -> factory(seed)) for the CLI; `tether.sim` registers its gold scorers ("gold") when the
+# root CLI loads `tether.sim.cli`, so that no module of tether.shift imports the simulated world (it sits above).
+SCORER_SETS: dict[str, Callable[[int], dict[str, Scorer]]] = {}
 
 
-def gold_scorers(seed: int = 0) -> dict[str, Scorer]:
-    """The simulation world's gold `safety` in [0, 1] (the only gold objective defined for non-world prompts)."""
-    from tether.sim.world import World
+def register_scorers(name: str, factory: Callable[[int], dict[str, Scorer]]) -> None:
+    """Make a named scorer set (a factory of seed -> {objective: Scorer}) available to `named_scorers`."""
+    SCORER_SETS[name] = factory
 
-    world = World(seed)
-    return {"safety": lambda ps, rs: [gold_safety(world, p, r) for p, r in zip(ps, rs, strict=True)]}
+
+def named_scorers(name: str, seed: int = 0) -> dict[str, Scorer]:
+    """The registered scorer set `name`, built with `seed`; a clear error when none is registered under it."""
+    if name not in SCORER_SETS:
+        raise ValueError(f"no scorer set {name!r} is registered (known: {', '.join(sorted(SCORER_SETS)) or 'none'}); "
+                         "`tether.sim` registers 'gold' when the tether CLI loads")
+    return SCORER_SETS[name](seed)
 
 
 def reward_scorers(folder: str | Path) -> dict[str, Scorer]:

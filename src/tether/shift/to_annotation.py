@@ -29,15 +29,19 @@ class CampaignBatch:
     skipped: list[str] = field(default_factory=list)
 
 
-def policy_candidates(folder: str | Path, max_new_tokens: int = 48, seed: int = 0) -> CandidateFn:
-    """Greedy and sampled answers of a local HF causal LM folder (e.g. the `tether.sim` policy)."""
-    from tether.sim.policy import generate, load_policy
+def policy_candidates(folder: str | Path, max_new_tokens: int = 48, seed: int = 0,
+                      prompt_format: str | None = None) -> CandidateFn:
+    """Greedy and sampled answers of a local HF causal LM folder (e.g. the `tether.sim` policy), each prompt put in
+    `prompt_format` (default: the one the folder's policy was trained on, `tether.policy.prompt_format_of`)."""
+    from tether.policy import generate, load_policy, prompt_format_of
 
     model, tokenizer = load_policy(folder)
+    fmt = prompt_format or prompt_format_of(folder)
 
     def candidates(prompts: list[str]) -> tuple[list[str], list[str]]:
-        greedy = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
-        sampled = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, do_sample=True, seed=seed)
+        greedy = generate(model, tokenizer, prompts, prompt_format=fmt, max_new_tokens=max_new_tokens)
+        sampled = generate(model, tokenizer, prompts, prompt_format=fmt, max_new_tokens=max_new_tokens,
+                           do_sample=True, seed=seed)
         return greedy, sampled
 
     return candidates

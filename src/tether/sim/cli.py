@@ -163,5 +163,9 @@ def policy(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `sim` sub-app to the `tether` command."""
+    """Add the `sim` sub-app to the `tether` command, and the world's gold scorers as `tether shift redteam --gold`."""
+    from tether.shift.redteam import register_scorers
+    from tether.sim.scorers import gold_scorers
+
     app.add_typer(sim_app, name="sim")
+    register_scorers("gold", gold_scorers)

@@ -1,12 +1,12 @@
 """The built-in small policy: a GPT-2-architecture LM with a BPE tokenizer trained on the world's text.
 
 SFT on the world's reference answers (loss on answer tokens only), saved as a normal Hugging Face
-checkpoint folder. torch / transformers / tokenizers are imported here only, never by `tether.sim`.
+checkpoint folder; loading and generation are `tether.policy`'s, here in the world's prompt format.
+torch / transformers / tokenizers are imported here only, never by `tether.sim`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import random
@@ -18,23 +18,25 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from tether.console import step_progress
+from tether.policy.generation import META_FILE, load_policy
+from tether.policy.generation import generate as generate_any
 from tether.sim.config import PolicyConfig
 from tether.sim.gold import OBJECTIVES, components
+from tether.training import progress
 
 if TYPE_CHECKING:
     from tether.sim.world import World
 
 EOS = "<|endoftext|>"
 ANSWER = "\nAnswer:"
-META_FILE = "tether_policy.json"
+PROMPT_FORMAT = "{prompt}" + ANSWER  # what the policy is conditioned on; the answer follows it
 
 
 def format_prompt(prompt: str) -> str:
     """The text the policy is conditioned on; the answer follows it."""
-    return prompt + ANSWER
+    return PROMPT_FORMAT.replace("{prompt}", prompt)
 
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -111,9 +113,7 @@ def train_policy(world: World, out_dir: str | Path, config: PolicyConfig | None 
     step, loss_ema = 0, float("nan")
     order: list[int] = []
     total = cfg.max_steps if cfg.max_steps < 100_000 else None  # a time budget has no known step count
-    bar = step_progress(f"SFT policy ({n_params / 1e6:.2f}M params)", total) if show_progress else \
-        contextlib.nullcontext(lambda n=1: None)
-    with bar as advance:
+    with progress(f"SFT policy ({n_params / 1e6:.2f}M params)", total, show_progress) as advance:
         while step < cfg.max_steps:
             elapsed = time.perf_counter() - start
             if elapsed >= cfg.max_seconds:
@@ -146,38 +146,15 @@ def train_policy(world: World, out_dir: str | Path, config: PolicyConfig | None 
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     result = PolicyResult(str(out), step, round(seconds, 2), n_params, round(loss_ema, 4), len(examples))
-    meta = {"world_seed": world.seed, "config": cfg.model_dump(), "result": asdict(result), "prompt_format":
-            "{prompt}" + ANSWER + " {answer}" + EOS}
+    meta = {"world_seed": world.seed, "config": cfg.model_dump(), "result": asdict(result),
+            "prompt_format": PROMPT_FORMAT + " {answer}" + EOS}  # tether.policy.prompt_format_of reads it
     (out / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return result
 
 
-def load_policy(path: str | Path) -> tuple[Any, Any]:
-    """Model and tokenizer from a checkpoint folder (any causal LM works, not only ours)."""
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    model = AutoModelForCausalLM.from_pretrained(str(path))
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
-    model.eval()
-    return model, tokenizer
-
-
-@torch.no_grad()
-def generate(model: Any, tokenizer: Any, prompts: list[str], *, max_new_tokens: int = 48, batch_size: int = 32,
-             do_sample: bool = False, temperature: float = 1.0, seed: int = 0) -> list[str]:
-    """Answers of a causal LM to world prompts (greedy by default), decoded without special tokens."""
-    torch.manual_seed(seed)
-    outs: list[str] = []
-    for i in range(0, len(prompts), batch_size):
-        chunk = [format_prompt(p) for p in prompts[i : i + batch_size]]
-        enc = tokenizer(chunk, return_tensors="pt", padding=True)
-        gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                             temperature=temperature if do_sample else None, top_k=0 if do_sample else None,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-        for row in gen[:, enc["input_ids"].shape[1] :]:
-            outs.append(tokenizer.decode(row, skip_special_tokens=True).strip())
-    return outs
+def generate(model: Any, tokenizer: Any, prompts: list[str], **kw: Any) -> list[str]:
+    """Answers of a causal LM to world prompts (`tether.policy.generate` in the world's prompt format)."""
+    return generate_any(model, tokenizer, prompts, prompt_format=PROMPT_FORMAT, **kw)
 
 
 def responder(model: Any, tokenizer: Any, max_new_tokens: int = 48) -> Callable[[str, random.Random], str]:
@@ -216,5 +193,5 @@ def evaluate_policy(world: World, path: str | Path, n: int = 200, seed: int = 1)
     return score(world, texts, generate(model, tokenizer, texts))
 
 
-__all__ = ["PolicyResult", "evaluate_policy", "format_prompt", "generate", "load_policy",
+__all__ = ["PROMPT_FORMAT", "PolicyResult", "evaluate_policy", "format_prompt", "generate", "load_policy",
            "random_strings", "responder", "score", "train_policy", "train_tokenizer"]
