@@ -8,16 +8,9 @@ Importing this package does not import torch; the submodules that need it load i
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from tether.lazy import lazy_exports
 
 _LAZY = {"load_policy": "generation", "generate": "generation", "prompt_format_of": "generation",
          "META_FILE": "generation"}
 
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"tether.policy.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'tether.policy' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _LAZY)

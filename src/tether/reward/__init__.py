@@ -15,17 +15,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tether.lazy import lazy_exports
+
 _LAZY = {
-    "TrainConfig": "tether.reward.config", "TrainResult": "tether.reward.train", "train": "tether.reward.train",
-    "RewardModel": "tether.reward.model", "RewardEnsemble": "tether.reward.ensemble",
-    "EnsembleScores": "tether.reward.ensemble", "train_ensemble": "tether.reward.ensemble",
-    "evaluate": "tether.reward.evaluate", "EvalResult": "tether.reward.evaluate",
-    "write_report": "tether.reward.evaluate", "fit_temperature": "tether.reward.evaluate",
-    "GateConfig": "tether.reward.config", "GateResult": "tether.reward.gate", "GateFailed": "tether.reward.gate",
-    "check_gate": "tether.reward.gate", "save_gate": "tether.reward.gate", "require_gate": "tether.reward.gate",
+    "TrainConfig": "config", "TrainResult": "train", "train": "train",
+    "RewardModel": "model", "RewardEnsemble": "ensemble",
+    "EnsembleScores": "ensemble", "train_ensemble": "ensemble",
+    "evaluate": "evaluate", "EvalResult": "evaluate",
+    "write_report": "evaluate", "fit_temperature": "evaluate",
+    "GateConfig": "config", "GateResult": "gate", "GateFailed": "gate",
+    "check_gate": "gate", "save_gate": "gate", "require_gate": "gate",
 }
 
-__all__ = ["load", *_LAZY]
+_names, __getattr__ = lazy_exports(__name__, _LAZY)
+__all__ = ["load", *_names]
 
 
 def load(path: str | Path) -> Any:
@@ -37,11 +40,3 @@ def load(path: str | Path) -> Any:
     if (path / ENSEMBLE_FILE).is_file():
         return RewardEnsemble.load(path)
     return RewardModel.load(path)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'tether.reward' has no attribute {name!r}")

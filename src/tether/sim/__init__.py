@@ -8,8 +8,7 @@ package does not import torch; the policy functions load it on first use.
 
 from __future__ import annotations
 
-from typing import Any
-
+from tether.lazy import lazy_exports
 from tether.sim.campaign import Assignment, CampaignRun, CandidatePair
 from tether.sim.config import (
     CampaignConfig,
@@ -28,7 +27,8 @@ from tether.sim.raters import RaterTraits, SimRater
 from tether.sim.responses import Style
 from tether.sim.world import World
 
-_POLICY = ("train_policy", "generate", "evaluate_policy", "PolicyResult")
+_POLICY, __getattr__ = lazy_exports(__name__, {n: "policy" for n in (  # torch loads only when the policy is used
+    "train_policy", "generate", "evaluate_policy", "PolicyResult")})
 
 __all__ = [
     "Assignment", "CampaignConfig", "CampaignRun", "CandidateConfig", "CandidatePair", "GoldConfig", "OBJECTIVES",
@@ -36,11 +36,3 @@ __all__ = [
     "SimRater", "Style", "TraitDistribution", "UnknownPrompt", "World", "WorldConfig", "gold_label",
     "gold_preference", "gold_reward", *_POLICY,
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _POLICY:  # torch is imported only when the policy is used
-        from tether.sim import policy
-
-        return getattr(policy, name)
-    raise AttributeError(f"module 'tether.sim' has no attribute {name!r}")

@@ -13,8 +13,7 @@ Importing this package does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from tether.lazy import lazy_exports
 
 _LAZY = {
     "cpu_has_bf16": "precision", "resolve_precision": "precision", "make_accelerator": "precision",
@@ -23,10 +22,4 @@ _LAZY = {
     "progress": "loop", "MetricsLog": "metrics", "METRICS_BACKENDS": "metrics",
 }
 
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"tether.training.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'tether.training' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _LAZY)
