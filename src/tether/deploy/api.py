@@ -13,13 +13,12 @@ import orjson
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from tether.deploy.ingest import GroupCommitter, Ingestor, check_storable
 from tether.deploy.keys import KeyInfo, authenticate
 from tether.deploy.otel import OtlpError, otlp_to_events
 from tether.records import Event
-from tether.store import Store
+from tether.store import Store, StoreError, deploy_repo
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH = 1000
@@ -129,7 +128,7 @@ def create_router(store: Store | str, *, max_body_bytes: int = MAX_BODY_BYTES, m
             raise HTTPException(422, problems)
         try:
             res = await committer.submit(events, key.project)  # returns after the commit: durable before the 2xx
-        except SQLAlchemyError as exc:
+        except StoreError as exc:
             # the store, not the client, failed: say so and let the client retry (its event ids make that safe)
             raise HTTPException(503, f"store unavailable, retry later ({type(exc).__name__})",
                                 headers={"Retry-After": "1"}) from None
@@ -178,7 +177,7 @@ def create_router(store: Store | str, *, max_body_bytes: int = MAX_BODY_BYTES, m
     def get_events(key: Key, trace_id: Annotated[str, Query(min_length=1, max_length=256)],
                    limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> EventsPage:
         """A trace's events in the key's own project (as stored: redacted)."""
-        events = ingestor.events_for_trace(key.project, trace_id, limit)
+        events = deploy_repo.events_for_trace(store, key.project, trace_id, limit)
         return EventsPage(project=key.project, events=[e.model_dump(mode="json") for e in events])
 
     return router
