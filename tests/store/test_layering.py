@@ -1,4 +1,4 @@
-"""Layering: the store is the only module that speaks SQL."""
+"""Layering: the store is the only module that speaks SQL; io (formats) never imports a stage."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import tether
 
 SRC = Path(tether.__file__).parent
+STAGES = ("raters", "collect", "audit", "reward", "policy", "deploy", "shift", "outcomes", "loop", "sim")
 
 
 def _modules() -> Iterator[tuple[str, set[str]]]:
@@ -33,3 +34,8 @@ def test_only_the_store_imports_sqlalchemy() -> None:
                  if not _under(m, "tether.store") and any(_under(n, "sqlalchemy") for n in names)]
     assert not offenders, f"outside tether.store, these modules import sqlalchemy (move their SQL): {offenders}"
 
+
+def test_io_does_not_import_the_stages() -> None:
+    offenders = [m for m, names in _modules()
+                 if _under(m, "tether.io") and any(_under(n, f"tether.{s}") for s in STAGES for n in names)]
+    assert not offenders, f"tether.io imports a stage (take a hook from the caller instead): {offenders}"

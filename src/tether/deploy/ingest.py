@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from tether.deploy.keys import project_secret
+from tether.deploy.keys import DEFAULT_PROJECT, project_secret
 from tether.deploy.pii import Redactor
 from tether.records import Event
 from tether.store import Store, WriteResult
@@ -56,6 +56,12 @@ class Ingestor:
         cleaned = [([self.redactor(p).redact_event(e) for e in evs], p) for evs, p in batches]
         with self.store.write_transaction() as conn:
             return [self.store.add_events(evs, project=p, conn=conn) for evs, p in cleaned]
+
+
+def import_redactor(store: Store, project: str = DEFAULT_PROJECT) -> Callable[[Event], Event]:
+    """For `tether.io.import_file(transform_event=...)`: redacts as the HTTP path does (secret made on first use)."""
+    ingestor = Ingestor(store)
+    return lambda event: ingestor.redactor(project).redact_event(event)
 
 
 class GroupCommitter:
