@@ -38,7 +38,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-
 def campaign_row(conn: Connection, name: str, *, lock: bool = False) -> dict[str, Any] | None:
     """A campaign's stored columns by name, or None; `lock` first writes to the row, which serializes
     issuance per campaign (a row lock on PostgreSQL, SQLite's write lock taken up front)."""
@@ -60,8 +59,8 @@ def add_campaign(conn: Connection, settings: Mapping[str, Any], items: Sequence[
     expected), its default rubric and each task type in pilot round 1; False (nothing written) if the name is taken."""
     if conn.execute(select(CampaignRow.id).where(CampaignRow.name == settings["name"])).scalar() is not None:
         return False
-    conn.execute(CampaignRow.__table__.insert(), [{**settings, "lock_counter": 0, "created_at": _now()}])
-    campaign_id = conn.execute(select(CampaignRow.id).where(CampaignRow.name == settings["name"])).scalar_one()
+    campaign_id = conn.execute(CampaignRow.__table__.insert().returning(CampaignRow.id),
+                               {**settings, "lock_counter": 0, "created_at": _now()}).scalar_one()
     prompts = {content_hash(i["prompt"]): i["prompt"] for i in items}
     responses = {content_hash(t): t for i in items for t in (i["response_a"], i["response_b"])}
     insert_ignore(conn, PromptRow.__table__, [{"id": k, "text": v} for k, v in prompts.items()])
@@ -160,13 +159,12 @@ def start_pilot_round(conn: Connection, campaign_id: int, task_type: str, round_
 
 def pilot_answer_counts(conn: Connection, campaign_id: int, task_type: str, round_: int) -> list[int]:
     """Answers so far for each item of a pilot round."""
-    return list(conn.execute(
-        select(func.count(AssignmentRow.answered_at))
-        .select_from(_ITEMS)
+    return [n for _, n in conn.execute(
+        select(_ITEMS.id, func.count(AssignmentRow.answered_at).label("n"))
         .outerjoin(AssignmentRow, AssignmentRow.item_id == _ITEMS.id)
         .where(_ITEMS.campaign_id == campaign_id, _ITEMS.task_type == task_type, _ITEMS.pilot_round == round_)
         .group_by(_ITEMS.id)
-    ).scalars())
+    )]
 
 
 def pilot_comparisons(conn: Connection, campaign_id: int, campaign: str, task_type: str,
@@ -212,7 +210,6 @@ def assignment_log(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-
 def withdraw_open_assignments(conn: Connection, campaign_id: int, task_type: str) -> int:
     """Delete issued-but-unanswered assignments of a task type (they are re-issued after it resumes)."""
     item_ids = select(_ITEMS.id).where(_ITEMS.campaign_id == campaign_id, _ITEMS.task_type == task_type)
@@ -248,7 +245,7 @@ def _unseen(campaign_id: int, rater_id: str, task_types: Sequence[str]):  # noqa
 def unseen_items(conn: Connection, campaign_id: int, rater_id: str, task_types: Sequence[str],
                  kind: str) -> list[tuple[int, str]]:
     """(item id, task type) of every item of `kind` in these task types the rater was never issued."""
-    rows = conn.execute(select(_ITEMS.id, _ITEMS.task_type)
+    rows = conn.execute(select(_ITEMS.id, _ITEMS.task_type, _ITEMS.kind)
                         .where(_unseen(campaign_id, rater_id, task_types), _ITEMS.kind == kind)).all()
     return [(r.id, r.task_type) for r in rows]
 
@@ -415,7 +412,6 @@ def gold_answers(conn: Connection, campaign_id: int, rater_id: str, *, after: in
     return [tuple(r) for r in rows]
 
 
-
 def known_raters(conn: Connection, rater_ids: Sequence[str]) -> set[str]:
     """Which of these rater ids are stored."""
     return set(conn.execute(select(RaterRow.id).where(RaterRow.id.in_(rater_ids))).scalars())
@@ -448,13 +444,13 @@ class Enrolment:
 def enrolments(conn: Connection, campaign_id: int, *, rater_id: str | None = None,
                status: str | None = None) -> list[Enrolment]:
     """A campaign's enrolments (one rater's, or those with a status), by rater id."""
-    stmt = select(_QUAL.id, _QUAL.rater_id, _QUAL.status, _QUAL.since_assignment, _QUAL.reason).where(
-        _QUAL.campaign_id == campaign_id)
+    stmt = select(_QUAL).where(_QUAL.campaign_id == campaign_id)
     if rater_id is not None:
         stmt = stmt.where(_QUAL.rater_id == rater_id)
     if status is not None:
         stmt = stmt.where(_QUAL.status == status)
-    return [Enrolment(*r) for r in conn.execute(stmt if rater_id else stmt.order_by(_QUAL.rater_id))]
+    return [Enrolment(r.id, r.rater_id, r.status, r.since_assignment, r.reason)
+            for r in conn.execute(stmt if rater_id is not None else stmt.order_by(_QUAL.rater_id))]
 
 
 def update_enrolment(conn: Connection, enrolment_id: int, **values: object) -> None:
@@ -468,7 +464,6 @@ def withdraw_for_requalification(conn: Connection, campaign_id: int, rater_id: s
         AssignmentRow.campaign_id == campaign_id, AssignmentRow.rater_id == rater_id,
         AssignmentRow.answered_at.is_(None), AssignmentRow.item_id.in_(regular)))
     return conn.execute(select(func.coalesce(func.max(AssignmentRow.id), 0))).scalar_one()
-
 
 
 def add_rater_token(conn: Connection, rater_id: str, token_hash: str) -> None:
