@@ -61,13 +61,15 @@ def import_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import a file into the project's store (all or nothing, idempotent)."""
+    from tether.deploy.ingest import import_redactor
     from tether.io import InputError, import_file
     from tether.io.importer import total_bytes
 
     store = open_store()
     try:
         with byte_progress(f"import {kind}", total_bytes(file) if file.exists() else 0) as advance:
-            report = import_file(store, kind, file, skip_bad=skip_bad, set_name=set_name, on_bytes=advance)
+            report = import_file(store, kind, file, skip_bad=skip_bad, set_name=set_name, on_bytes=advance,
+                                 transform_event=import_redactor(store))
     except InputError as exc:
         raise fail(str(exc), "nothing was imported; fix the line or pass --skip-bad FILE") from None
     except (ValueError, FileNotFoundError) as exc:

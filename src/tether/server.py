@@ -13,14 +13,13 @@ COLLECT_PREFIX = "/collect"
 def create_app(project: Project | str | None = None) -> FastAPI:
     """The global server for a project (or a database URL); stages mount their apps under their prefix."""
     from tether.collect.web import create_app as create_collect_app
-    from tether.deploy.api import add_event_schema, create_router
+    from tether.deploy.api import serve_ingestion
 
     if project is None:
         project = find_project()
     url = project if isinstance(project, str) else project.database_url
     app = FastAPI(title="Tether", docs_url=None, redoc_url=None)
-    app.include_router(create_router(url))
-    add_event_schema(app)
+    serve_ingestion(app, url)
     app.mount(COLLECT_PREFIX, create_collect_app(url))
 
     @app.get("/", include_in_schema=False)

@@ -3,6 +3,9 @@
 import json
 from pathlib import Path
 
+import pytest
+
+from tether.deploy.ingest import import_redactor
 from tether.io import export_file, import_file
 from tether.store import Store
 
@@ -14,7 +17,9 @@ def test_imported_events_are_stored_redacted(store: Store, tmp_path: Path):
         "model": "m1", "prompt": "Mail me at jane.doe@example.com or call +1 415 555 0132",
         "response": "Sure, jane.doe@example.com",
     }) + "\n")
-    assert import_file(store, "events", src).stored == 1
+    with pytest.raises(ValueError, match="transform_event"):  # no events in without a redactor
+        import_file(store, "events", src)
+    assert import_file(store, "events", src, transform_event=import_redactor(store)).stored == 1
     (event,) = list(store.iter_events())
     assert "jane.doe@example.com" not in event.prompt + event.response
     assert "555 0132" not in event.prompt

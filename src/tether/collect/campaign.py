@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,23 +16,14 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from sqlalchemy import Connection, delete, func, select, update
 
-from tether.collect.db import write_transaction
 from tether.io.errors import BadLine, InputError, bad_from_validation
 from tether.io.jsonl import iter_jsonl
-from tether.records import content_hash, default_pair_id
-from tether.store import Store
-from tether.store.bulk import insert_ignore
-from tether.store.collect_models import (
-    AssignmentRow,
-    CampaignItemRow,
-    CampaignRow,
-    RaterQualificationRow,
-    RubricVersionRow,
-    TaskTypeStateRow,
-)
-from tether.store.models import PromptRow, RaterRow, ResponseRow
+from tether.records import default_pair_id
+from tether.store import Conn, Store
+from tether.store import collect_repo as repo
+from tether.store.collect_repo import campaign_names as campaign_names  # re-exported for the web app
+from tether.store.collect_repo import current_rubric, task_type_states, withdraw_open_assignments
 
 Answer = Literal["a", "b", "tie"]
 Objective = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -117,23 +107,14 @@ class CampaignInfo:
     settings: CampaignSettings
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def get_campaign(conn: Connection, name: str) -> CampaignInfo:
-    """Load a campaign by name; CampaignError if there is none."""
-    row = conn.execute(select(CampaignRow).where(CampaignRow.name == name)).first()
+def get_campaign(conn: Conn, name: str, *, lock: bool = False) -> CampaignInfo:
+    """Load a campaign by name (`lock`: serialize issuance on it first); CampaignError if there is none."""
+    row = repo.campaign_row(conn, name, lock=lock)
     if row is None:
         raise CampaignError(f"no campaign named {name!r} (tether campaign create)")
     fields = set(CampaignSettings.model_fields)
-    data = {k: v for k, v in row._mapping.items() if k in fields}
-    return CampaignInfo(id=row.id, settings=CampaignSettings.model_validate(data))
-
-
-def campaign_names(store: Store) -> list[str]:
-    with store.engine.connect() as conn:
-        return list(conn.execute(select(CampaignRow.name).order_by(CampaignRow.id)).scalars())
+    return CampaignInfo(id=row["id"], settings=CampaignSettings.model_validate(
+        {k: v for k, v in row.items() if k in fields}))
 
 
 def create_campaign(store: Store, settings: CampaignSettings, items: Iterable[CampaignItem], rubric: str,
@@ -151,120 +132,39 @@ def create_campaign(store: Store, settings: CampaignSettings, items: Iterable[Ca
     if settings.qualification_gold > n_gold:
         raise CampaignError(f"qualification_gold={settings.qualification_gold} but the items hold only {n_gold} "
                             "gold items")
-    with write_transaction(store) as conn:
-        if conn.execute(select(CampaignRow.id).where(CampaignRow.name == settings.name)).scalar() is not None:
+    rows = [{**i.model_dump(), "pair_id": i.resolved_pair_id} for i in items]
+    seen: set[str] = set()
+    for pos, row in enumerate(rows):
+        if row["pair_id"] in seen:
+            raise CampaignError(f"item {pos + 1}: pair {row['pair_id']} appears twice")
+        seen.add(row["pair_id"])
+    with store.write_transaction() as conn:
+        if not repo.add_campaign(conn, settings.model_dump(), rows, rubric_version, rubric):
             raise CampaignError(f"campaign {settings.name!r} already exists")
-        conn.execute(CampaignRow.__table__.insert(), [{**settings.model_dump(), "lock_counter": 0,
-                                                        "created_at": _now()}])
         info = get_campaign(conn, settings.name)
-        prompts = {content_hash(i.prompt): i.prompt for i in items}
-        responses = {content_hash(t): t for i in items for t in (i.response_a, i.response_b)}
-        insert_ignore(conn, PromptRow.__table__, [{"id": k, "text": v} for k, v in prompts.items()])
-        insert_ignore(conn, ResponseRow.__table__, [{"id": k, "text": v} for k, v in responses.items()])
-        seen: set[str] = set()
-        rows = []
-        for pos, item in enumerate(items):
-            pid = item.resolved_pair_id
-            if pid in seen:
-                raise CampaignError(f"item {pos + 1}: pair {pid} appears twice")
-            seen.add(pid)
-            rows.append({
-                "campaign_id": info.id, "pair_id": pid, "prompt_id": content_hash(item.prompt),
-                "response_a_id": content_hash(item.response_a), "response_b_id": content_hash(item.response_b),
-                "task_type": item.task_type, "kind": item.kind, "expected": item.expected, "pilot_round": None,
-                "position": pos,
-            })
-        conn.execute(CampaignItemRow.__table__.insert(), rows)
-        conn.execute(RubricVersionRow.__table__.insert(), [{
-            "campaign_id": info.id, "task_type": "*", "version": rubric_version, "text": rubric,
-            "created_at": _now()}])
         for task_type in sorted({i.task_type for i in items}):
-            conn.execute(TaskTypeStateRow.__table__.insert(), [{
-                "campaign_id": info.id, "task_type": task_type, "status": "pilot", "pilot_round": 1,
-                "rubric_version": rubric_version, "agreement": None, "reason": "", "updated_at": _now()}])
             _start_pilot_round(conn, info, task_type, 1)
     return info
 
 
-def _start_pilot_round(conn: Connection, info: CampaignInfo, task_type: str, round_: int) -> None:
+def _start_pilot_round(conn: Conn, info: CampaignInfo, task_type: str, round_: int) -> None:
     """Mark the next unused regular items of a task type as this pilot round; none left -> active."""
-    ids = conn.execute(
-        select(CampaignItemRow.id)
-        .where(CampaignItemRow.campaign_id == info.id, CampaignItemRow.task_type == task_type,
-               CampaignItemRow.kind == "regular", CampaignItemRow.pilot_round.is_(None),
-               ~CampaignItemRow.id.in_(select(AssignmentRow.item_id).where(AssignmentRow.campaign_id == info.id)))
-        .order_by(CampaignItemRow.position)
-        .limit(info.settings.pilot_items)
-    ).scalars().all()
-    if not ids:  # nothing to pilot on (pilot_items = 0 or items used up): the task type runs as is
-        _set_state(conn, info, task_type, status="active",
-                   reason="no items for a pilot round (pilot_items=0 or all used)")
-        return
-    conn.execute(update(CampaignItemRow).where(CampaignItemRow.id.in_(ids)).values(pilot_round=round_))
-
-
-def _set_state(conn: Connection, info: CampaignInfo, task_type: str, **values: object) -> None:
-    conn.execute(
-        update(TaskTypeStateRow)
-        .where(TaskTypeStateRow.campaign_id == info.id, TaskTypeStateRow.task_type == task_type)
-        .values(updated_at=_now(), **values)
-    )
-
-
-@dataclass(frozen=True)
-class TaskTypeState:
-    """A task type's state in a campaign."""
-
-    task_type: str
-    status: str
-    pilot_round: int
-    rubric_version: str | None
-    agreement: float | None
-    reason: str
-
-
-def task_type_states(conn: Connection, campaign_id: int) -> dict[str, TaskTypeState]:
-    rows = conn.execute(
-        select(TaskTypeStateRow).where(TaskTypeStateRow.campaign_id == campaign_id).order_by(
-            TaskTypeStateRow.task_type)
-    ).all()
-    return {r.task_type: TaskTypeState(r.task_type, r.status, r.pilot_round, r.rubric_version, r.agreement,
-                                       r.reason) for r in rows}
-
-
-def current_rubric(conn: Connection, campaign_id: int, task_type: str) -> tuple[str, str]:
-    """(version, text) of the rubric a task type uses now: its own latest, else the campaign default."""
-    for scope in (task_type, "*"):
-        row = conn.execute(
-            select(RubricVersionRow.version, RubricVersionRow.text)
-            .where(RubricVersionRow.campaign_id == campaign_id, RubricVersionRow.task_type == scope)
-            .order_by(RubricVersionRow.id.desc())
-            .limit(1)
-        ).first()
-        if row is not None:
-            return row.version, row.text
-    raise CampaignError(f"campaign {campaign_id} has no rubric")  # create_campaign always writes one
-
-
-def withdraw_open_assignments(conn: Connection, campaign_id: int, task_type: str) -> int:
-    """Delete issued-but-unanswered assignments of a task type (they are re-issued after it resumes)."""
-    item_ids = select(CampaignItemRow.id).where(
-        CampaignItemRow.campaign_id == campaign_id, CampaignItemRow.task_type == task_type)
-    return conn.execute(
-        delete(AssignmentRow).where(AssignmentRow.item_id.in_(item_ids), AssignmentRow.answered_at.is_(None))
-    ).rowcount
+    if not repo.start_pilot_round(conn, info.id, task_type, round_, info.settings.pilot_items):
+        # nothing to pilot on (pilot_items = 0 or items used up): the task type runs as is
+        repo.set_task_type_state(conn, info.id, task_type, status="active",
+                                 reason="no items for a pilot round (pilot_items=0 or all used)")
 
 
 def pause_task_type(store: Store, campaign: str, task_type: str, reason: str,
-                    agreement: float | None = None, *, conn: Connection | None = None) -> int:
+                    agreement: float | None = None, *, conn: Conn | None = None) -> int:
     """Pause a task type: no new assignments until a new rubric version is published; returns withdrawn."""
     if conn is None:
-        with write_transaction(store) as c:
+        with store.write_transaction() as c:
             return pause_task_type(store, campaign, task_type, reason, agreement, conn=c)
     info = get_campaign(conn, campaign)
     if task_type not in task_type_states(conn, info.id):
         raise CampaignError(f"campaign {campaign!r} has no task type {task_type!r}")
-    _set_state(conn, info, task_type, status="paused", reason=reason, agreement=agreement)
+    repo.set_task_type_state(conn, info.id, task_type, status="paused", reason=reason, agreement=agreement)
     return withdraw_open_assignments(conn, info.id, task_type)
 
 
@@ -273,19 +173,13 @@ def publish_rubric(store: Store, campaign: str, text: str, *, version: str, task
     if not text.strip():
         raise CampaignError("the rubric text is empty")
     resumed: list[str] = []
-    with write_transaction(store) as conn:
+    with store.write_transaction() as conn:
         info = get_campaign(conn, campaign)
         states = task_type_states(conn, info.id)
         if task_type != "*" and task_type not in states:
             raise CampaignError(f"campaign {campaign!r} has no task type {task_type!r}")
-        exists = conn.execute(select(RubricVersionRow.id).where(
-            RubricVersionRow.campaign_id == info.id, RubricVersionRow.task_type == task_type,
-            RubricVersionRow.version == version)).scalar()
-        if exists is not None:
+        if not repo.add_rubric(conn, info.id, task_type, version, text):
             raise CampaignError(f"rubric version {version!r} for task type {task_type!r} already published")
-        conn.execute(RubricVersionRow.__table__.insert(), [{
-            "campaign_id": info.id, "task_type": task_type, "version": version, "text": text,
-            "created_at": _now()}])
         for tt, state in states.items():
             if task_type not in ("*", tt):
                 continue
@@ -294,30 +188,23 @@ def publish_rubric(store: Store, campaign: str, text: str, *, version: str, task
                 continue
             if state.status == "paused":
                 round_ = state.pilot_round + 1
-                _set_state(conn, info, tt, status="pilot", pilot_round=round_, rubric_version=version,
-                           reason=f"resumed with rubric {version}: piloting again")
+                repo.set_task_type_state(conn, info.id, tt, status="pilot", pilot_round=round_, rubric_version=version,
+                                         reason=f"resumed with rubric {version}: piloting again")
                 _start_pilot_round(conn, info, tt, round_)
                 resumed.append(tt)
             else:
-                _set_state(conn, info, tt, rubric_version=version)
+                repo.set_task_type_state(conn, info.id, tt, rubric_version=version)
     return resumed
 
 
 def enroll(store: Store, campaign: str, rater_ids: Iterable[str]) -> int:
     """Add raters to a campaign; with qualification gold they first answer gold items. Returns newly enrolled."""
     rater_ids = list(dict.fromkeys(rater_ids))
-    with write_transaction(store) as conn:
+    with store.write_transaction() as conn:
         info = get_campaign(conn, campaign)
-        known = set(conn.execute(select(RaterRow.id).where(RaterRow.id.in_(rater_ids))).scalars())
+        known = repo.known_raters(conn, rater_ids)
         unknown = [r for r in rater_ids if r not in known]
         if unknown:
             raise CampaignError(f"unknown raters {unknown[:5]} (tether raters import first)")
-        before = conn.execute(select(func.count()).select_from(RaterQualificationRow).where(
-            RaterQualificationRow.campaign_id == info.id)).scalar_one()
-        status = "qualifying" if info.settings.qualification_gold > 0 else "qualified"
-        insert_ignore(conn, RaterQualificationRow.__table__, [
-            {"campaign_id": info.id, "rater_id": r, "status": status, "gold_accuracy": None, "n_gold": 0,
-             "since_assignment": 0, "reason": "enrolled", "updated_at": _now()} for r in rater_ids])
-        after = conn.execute(select(func.count()).select_from(RaterQualificationRow).where(
-            RaterQualificationRow.campaign_id == info.id)).scalar_one()
-    return after - before
+        return repo.enroll(conn, info.id, rater_ids, "qualifying" if info.settings.qualification_gold > 0
+                           else "qualified")

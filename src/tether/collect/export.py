@@ -5,28 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
-
 from tether.collect.campaign import get_campaign
 from tether.store import Store
-from tether.store.collect_models import AssignmentRow, CampaignItemRow
+from tether.store import collect_repo as repo
 
 
 def assignment_log(store: Store, campaign: str) -> Iterator[dict[str, Any]]:
     """One object per assignment, oldest first (answers in canonical terms)."""
-    with store.engine.connect() as conn:
-        info = get_campaign(conn, campaign)
-        rows = conn.execute(
-            select(AssignmentRow, CampaignItemRow.pair_id, CampaignItemRow.task_type, CampaignItemRow.kind)
-            .join(CampaignItemRow, CampaignItemRow.id == AssignmentRow.item_id)
-            .where(AssignmentRow.campaign_id == info.id)
-            .order_by(AssignmentRow.id)
-        ).all()
+    with store.connect() as conn:
+        rows = repo.assignment_log(conn, get_campaign(conn, campaign).id)
     for r in rows:
-        yield {
-            "assignment_id": r.id, "campaign": campaign, "rater": r.rater_id, "pair_id": r.pair_id,
-            "task_type": r.task_type, "item_kind": r.kind, "objectives": r.objectives, "shown_first": r.shown_first,
-            "phase": r.phase, "rubric_version": r.rubric_version, "issued_at": r.issued_at,
-            "first_shown_at": r.first_shown_at, "answered_at": r.answered_at, "time_on_task_ms": r.time_on_task_ms,
-            "answers": r.answers,
-        }
+        yield {"assignment_id": r.pop("assignment_id"), "campaign": campaign, **r}

@@ -6,36 +6,20 @@ from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import func, select
-
 from tether.collect.agreement import agreement_by_task_type, position_bias
 from tether.collect.assign import gold_accuracy
 from tether.collect.campaign import get_campaign, task_type_states
 from tether.store import Store
-from tether.store.collect_models import AssignmentRow, CampaignItemRow, RaterQualificationRow
+from tether.store import collect_repo as repo
 
 
 def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
     """Everything the campaign page and `tether campaign status` show, as plain data."""
-    with store.engine.connect() as conn:
+    with store.connect() as conn:
         info = get_campaign(conn, campaign)
         states = task_type_states(conn, info.id)
-        items = conn.execute(
-            select(CampaignItemRow.task_type, CampaignItemRow.kind, func.count())
-            .where(CampaignItemRow.campaign_id == info.id)
-            .group_by(CampaignItemRow.task_type, CampaignItemRow.kind)
-        ).all()
-        work = conn.execute(
-            select(CampaignItemRow.task_type, func.count(AssignmentRow.id), func.count(AssignmentRow.answered_at),
-                   func.avg(AssignmentRow.time_on_task_ms))
-            .join(CampaignItemRow, CampaignItemRow.id == AssignmentRow.item_id)
-            .where(AssignmentRow.campaign_id == info.id)
-            .group_by(CampaignItemRow.task_type)
-        ).all()
-        raters = conn.execute(
-            select(RaterQualificationRow.rater_id, RaterQualificationRow.status, RaterQualificationRow.reason)
-            .where(RaterQualificationRow.campaign_id == info.id).order_by(RaterQualificationRow.rater_id)
-        ).all()
+        items, work = repo.campaign_counts(conn, info.id)
+        raters = repo.enrolments(conn, info.id)
         gold = {r.rater_id: gold_accuracy(conn, info.id, r.rater_id) for r in raters}
     regular = [c for c in store.iter_comparisons(campaign=campaign) if "item_kind" not in c.extras]
     by_rater: dict[str, list] = defaultdict(list)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Cookie, Depends, FastAPI, Form, Header, HTTPException, Request
+from fastapi import APIRouter, Cookie, Depends, FastAPI, Form, Header, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -52,8 +52,17 @@ class AnswerForm(BaseModel):
     confidence: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
 
 
-def _store(request: Request) -> Store:
+async def app_store(request: Request) -> Store:
+    """The app's store (set by `create_app`): the routes' dependency."""
     return request.app.state.store
+
+
+StoreDep = Annotated[Store, Depends(app_store)]
+templates = Jinja2Templates(directory=str(TEMPLATES))
+
+
+def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 def _cookie_path(request: Request) -> str:
@@ -68,21 +77,17 @@ def _set_cookie(request: Request, response: Response, name: str, value: str) -> 
 # -- credentials: one dependency per role; routes never check credentials by hand ---------------
 
 
-def rater_session(request: Request, tether_rater: Annotated[str | None, Cookie()] = None) -> security.Session:
+def rater_session(store: StoreDep, tether_rater: Annotated[str | None, Cookie()] = None) -> security.Session:
     """The signed-in rater, from the session cookie set by their sign-in link."""
-    session = security.session_for_cookie(_store(request), tether_rater, "rater") if tether_rater else None
+    session = security.session_for_cookie(store, tether_rater, "rater") if tether_rater else None
     if session is None:
         raise HTTPException(401, "sign in with your personal link")
     return session
 
 
-def admin_session(
-    request: Request,
-    tether_admin: Annotated[str | None, Cookie()] = None,
-    authorization: Annotated[str | None, Header()] = None,
-) -> security.Session:
+def admin_session(store: StoreDep, tether_admin: Annotated[str | None, Cookie()] = None,
+                  authorization: Annotated[str | None, Header()] = None) -> security.Session:
     """A team member: a browser session cookie, or `Authorization: Bearer <admin credential>` for scripts."""
-    store = _store(request)
     if authorization and authorization.lower().startswith("bearer "):
         name = security.admin_for_secret(store, authorization[7:].strip())
         if name is not None:
@@ -143,6 +148,159 @@ AdminSession = Annotated[security.Session, Depends(admin_session)]
 AdminPost = Annotated[security.Session, Depends(admin_post)]
 
 
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse, name="home")
+def home(request: Request) -> HTMLResponse:
+    return page(request, "message.html", title="Tether",
+                message="Raters: open your personal sign-in link. Team: sign in at /admin/login.")
+
+
+@router.get("/r/{token}", name="rater_sign_in")
+def rater_sign_in(request: Request, store: StoreDep, token: Annotated[str, PathParam(max_length=128)]) -> Response:
+    rater_id = security.rater_for_token(store, token)
+    if rater_id is None:
+        raise HTTPException(404, "unknown or revoked sign-in link")
+    cookie, _ = security.open_session(store, "rater", rater_id)
+    response = RedirectResponse(request.url_for("rater_queue"), status_code=303)
+    _set_cookie(request, response, RATER_COOKIE, cookie)
+    return response
+
+
+@router.get("/rater", response_class=HTMLResponse, name="rater_queue")
+def rater_queue(request: Request, store: StoreDep, session: RaterSession) -> HTMLResponse:
+    for campaign in rater_campaigns(store, session.subject):
+        fill_queue(store, campaign, session.subject)
+    tasks = open_tasks(store, session.subject)
+    answered, issued = rater_progress(store, session.subject)
+    return page(request, "queue.html", rater=session.subject, tasks=tasks, answered=answered, issued=issued,
+                csrf_token=session.csrf_token)
+
+
+@router.get("/rater/next", name="rater_next")
+def rater_next(request: Request, store: StoreDep, session: RaterSession) -> Response:
+    tasks = open_tasks(store, session.subject)
+    if not tasks:
+        for campaign in rater_campaigns(store, session.subject):
+            fill_queue(store, campaign, session.subject)
+        tasks = open_tasks(store, session.subject)
+    target = request.url_for("task_page", assignment_id=tasks[0][0]) if tasks else request.url_for("rater_queue")
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/rater/tasks/{assignment_id}", response_class=HTMLResponse, name="task_page")
+def task_page(request: Request, store: StoreDep, assignment_id: AssignmentId, session: RaterSession) -> HTMLResponse:
+    try:
+        task = get_task(store, assignment_id, session.subject)
+    except TaskNotFound:
+        raise HTTPException(404, "no such task in your queue") from None
+    answered, issued = rater_progress(store, session.subject)
+    return page(request, "task.html", task=task, answered=answered, issued=issued,
+                csrf_token=session.csrf_token, rater=session.subject)
+
+
+@router.post("/rater/tasks/{assignment_id}", name="answer_task")
+def answer_task(request: Request, store: StoreDep, assignment_id: AssignmentId, session: RaterPost,
+                answer: Annotated[AnswerForm, Depends(answer_form)]) -> Response:
+    try:
+        submit_answer(store, assignment_id, session.subject, answer.choices, answer.confidence)
+    except TaskNotFound:
+        raise HTTPException(404, "no such task in your queue (it may have been withdrawn)") from None
+    except AlreadyAnswered:
+        raise HTTPException(409, "this task was already answered") from None
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse(request.url_for("rater_next"), status_code=303)
+
+
+@router.post("/rater/sign-out", name="rater_sign_out")
+def rater_sign_out(request: Request, store: StoreDep, session: RaterPost,
+                   tether_rater: Annotated[str | None, Cookie()] = None) -> Response:
+    if tether_rater:
+        security.close_session(store, tether_rater)
+    response = RedirectResponse(request.url_for("home"), status_code=303)
+    response.delete_cookie(RATER_COOKIE, path=_cookie_path(request))
+    return response
+
+
+@router.get("/admin/login", response_class=HTMLResponse, name="admin_login")
+def admin_login(request: Request) -> HTMLResponse:
+    # before a session exists, CSRF is a double-submit cookie: the form echoes the cookie's value
+    token = security.new_secret()
+    response = page(request, "admin_login.html", csrf_token=token)
+    _set_cookie(request, response, LOGIN_CSRF_COOKIE, token)
+    return response
+
+
+@router.post("/admin/login", name="admin_login_post")
+def admin_login_post(request: Request, store: StoreDep, credential: Annotated[str, Form(min_length=16, max_length=128)],
+                     csrf_token: Annotated[str, Form(max_length=128)] = "",
+                     tether_login_csrf: Annotated[str | None, Cookie()] = None) -> Response:
+    if not tether_login_csrf or not security.same_secret(tether_login_csrf, csrf_token):
+        raise HTTPException(403, "CSRF token missing or wrong: reload the sign-in page")
+    name = security.admin_for_secret(store, credential)
+    if name is None:
+        raise HTTPException(401, "unknown admin credential")
+    cookie, _ = security.open_session(store, "admin", name)
+    response = RedirectResponse(request.url_for("admin_home"), status_code=303)
+    _set_cookie(request, response, ADMIN_COOKIE, cookie)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=_cookie_path(request))
+    return response
+
+
+@router.get("/admin", response_class=HTMLResponse, name="admin_home")
+def admin_home(request: Request, store: StoreDep, session: AdminSession) -> HTMLResponse:
+    return page(request, "admin_home.html", admin=session.subject, campaigns=campaign_names(store))
+
+
+def _status(store: Store, campaign: str) -> dict[str, Any]:
+    try:
+        return campaign_status(store, campaign)
+    except CampaignError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/admin/campaigns/{campaign}", response_class=HTMLResponse, name="campaign_page")
+def campaign_page(request: Request, store: StoreDep, campaign: CampaignName, session: AdminSession) -> HTMLResponse:
+    return page(request, "campaign.html", status=_status(store, campaign), admin=session.subject,
+                csrf_token=session.csrf_token)
+
+
+@router.get("/admin/api/campaigns/{campaign}", name="campaign_api")
+def campaign_api(store: StoreDep, campaign: CampaignName, _session: AdminSession) -> dict[str, Any]:
+    return _status(store, campaign)
+
+
+@router.post("/admin/campaigns/{campaign}/pause", name="campaign_pause")
+def campaign_pause(request: Request, store: StoreDep, campaign: CampaignName, session: AdminPost,
+                   task_type: Annotated[str, Form(min_length=1, max_length=128)],
+                   reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    try:
+        pause_task_type(store, campaign, task_type, reason or f"paused by {session.subject}")
+    except CampaignError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return RedirectResponse(request.url_for("campaign_page", campaign=campaign), status_code=303)
+
+
+@router.post("/admin/campaigns/{campaign}/rubric", name="campaign_rubric")
+def campaign_rubric(request: Request, store: StoreDep, campaign: CampaignName, session: AdminPost,
+                    version: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
+                    text: Annotated[str, Form(min_length=1, max_length=100_000)],
+                    task_type: Annotated[str, Form(min_length=1, max_length=128)] = "*") -> Response:
+    try:
+        publish_rubric(store, campaign, text, version=version, task_type=task_type)
+    except CampaignError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse(request.url_for("campaign_page", campaign=campaign), status_code=303)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if request.url.path.startswith(f"{_cookie_path(request).rstrip('/')}/admin/api/"):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    return page(request, "message.html", exc.status_code, title=f"{exc.status_code}", message=exc.detail)
+
+
 def create_app(store_url: str, *, secure_cookies: bool = False) -> FastAPI:
     """The rater web app on the given store; mount it anywhere (links follow the mount path)."""
     store = Store(store_url)
@@ -155,165 +313,6 @@ def create_app(store_url: str, *, secure_cookies: bool = False) -> FastAPI:
     app = FastAPI(title="Tether rater app", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.store = store
     app.state.secure_cookies = secure_cookies
-    templates = Jinja2Templates(directory=str(TEMPLATES))
-
-    def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, context, status_code=status_code)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith(f"{_cookie_path(request).rstrip('/')}/admin/api/"):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        return page(request, "message.html", exc.status_code, title=f"{exc.status_code}", message=exc.detail)
-
-    # -- raters ---------------------------------------------------------------------------
-
-    @app.get("/", response_class=HTMLResponse, name="home")
-    def home(request: Request) -> HTMLResponse:
-        return page(request, "message.html", title="Tether",
-                    message="Raters: open your personal sign-in link. Team: sign in at /admin/login.")
-
-    @app.get("/r/{token}", name="rater_sign_in")
-    def rater_sign_in(request: Request, token: Annotated[str, PathParam(max_length=128)]) -> Response:
-        store = _store(request)
-        rater_id = security.rater_for_token(store, token)
-        if rater_id is None:
-            raise HTTPException(404, "unknown or revoked sign-in link")
-        cookie, _ = security.open_session(store, "rater", rater_id)
-        response = RedirectResponse(request.url_for("rater_queue"), status_code=303)
-        _set_cookie(request, response, RATER_COOKIE, cookie)
-        return response
-
-    @app.get("/rater", response_class=HTMLResponse, name="rater_queue")
-    def rater_queue(request: Request, session: RaterSession) -> HTMLResponse:
-        store = _store(request)
-        for campaign in rater_campaigns(store, session.subject):
-            fill_queue(store, campaign, session.subject)
-        tasks = open_tasks(store, session.subject)
-        answered, issued = rater_progress(store, session.subject)
-        return page(request, "queue.html", rater=session.subject, tasks=tasks, answered=answered, issued=issued,
-                    csrf_token=session.csrf_token)
-
-    @app.get("/rater/next", name="rater_next")
-    def rater_next(request: Request, session: RaterSession) -> Response:
-        store = _store(request)
-        tasks = open_tasks(store, session.subject)
-        if not tasks:
-            for campaign in rater_campaigns(store, session.subject):
-                fill_queue(store, campaign, session.subject)
-            tasks = open_tasks(store, session.subject)
-        target = request.url_for("task_page", assignment_id=tasks[0][0]) if tasks else request.url_for("rater_queue")
-        return RedirectResponse(target, status_code=303)
-
-    @app.get("/rater/tasks/{assignment_id}", response_class=HTMLResponse, name="task_page")
-    def task_page(request: Request, assignment_id: AssignmentId, session: RaterSession) -> HTMLResponse:
-        store = _store(request)
-        try:
-            task = get_task(store, assignment_id, session.subject)
-        except TaskNotFound:
-            raise HTTPException(404, "no such task in your queue") from None
-        answered, issued = rater_progress(store, session.subject)
-        return page(request, "task.html", task=task, answered=answered, issued=issued,
-                    csrf_token=session.csrf_token, rater=session.subject)
-
-    @app.post("/rater/tasks/{assignment_id}", name="answer_task")
-    def answer_task(request: Request, assignment_id: AssignmentId, session: RaterPost,
-                    answer: Annotated[AnswerForm, Depends(answer_form)]) -> Response:
-        store = _store(request)
-        try:
-            submit_answer(store, assignment_id, session.subject, answer.choices, answer.confidence)
-        except TaskNotFound:
-            raise HTTPException(404, "no such task in your queue (it may have been withdrawn)") from None
-        except AlreadyAnswered:
-            raise HTTPException(409, "this task was already answered") from None
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
-        return RedirectResponse(request.url_for("rater_next"), status_code=303)
-
-    @app.post("/rater/sign-out", name="rater_sign_out")
-    def rater_sign_out(request: Request, session: RaterPost,
-                       tether_rater: Annotated[str | None, Cookie()] = None) -> Response:
-        if tether_rater:
-            security.close_session(_store(request), tether_rater)
-        response = RedirectResponse(request.url_for("home"), status_code=303)
-        response.delete_cookie(RATER_COOKIE, path=_cookie_path(request))
-        return response
-
-    # -- team -----------------------------------------------------------------------------
-
-    @app.get("/admin/login", response_class=HTMLResponse, name="admin_login")
-    def admin_login(request: Request) -> HTMLResponse:
-        # before a session exists, CSRF is a double-submit cookie: the form echoes the cookie's value
-        token = security.new_secret()
-        response = page(request, "admin_login.html", csrf_token=token)
-        _set_cookie(request, response, LOGIN_CSRF_COOKIE, token)
-        return response
-
-    @app.post("/admin/login", name="admin_login_post")
-    def admin_login_post(
-        request: Request,
-        credential: Annotated[str, Form(min_length=16, max_length=128)],
-        csrf_token: Annotated[str, Form(max_length=128)] = "",
-        tether_login_csrf: Annotated[str | None, Cookie()] = None,
-    ) -> Response:
-        if not tether_login_csrf or not security.same_secret(tether_login_csrf, csrf_token):
-            raise HTTPException(403, "CSRF token missing or wrong: reload the sign-in page")
-        store = _store(request)
-        name = security.admin_for_secret(store, credential)
-        if name is None:
-            raise HTTPException(401, "unknown admin credential")
-        cookie, _ = security.open_session(store, "admin", name)
-        response = RedirectResponse(request.url_for("admin_home"), status_code=303)
-        _set_cookie(request, response, ADMIN_COOKIE, cookie)
-        response.delete_cookie(LOGIN_CSRF_COOKIE, path=_cookie_path(request))
-        return response
-
-    @app.get("/admin", response_class=HTMLResponse, name="admin_home")
-    def admin_home(request: Request, session: AdminSession) -> HTMLResponse:
-        return page(request, "admin_home.html", admin=session.subject, campaigns=campaign_names(_store(request)))
-
-    def _status(request: Request, campaign: str) -> dict[str, Any]:
-        try:
-            return campaign_status(_store(request), campaign)
-        except CampaignError as exc:
-            raise HTTPException(404, str(exc)) from None
-
-    @app.get("/admin/campaigns/{campaign}", response_class=HTMLResponse, name="campaign_page")
-    def campaign_page(request: Request, campaign: CampaignName, session: AdminSession) -> HTMLResponse:
-        return page(request, "campaign.html", status=_status(request, campaign), admin=session.subject,
-                    csrf_token=session.csrf_token)
-
-    @app.get("/admin/api/campaigns/{campaign}", name="campaign_api")
-    def campaign_api(request: Request, campaign: CampaignName, _session: AdminSession) -> dict[str, Any]:
-        return _status(request, campaign)
-
-    @app.post("/admin/campaigns/{campaign}/pause", name="campaign_pause")
-    def campaign_pause(
-        request: Request,
-        campaign: CampaignName,
-        session: AdminPost,
-        task_type: Annotated[str, Form(min_length=1, max_length=128)],
-        reason: Annotated[str, Form(max_length=2000)] = "",
-    ) -> Response:
-        try:
-            pause_task_type(_store(request), campaign, task_type, reason or f"paused by {session.subject}")
-        except CampaignError as exc:
-            raise HTTPException(404, str(exc)) from None
-        return RedirectResponse(request.url_for("campaign_page", campaign=campaign), status_code=303)
-
-    @app.post("/admin/campaigns/{campaign}/rubric", name="campaign_rubric")
-    def campaign_rubric(
-        request: Request,
-        campaign: CampaignName,
-        session: AdminPost,
-        version: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
-        text: Annotated[str, Form(min_length=1, max_length=100_000)],
-        task_type: Annotated[str, Form(min_length=1, max_length=128)] = "*",
-    ) -> Response:
-        try:
-            publish_rubric(_store(request), campaign, text, version=version, task_type=task_type)
-        except CampaignError as exc:
-            raise HTTPException(400, str(exc)) from None
-        return RedirectResponse(request.url_for("campaign_page", campaign=campaign), status_code=303)
-
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.include_router(router)
     return app

@@ -1,25 +1,24 @@
 """The ingestion API: `POST /v1/events`, `POST /v1/traces` (OTLP GenAI), `GET /v1/events?trace_id=`.
 
-Mount in the global server with `app.include_router(create_router(database_url))` and
-`add_event_schema(app)`, or run it alone:
+Serve it on any app with `serve_ingestion(app, database_url)` (the global server does), or run it alone:
 `uvicorn --factory tether.deploy.api:app_from_env` (reads $TETHER_DATABASE_URL).
 Every route authenticates through the one `project_key` dependency; the key decides the project.
 """
 
 import os
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from tether.deploy.ingest import GroupCommitter, Ingestor, check_storable
 from tether.deploy.keys import KeyInfo, authenticate
 from tether.deploy.otel import OtlpError, otlp_to_events
 from tether.records import Event
-from tether.store import Store
+from tether.store import Store, StoreError, deploy_repo
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH = 1000
@@ -96,99 +95,123 @@ async def _json_body(request: Request, max_bytes: int) -> Any:
     return body
 
 
-def create_router(store: Store | str, *, max_body_bytes: int = MAX_BODY_BYTES, max_batch: int = MAX_BATCH) -> APIRouter:
-    """The /v1 ingestion routes over one store (a Store or a database URL)."""
-    store = Store(store) if isinstance(store, str) else store
-    ingestor = Ingestor(store)
-    committer = GroupCommitter(ingestor)
-    bearer = HTTPBearer(auto_error=False, description="A project API key from `tether keys create`.")
+@dataclass(frozen=True)
+class Ingestion:
+    """What the routes serve from: the store, its group committer, the request limits (on `app.state`)."""
 
-    async def project_key(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-        project: Annotated[str | None, Query(description="Optional; must be the key's own project.")] = None,
-    ) -> KeyInfo:
-        """The one authentication dependency: a valid, unrevoked key, scoped to its own project."""
-        # async with an inline lookup (one indexed row, ~0.1 ms): saves a threadpool hop per request, and
-        # no cache, so a revoked key is refused from the next request on
-        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-            raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
-                                headers={"WWW-Authenticate": "Bearer"})
-        info = authenticate(store, credentials.credentials)
-        if info is None:
-            raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
-        if project is not None and project != info.project:
-            raise HTTPException(403, f"this key belongs to another project, not {project!r}")
-        return info
+    store: Store
+    committer: GroupCommitter
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_batch: int = MAX_BATCH
 
-    Key = Annotated[KeyInfo, Depends(project_key)]
-    router = APIRouter(prefix="/v1", tags=["ingestion"])
 
-    async def _store(events: list[Event], key: KeyInfo, skipped: int = 0) -> IngestResult:
-        problems = [{"loc": ["events", i], "msg": p} for i, e in enumerate(events) for p in check_storable(e)]
-        if problems:
-            raise HTTPException(422, problems)
+async def ingestion(request: Request) -> Ingestion:
+    """The app's ingestion state (set by `serve_ingestion`)."""
+    return request.app.state.ingestion
+
+
+bearer = HTTPBearer(auto_error=False, description="A project API key from `tether keys create`.")
+Served = Annotated[Ingestion, Depends(ingestion)]
+
+
+async def project_key(
+    served: Served,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    project: Annotated[str | None, Query(description="Optional; must be the key's own project.")] = None,
+) -> KeyInfo:
+    """The one authentication dependency: a valid, unrevoked key, scoped to its own project."""
+    # async with an inline lookup (one indexed row, ~0.1 ms): saves a threadpool hop per request, and
+    # no cache, so a revoked key is refused from the next request on
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
+                            headers={"WWW-Authenticate": "Bearer"})
+    info = authenticate(served.store, credentials.credentials)
+    if info is None:
+        raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    if project is not None and project != info.project:
+        raise HTTPException(403, f"this key belongs to another project, not {project!r}")
+    return info
+
+
+Key = Annotated[KeyInfo, Depends(project_key)]
+router = APIRouter(prefix="/v1", tags=["ingestion"])
+
+
+async def _ingest(served: Ingestion, events: list[Event], key: KeyInfo, skipped: int = 0) -> IngestResult:
+    problems = [{"loc": ["events", i], "msg": p} for i, e in enumerate(events) for p in check_storable(e)]
+    if problems:
+        raise HTTPException(422, problems)
+    try:
+        res = await served.committer.submit(events, key.project)  # returns after the commit: durable before the 2xx
+    except StoreError as exc:
+        # the store, not the client, failed: say so and let the client retry (its event ids make that safe)
+        raise HTTPException(503, f"store unavailable, retry later ({type(exc).__name__})",
+                            headers={"Retry-After": "1"}) from None
+    return IngestResult(project=key.project, received=len(events), stored=res.stored,
+                        duplicates=res.duplicates, skipped_spans=skipped)
+
+
+@router.post("/events", response_model=IngestResult, openapi_extra=_BATCH_BODY,
+             responses={401: {}, 403: {}, 413: {}, 422: {}})
+async def post_events(request: Request, key: Key, served: Served) -> IngestResult:
+    """Store a batch of v1 events (JSON array or {"events": [...]}); idempotent by event_id."""
+    body = await _json_body(request, served.max_body_bytes)
+    items = body.get("events") if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        raise HTTPException(422, "body must be a JSON array of events or an object with an 'events' array")
+    if len(items) > served.max_batch:
+        raise HTTPException(413, f"batch of {len(items)} events; at most {served.max_batch} per request")
+    events, errors = [], []
+    for i, item in enumerate(items):
         try:
-            res = await committer.submit(events, key.project)  # returns after the commit: durable before the 2xx
-        except SQLAlchemyError as exc:
-            # the store, not the client, failed: say so and let the client retry (its event ids make that safe)
-            raise HTTPException(503, f"store unavailable, retry later ({type(exc).__name__})",
-                                headers={"Retry-After": "1"}) from None
-        return IngestResult(project=key.project, received=len(events), stored=res.stored,
-                            duplicates=res.duplicates, skipped_spans=skipped)
-
-    @router.post("/events", response_model=IngestResult, openapi_extra=_BATCH_BODY,
-                 responses={401: {}, 403: {}, 413: {}, 422: {}})
-    async def post_events(request: Request, key: Key) -> IngestResult:
-        """Store a batch of v1 events (JSON array or {"events": [...]}); idempotent by event_id."""
-        body = await _json_body(request, max_body_bytes)
-        items = body.get("events") if isinstance(body, dict) else body
-        if not isinstance(items, list):
-            raise HTTPException(422, "body must be a JSON array of events or an object with an 'events' array")
-        if len(items) > max_batch:
-            raise HTTPException(413, f"batch of {len(items)} events; at most {max_batch} per request")
-        events, errors = [], []
-        for i, item in enumerate(items):
-            try:
-                events.append(Event.model_validate(item))
-            except ValidationError as exc:
-                errors.extend(_validation_detail(exc, f"events[{i}]"))
-        if errors:
-            raise HTTPException(422, errors[:50])
-        seen: dict[str, Event] = {}
-        for e in events:  # a batch repeating an id stores the first one, as a retry would
-            seen.setdefault(e.event_id, e)
-        return await _store(list(seen.values()), key)
-
-    @router.post("/traces", response_model=IngestResult, openapi_extra=_OTLP_BODY,
-                 responses={401: {}, 403: {}, 413: {}, 422: {}})
-    async def post_traces(request: Request, key: Key) -> IngestResult:
-        """OTLP/HTTP JSON spans with OpenTelemetry GenAI attributes, stored as generation events."""
-        body = await _json_body(request, max_body_bytes)
-        try:
-            events, skipped = otlp_to_events(body)
-        except OtlpError as exc:
-            raise HTTPException(422, str(exc)) from None
+            events.append(Event.model_validate(item))
         except ValidationError as exc:
-            raise HTTPException(422, _validation_detail(exc, "span")) from None
-        if len(events) > max_batch:
-            raise HTTPException(413, f"{len(events)} GenAI spans; at most {max_batch} per request")
-        return await _store(events, key, skipped)
+            errors.extend(_validation_detail(exc, f"events[{i}]"))
+    if errors:
+        raise HTTPException(422, errors[:50])
+    seen: dict[str, Event] = {}
+    for e in events:  # a batch repeating an id stores the first one, as a retry would
+        seen.setdefault(e.event_id, e)
+    return await _ingest(served, list(seen.values()), key)
 
-    @router.get("/events", response_model=EventsPage, responses={401: {}, 403: {}})
-    def get_events(key: Key, trace_id: Annotated[str, Query(min_length=1, max_length=256)],
-                   limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> EventsPage:
-        """A trace's events in the key's own project (as stored: redacted)."""
-        events = ingestor.events_for_trace(key.project, trace_id, limit)
-        return EventsPage(project=key.project, events=[e.model_dump(mode="json") for e in events])
 
-    return router
+@router.post("/traces", response_model=IngestResult, openapi_extra=_OTLP_BODY,
+             responses={401: {}, 403: {}, 413: {}, 422: {}})
+async def post_traces(request: Request, key: Key, served: Served) -> IngestResult:
+    """OTLP/HTTP JSON spans with OpenTelemetry GenAI attributes, stored as generation events."""
+    body = await _json_body(request, served.max_body_bytes)
+    try:
+        events, skipped = otlp_to_events(body)
+    except OtlpError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except ValidationError as exc:
+        raise HTTPException(422, _validation_detail(exc, "span")) from None
+    if len(events) > served.max_batch:
+        raise HTTPException(413, f"{len(events)} GenAI spans; at most {served.max_batch} per request")
+    return await _ingest(served, events, key, skipped)
+
+
+@router.get("/events", response_model=EventsPage, responses={401: {}, 403: {}})
+def get_events(key: Key, served: Served, trace_id: Annotated[str, Query(min_length=1, max_length=256)],
+               limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> EventsPage:
+    """A trace's events in the key's own project (as stored: redacted)."""
+    events = deploy_repo.events_for_trace(served.store, key.project, trace_id, limit)
+    return EventsPage(project=key.project, events=[e.model_dump(mode="json") for e in events])
+
+
+def serve_ingestion(app: FastAPI, store: Store | str, *, max_body_bytes: int = MAX_BODY_BYTES,
+                    max_batch: int = MAX_BATCH) -> None:
+    """Serve the /v1 ingestion routes on `app` over one store (a Store or a database URL)."""
+    store = Store(store) if isinstance(store, str) else store
+    app.state.ingestion = Ingestion(store, GroupCommitter(Ingestor(store)), max_body_bytes, max_batch)
+    app.include_router(router)
+    add_event_schema(app)
 
 
 def create_app(store: Store | str, **limits: int) -> FastAPI:
     """A standalone app serving only the ingestion API (OpenAPI at /openapi.json, docs at /docs)."""
     app = FastAPI(title="Tether ingestion API", version="1")
-    app.include_router(create_router(store, **limits))
-    add_event_schema(app)
+    serve_ingestion(app, store, **limits)
     return app
 
 

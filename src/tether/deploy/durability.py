@@ -11,13 +11,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from tether.deploy.client import Client
 from tether.deploy.keys import create_key
 from tether.deploy.process import ServerProcess
-from tether.store import Store
-from tether.store.models import EventRow
+from tether.store import Store, deploy_repo
 
 
 @dataclass
@@ -74,11 +71,7 @@ def crash_drill(workdir: Path, n_events: int = 2000, kills: int = 1, batch_size:
         client.close()
     finally:
         server.stop()
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(func.count()).select_from(EventRow).where(EventRow.project == "drill")).scalar_one()
-        distinct = conn.execute(select(func.count(func.distinct(EventRow.event_id)))
-                                .where(EventRow.project == "drill")).scalar_one()
-        stored_ids = set(conn.execute(select(EventRow.event_id).where(EventRow.project == "drill")).scalars())
+    rows, distinct, stored_ids = deploy_repo.event_id_counts(store, "drill")
     store.close()
     return DrillResult(sent=len(sent), acked=len(acked), stored_rows=rows, distinct_ids=distinct,
                        missing=[e for e in sent if e not in stored_ids],

@@ -15,15 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
-
-from tether.collect.db import write_transaction
 from tether.deploy.pii import Redactor
-from tether.store import Store
-from tether.store.models import EventRow, OutcomeRow, PreferencePairRow
+from tether.store import Store, deploy_repo
 
 USER_KEYS = ("enduser.id", "user.id", "user_id")
-_CHUNK = 500
 
 
 @dataclass
@@ -41,14 +36,7 @@ def traces_of_user(store: Store, project: str, user: str, redactor: Redactor | N
     wanted = {user}
     if redactor is not None:
         wanted.add(redactor.redact(user))
-    traces: set[str] = set()
-    stmt = select(EventRow.trace_id, EventRow.attributes).where(EventRow.project == project,
-                                                                EventRow.attributes.is_not(None))
-    with store.engine.connect() as conn:
-        for trace_id, attrs in conn.execute(stmt):
-            if isinstance(attrs, dict) and any(attrs.get(k) in wanted for k in USER_KEYS):
-                traces.add(trace_id)
-    return traces
+    return deploy_repo.traces_with_attribute(store, project, USER_KEYS, wanted)
 
 
 def forget(store: Store, project: str, *, traces: Iterable[str] = (), user: str | None = None,
@@ -58,20 +46,6 @@ def forget(store: Store, project: str, *, traces: Iterable[str] = (), user: str 
     if user is not None:
         targets |= traces_of_user(store, project, user, redactor)
     result = ForgetResult(traces=len(targets))
-    if not targets:
-        return result
-    ids = sorted(targets)
-    with write_transaction(store) as conn:
-        for i in range(0, len(ids), _CHUNK):
-            part = ids[i : i + _CHUNK]
-            result.events += conn.execute(
-                delete(EventRow).where(EventRow.project == project, EventRow.trace_id.in_(part))).rowcount or 0
-            result.outcomes += conn.execute(delete(OutcomeRow).where(OutcomeRow.trace_id.in_(part))).rowcount or 0
-        # provenance is free-form JSON: match in Python, portable across SQLite and PostgreSQL
-        doomed = [pid for pid, prov in conn.execute(
-            select(PreferencePairRow.id, PreferencePairRow.provenance).where(PreferencePairRow.provenance.is_not(None)))
-            if isinstance(prov, dict) and prov.get("trace_id") in targets]
-        for i in range(0, len(doomed), _CHUNK):
-            result.pairs += conn.execute(
-                delete(PreferencePairRow).where(PreferencePairRow.id.in_(doomed[i : i + _CHUNK]))).rowcount or 0
+    if targets:
+        result.events, result.outcomes, result.pairs = deploy_repo.delete_traces(store, project, targets)
     return result

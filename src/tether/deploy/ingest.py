@@ -5,17 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 
-from sqlalchemy import select
-
-from tether.collect.db import write_transaction
-from tether.deploy.keys import project_secret
+from tether.deploy.keys import DEFAULT_PROJECT, project_secret
 from tether.deploy.pii import Redactor
 from tether.records import Event
 from tether.store import Store, WriteResult
-from tether.store.models import EventRow
-from tether.store.repository import event_from_row
 
 MAX_SHORT_FIELD = 255  # model and name columns are String(255)
 
@@ -53,26 +48,20 @@ class Ingestor:
         """Redact then store in one committed transaction; a repeated event_id is stored once."""
         redactor = self.redactor(project)
         clean = [redactor.redact_event(e) for e in events]
-        with write_transaction(self.store) as conn:
+        with self.store.write_transaction() as conn:
             return self.store.add_events(clean, project=project, conn=conn)
 
     def ingest_many(self, batches: list[tuple[list[Event], str]]) -> list[WriteResult]:
         """Several requests' batches in ONE transaction (one commit), each with its own result."""
         cleaned = [([self.redactor(p).redact_event(e) for e in evs], p) for evs, p in batches]
-        with write_transaction(self.store) as conn:
+        with self.store.write_transaction() as conn:
             return [self.store.add_events(evs, project=p, conn=conn) for evs, p in cleaned]
 
-    def events_for_trace(self, project: str, trace_id: str, limit: int = 1000) -> list[Event]:
-        """A trace's events in this project, in arrival order."""
-        stmt = (select(EventRow.__table__).where(EventRow.project == project, EventRow.trace_id == trace_id)
-                .order_by(EventRow.id).limit(limit))
-        with self.store.engine.connect() as conn:
-            return [event_from_row(r) for r in conn.execute(stmt)]
 
-
-def iter_project_events(store: Store, project: str) -> Iterator[Event]:
-    """Every stored event of a project (already redacted)."""
-    return store.iter_events(project=project)
+def import_redactor(store: Store, project: str = DEFAULT_PROJECT) -> Callable[[Event], Event]:
+    """For `tether.io.import_file(transform_event=...)`: redacts as the HTTP path does (secret made on first use)."""
+    ingestor = Ingestor(store)
+    return lambda event: ingestor.redactor(project).redact_event(event)
 
 
 class GroupCommitter:

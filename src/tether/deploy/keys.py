@@ -5,31 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from sqlalchemy import select, update
-
-from tether.collect.db import write_transaction
-from tether.store import Store
-from tether.store.bulk import insert_ignore
-from tether.store.deploy_models import ApiKeyRow, ProjectSecretRow
+from tether.store import Store, deploy_repo
+from tether.store.deploy_repo import KeyInfo
+from tether.store.deploy_repo import list_keys as list_keys  # re-exported: every key, or a project's
 
 KEY_PREFIX = "tk_"
 DEFAULT_PROJECT = "default"  # the events namespace `tether import events` and Store.add_events use
 SECRET_ENV = "TETHER_PII_SECRET"
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    """What a key is allowed to do: the project it belongs to."""
-
-    id: int
-    project: str
-    prefix: str
-    name: str
-    created_at: datetime
-    revoked_at: datetime | None
 
 
 def hash_key(key: str) -> str:
@@ -42,43 +25,21 @@ def create_key(store: Store, project: str, name: str = "") -> str:
     if not project:
         raise ValueError("project name must not be empty")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    with write_transaction(store) as conn:
-        conn.execute(ApiKeyRow.__table__.insert(), [{
-            "project": project, "key_hash": hash_key(key), "prefix": key[:10], "name": name,
-            "created_at": datetime.now(UTC), "revoked_at": None,
-        }])
+    deploy_repo.add_key(store, project, hash_key(key), key[:10], name)
     return key
 
 
 def revoke_key(store: Store, key_or_prefix: str) -> int:
     """Revoke by the full key or by its printed prefix; returns how many keys were revoked."""
-    table = ApiKeyRow.__table__
     if key_or_prefix.startswith(KEY_PREFIX) and len(key_or_prefix) > 20:
-        where = table.c.key_hash == hash_key(key_or_prefix)
-    else:
-        where = table.c.prefix == key_or_prefix
-    with write_transaction(store) as conn:
-        stmt = update(table).where(where, table.c.revoked_at.is_(None)).values(revoked_at=datetime.now(UTC))
-        res = conn.execute(stmt)
-        return res.rowcount or 0
-
-
-def list_keys(store: Store, project: str | None = None) -> list[KeyInfo]:
-    """Every key (or a project's), newest last."""
-    stmt = select(ApiKeyRow.__table__).order_by(ApiKeyRow.id)
-    if project is not None:
-        stmt = stmt.where(ApiKeyRow.project == project)
-    with store.engine.connect() as conn:
-        return [KeyInfo(r.id, r.project, r.prefix, r.name, r.created_at, r.revoked_at) for r in conn.execute(stmt)]
+        return deploy_repo.revoke_keys(store, key_hash=hash_key(key_or_prefix))
+    return deploy_repo.revoke_keys(store, prefix=key_or_prefix)
 
 
 def authenticate(store: Store, key: str) -> KeyInfo | None:
     """The key's info if it exists and is not revoked, else None."""
-    with store.engine.connect() as conn:
-        r = conn.execute(select(ApiKeyRow.__table__).where(ApiKeyRow.key_hash == hash_key(key))).first()
-    if r is None or r.revoked_at is not None:
-        return None
-    return KeyInfo(r.id, r.project, r.prefix, r.name, r.created_at, r.revoked_at)
+    found = deploy_repo.list_keys(store, key_hash=hash_key(key))
+    return found[0] if found and found[0].revoked_at is None else None
 
 
 def project_secret(store: Store, project: str) -> bytes:
@@ -86,13 +47,4 @@ def project_secret(store: Store, project: str) -> bytes:
     env = os.environ.get(SECRET_ENV)
     if env:
         return env.encode("utf-8")
-    table = ProjectSecretRow.__table__
-    with store.engine.connect() as conn:
-        found = conn.execute(select(table.c.secret).where(table.c.project == project)).scalar()
-    if found is None:
-        with write_transaction(store) as conn:
-            # two servers racing both insert-or-ignore, then both read the winner
-            insert_ignore(conn, table, [{"project": project, "secret": secrets.token_hex(32),
-                                         "created_at": datetime.now(UTC)}])
-            found = conn.execute(select(table.c.secret).where(table.c.project == project)).scalar_one()
-    return found.encode("utf-8")
+    return deploy_repo.project_secret(store, project, secrets.token_hex(32)).encode("utf-8")

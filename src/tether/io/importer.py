@@ -11,6 +11,7 @@ import orjson
 
 from tether.io.errors import BadLine, InputError
 from tether.io.formats import get_format, input_size
+from tether.records import Event
 from tether.store import Store
 
 
@@ -39,16 +40,20 @@ def import_file(
     skip_bad: Path | None = None,
     set_name: str = "default",
     on_bytes: Callable[[int], None] | None = None,
+    transform_event: Callable[[Event], Event] | None = None,
 ) -> ImportReport:
     """Import one file (or folder) of `kind` into the store, all or nothing.
 
     Without `skip_bad`, the first bad line raises InputError and the store is left as it
     was. With it, bad lines go to that file (JSONL: file, line, key, error, raw) and the
-    rest is imported.
+    rest is imported. Production events pass through `transform_event` before anything is
+    stored: the deploy stage's PII redactor (`tether.deploy.ingest.import_redactor`), as on the HTTP path.
     """
     fmt = get_format(kind)
     if fmt.reader is None:
         raise ValueError(f"kind {kind!r} can be exported but not imported")
+    if fmt.target == "events" and transform_event is None:
+        raise ValueError("importing events needs transform_event (the deploy stage's PII redactor)")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
@@ -75,11 +80,8 @@ def import_file(
             result = store.add_comparisons(records())
         elif fmt.target == "pairs":
             result = store.add_pairs(records(), set_name=set_name)
-        else:  # production events: PII is redacted before anything is stored, as on the HTTP path
-            from tether.deploy.ingest import Ingestor
-
-            redactor = Ingestor(store).redactor("default")
-            result = store.add_events(redactor.redact_event(e) for e in records())
+        else:
+            result = store.add_events(transform_event(e) for e in records())
     finally:
         if side is not None:
             side.close()

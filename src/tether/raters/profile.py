@@ -164,10 +164,4 @@ def read_candidates(path: Path) -> list[Rater]:
 
 def stored_raters(store) -> list[Rater]:  # noqa: ANN001 - a tether.store.Store
     """Every rater in the store with their attributes (the candidates when no file is given)."""
-    from sqlalchemy import select
-
-    from tether.store.models import RaterRow
-
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(RaterRow.id, RaterRow.name, RaterRow.attributes).order_by(RaterRow.id)).all()
-    return [Rater(id=r.id, name=r.name, attributes=r.attributes or {}) for r in rows]
+    return store.raters()

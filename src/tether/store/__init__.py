@@ -1,6 +1,8 @@
 """The store: SQLAlchemy models, engine, migrations; SQLite default, PostgreSQL by URL."""
 
-from tether.store.engine import make_engine, normalize_url, upgrade
-from tether.store.repository import Store, WriteResult
+from sqlalchemy.exc import SQLAlchemyError as StoreError  # the database failed, not the caller's input
 
-__all__ = ["Store", "WriteResult", "make_engine", "normalize_url", "upgrade"]
+from tether.store.engine import make_engine, normalize_url, upgrade
+from tether.store.repository import Conn, Store, WriteResult
+
+__all__ = ["Conn", "Store", "StoreError", "WriteResult", "make_engine", "normalize_url", "upgrade"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ CHUNK = 5000
 COMPARISON_CHUNK = 10_000  # rows staged and merged at a time by add_comparisons
 SMALL_WRITE = 1000  # up to this many comparisons, add_comparisons inserts directly (no staging)
 KNOWN_IDS_MAX = 1 << 19  # ids remembered per table across chunks (~60 MB each at most): memory stays bounded
+Conn = Connection  # the transaction handle a stage holds and passes back to store functions, never looks into
 
 _COMPARISON_TABLE = ComparisonRow.__table__
 _PROMPTS = PromptRow.__table__
@@ -88,6 +90,7 @@ class Store(StageResults):
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine: Engine = make_engine(url)
+        self._write_lock = threading.RLock()
         if migrate:
             upgrade(self.engine)
 
@@ -109,6 +112,18 @@ class Store(StageResults):
         """One transaction: everything inside commits together or not at all."""
         with self.engine.begin() as conn:
             yield conn
+
+    @contextlib.contextmanager
+    def write_transaction(self) -> Iterator[Connection]:
+        """`transaction()` holding this store's write lock on SQLite: writers queue here instead of sleeping in
+        SQLite's busy handler (slow tails). PostgreSQL needs none (issuance serializes on the campaign row)."""
+        lock = self._write_lock if self.dialect == "sqlite" else contextlib.nullcontext()
+        with lock, self.transaction() as conn:
+            yield conn
+
+    def connect(self) -> contextlib.AbstractContextManager[Connection]:
+        """A connection for reads (nothing is committed)."""
+        return self.engine.connect()
 
     def _count(self, conn: Connection, table) -> int:  # noqa: ANN001
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -198,14 +213,7 @@ class Store(StageResults):
         batch: int = 2000,
     ) -> Iterator[Comparison]:
         """Stream stored comparisons in storage order (bounded memory)."""
-        ra, rb = aliased(ResponseRow), aliased(ResponseRow)
-        stmt = (
-            select(_COMPARISON_TABLE, PromptRow.text.label("_prompt"), ra.text.label("_a"), rb.text.label("_b"))
-            .join(PromptRow, PromptRow.id == ComparisonRow.prompt_id)
-            .join(ra, ra.id == ComparisonRow.response_a_id)
-            .join(rb, rb.id == ComparisonRow.response_b_id)
-            .order_by(ComparisonRow.id)
-        )
+        stmt = comparisons_select().order_by(ComparisonRow.id)
         for col, value in (
             (ComparisonRow.objective, objective),
             (ComparisonRow.task_type, task_type),
@@ -353,11 +361,6 @@ class Store(StageResults):
             rows = conn.execute(select(_RATERS).order_by(RaterRow.id)).all()
             return [Rater(id=r.id, name=r.name, attributes=r.attributes or {}) for r in rows]
 
-    def get_rater(self, rater_id: str) -> Rater | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(_RATERS).where(RaterRow.id == rater_id)).first()
-            return None if row is None else Rater(id=row.id, name=row.name, attributes=row.attributes or {})
-
     def save_profile(self, profile: RaterProfile) -> None:
         with self.transaction() as conn:
             conn.execute(delete(RaterProfileRow).where(RaterProfileRow.name == profile.name))
@@ -432,6 +435,15 @@ class Store(StageResults):
         Base.metadata.drop_all(self.engine)
         with self.engine.begin() as conn:
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+
+def comparisons_select() -> Any:
+    """Comparison rows with their texts (`_prompt`, `_a`, `_b`): filter, order, then `comparison_from_row`."""
+    ra, rb = aliased(ResponseRow), aliased(ResponseRow)
+    return (select(_COMPARISON_TABLE, PromptRow.text.label("_prompt"), ra.text.label("_a"), rb.text.label("_b"))
+            .join(PromptRow, PromptRow.id == ComparisonRow.prompt_id)
+            .join(ra, ra.id == ComparisonRow.response_a_id)
+            .join(rb, rb.id == ComparisonRow.response_b_id))
 
 
 def comparison_from_row(row: Any, prompt: str, a: str, b: str) -> Comparison:

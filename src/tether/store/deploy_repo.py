@@ -1,0 +1,119 @@
+"""SQL for the production side: API keys, project PII secrets, a trace's events, deletion requests."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select, update
+
+from tether.records import Event
+from tether.store.bulk import insert_ignore
+from tether.store.deploy_models import ApiKeyRow, ProjectSecretRow
+from tether.store.models import EventRow, OutcomeRow, PreferencePairRow
+from tether.store.repository import Store, event_from_row
+
+_CHUNK = 500  # ids per DELETE ... IN (...)
+_KEYS = ApiKeyRow.__table__
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What a key is allowed to do: the project it belongs to."""
+
+    id: int
+    project: str
+    prefix: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def add_key(store: Store, project: str, key_hash: str, prefix: str, name: str) -> None:
+    with store.write_transaction() as conn:
+        conn.execute(_KEYS.insert(), [{"project": project, "key_hash": key_hash, "prefix": prefix, "name": name,
+                                       "created_at": datetime.now(UTC), "revoked_at": None}])
+
+
+def revoke_keys(store: Store, *, key_hash: str | None = None, prefix: str | None = None) -> int:
+    """Revoke the live key with this hash, or those with this prefix; returns how many."""
+    where = _KEYS.c.key_hash == key_hash if key_hash is not None else _KEYS.c.prefix == prefix
+    with store.write_transaction() as conn:
+        stmt = update(_KEYS).where(where, _KEYS.c.revoked_at.is_(None)).values(revoked_at=datetime.now(UTC))
+        return conn.execute(stmt).rowcount or 0
+
+
+def list_keys(store: Store, project: str | None = None, *, key_hash: str | None = None) -> list[KeyInfo]:
+    """Every key (a project's, or the one with this hash), newest last, revoked ones included."""
+    stmt = select(_KEYS).order_by(ApiKeyRow.id)
+    if project is not None:
+        stmt = stmt.where(ApiKeyRow.project == project)
+    if key_hash is not None:
+        stmt = stmt.where(ApiKeyRow.key_hash == key_hash)
+    with store.connect() as conn:
+        return [KeyInfo(r.id, r.project, r.prefix, r.name, r.created_at, r.revoked_at) for r in conn.execute(stmt)]
+
+
+def project_secret(store: Store, project: str, fresh: str) -> str:
+    """The project's stored PII secret; when there is none, `fresh` is stored first."""
+    table = ProjectSecretRow.__table__
+    with store.connect() as conn:
+        found = conn.execute(select(table.c.secret).where(table.c.project == project)).scalar()
+    if found is None:
+        with store.write_transaction() as conn:
+            # two servers racing both insert-or-ignore, then both read the winner
+            insert_ignore(conn, table, [{"project": project, "secret": fresh, "created_at": datetime.now(UTC)}])
+            found = conn.execute(select(table.c.secret).where(table.c.project == project)).scalar_one()
+    return found
+
+
+def events_for_trace(store: Store, project: str, trace_id: str, limit: int = 1000) -> list[Event]:
+    """A trace's events in a project, in arrival order."""
+    stmt = (select(EventRow.__table__).where(EventRow.project == project, EventRow.trace_id == trace_id)
+            .order_by(EventRow.id).limit(limit))
+    with store.connect() as conn:
+        return [event_from_row(r) for r in conn.execute(stmt)]
+
+
+def event_id_counts(store: Store, project: str) -> tuple[int, int, set[str]]:
+    """(rows, distinct event ids, the ids) of a project's events."""
+    where = EventRow.project == project
+    with store.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(EventRow).where(where)).scalar_one()
+        distinct = conn.execute(select(func.count(func.distinct(EventRow.event_id))).where(where)).scalar_one()
+        ids = set(conn.execute(select(EventRow.event_id).where(where)).scalars())
+    return rows, distinct, ids
+
+
+def traces_with_attribute(store: Store, project: str, keys: Sequence[str], values: Collection[str]) -> set[str]:
+    """Trace ids of a project's events whose attributes hold one of `values` under one of `keys`."""
+    traces: set[str] = set()
+    stmt = select(EventRow.trace_id, EventRow.attributes).where(EventRow.project == project,
+                                                                EventRow.attributes.is_not(None))
+    with store.connect() as conn:
+        for trace_id, attrs in conn.execute(stmt):
+            if isinstance(attrs, dict) and any(attrs.get(k) in values for k in keys):
+                traces.add(trace_id)
+    return traces
+
+
+def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[int, int, int]:
+    """In one transaction, delete the traces' events in the project, outcomes with their trace ids and
+    preference pairs whose provenance names one; returns (events, outcomes, pairs) deleted."""
+    ids = sorted(traces)
+    events = outcomes = pairs = 0
+    with store.write_transaction() as conn:
+        for i in range(0, len(ids), _CHUNK):
+            part = ids[i : i + _CHUNK]
+            events += conn.execute(
+                delete(EventRow).where(EventRow.project == project, EventRow.trace_id.in_(part))).rowcount or 0
+            outcomes += conn.execute(delete(OutcomeRow).where(OutcomeRow.trace_id.in_(part))).rowcount or 0
+        # provenance is free-form JSON: match in Python, portable across SQLite and PostgreSQL
+        doomed = [pid for pid, prov in conn.execute(
+            select(PreferencePairRow.id, PreferencePairRow.provenance).where(PreferencePairRow.provenance.is_not(None)))
+            if isinstance(prov, dict) and prov.get("trace_id") in traces]
+        for i in range(0, len(doomed), _CHUNK):
+            pairs += conn.execute(
+                delete(PreferencePairRow).where(PreferencePairRow.id.in_(doomed[i : i + _CHUNK]))).rowcount or 0
+    return events, outcomes, pairs
