@@ -190,3 +190,23 @@ def test_gold_and_attention_items_mixed_in(store: Store):
     assert sum(phases.values()) == 40
     kinds = {a["phase"]: a["item_kind"] for a in assignment_log(store, "c1")}
     assert kinds == {"gold": "gold", "attention": "attention", "main": "regular"}
+
+
+def test_a_stored_audit_run_blocks_its_task_types_until_a_revised_rubric(store: Store):
+    """Campaigns read the blocked task types of the latest audit run that covered their comparisons."""
+    from tether.collect.status import campaign_status
+    from tether.records import AuditRun
+
+    raters = setup_campaign(store, raters=2, task_types={"clear": 3, "vague": 3}, pilot_items=0, overlap=2)
+    store.add_audit_run(AuditRun(campaigns=["other"], blocked_task_types=["clear"]))  # another campaign's audit
+    store.add_audit_run(AuditRun(campaigns=["c1"], blocked_task_types=["vague"],
+                                 verdicts={"vague": {"status": "ambiguous", "alpha": 0.12}}))
+    fill_queue(store, "c1", raters[0], rng=random.Random(0))
+    assert {tt for _, _, tt in open_tasks(store, raters[0])} == {"clear"}
+    status = campaign_status(store, "c1")
+    assert status["paused_task_types"] == ["vague"] and "agreement 0.12" in status["blocked_by_audit"]["vague"]
+
+    publish_rubric(store, "c1", "Vague items: prefer the more specific answer.", version="v2", task_type="vague")
+    assert campaign_status(store, "c1")["blocked_by_audit"] == {}
+    fill_queue(store, "c1", raters[1], rng=random.Random(0))
+    assert "vague" in {tt for _, _, tt in open_tasks(store, raters[1])}

@@ -11,7 +11,7 @@ from tether.store import Store
 from tether.store.engine import current_revision, upgrade
 from tether.store.models import Base, ModelVersionRow
 
-STAGE_RESULT_TABLES = ("audit_runs", "model_versions")
+STAGE_RESULT_TABLES = ("audit_runs", "audit_run_campaigns", "model_versions")
 
 
 def test_upgrade_from_0003_keeps_rows_and_matches_the_models(store_url: str) -> None:

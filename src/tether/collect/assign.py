@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from tether.collect.agreement import agreement_by_task_type, paused_task_types
-from tether.collect.campaign import CampaignError, CampaignInfo, get_campaign
+from tether.collect.campaign import CampaignError, CampaignInfo, audit_blocks, get_campaign
 from tether.records import Comparison, Side
 from tether.store import Conn, Store
 from tether.store import collect_repo as repo
@@ -44,6 +44,7 @@ def fill_queue(store: Store, campaign: str, rater_id: str, *, rng: random.Random
     rng = rng or random.SystemRandom()
     if repo.queue_is_full(store, campaign, rater_id):  # the common case on every page view: no write needed
         return []
+    audit = store.latest_audit_run(campaign, with_result=False)
     with store.write_transaction() as conn:
         info = get_campaign(conn, campaign, lock=True)
         s = info.settings
@@ -51,7 +52,8 @@ def fill_queue(store: Store, campaign: str, rater_id: str, *, rng: random.Random
         if qual is None or qual.status not in repo.OPEN_STATUSES:
             return []
         states = task_type_states(conn, info.id)
-        open_types = [t for t, st in states.items() if st.status != "paused"]
+        blocked = audit_blocks(conn, info, audit)
+        open_types = [t for t, st in states.items() if st.status != "paused" and t not in blocked]
         if not open_types:
             return []
         need = s.queue_size - repo.open_count(conn, info.id, rater_id)

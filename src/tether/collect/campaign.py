@@ -17,9 +17,10 @@ from pydantic import (
     model_validator,
 )
 
+from tether.audit.config import AGREEMENT_FLOOR
 from tether.io.errors import BadLine, InputError, bad_from_validation
 from tether.io.jsonl import iter_jsonl
-from tether.records import default_pair_id
+from tether.records import AuditRun, default_pair_id
 from tether.store import Conn, Store
 from tether.store import collect_repo as repo
 from tether.store.collect_repo import campaign_names as campaign_names  # re-exported for the web app
@@ -42,7 +43,7 @@ class CampaignSettings(BaseModel):
     objectives: list[Objective] = Field(default_factory=lambda: ["overall"], min_length=1)
     overlap: int = Field(default=3, ge=2, le=50)
     pilot_items: int = Field(default=10, ge=0)
-    agreement_threshold: float = Field(default=0.4, ge=-1.0, le=1.0)
+    agreement_threshold: float = Field(default=AGREEMENT_FLOOR, ge=-1.0, le=1.0)
     gold_rate: float = Field(default=0.1, ge=0.0, le=0.5)
     attention_rate: float = Field(default=0.05, ge=0.0, le=0.5)
     qualification_gold: int = Field(default=0, ge=0)
@@ -153,6 +154,21 @@ def _start_pilot_round(conn: Conn, info: CampaignInfo, task_type: str, round_: i
         # nothing to pilot on (pilot_items = 0 or items used up): the task type runs as is
         repo.set_task_type_state(conn, info.id, task_type, status="active",
                                  reason="no items for a pilot round (pilot_items=0 or all used)")
+
+
+def audit_blocks(conn: Conn, info: CampaignInfo, run: AuditRun | None) -> dict[str, str]:
+    """Task types of this campaign that `run` (its latest audit) blocked by the 0.4 rule, each with the reason;
+    a rubric version published after the run answers the audit, so its task types are piloted again instead."""
+    if run is None:
+        return {}
+    states = task_type_states(conn, info.id)
+    out = {}
+    for tt in run.blocked_task_types:
+        if tt in states and repo.rubric_published_at(conn, info.id, tt) <= run.created_at:
+            alpha = run.verdicts.get(tt, {}).get("alpha")
+            shown = "n/a" if alpha is None else f"{alpha:.2f}"
+            out[tt] = f"blocked by audit run {run.id}: agreement {shown} below the 0.4 rule; publish a revised rubric"
+    return out
 
 
 def pause_task_type(store: Store, campaign: str, task_type: str, reason: str,

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from tether.audit.config import AGREEMENT_FLOOR
 from tether.cli_support import fail, open_store
 
 campaign_app = typer.Typer(help="Annotation campaigns: create, watch, pause, revise the rubric, export.",
@@ -26,7 +27,8 @@ def create(
     objective: Annotated[list[str] | None, typer.Option(help="Objective judged separately; repeat.")] = None,
     overlap: Annotated[int, typer.Option(help="Raters per pair (>= 2: both display orders).")] = 3,
     pilot: Annotated[int, typer.Option(help="Pilot items per task type before scaling.")] = 10,
-    threshold: Annotated[float, typer.Option(help="Pause a task type whose pilot agreement is below.")] = 0.4,
+    threshold: Annotated[float, typer.Option(help="Pause a task type whose pilot agreement is below.")
+                         ] = AGREEMENT_FLOOR,
     gold_rate: Annotated[float, typer.Option(help="Share of tasks that are gold items.")] = 0.1,
     attention_rate: Annotated[float, typer.Option(help="Share of tasks that are attention checks.")] = 0.05,
     qualification_gold: Annotated[int, typer.Option(help="Gold items a rater answers before real work.")] = 0,
@@ -113,8 +115,9 @@ def status(name: Annotated[str, typer.Argument()],
         table.add_column(col)
     for tt, v in s["task_types"].items():
         fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
-        table.add_row(tt, v["status"], str(v["rubric_version"]), fmt(v["pilot_agreement"]),
-                      fmt(v.get("agreement_so_far")), f"{v['answered']}/{v['issued']}", v["reason"])
+        blocked = s["blocked_by_audit"].get(tt)
+        table.add_row(tt, "blocked" if blocked else v["status"], str(v["rubric_version"]), fmt(v["pilot_agreement"]),
+                      fmt(v.get("agreement_so_far")), f"{v['answered']}/{v['issued']}", blocked or v["reason"])
     out.print(table)
     b = s["position_bias"]
     if b:

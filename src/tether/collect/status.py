@@ -8,16 +8,18 @@ from typing import Any
 
 from tether.collect.agreement import agreement_by_task_type, position_bias
 from tether.collect.assign import gold_accuracy
-from tether.collect.campaign import get_campaign, task_type_states
+from tether.collect.campaign import audit_blocks, get_campaign, task_type_states
 from tether.store import Store
 from tether.store import collect_repo as repo
 
 
 def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
     """Everything the campaign page and `tether campaign status` show, as plain data."""
+    audit = store.latest_audit_run(campaign, with_result=False)
     with store.connect() as conn:
         info = get_campaign(conn, campaign)
         states = task_type_states(conn, info.id)
+        blocked = audit_blocks(conn, info, audit)
         items, work = repo.campaign_counts(conn, info.id)
         raters = repo.enrolments(conn, info.id)
         gold = {r.rater_id: gold_accuracy(conn, info.id, r.rater_id) for r in raters}
@@ -45,7 +47,9 @@ def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
         "overlap": info.settings.overlap,
         "agreement_threshold": info.settings.agreement_threshold,
         "task_types": per_type,
-        "paused_task_types": sorted(tt for tt, st in states.items() if st.status == "paused"),
+        "paused_task_types": sorted(tt for tt, st in states.items() if st.status == "paused" or tt in blocked),
+        "audit_run": None if audit is None else audit.id,
+        "blocked_by_audit": blocked,
         "issued": sum(v["issued"] for v in per_type.values()),
         "answered": sum(v["answered"] for v in per_type.values()),
         "position_bias": None if bias is None else asdict(bias),

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from tether.audit.config import AGREEMENT_FLOOR
 from tether.cli_support import fail, open_store
 
 raters_app = typer.Typer(help="Raters: import candidates, match them to a written profile, qualify.",
@@ -98,7 +99,8 @@ def qualify_cmd(
     audit_json: Annotated[Path | None, typer.Option(help="`tether audit --json` output: per-rater reliability.")]
     = None,
     min_gold_accuracy: Annotated[float | None, typer.Option(help="Default: the campaign's pass threshold.")] = None,
-    min_agreement: Annotated[float, typer.Option(help="Audit reliability below this sends a rater back.")] = 0.4,
+    min_agreement: Annotated[float, typer.Option(help="Audit reliability below this sends a rater back.")
+                             ] = AGREEMENT_FLOOR,
     requalify: Annotated[bool, typer.Option(help="Send raters whose numbers dropped back to qualification.")]
     = False,
 ) -> None:

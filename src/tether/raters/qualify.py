@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tether.audit.config import AGREEMENT_FLOOR
 from tether.collect.assign import gold_accuracy
 from tether.collect.campaign import get_campaign
 from tether.store import Store
@@ -42,7 +43,7 @@ def qualifications(store: Store, campaign: str,
 
 
 def requalify(store: Store, campaign: str, *, agreement: Mapping[str, float] | None = None,
-              min_gold_accuracy: float | None = None, min_agreement: float = 0.4,
+              min_gold_accuracy: float | None = None, min_agreement: float = AGREEMENT_FLOOR,
               min_gold_answers: int = 3) -> list[Qualification]:
     """Send qualified raters whose gold accuracy (>= min_gold_answers answers) or audit agreement dropped back
     to qualification: their open regular tasks are withdrawn and they get gold items until they pass again."""

@@ -25,7 +25,7 @@ class CampaignRow(Base):
     objectives: Mapped[list[str]] = mapped_column(JSON)
     overlap: Mapped[int] = mapped_column(Integer, default=3)
     pilot_items: Mapped[int] = mapped_column(Integer, default=10)  # regular items per task type per pilot round
-    agreement_threshold: Mapped[float] = mapped_column(Float, default=0.4)
+    agreement_threshold: Mapped[float] = mapped_column(Float)
     gold_rate: Mapped[float] = mapped_column(Float, default=0.1)
     attention_rate: Mapped[float] = mapped_column(Float, default=0.05)
     qualification_gold: Mapped[int] = mapped_column(Integer, default=0)  # gold answers before regular work

@@ -92,6 +92,16 @@ def add_rubric(conn: Connection, campaign_id: int, task_type: str, version: str,
     return True
 
 
+def rubric_published_at(conn: Connection, campaign_id: int, task_type: str) -> datetime:
+    """When the rubric a task type uses now was published (its own latest, else the campaign default)."""
+    for scope in (task_type, "*"):
+        when = conn.execute(select(func.max(RubricVersionRow.created_at)).where(
+            RubricVersionRow.campaign_id == campaign_id, RubricVersionRow.task_type == scope)).scalar()
+        if when is not None:
+            return _aware(when)
+    raise LookupError(f"campaign {campaign_id} has no rubric")
+
+
 def current_rubric(conn: Connection, campaign_id: int, task_type: str) -> tuple[str, str]:
     """(version, text) of the rubric a task type uses now: its own latest, else the campaign default."""
     for scope in (task_type, "*"):

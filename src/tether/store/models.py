@@ -186,6 +186,14 @@ class AuditRunRow(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class AuditRunCampaignRow(Base):
+    """Which campaigns' comparisons an audit run covered: a campaign finds its latest audit by index, not by JSON."""
+
+    __tablename__ = "audit_run_campaigns"
+    run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id", ondelete="CASCADE"), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
 # Campaign tables live in their own module; importing it here keeps Base.metadata complete.
 import tether.store.deploy_models  # noqa: E402, F401  (production-side tables, same reason)
 from tether.store import collect_models  # noqa: E402, F401

@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from tether.records import AuditRun, ModelVersion
-from tether.store.models import AuditRunRow, ModelVersionRow
+from tether.store.models import AuditRunCampaignRow, AuditRunRow, ModelVersionRow
 
 _RUNS = AuditRunRow.__table__
 _VERSIONS = ModelVersionRow.__table__
+_RUN_CAMPAIGNS = AuditRunCampaignRow.__table__
 _RUN_COLUMNS = ("id", "created_at", "source", "n_comparisons", "campaigns", "blocked_task_types", "verdicts",
                 "config", "result")
 _VERSION_COLUMNS = ("name", "version", "kind", "path", "parent", "metrics", "config", "lineage", "contracts",
@@ -26,16 +27,21 @@ class StageResults:
         values["created_at"] = run.created_at
         with self.transaction() as conn:
             new_id = conn.execute(insert(_RUNS).values(**values).returning(_RUNS.c.id)).scalar_one()
+            if run.campaigns:
+                conn.execute(insert(_RUN_CAMPAIGNS), [{"run_id": new_id, "campaign": c} for c in run.campaigns])
         return run.model_copy(update={"id": new_id})
 
-    def latest_audit_run(self, campaign: str | None = None) -> AuditRun | None:
-        """The newest audit run (that covered `campaign`'s comparisons, if given), or None."""
+    def latest_audit_run(self, campaign: str | None = None, *, with_result: bool = True) -> AuditRun | None:
+        """The newest audit run (that covered `campaign`'s comparisons, if given), or None; `with_result=False`
+        leaves out the full numbers (what assignment reads on its hot path)."""
+        newest = select(func.max(_RUNS.c.id)) if campaign is None else \
+            select(func.max(_RUN_CAMPAIGNS.c.run_id)).where(_RUN_CAMPAIGNS.c.campaign == campaign)
         with self.transaction() as conn:
-            rows = conn.execute(select(_RUNS.c.id, _RUNS.c.campaigns).order_by(_RUNS.c.id.desc()))
-            run_id = next((r.id for r in rows if campaign is None or campaign in (r.campaigns or [])), None)
+            run_id = conn.execute(newest).scalar()
             if run_id is None:
                 return None
-            row = conn.execute(select(*(_RUNS.c[c] for c in _RUN_COLUMNS)).where(_RUNS.c.id == run_id)).one()
+            columns = [c for c in _RUN_COLUMNS if with_result or c != "result"]
+            row = conn.execute(select(*(_RUNS.c[c] for c in columns)).where(_RUNS.c.id == run_id)).one()
         return AuditRun(**row._asdict())
 
     def add_model_version(self, version: ModelVersion) -> ModelVersion:

@@ -30,6 +30,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_audit_runs_created_at", "audit_runs", ["created_at"])
+    op.create_table(
+        "audit_run_campaigns",
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("campaign", sa.String(length=255), nullable=False),
+        sa.ForeignKeyConstraint(["run_id"], ["audit_runs.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("run_id", "campaign"),
+    )
+    op.create_index("ix_audit_run_campaigns_campaign", "audit_run_campaigns", ["campaign"])
     with op.batch_alter_table("model_versions") as batch_op:
         for name in _MODEL_VERSION_COLUMNS:
             batch_op.add_column(sa.Column(name, sa.JSON(), nullable=True))
@@ -39,5 +47,7 @@ def downgrade() -> None:
     with op.batch_alter_table("model_versions") as batch_op:
         for name in _MODEL_VERSION_COLUMNS:
             batch_op.drop_column(name)
+    op.drop_index("ix_audit_run_campaigns_campaign", table_name="audit_run_campaigns")
+    op.drop_table("audit_run_campaigns")
     op.drop_index("ix_audit_runs_created_at", table_name="audit_runs")
     op.drop_table("audit_runs")
