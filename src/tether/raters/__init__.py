@@ -1,1 +1,18 @@
-"""tether.raters"""
+"""tether.raters: recruit to a written profile, qualify on gold, send back raters whose numbers drop (guard 1).
+
+    profile = load_profile("profile.toml")                 # the target population, attribute by attribute
+    ranked = rank(profile, read_candidates("candidates.jsonl"))   # each candidate's match, with reasons
+    qualifications(store, "campaign"); requalify(store, "campaign", agreement=reliability)
+"""
+
+from __future__ import annotations
+
+from tether.lazy import lazy_exports
+
+_LAZY = {
+    "TargetProfile": "profile", "load_profile": "profile", "read_candidates": "profile",
+    "stored_raters": "profile", "Match": "match", "match": "match", "rank": "match",
+    "Qualification": "qualify", "qualifications": "qualify", "requalify": "qualify",
+}
+
+__all__, __getattr__ = lazy_exports(__name__, _LAZY)
