@@ -23,10 +23,10 @@ from tether.audit.agreement import (
     disputed_items,
     measure_agreement,
 )
-from tether.audit.bt import PositionModel, fit_position_model
 from tether.audit.config import AuditConfig
 from tether.audit.labels import LabelTable, build_table
 from tether.audit.position import FirstPositionRate, SwapAnalysis, first_position_rate, rates_by, swap_analysis
+from tether.audit.position_model import PositionModel, fit_position_model
 from tether.audit.reliability import Reliability, rate_raters
 from tether.records import Comparison
 

@@ -16,7 +16,6 @@ from typing import Literal
 from sqlalchemy import Connection, and_, case, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from tether.collect.agreement import agreement_by_task_type, paused_task_types
 from tether.collect.campaign import (
     CampaignError,
     CampaignInfo,
@@ -26,6 +25,7 @@ from tether.collect.campaign import (
     task_type_states,
     withdraw_open_assignments,
 )
+from tether.collect.campaign_checks import agreement_by_task_type, paused_task_types
 from tether.collect.db import write_transaction
 from tether.records import Comparison, Side
 from tether.store import Store

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from tether.collect.agreement import agreement_by_task_type, position_bias
 from tether.collect.assign import gold_accuracy
 from tether.collect.campaign import get_campaign, task_type_states
+from tether.collect.campaign_checks import agreement_by_task_type, position_bias
 from tether.store import Store
 from tether.store.collect_models import AssignmentRow, CampaignItemRow, RaterQualificationRow
 
