@@ -10,7 +10,7 @@ from nltk.metrics.agreement import AnnotationTask
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
-from tether.collect.agreement import agreement_by_task_type, paused_task_types, position_bias
+from tether.collect.campaign_checks import agreement_by_task_type, paused_task_types, position_bias
 from tether.collect.status import campaign_status
 from tether.records import Comparison
 from tether.store import Store

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tether.collect.agreement import agreement_by_task_type
 from tether.collect.assign import fill_queue, get_task, open_tasks, submit_answer
 from tether.collect.campaign import (
     CampaignItem,
@@ -22,6 +21,7 @@ from tether.collect.campaign import (
     publish_rubric,
     task_type_states,
 )
+from tether.collect.campaign_checks import agreement_by_task_type
 from tether.raters.match import rank
 from tether.raters.profile import TargetProfile
 from tether.sim import World

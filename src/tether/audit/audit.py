@@ -23,10 +23,10 @@ from tether.audit.agreement import (
     disputed_items,
     measure_agreement,
 )
-from tether.audit.bt import PositionModel, fit_position_model
 from tether.audit.config import AuditConfig
 from tether.audit.labels import LabelTable, build_table
 from tether.audit.position import FirstPositionRate, SwapAnalysis, first_position_rate, rates_by, swap_analysis
+from tether.audit.position_model import PositionModel, fit_position_model
 from tether.audit.reliability import Reliability, rate_raters
 from tether.records import Comparison
 
@@ -203,27 +203,65 @@ def run_audit(comparisons: Iterable[Comparison] | LabelTable, config: AuditConfi
     table = comparisons if isinstance(comparisons, LabelTable) else build_table(comparisons)
     if table.n_judgments == 0:
         raise ValueError("no comparisons to audit")
-    boot = {"min_shared": config.min_shared_items, "n_boot": config.n_bootstrap, "seed": config.seed,
-            "level": config.confidence}
     rated = table.in_display_frame() if config.label_frame == "display" else table
     by_task = rated.by_task_type()
-    agreement_by_task = {t: measure_agreement(sub, **boot) for t, sub in by_task.items()}
-    overall = next(iter(agreement_by_task.values())) if len(by_task) == 1 else measure_agreement(rated, **boot)
-    groups = rated.groups()
-    agreement_by_group = (
-        {k: measure_agreement(sub, **boot) for k, sub in groups.items()}
-        if len({o for _, o in groups}) > 1 else {k: agreement_by_task[k[0]] for k in groups}
+    overall, agreement_by_task, agreement_by_group = _agreement(rated, by_task, config)
+    fits = _fit_by_objective(table, config)
+    verdicts = _verdicts(table, rated, by_task, agreement_by_task, fits.judgment_reliability, config)
+    position_by = {kind: rates_by(table, getattr(table, kind), getattr(table, f"{kind}_names"), config.confidence)
+                   for kind in ("rater", "interface", "campaign", "batch")}
+    return AuditResult(
+        config=config,
+        table=table,
+        agreement_overall=overall,
+        agreement_by_task_type=agreement_by_task,
+        agreement_by_group=agreement_by_group,
+        verdicts=verdicts,
+        reliability=fits.reliability,
+        rater_summary=_summarise_raters(table, fits.reliability, fits.n_by_objective),
+        position_overall=first_position_rate(table.label, table.shown_first, config.confidence),
+        position_by=position_by,
+        swaps=swap_analysis(table),
+        position_models=fits.models,
+        item_posteriors=fits.posteriors,
+        item_bt_proba=fits.bt_proba,
+        judgment_reliability=fits.judgment_reliability,
     )
 
-    # label models and position models, one fit per objective (raters' confusions are shared across task types)
+
+def _agreement(rated: LabelTable, by_task: dict[str, LabelTable], config: AuditConfig
+               ) -> tuple[Agreement, dict[str, Agreement], dict[tuple[str, str], Agreement]]:
+    """Agreement overall, per task type and per (task type, objective), each measured once."""
+    boot = {"min_shared": config.min_shared_items, "n_boot": config.n_bootstrap, "seed": config.seed,
+            "level": config.confidence}
+    by_task_type = {t: measure_agreement(sub, **boot) for t, sub in by_task.items()}
+    overall = next(iter(by_task_type.values())) if len(by_task) == 1 else measure_agreement(rated, **boot)
+    groups = rated.groups()
+    by_group = (
+        {k: measure_agreement(sub, **boot) for k, sub in groups.items()}
+        if len({o for _, o in groups}) > 1 else {k: by_task_type[k[0]] for k in groups}
+    )
+    return overall, by_task_type, by_group
+
+
+@dataclass
+class _Fits:
+    """Label and position models fitted per objective, mapped back to full-table items and judgments."""
+
+    posteriors: np.ndarray  # (n_items, 3) Dawid–Skene
+    bt_proba: np.ndarray | None  # (n_items, 3) reliability-weighted Bradley–Terry, or None
+    judgment_reliability: np.ndarray  # (n_judgments,)
+    reliability: dict[str, Reliability] = field(default_factory=dict)
+    n_by_objective: dict[str, dict[str, int]] = field(default_factory=dict)
+    models: dict[str, PositionModel] = field(default_factory=dict)
+
+
+def _fit_by_objective(table: LabelTable, config: AuditConfig) -> _Fits:
+    """One fit of the label models and position models per objective (rater confusions span task types)."""
     objectives = np.array([e.objective for e in table.examples], dtype=object)
     judgment_objective = objectives[table.item]
-    posteriors = np.zeros((table.n_items, 3))
-    bt_proba = np.zeros((table.n_items, 3)) if config.position_model else None
-    judgment_rel = np.zeros(table.n_judgments)
-    per_objective: dict[str, Reliability] = {}
-    n_by_objective: dict[str, dict[str, int]] = {}
-    models: dict[str, PositionModel] = {}
+    fits = _Fits(np.zeros((table.n_items, 3)), np.zeros((table.n_items, 3)) if config.position_model else None,
+                 np.zeros(table.n_judgments))
     for objective in sorted(set(objectives.tolist())):
         mask = judgment_objective == objective
         sub = table.subset(mask)
@@ -231,20 +269,28 @@ def run_audit(comparisons: Iterable[Comparison] | LabelTable, config: AuditConfi
         rel = rate_raters(sub, gold=config.gold, gold_prior_strength=config.gold_prior_strength,
                           spammer_competence=config.spammer_competence, n_iter=config.label_model_iterations,
                           unknown_reliability=config.unknown_reliability)
-        per_objective[objective] = rel
-        n_by_objective[objective] = {name: stats.n_judgments for name, stats in rel.raters.items()}
-        posteriors[parent] = rel.posteriors
-        judgment_rel[np.flatnonzero(mask)] = rel.rater_reliability[sub.rater]
-        if bt_proba is not None:
+        fits.reliability[objective] = rel
+        fits.n_by_objective[objective] = {name: stats.n_judgments for name, stats in rel.raters.items()}
+        fits.posteriors[parent] = rel.posteriors
+        fits.judgment_reliability[np.flatnonzero(mask)] = rel.rater_reliability[sub.rater]
+        if fits.bt_proba is not None:
             # Two fits: unweighted for each rater's own position effect (reported); weighted by rater
             # reliability for the soft labels, so spammers and novices do not move them.
-            models[objective] = fit_position_model(sub, fallback=rel.posteriors)
+            fits.models[objective] = fit_position_model(sub, fallback=rel.posteriors)
             weights = rel.rater_reliability[sub.rater]
-            bt_proba[parent] = fit_position_model(sub, fallback=rel.posteriors, sample_weight=weights).proba
+            fits.bt_proba[parent] = fit_position_model(sub, fallback=rel.posteriors, sample_weight=weights).proba
+    return fits
 
-    # The 0.4 rule asks whether the rubric is ambiguous, not whether some raters are bad (that is the
-    # reliability section's job): it is judged on raters whose reliability qualifies them, when they
-    # overlap on enough items, so a pool diluted with spammers or novices does not block a clear rubric.
+
+def _verdicts(table: LabelTable, rated: LabelTable, by_task: dict[str, LabelTable],
+              agreement_by_task: dict[str, Agreement], judgment_rel: np.ndarray,
+              config: AuditConfig) -> dict[str, TaskVerdict]:
+    """The 0.4 rule per task type.
+
+    The rule asks whether the rubric is ambiguous, not whether some raters are bad (that is the
+    reliability section's job): it is judged on raters whose reliability qualifies them, when they
+    overlap on enough items, so a pool diluted with spammers or novices does not block a clear rubric.
+    """
     qualified = judgment_rel >= config.qualified_reliability
     task_types = np.array([e.task_type for e in table.examples], dtype=object)[table.item]
     canonical_by_task = table.by_task_type() if rated is not table else by_task
@@ -255,27 +301,4 @@ def run_audit(comparisons: Iterable[Comparison] | LabelTable, config: AuditConfi
                               level=config.confidence)[PRIMARY_METRIC] \
             if sub.n_judgments and config.rubric_basis == "qualified" else None
         verdicts[t] = _verdict(t, agreement_by_task[t].primary, est_q, canonical_by_task[t], config)
-
-    position_by = {
-        "rater": rates_by(table, table.rater, table.rater_names, config.confidence),
-        "interface": rates_by(table, table.interface, table.interface_names, config.confidence),
-        "campaign": rates_by(table, table.campaign, table.campaign_names, config.confidence),
-        "batch": rates_by(table, table.batch, table.batch_names, config.confidence),
-    }
-    return AuditResult(
-        config=config,
-        table=table,
-        agreement_overall=overall,
-        agreement_by_task_type=agreement_by_task,
-        agreement_by_group=agreement_by_group,
-        verdicts=verdicts,
-        reliability=per_objective,
-        rater_summary=_summarise_raters(table, per_objective, n_by_objective),
-        position_overall=first_position_rate(table.label, table.shown_first, config.confidence),
-        position_by=position_by,
-        swaps=swap_analysis(table),
-        position_models=models,
-        item_posteriors=posteriors,
-        item_bt_proba=bt_proba,
-        judgment_reliability=judgment_rel,
-    )
+    return verdicts

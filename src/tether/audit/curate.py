@@ -43,79 +43,43 @@ def _task_factor(result: AuditResult, task_type: str) -> float:
     return float(np.clip(verdict.alpha / threshold, 0.0, 1.0))
 
 
+class _Items:
+    """The per-item numbers of an audit that curation reads."""
+
+    def __init__(self, result: AuditResult) -> None:
+        table = result.table
+        self.votes = table.counts()
+        self.n_judgments = self.votes.sum(axis=1)
+        rel_sum = np.bincount(table.item, weights=result.judgment_reliability, minlength=table.n_items)
+        self.mean_reliability = np.divide(rel_sum, self.n_judgments, out=np.zeros(table.n_items),
+                                          where=self.n_judgments > 0)
+        self.n_raters = np.bincount(np.unique(table.item * table.n_raters + table.rater) // table.n_raters,
+                                    minlength=table.n_items)
+        swaps = result.swaps
+        self.reversals = [int(r) + int(x) for r, x in zip(swaps.item_reversals, swaps.item_across_reversal,
+                                                          strict=True)]
+        blocked = set(result.blocked_task_types)
+        self.blocked = [e.task_type in blocked for e in table.examples]
+
+
 def curate(source: AuditResult | Iterable[Comparison], config: CurateConfig | None = None,
            audit_config: AuditConfig | None = None) -> CurationResult:
     """Turn an audit (or comparisons, audited first) into preference pairs with weights and flags."""
     config = config or CurateConfig()
     result = source if isinstance(source, AuditResult) else run_audit(source, audit_config)
-    table = result.table
-    counts = table.counts()
-    n_judg = counts.sum(axis=1)
-    rel_sum = np.bincount(table.item, weights=result.judgment_reliability, minlength=table.n_items)
-    mean_rel = np.divide(rel_sum, n_judg, out=np.zeros(table.n_items), where=n_judg > 0)
-    n_raters = np.bincount(np.unique(table.item * table.n_raters + table.rater) // table.n_raters,
-                           minlength=table.n_items)
+    items = _Items(result)
     use_bt = config.soft_labels == "bradley_terry" and result.item_bt_proba is not None
     proba = result.item_bt_proba if use_bt else result.item_posteriors
-    label_model = "bradley_terry" if use_bt else "dawid_skene"
-    swaps = result.swaps
-    blocked = set(result.blocked_task_types)
-    tally = {"items": table.n_items, "pairs": 0, "ties": 0, "excluded_blocked": 0, "discarded_reversal": 0,
+    tally = {"items": result.table.n_items, "pairs": 0, "ties": 0, "excluded_blocked": 0, "discarded_reversal": 0,
              "downweighted_reversal": 0, "dropped_zero_weight": 0}
     pairs: list[PreferencePair] = []
-    for i, e in enumerate(table.examples):
-        is_blocked = e.task_type in blocked
-        if is_blocked and not config.include_blocked:
-            tally["excluded_blocked"] += 1
-            continue
-        n_rev = int(swaps.item_reversals[i]) + int(swaps.item_across_reversal[i])
-        if n_rev and config.policy == "discard":
-            tally["discarded_reversal"] += 1
-            continue
-        weight = mean_rel[i] * _task_factor(result, e.task_type)
-        if n_rev and config.policy == "downweight":
-            weight /= 1 + n_rev
-            tally["downweighted_reversal"] += 1
+    for i, e in enumerate(result.table.examples):
+        weight, counted = _weigh(result, config, items, i)
+        for key in counted:
+            tally[key] += 1
         if weight <= 0:
-            tally["dropped_zero_weight"] += 1
             continue
-        p = proba[i]
-        # Ties come from Dawid–Skene: Davidson's single tie rate rarely makes a tie the likeliest outcome.
-        tie = bool(result.item_posteriors[i].argmax() == TIE)
-        if tie:
-            chosen, p_chosen = A, 0.5
-        else:
-            chosen = A if p[A] >= p[B] else B
-            p_chosen = float(np.clip(p[chosen] / max(p[A] + p[B], 1e-12), 0.5, 1.0))
-        ds = result.item_posteriors[i]
-        disagree = use_bt and not tie and (ds[A] >= ds[B]) != (chosen == A)
-        majority_share = float(counts[i].max() / n_judg[i])
-        flags = [name for name, on in (
-            ("reversal", n_rev > 0),
-            ("low_agreement", n_judg[i] >= 2 and majority_share < config.low_agreement_share),
-            ("single_judgment", n_judg[i] < 2),
-            ("blocked_task_type", is_blocked),
-            ("label_models_disagree", disagree),
-        ) if on]
-        provenance: dict[str, Any] = {
-            "pair_id": e.pair_id,
-            "task_type": e.task_type,
-            "n_judgments": int(n_judg[i]),
-            "n_raters": int(n_raters[i]),
-            "votes": {name: int(counts[i, k]) for k, name in enumerate(LABEL_NAMES)},
-            "label_model": label_model,
-            "p_dawid_skene": [round(float(x), 6) for x in result.item_posteriors[i]],
-            "mean_reliability": round(float(mean_rel[i]), 6),
-            "judged_both_orders": bool(swaps.item_swapped[i]),
-            "reversal": n_rev > 0,
-            "n_reversals": n_rev,
-            "low_agreement": "low_agreement" in flags,
-            "blocked_task_type": is_blocked,
-            "flags": flags,
-            "policy": config.policy,
-        }
-        if use_bt:
-            provenance["p_bradley_terry"] = [round(float(x), 6) for x in p]
+        chosen, p_chosen, tie = _choose(proba[i], result.item_posteriors[i])
         a_chosen = chosen == A
         pairs.append(PreferencePair(
             prompt=e.prompt,
@@ -125,8 +89,71 @@ def curate(source: AuditResult | Iterable[Comparison], config: CurateConfig | No
             p_chosen=p_chosen,
             tie=tie,
             objective=e.objective,
-            provenance=provenance,
+            provenance=_provenance(result, config, items, i, chosen, tie, proba[i] if use_bt else None),
         ))
         tally["pairs"] += 1
         tally["ties"] += int(tie)
     return CurationResult(pairs, tally)
+
+
+def _weigh(result: AuditResult, config: CurateConfig, items: _Items, i: int) -> tuple[float, list[str]]:
+    """Item i's weight (0: left out) and the tally entries it counts toward."""
+    if items.blocked[i] and not config.include_blocked:
+        return 0.0, ["excluded_blocked"]
+    n_rev = items.reversals[i]
+    if n_rev and config.policy == "discard":
+        return 0.0, ["discarded_reversal"]
+    weight = items.mean_reliability[i] * _task_factor(result, result.table.examples[i].task_type)
+    counted = []
+    if n_rev and config.policy == "downweight":
+        weight /= 1 + n_rev
+        counted.append("downweighted_reversal")
+    if weight <= 0:
+        counted.append("dropped_zero_weight")
+    return weight, counted
+
+
+def _choose(p: np.ndarray, ds: np.ndarray) -> tuple[int, float, bool]:
+    """(chosen side, p_chosen, tie) from the soft-label probabilities `p` and Dawid–Skene's posterior `ds`."""
+    # Ties come from Dawid–Skene: Davidson's single tie rate rarely makes a tie the likeliest outcome.
+    if ds.argmax() == TIE:
+        return A, 0.5, True
+    chosen = A if p[A] >= p[B] else B
+    return chosen, float(np.clip(p[chosen] / max(p[A] + p[B], 1e-12), 0.5, 1.0)), False
+
+
+def _provenance(result: AuditResult, config: CurateConfig, items: _Items, i: int, chosen: int, tie: bool,
+                p_bt: np.ndarray | None) -> dict[str, Any]:
+    """Where item i's pair came from, and the flags that say why it may need a second look."""
+    e = result.table.examples[i]
+    n_judg, n_rev, is_blocked = items.n_judgments[i], items.reversals[i], items.blocked[i]
+    ds = result.item_posteriors[i]
+    disagree = p_bt is not None and not tie and (ds[A] >= ds[B]) != (chosen == A)
+    majority_share = float(items.votes[i].max() / n_judg)
+    flags = [name for name, on in (
+        ("reversal", n_rev > 0),
+        ("low_agreement", n_judg >= 2 and majority_share < config.low_agreement_share),
+        ("single_judgment", n_judg < 2),
+        ("blocked_task_type", is_blocked),
+        ("label_models_disagree", disagree),
+    ) if on]
+    provenance: dict[str, Any] = {
+        "pair_id": e.pair_id,
+        "task_type": e.task_type,
+        "n_judgments": int(n_judg),
+        "n_raters": int(items.n_raters[i]),
+        "votes": {name: int(items.votes[i, k]) for k, name in enumerate(LABEL_NAMES)},
+        "label_model": "dawid_skene" if p_bt is None else "bradley_terry",
+        "p_dawid_skene": [round(float(x), 6) for x in ds],
+        "mean_reliability": round(float(items.mean_reliability[i]), 6),
+        "judged_both_orders": bool(result.swaps.item_swapped[i]),
+        "reversal": n_rev > 0,
+        "n_reversals": n_rev,
+        "low_agreement": "low_agreement" in flags,
+        "blocked_task_type": is_blocked,
+        "flags": flags,
+        "policy": config.policy,
+    }
+    if p_bt is not None:
+        provenance["p_bradley_terry"] = [round(float(x), 6) for x in p_bt]
+    return provenance

@@ -153,7 +153,15 @@ def render_html(result: AuditResult) -> str:
         parts.append(f"<p class='bad'>Blocked task types: {html.escape(', '.join(d['blocked_task_types']))}</p>")
     else:
         parts.append("<p>No task type is blocked.</p>")
-    parts.append("<h2>Agreement by task type</h2>")
+    for section in (_agreement_section, _position_section, _reliability_section):
+        parts.extend(section(d, plots))
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _agreement_section(d: dict[str, Any], plots: dict[str, str]) -> list[str]:
+    """Agreement per task type, the blocked rubrics' disputed examples, Cohen's kappa per pair."""
+    parts = ["<h2>Agreement by task type</h2>"]
     if "agreement" in plots:
         parts.append(f"<img alt='agreement by task type' src='{plots['agreement']}'>")
     rows = []
@@ -180,9 +188,14 @@ def render_html(result: AuditResult) -> str:
         parts.append(_table(["rater", "rater", "shared items", "kappa", "CI low", "CI high"],
                             [[p["rater_a"], p["rater_b"], p["n_items"], p["value"], p["ci_low"], p["ci_high"]]
                              for p in pairs[:200]]))
+    return parts
+
+
+def _position_section(d: dict[str, Any], plots: dict[str, str]) -> list[str]:
+    """First-position rates overall, per rater (with swap consistency) and per interface / campaign / batch."""
     pos = d["position"]
-    parts.append("<h2>Position bias</h2><p>First-position rate: share of non-tie judgments that picked the "
-                 "response shown first (0.5 = no bias), exact binomial test, Wilson interval.</p>")
+    parts = ["<h2>Position bias</h2><p>First-position rate: share of non-tie judgments that picked the "
+             "response shown first (0.5 = no bias), exact binomial test, Wilson interval.</p>"]
     if "position" in plots:
         parts.append(f"<img alt='position bias per rater' src='{plots['position']}'>")
     rows = [["overall", pos["overall"]["n"], pos["overall"]["rate"], pos["overall"]["wilson_low"],
@@ -199,9 +212,14 @@ def render_html(result: AuditResult) -> str:
             parts.append(_table([kind, "non-tie", "rate", "low", "high", "p"],
                                 [[k, v["n"], v["rate"], v["wilson_low"], v["wilson_high"], v["p_value"]]
                                  for k, v in groups.items()]))
-    parts.append("<h2>Rater reliability</h2><p>Reliability: chance-corrected Dawid–Skene accuracy (0 = no better "
-                 "than chance, 1 = always right), shrunk toward gold accuracy where gold exists; MACE spammers "
-                 "get 0.</p>")
+    return parts
+
+
+def _reliability_section(d: dict[str, Any], plots: dict[str, str]) -> list[str]:
+    """Per-rater reliability and the label models' numbers behind it."""
+    parts = ["<h2>Rater reliability</h2><p>Reliability: chance-corrected Dawid–Skene accuracy (0 = no better "
+             "than chance, 1 = always right), shrunk toward gold accuracy where gold exists; MACE spammers "
+             "get 0.</p>"]
     if "reliability" in plots:
         parts.append(f"<img alt='rater reliability' src='{plots['reliability']}'>")
     parts.append(_table(["rater", "judgments", "reliability", "DS accuracy", "one-coin skill", "MACE competence",
@@ -209,8 +227,7 @@ def render_html(result: AuditResult) -> str:
                         [[n, r["n_judgments"], r["reliability"], r["ds_accuracy"], r["one_coin_skill"],
                           r["mace_competence"], r["consensus_agreement"], r["gold_n"], r["gold_accuracy"],
                           r["verbosity_preference"]] for n, r in d["raters"].items()]))
-    parts.append("</body></html>")
-    return "".join(parts)
+    return parts
 
 
 def write_html(result: AuditResult, path: Path) -> Path:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from tether.collect.agreement import agreement_by_task_type, paused_task_types
 from tether.collect.campaign import CampaignError, CampaignInfo, audit_blocks, get_campaign
+from tether.collect.campaign_checks import agreement_by_task_type, paused_task_types
 from tether.records import Comparison, Side
 from tether.store import Conn, Store
 from tether.store import collect_repo as repo

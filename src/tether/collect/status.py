@@ -6,9 +6,9 @@ from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
 
-from tether.collect.agreement import agreement_by_task_type, position_bias
 from tether.collect.assign import gold_accuracy
 from tether.collect.campaign import audit_blocks, get_campaign, task_type_states
+from tether.collect.campaign_checks import agreement_by_task_type, position_bias
 from tether.store import Store
 from tether.store import collect_repo as repo
 

@@ -100,6 +100,8 @@ class LabelData:
         rt = as_codes("raters", raters)
         lb = as_codes("labels", labels)
         n = check_same_length(items=it, raters=rt, labels=lb)
+        if n == 0:
+            raise ValueError("labels: no labels to fit on")
         w = as_weights(sample_weight, n)
         gi, gl = _gold_arrays(gold)
         given_items = n_items

@@ -19,12 +19,14 @@ pull on a score is about l2 * score / (comparisons / 4), i.e. negligible.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
 from ._inputs import as_codes, as_weights, check_same_length, resolve_count, single_thread_blas
+from .base import Estimator, check_frame, factorize, is_frame, lookup
 
 TIES = ("davidson", None)
 POSITIONS = ("global", "per_rater", None)
@@ -168,10 +170,11 @@ class BradleyTerryObjective:
         return x0, np.sqrt(np.concatenate(scale))
 
 
-class BradleyTerry:
-    """Bradley–Terry–Davidson model with a position effect.
+class BradleyTerry(Estimator):
+    """Bradley–Terry–Davidson model with a position effect; `fit` on integer codes or crowd-kit's pairwise frame.
 
-    Learned: `scores_` (n_players,): centred log-strengths, `position_` (log-odds bonus of the
+    Learned: `scores_` (n_players,): centred log-strengths, `players_` (what the codes stand for:
+    `arange` for codes, sorted names for a frame), `position_` (log-odds bonus of the
     first-shown response), `rater_position_` (n_raters,): each rater's deviation from `position_`,
     `tie_` (Davidson nu; 0 without ties), `converged_`, `n_iter_`, `objective_` (negative log-posterior).
     `tol` bounds the L-BFGS gradient after scaling each parameter by the square root of its initial
@@ -196,16 +199,26 @@ class BradleyTerry:
 
     def fit(
         self,
-        a: np.ndarray,
-        b: np.ndarray,
-        shown_first: np.ndarray,
-        outcome: np.ndarray,
+        a: Any,
+        b: np.ndarray | None = None,
+        shown_first: np.ndarray | None = None,
+        outcome: np.ndarray | None = None,
         raters: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
         n_players: int | None = None,
         n_raters: int | None = None,
     ) -> BradleyTerry:
-        """Fit the MAP estimate. shown_first: 0 = a shown first, 1 = b; outcome: 0 = a wins, 1 = b wins, 2 = tie."""
+        """Fit the MAP estimate. shown_first: 0 = a shown first, 1 = b; outcome: 0 = a wins, 1 = b wins, 2 = tie.
+
+        `a` may instead be crowd-kit's pairwise DataFrame: `worker`, `left`, `right`, `label` (the winner,
+        left or right; no ties) and optionally `shown_first` (0 = left, 1 = right; without it, left).
+        """
+        players = None
+        if is_frame(a):
+            if any(x is not None for x in (b, shown_first, outcome, raters, n_players, n_raters)):
+                raise ValueError("b, shown_first, outcome, raters, n_players, n_raters: give them only with codes "
+                                 "(a DataFrame's columns define them)")
+            a, b, shown_first, outcome, raters, players = _pair_codes(a)
         objective = self.objective(a, b, shown_first, outcome, raters, sample_weight, n_players, n_raters)
         x0, scale = objective.initial()
 
@@ -236,10 +249,27 @@ class BradleyTerry:
         self.objective_ = float(result.fun)
         self.n_iter_ = int(result.nit)
         self.n_players_, self.n_raters_ = objective.n_players, objective.n_raters
+        self.players_ = np.arange(objective.n_players) if players is None else players
         return self
 
-    def predict_proba(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """(n, 3) position-free probabilities [a wins, b wins, tie] under the fitted scores."""
+    def fit_predict(self, data: Any) -> Any:
+        """crowd-kit's `fit_predict` for a pairwise DataFrame: the fitted scores, a Series by player."""
+        import pandas as pd
+
+        return pd.Series(self.fit(data).scores_, index=pd.Index(self.players_, name="label"), name="agg_score")
+
+    def predict_proba(self, a: Any, b: np.ndarray | None = None) -> Any:
+        """(n, 3) position-free probabilities [a wins, b wins, tie] under the fitted scores.
+
+        For a DataFrame with `left` and `right` columns: a DataFrame with columns left, right, tie.
+        """
+        self._check_fitted()
+        if is_frame(a):
+            import pandas as pd
+
+            check_frame(a, ("left", "right"))
+            codes = [lookup(f"data: {side} player", self.players_, a[side]) for side in ("left", "right")]
+            return pd.DataFrame(self.predict_proba(*codes), index=a.index, columns=["left", "right", "tie"])
         a_codes, b_codes = as_codes("a", a), as_codes("b", b)
         check_same_length(a=a_codes, b=b_codes)
         for name, codes in (("a", a_codes), ("b", b_codes)):
@@ -254,6 +284,15 @@ class BradleyTerry:
         parts = np.column_stack([np.exp(u - top), np.exp(-u - top), np.exp(log_nu - top)])
         return parts / parts.sum(axis=1, keepdims=True)
 
+    def _check_params(self) -> None:
+        if self.ties not in TIES:
+            raise ValueError(f"ties: expected one of {TIES}, got {self.ties!r}")
+        if self.position not in POSITIONS:
+            raise ValueError(f"position: expected one of {POSITIONS}, got {self.position!r}")
+        if not (self.l2 > 0 and self.rater_l2 > 0):
+            raise ValueError(f"l2, rater_l2: must be > 0 (the prior makes sparse data identifiable), got {self.l2}, "
+                             f"{self.rater_l2}")
+
     def objective(
         self,
         a: np.ndarray,
@@ -266,13 +305,7 @@ class BradleyTerry:
         n_raters: int | None = None,
     ) -> BradleyTerryObjective:
         """The validated negative log-posterior that `fit` minimizes (for diagnostics and gradient checks)."""
-        if self.ties not in TIES:
-            raise ValueError(f"ties: expected one of {TIES}, got {self.ties!r}")
-        if self.position not in POSITIONS:
-            raise ValueError(f"position: expected one of {POSITIONS}, got {self.position!r}")
-        if not (self.l2 > 0 and self.rater_l2 > 0):
-            raise ValueError(f"l2, rater_l2: must be > 0 (the prior makes sparse data identifiable), got {self.l2}, "
-                             f"{self.rater_l2}")
+        self._check_params()
         a_codes, b_codes = as_codes("a", a), as_codes("b", b)
         first, result = as_codes("shown_first", shown_first), as_codes("outcome", outcome)
         n = check_same_length(a=a_codes, b=b_codes, shown_first=first, outcome=result)
@@ -299,6 +332,22 @@ class BradleyTerry:
             n_players=players, n_raters=int(n_raters), ties=self.ties, position=self.position,
             l2=float(self.l2), rater_l2=float(self.rater_l2),
         )
+
+
+def _pair_codes(data: Any) -> tuple[np.ndarray, ...]:
+    """crowd-kit's pairwise frame as codes (a = left, b = right) plus the sorted player names."""
+    import pandas as pd
+
+    check_frame(data, ("worker", "left", "right", "label", *(["shown_first"] if "shown_first" in data else [])))
+    codes, players = factorize(pd.concat([data["left"], data["right"]], ignore_index=True))
+    n = len(data)
+    won_left, won_right = ((data["label"] == data[side]).to_numpy() for side in ("left", "right"))
+    if not (won_left | won_right).all():
+        at = int(np.argmax(~(won_left | won_right)))
+        raise ValueError(f"data: label {data['label'].iloc[at]!r} in row {data.index[at]!r} is neither its left "
+                         "nor its right")
+    first = data["shown_first"].to_numpy() if "shown_first" in data else np.zeros(n, dtype=np.int64)
+    return codes[:n], codes[n:], first, won_right.astype(np.int64), factorize(data["worker"])[0], players
 
 
 def _check_below(name: str, codes: np.ndarray, limit: int, meaning: str) -> None:

@@ -8,17 +8,16 @@ iterations; every step here is one sparse product instead of a pandas group-by.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
-from ._inputs import LabelData, single_thread_blas, softmax_rows
+from ._inputs import LabelData, softmax_rows
+from .base import LabelModel
 
 EPS = 1e-10  # crowd-kit's floor for counts, priors and posteriors
 
 
-class DawidSkene:
-    """Dawid–Skene label model; `fit` on (items, raters, labels) integer codes.
+class DawidSkene(LabelModel):
+    """Dawid–Skene label model; `fit` on (items, raters, labels) integer codes or crowd-kit's DataFrame.
 
     Learned: `posteriors_` (n_items, K), `labels_` (argmax), `priors_` (K,), `confusions_`
     (n_raters, K, K), rows = true class, columns = given label, `rater_accuracy_` (n_raters,):
@@ -33,31 +32,14 @@ class DawidSkene:
         self.tol = tol
         self.init = init
 
-    def fit(
-        self,
-        items: np.ndarray,
-        raters: np.ndarray,
-        labels: np.ndarray,
-        *,
-        n_items: int | None = None,
-        n_raters: int | None = None,
-        n_classes: int | None = None,
-        gold: Mapping[int, int] | None = None,
-        sample_weight: np.ndarray | None = None,
-    ) -> DawidSkene:
-        """Fit by EM; gold items (item -> class) stay clamped to their class throughout."""
+    def _check_params(self) -> None:
         if self.init != "majority":
             raise ValueError(f"init: only 'majority' is supported, got {self.init!r}")
         if int(self.n_iter) != self.n_iter or self.n_iter < 0:
             raise ValueError(f"n_iter: expected a non-negative integer, got {self.n_iter!r}")
-        data = LabelData.build(
-            items, raters, labels, n_items=n_items, n_raters=n_raters, n_classes=n_classes,
-            gold=gold, sample_weight=sample_weight,
-        )
-        with single_thread_blas():
-            return self._fit(data)
 
-    def _fit(self, data: LabelData) -> DawidSkene:
+    def _fit(self, data: LabelData) -> None:
+        """EM from majority-vote posteriors; gold items (item -> class) stay clamped to their class throughout."""
         post = data.clamp_gold(data.vote_fractions())
         priors = self._priors(data, post)
         counts, log_conf = self._m_step(data, post)
@@ -84,8 +66,6 @@ class DawidSkene:
         self.n_iter_ = len(history)
         self.lower_bound_history_ = history
         self.log_likelihood_ = _log_likelihood(data, priors, log_conf)
-        self.n_items_, self.n_raters_, self.n_classes_ = data.n_items, data.n_raters, data.n_classes
-        return self
 
     def _m_step(self, data: LabelData, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Confusions from expected counts: returns (counts, log P(label | class)) as (R*K, K) arrays."""

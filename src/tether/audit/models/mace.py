@@ -13,18 +13,17 @@ items with hundreds of labels).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 from scipy.special import digamma
 
-from ._inputs import LabelData, single_thread_blas, softmax_rows
+from ._inputs import LabelData, softmax_rows
+from .base import LabelModel
 
 SPAMMER_THRESHOLD = 0.5  # competence below this: the rater spams on most of their items
 
 
-class MACE:
-    """MACE label model; `fit` on (items, raters, labels) integer codes like `DawidSkene`.
+class MACE(LabelModel):
+    """MACE label model; `fit` on (items, raters, labels) integer codes or crowd-kit's DataFrame.
 
     Learned: `competence_` (n_raters,): probability the rater is not spamming, P(knows) / (P(knows) +
     P(spam)) (NaN without labels), `spam_distribution_` (n_raters, K), `posteriors_`, `labels_`,
@@ -54,54 +53,38 @@ class MACE:
         self.default_noise = default_noise
         self.random_state = random_state
 
-    def fit(
-        self,
-        items: np.ndarray,
-        raters: np.ndarray,
-        labels: np.ndarray,
-        *,
-        n_items: int | None = None,
-        n_raters: int | None = None,
-        n_classes: int | None = None,
-        gold: Mapping[int, int] | None = None,
-        sample_weight: np.ndarray | None = None,
-    ) -> MACE:
-        """Fit with `n_restarts` random starts of `n_iter` iterations each; gold items stay clamped."""
+    def _check_params(self) -> None:
         if self.method not in ("vb", "em"):
             raise ValueError(f"method: expected 'vb' or 'em', got {self.method!r}")
         if int(self.n_restarts) != self.n_restarts or self.n_restarts < 1:
             raise ValueError(f"n_restarts: expected a positive integer, got {self.n_restarts!r}")
-        data = LabelData.build(
-            items, raters, labels, n_items=n_items, n_raters=n_raters, n_classes=n_classes,
-            gold=gold, sample_weight=sample_weight,
-        )
+
+    def _fit(self, data: LabelData) -> None:
+        """`n_restarts` random starts of `n_iter` iterations each, keeping the best; gold items stay clamped."""
         k = data.n_classes
         self.smoothing_ = 0.01 / k if self.smoothing is None else float(self.smoothing)
         pair_weight = np.asarray(data.design.sum(axis=0)).ravel().reshape(data.n_raters, k)
 
         best: tuple[float, np.ndarray, np.ndarray] | None = None
         self.restart_log_likelihoods_ = []
-        with single_thread_blas():
-            for restart in range(int(self.n_restarts)):
-                spam, theta = self._initial(data.n_raters, k, restart)
+        for restart in range(int(self.n_restarts)):
+            spam, theta = self._initial(data.n_raters, k, restart)
+            loglik, post = _e_step(data, spam, theta)
+            for _ in range(int(self.n_iter)):
+                spam, theta = self._m_step(data, spam, theta, post, pair_weight)
                 loglik, post = _e_step(data, spam, theta)
-                for _ in range(int(self.n_iter)):
-                    spam, theta = self._m_step(data, spam, theta, post, pair_weight)
-                    loglik, post = _e_step(data, spam, theta)
-                self.restart_log_likelihoods_.append(loglik)
-                if best is None or loglik > best[0]:
-                    best = (loglik, spam, theta)
-            assert best is not None
-            self.log_likelihood_, spam, theta = best
-            _, post = _e_step(data, spam, theta)
+            self.restart_log_likelihoods_.append(loglik)
+            if best is None or loglik > best[0]:
+                best = (loglik, spam, theta)
+        assert best is not None
+        self.log_likelihood_, spam, theta = best
+        _, post = _e_step(data, spam, theta)
         has_labels = data.rater_weight > 0
         self.posteriors_ = post
         self.labels_ = post.argmax(axis=1)
         self.spamming_ = spam  # [P(spam), P(knows)] per rater (unnormalized under VB, as in crowd-kit)
         self.competence_ = np.where(has_labels, spam[:, 1] / spam.sum(axis=1), np.nan)
         self.spam_distribution_ = theta / theta.sum(axis=1, keepdims=True)
-        self.n_items_, self.n_raters_, self.n_classes_ = data.n_items, data.n_raters, k
-        return self
 
     def is_spammer(self, threshold: float = SPAMMER_THRESHOLD) -> np.ndarray:
         """Boolean per rater: competence below `threshold` (default 0.5: spams on most items).

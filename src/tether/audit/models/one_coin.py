@@ -8,8 +8,6 @@ are clipped to [1e-10, 1 - 1e-10]; so are these). Same EM schedule and stopping 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from ._inputs import LabelData
@@ -19,25 +17,9 @@ from .dawid_skene import EPS, DawidSkene, _expected_accuracy
 class OneCoinDawidSkene(DawidSkene):
     """Dawid–Skene with one accuracy per rater; adds `skills_` (n_raters,)."""
 
-    def fit(
-        self,
-        items: np.ndarray,
-        raters: np.ndarray,
-        labels: np.ndarray,
-        *,
-        n_items: int | None = None,
-        n_raters: int | None = None,
-        n_classes: int | None = None,
-        gold: Mapping[int, int] | None = None,
-        sample_weight: np.ndarray | None = None,
-    ) -> OneCoinDawidSkene:
-        """Fit by EM (same arguments as `DawidSkene.fit`); `skills_` is NaN for raters without labels."""
-        super().fit(
-            items, raters, labels, n_items=n_items, n_raters=n_raters, n_classes=n_classes,
-            gold=gold, sample_weight=sample_weight,
-        )
-        self.skills_ = self.rater_accuracy_
-        return self
+    def _fit(self, data: LabelData) -> None:
+        super()._fit(data)
+        self.skills_ = self.rater_accuracy_  # NaN for raters without labels
 
     def _m_step(self, data: LabelData, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r, k = data.n_raters, data.n_classes

@@ -16,11 +16,12 @@ import numpy as np
 
 from tether.audit import build_table
 from tether.audit.agreement import krippendorff_alpha
+from tether.audit.config import AGREEMENT_FLOOR
 from tether.audit.position import first_position_rate
 from tether.records import Comparison
 
 
-def paused_task_types(agreement: Mapping[str, float | None], threshold: float = 0.4) -> set[str]:
+def paused_task_types(agreement: Mapping[str, float | None], threshold: float = AGREEMENT_FLOOR) -> set[str]:
     """The pause rule on per-task-type numbers from elsewhere (e.g. `tether audit --json`): below `threshold`
     stops scaling; None (not judged) does not pause."""
     return {t for t, value in agreement.items() if value is not None and not value >= threshold}
