@@ -11,7 +11,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "Choice",
@@ -35,6 +45,15 @@ __all__ = [
 Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
+def _no_bool(v: Any) -> Any:
+    if isinstance(v, bool):  # JSON true would otherwise pass as the number 1
+        raise ValueError("must be a number or a string, not a boolean")
+    return v
+
+
+NumberOrText = Annotated[float | StrictStr, BeforeValidator(_no_bool)]
+
+
 def content_hash(*parts: str) -> str:
     """Stable 128-bit hex digest of the given strings (unit-separator joined)."""
     # one join, one encode, one C call: the same bytes as hashing the parts one by one (hot on import)
@@ -52,6 +71,9 @@ def _utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:  # naive timestamps are taken as UTC, the store's clock
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]  # naive means UTC; aware is converted to UTC
 
 
 class Choice(StrEnum):
@@ -131,7 +153,7 @@ class Comparison(_Record):
     campaign: StrictStr | None = None
     interface: StrictStr | None = None
     rubric_version: StrictStr | None = None
-    created_at: datetime | None = None
+    created_at: UtcDatetime | None = None
 
     @field_validator("shown_first", "choice", mode="before")
     @classmethod
@@ -139,11 +161,6 @@ class Comparison(_Record):
         if not isinstance(v, str | Side | Choice):
             raise ValueError(f"must be a string, got {type(v).__name__}")
         return v
-
-    @field_validator("created_at", mode="after")
-    @classmethod
-    def _to_utc(cls, v: datetime | None) -> datetime | None:
-        return _utc(v)
 
     @model_validator(mode="after")
     def _fill_pair_id(self) -> Comparison:
@@ -223,22 +240,10 @@ class Outcome(_Record):
     """A real-world result of a generation (tests passed, ticket resolved, conversion)."""
 
     name: StrictStr
-    value: float | StrictStr
+    value: NumberOrText
     trace_id: StrictStr | None = None
     source: StrictStr | None = None
-    created_at: datetime | None = None
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _no_bool(cls, v: Any) -> Any:
-        if isinstance(v, bool):
-            raise ValueError("must be a number or a string, not a boolean")
-        return v
-
-    @field_validator("created_at", mode="after")
-    @classmethod
-    def _to_utc(cls, v: datetime | None) -> datetime | None:
-        return _utc(v)
+    created_at: UtcDatetime | None = None
 
 
 _REQUIRED_BY_TYPE: dict[EventType, tuple[str, ...]] = {
@@ -255,26 +260,14 @@ class Event(_Record):
     event_id: StrictStr = Field(min_length=1, max_length=256)
     type: EventType
     trace_id: StrictStr = Field(min_length=1, max_length=256)
-    timestamp: datetime
+    timestamp: UtcDatetime
     model: StrictStr | None = None
     prompt: StrictStr | None = None
     response: StrictStr | None = None
-    value: float | StrictStr | None = None
+    value: NumberOrText | None = None
     name: StrictStr | None = None
     corrected_response: StrictStr | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _no_bool(cls, v: Any) -> Any:
-        if isinstance(v, bool):
-            raise ValueError("must be a number or a string, not a boolean")
-        return v
-
-    @field_validator("timestamp", mode="after")
-    @classmethod
-    def _to_utc(cls, v: datetime) -> datetime:
-        return _utc(v)  # type: ignore[return-value]
 
     @model_validator(mode="after")
     def _required_for_type(self) -> Event:
@@ -300,12 +293,7 @@ class ModelVersion(_Record):
     lineage: dict[str, Any] = Field(default_factory=dict)
     contracts: list[RewardContract] = Field(default_factory=list)
     gate: dict[str, Any] | None = None
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-
-    @field_validator("created_at", mode="after")
-    @classmethod
-    def _to_utc(cls, v: datetime) -> datetime:
-        return _utc(v)  # type: ignore[return-value]
+    created_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 class AuditRun(_Record):
@@ -313,7 +301,7 @@ class AuditRun(_Record):
     the 0.4 rule's verdicts (campaigns pause the blocked task types of the latest run that covered them)."""
 
     id: int | None = None
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    created_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
     source: StrictStr = "store"
     n_comparisons: int = 0
     campaigns: list[StrictStr] = Field(default_factory=list)
@@ -321,8 +309,3 @@ class AuditRun(_Record):
     verdicts: dict[str, dict[str, Any]] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
     result: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("created_at", mode="after")
-    @classmethod
-    def _to_utc(cls, v: datetime) -> datetime:
-        return _utc(v)  # type: ignore[return-value]
