@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -28,24 +27,6 @@ class EncodedPairs:
 
     def lengths(self) -> np.ndarray:
         return np.array([max(len(c), len(r)) for c, r in zip(self.chosen, self.rejected, strict=True)])
-
-    def n_tokens(self, idx: Sequence[int]) -> int:
-        return sum(len(self.chosen[i]) + len(self.rejected[i]) for i in idx)
-
-
-def read_pairs_file(path: str | Path) -> list[PreferencePair]:
-    """All pairs of a v1 JSONL file; the first bad line raises with file, line and key."""
-    from tether.io.errors import BadLine, InputError
-    from tether.io.v1 import read_pairs
-
-    out = []
-    for item in read_pairs(Path(path)):
-        if isinstance(item, BadLine):
-            raise InputError(item)
-        out.append(item[1])
-    if not out:
-        raise ValueError(f"{path}: no preference pairs")
-    return out
 
 
 def fingerprint(pairs: Iterable[PreferencePair]) -> str:
