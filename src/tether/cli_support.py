@@ -39,11 +39,13 @@ def open_store() -> Store:
         raise fail(str(exc)) from None
 
 
-def config_options(model: type, section: str, fields: Sequence[str], *, param: str = "config") -> Callable:
+def config_options(model: type, section: str, fields: Sequence[str], *, param: str = "config",
+                   from_args: Sequence[str] = ()) -> Callable:
     """Give a command one option per config field, derived from the config (TRL's HfArgumentParser style).
 
     The option's help is the field's description; its default is the field's default, overlaid by `tether.toml`'s
-    `[section]`; values given on the command line win. The command receives the built config as `param`."""
+    `[section]`; values given on the command line win. The command receives the built config as `param`;
+    `from_args` names config fields the command takes as its own arguments (they are passed on too)."""
     defaults = config_fields(model)
     hints = typing.get_type_hints(model)
     names = getattr(model, "cli_names", {})
@@ -66,6 +68,7 @@ def config_options(model: type, section: str, fields: Sequence[str], *, param: s
         @functools.wraps(func)
         def wrapper(*args: object, **kwargs: object) -> object:
             given = {n: v for n in fields if (v := kwargs.pop(n)) is not None}
+            given.update({n: kwargs[n] for n in from_args})
             try:
                 kwargs[param] = stage_config(model, section, given)
             except ConfigError as exc:

@@ -149,11 +149,14 @@ def stage_config(model: type, section: str, overrides: dict | None = None, proje
         if name not in fields:
             raise ConfigError(f"{where}: unknown key {key!r}")
         values[name] = value
+    overrides = overrides or {}
     try:
-        model(**values)
+        return model(**{**values, **overrides})
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"{where}: key {err['loc'][0]!r}: {err['msg']}") from exc
+        key = str(err["loc"][0]) if err["loc"] else ""
+        if key in values and key not in overrides:  # the file's value is wrong: say where it came from
+            raise ConfigError(f"{where}: key {key!r}: {err['msg']}") from exc
+        raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
-    return model(**{**values, **(overrides or {})})

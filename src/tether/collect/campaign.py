@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -38,17 +38,22 @@ class CampaignSettings(BaseModel):
     """How a campaign runs; validated once, stored on the campaign row."""
 
     model_config = ConfigDict(extra="forbid")
+    cli_names: ClassVar[dict[str, str]] = {"objectives": "objective", "pilot_items": "pilot",
+                                           "agreement_threshold": "threshold"}
+
     name: StrictStr = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.-]+$")
     description: StrictStr = ""
-    objectives: list[Objective] = Field(default_factory=lambda: ["overall"], min_length=1)
-    overlap: int = Field(default=3, ge=2, le=50)
-    pilot_items: int = Field(default=10, ge=0)
-    agreement_threshold: float = Field(default=AGREEMENT_FLOOR, ge=-1.0, le=1.0)
-    gold_rate: float = Field(default=0.1, ge=0.0, le=0.5)
-    attention_rate: float = Field(default=0.05, ge=0.0, le=0.5)
-    qualification_gold: int = Field(default=0, ge=0)
-    pass_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
-    queue_size: int = Field(default=5, ge=1, le=100)
+    objectives: list[Objective] = Field(default_factory=lambda: ["overall"], min_length=1,
+                                        description="objective judged separately (repeat)")
+    overlap: int = Field(default=3, ge=2, le=50, description="raters per pair (>= 2: both display orders)")
+    pilot_items: int = Field(default=10, ge=0, description="pilot items per task type before scaling")
+    agreement_threshold: float = Field(default=AGREEMENT_FLOOR, ge=-1.0, le=1.0,
+                                       description="pause a task type whose pilot agreement is below this")
+    gold_rate: float = Field(default=0.1, ge=0.0, le=0.5, description="share of tasks that are gold items")
+    attention_rate: float = Field(default=0.05, ge=0.0, le=0.5, description="share of tasks that are attention checks")
+    qualification_gold: int = Field(default=0, ge=0, description="gold items a rater answers before real work")
+    pass_threshold: float = Field(default=0.8, ge=0.0, le=1.0, description="gold accuracy needed to qualify")
+    queue_size: int = Field(default=5, ge=1, le=100, description="open tasks per rater at a time")
     interface: StrictStr = "tether-web"
 
     @model_validator(mode="after")

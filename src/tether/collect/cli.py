@@ -9,8 +9,11 @@ from typing import Annotated
 
 import typer
 
-from tether.audit.config import AGREEMENT_FLOOR
-from tether.cli_support import fail, open_store
+from tether.cli_support import config_options, fail, open_store
+from tether.collect.campaign import CampaignSettings
+
+CAMPAIGN_OPTIONS = ("objectives", "overlap", "pilot_items", "agreement_threshold", "gold_rate", "attention_rate",
+                    "qualification_gold", "pass_threshold", "queue_size")
 
 campaign_app = typer.Typer(help="Annotation campaigns: create, watch, pause, revise the rubric, export.",
                            no_args_is_help=True)
@@ -19,40 +22,23 @@ campaign_app = typer.Typer(help="Annotation campaigns: create, watch, pause, rev
 
 
 @campaign_app.command("create")
+@config_options(CampaignSettings, "campaign", CAMPAIGN_OPTIONS, param="settings", from_args=("name",))
 def create(
     name: Annotated[str, typer.Argument(help="Campaign name (letters, digits, . _ -).")],
     items: Annotated[Path, typer.Option(help="JSONL of items: prompt, response_a, response_b, task_type, "
                                              "kind (regular/gold/attention), expected.")],
     rubric: Annotated[Path, typer.Option(help="Rubric text file (Markdown or plain text).")],
-    objective: Annotated[list[str] | None, typer.Option(help="Objective judged separately; repeat.")] = None,
-    overlap: Annotated[int, typer.Option(help="Raters per pair (>= 2: both display orders).")] = 3,
-    pilot: Annotated[int, typer.Option(help="Pilot items per task type before scaling.")] = 10,
-    threshold: Annotated[float, typer.Option(help="Pause a task type whose pilot agreement is below.")
-                         ] = AGREEMENT_FLOOR,
-    gold_rate: Annotated[float, typer.Option(help="Share of tasks that are gold items.")] = 0.1,
-    attention_rate: Annotated[float, typer.Option(help="Share of tasks that are attention checks.")] = 0.05,
-    qualification_gold: Annotated[int, typer.Option(help="Gold items a rater answers before real work.")] = 0,
-    pass_threshold: Annotated[float, typer.Option(help="Gold accuracy needed to qualify.")] = 0.8,
-    queue_size: Annotated[int, typer.Option(help="Open tasks per rater at a time.")] = 5,
     rubric_version: Annotated[str, typer.Option(help="Version name of this first rubric.")] = "v1",
     enroll: Annotated[list[str] | None, typer.Option(help="Rater id to enroll; repeat.")] = None,
+    *,
+    settings: CampaignSettings,
 ) -> None:
     """Create a campaign from an item file and a rubric; every task type starts with a pilot."""
-    from pydantic import ValidationError
-
-    from tether.collect.campaign import CampaignError, CampaignSettings, create_campaign, read_items
+    from tether.collect.campaign import CampaignError, create_campaign, read_items
     from tether.collect.campaign import enroll as enroll_raters
     from tether.console import out
     from tether.io import InputError
 
-    try:
-        settings = CampaignSettings(
-            name=name, objectives=objective or ["overall"], overlap=overlap, pilot_items=pilot,
-            agreement_threshold=threshold, gold_rate=gold_rate, attention_rate=attention_rate,
-            qualification_gold=qualification_gold, pass_threshold=pass_threshold, queue_size=queue_size)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise fail(f"option {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
     if not rubric.is_file():
         raise fail(f"{rubric}: no such file")
     store = open_store()
