@@ -42,3 +42,17 @@ def test_importing_training_and_policy_does_not_import_torch() -> None:
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+STAGES = ("io", "audit", "audit.models", "raters", "collect", "reward", "policy", "deploy", "shift", "sim", "training")
+
+
+def test_every_stage_exports_its_api() -> None:
+    """`import tether.<stage>` lists its entry points in `__all__`, and each of them resolves."""
+    import importlib
+
+    for stage in STAGES:
+        module = importlib.import_module(f"tether.{stage}")
+        assert module.__all__, stage
+        missing = [n for n in module.__all__ if not hasattr(module, n)]
+        assert not missing, (stage, missing)
