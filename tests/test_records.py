@@ -64,3 +64,17 @@ def test_nul_in_a_file_is_refused_on_every_backend_and_nothing_is_lost(store: St
         import_file(store, "comparisons", bad)
     assert (err.value.line, err.value.key) == (2, "response_b")
     assert [c.rater for c in store.iter_comparisons()] == ["r"]
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_timestamps_without_a_utc_time_are_validation_errors(stamp: str) -> None:
+    """They raised OverflowError (a 500 over HTTP, a traceback past --skip-bad); now they name the field."""
+    from pydantic import ValidationError
+
+    from tether.records import Event
+
+    with pytest.raises(ValidationError, match="(?s)timestamp.*out of range once converted to UTC"):
+        Event(event_id="e", type="feedback", trace_id="t", timestamp=stamp, name="thumbs", value=1)
+    with pytest.raises(ValidationError, match="created_at"):
+        Comparison(prompt="p", response_a="a", response_b="b", shown_first="a", choice="a", rater="r",
+                   created_at=stamp)

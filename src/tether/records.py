@@ -70,7 +70,10 @@ def _utc(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:  # naive timestamps are taken as UTC, the store's clock
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC time; a ValueError makes it a validation error
+        raise ValueError("out of range once converted to UTC (years 1-9999)") from None
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]  # naive means UTC; aware is converted to UTC

@@ -86,6 +86,8 @@ def test_missing_unknown_and_revoked_keys_are_refused(api) -> None:
     (orjson.dumps([gen(1, prompt="x" * 300_000)]), 413, "larger than"),
     (orjson.dumps([gen(1, model="m" * 300)]), 422, "longer than 255"),
     (orjson.dumps([gen(1, prompt="nul \u0000 byte")]), 422, "NUL"),
+    (orjson.dumps([gen(1, timestamp="0001-01-01T00:00:00+14:00")]), 422, "out of range once converted to UTC"),
+    (orjson.dumps([gen(1, timestamp="9999-12-31T23:59:59-14:00")]), 422, "timestamp"),
 ])
 def test_bad_input_gets_a_clear_4xx(api, body: bytes, status: int, needle: str) -> None:
     client, store, key, _ = api
@@ -137,3 +139,20 @@ def test_openapi_spec_is_served_with_the_event_schema(api) -> None:
     assert {"/v1/events", "/v1/traces"} <= set(spec["paths"])
     assert "Event" in spec["components"]["schemas"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_deeply_nested_json_string_in_otlp_messages_is_a_422(api) -> None:
+    """A JSON *string* attribute is parsed by Tether itself: 50,000 levels gave a RecursionError and a 500."""
+    client, store, key, _ = api
+    deep = "[" * 50_000 + "]" * 50_000
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "dd" * 16, "spanId": "04" * 8, "attributes": [
+        {"key": "gen_ai.request.model", "value": {"stringValue": "m"}},
+        {"key": "gen_ai.input.messages", "value": {"stringValue": deep}},
+        {"key": "gen_ai.completion", "value": {"stringValue": "ok"}}]}]}]}]}
+    r = client.post("/v1/traces", json=body, headers=auth(key))
+    assert r.status_code == 422 and "spans[0].attributes: gen_ai messages nest deeper" in r.text, r.text
+    nested = "[" * 200 + "]" * 200  # parses, but nests deeper than anything a message needs
+    body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"][1]["value"]["stringValue"] = nested
+    r = client.post("/v1/traces", json=body, headers=auth(key))
+    assert r.status_code == 422 and "deeper than" in r.text
+    assert list(store.iter_events()) == []

@@ -16,26 +16,12 @@ from pydantic import BaseModel, ValidationError
 
 from tether.deploy.ingest import GroupCommitter, Ingestor, check_storable
 from tether.deploy.keys import KeyInfo, authenticate
-from tether.deploy.otel import OtlpError, otlp_to_events
+from tether.deploy.otel import MAX_DEPTH, OtlpError, otlp_to_events, too_deep
 from tether.records import Event
 from tether.store import Store, StoreError, deploy_repo
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH = 1000
-MAX_DEPTH = 64  # deeper JSON would only exhaust recursion in redaction and OTLP parsing
-
-
-def _too_deep(obj: Any, limit: int) -> bool:
-    stack = [(obj, 1)]
-    while stack:  # iterative: the check itself must not recurse
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return False
-
-
 class IngestResult(BaseModel):
     """What a batch did: stored now, already there (same event_id), and the key's project."""
 
@@ -90,7 +76,7 @@ async def _json_body(request: Request, max_bytes: int) -> Any:
         body = orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:
         raise HTTPException(422, f"body is not valid JSON: {exc}") from None
-    if _too_deep(body, MAX_DEPTH):
+    if too_deep(body):
         raise HTTPException(422, f"body nests deeper than {MAX_DEPTH} levels")
     return body
 

@@ -12,6 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from tether.records import Event, EventType
 
 
@@ -54,13 +56,32 @@ def _attrs(items: Any, where: str) -> dict[str, Any]:
     return out
 
 
+MAX_DEPTH = 64  # deeper JSON would only exhaust recursion in redaction and OTLP parsing
+
+
+def too_deep(obj: Any, limit: int = MAX_DEPTH) -> bool:
+    """True if lists/dicts nest deeper than `limit` (checked iteratively: the check itself must not recurse)."""
+    stack = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
 def _messages_text(raw: Any) -> str | None:
     """Text of a messages list (JSON string or list of {role, content|parts})."""
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except ValueError:
-            return raw
+            raw = orjson.loads(raw)  # orjson refuses absurd nesting with an error; json would recurse
+        except ValueError as exc:
+            if "depth" in str(exc):
+                raise OtlpError(f"gen_ai messages nest deeper than {MAX_DEPTH} levels") from None
+            return raw  # plain text, not JSON
+        if too_deep(raw):
+            raise OtlpError(f"gen_ai messages nest deeper than {MAX_DEPTH} levels")
     if isinstance(raw, dict):  # one message (a gen_ai.choice event's `message`)
         raw = [raw]
     if not isinstance(raw, list):
@@ -98,10 +119,13 @@ def _time(nanos: Any, where: str) -> datetime:
 def span_to_event(span: dict[str, Any], resource: dict[str, Any], where: str) -> Event | None:
     """A generation event for a GenAI span, or None if the span carries no prompt and completion."""
     attrs = _attrs(span.get("attributes"), f"{where}.attributes")
-    prompt = attrs.get("gen_ai.prompt") or _indexed(attrs, "gen_ai.prompt") or _messages_text(
-        attrs.get("gen_ai.input.messages"))
-    completion = attrs.get("gen_ai.completion") or _indexed(attrs, "gen_ai.completion") or _messages_text(
-        attrs.get("gen_ai.output.messages"))
+    try:
+        prompt = attrs.get("gen_ai.prompt") or _indexed(attrs, "gen_ai.prompt") or _messages_text(
+            attrs.get("gen_ai.input.messages"))
+        completion = attrs.get("gen_ai.completion") or _indexed(attrs, "gen_ai.completion") or _messages_text(
+            attrs.get("gen_ai.output.messages"))
+    except OtlpError as exc:
+        raise OtlpError(f"{where}.attributes: {exc}") from None
     in_msgs, out_msgs = [], []
     span_events = span.get("events") or []
     if not isinstance(span_events, list):
