@@ -96,8 +96,10 @@ def export(
     set_name: Annotated[str | None, typer.Option("--set", help="Only this preference set.")] = None,
     objective: Annotated[str | None, typer.Option(help="Only this objective (comparisons).")] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign (comparisons).")] = None,
+    project: Annotated[str | None, typer.Option(help="Only this project's events (events); each event names "
+                                                     "its project.")] = None,
 ) -> None:
-    """Export stored records in one of the interchange kinds."""
+    """Export stored records in one of the interchange kinds (atomically: a failure leaves no partial file)."""
     from tether.io import export_file
     from tether.io.formats import get_format
 
@@ -109,6 +111,8 @@ def export(
             options["set_name"] = set_name
         elif fmt.target == "comparisons":
             options.update(objective=objective, campaign=campaign)
+        elif fmt.target == "events":
+            options["project"] = project
         n = export_file(store, kind, file, **options)
     except ValueError as exc:
         raise fail(str(exc)) from None

@@ -106,6 +106,19 @@ class Direction(StrEnum):
     LOWER_IS_BETTER = "lower_is_better"
 
 
+def _check_integers(value: Any, where: str) -> None:
+    """Refuse integers outside 64 bits anywhere in free metadata: stored, they would break every later export."""
+    stack = [(value, where)]
+    while stack:  # iterative: metadata may nest deeply
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**64:
+            raise ValueError(f"{path or 'value'}: integer {item} does not fit in 64 bits")
+
+
 class _Record(BaseModel):
     """Frozen, keeps unknown keys as metadata, strict about strings (no 1 -> "1")."""
 
@@ -118,6 +131,11 @@ class _Record(BaseModel):
         if isinstance(v, str) and "\x00" in v:
             raise ValueError("contains a NUL character (\\x00), which cannot be stored")
         return v
+
+    @model_validator(mode="after")
+    def _bounded_extras(self) -> Any:
+        _check_integers(self.model_extra, "")
+        return self
 
     @property
     def extras(self) -> dict[str, Any]:
@@ -271,6 +289,12 @@ class Event(_Record):
     name: StrictStr | None = None
     corrected_response: StrictStr | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("attributes", mode="after")
+    @classmethod
+    def _bounded_attributes(cls, v: dict[str, Any]) -> dict[str, Any]:
+        _check_integers(v, "")
+        return v
 
     @model_validator(mode="after")
     def _required_for_type(self) -> Event:

@@ -156,3 +156,24 @@ def test_deeply_nested_json_string_in_otlp_messages_is_a_422(api) -> None:
     r = client.post("/v1/traces", json=body, headers=auth(key))
     assert r.status_code == 422 and "deeper than" in r.text
     assert list(store.iter_events()) == []
+
+
+def test_integers_beyond_64_bits_are_refused_and_export_stays_whole(api, tmp_path) -> None:
+    """An OTLP intValue of 2**64 was stored as an integer, then every `tether export events` died, leaving a
+    truncated file. (Plain JSON numbers that large arrive as floats.)"""
+    from tether.io import export_file
+
+    client, store, key, _ = api
+    span = {"traceId": "ee" * 16, "spanId": "05" * 8, "attributes": [
+        {"key": "gen_ai.request.model", "value": {"stringValue": "m"}},
+        {"key": "gen_ai.prompt", "value": {"stringValue": "hi"}},
+        {"key": "gen_ai.completion", "value": {"stringValue": "ok"}},
+        {"key": "card", "value": {"intValue": str(2**64)}}]}
+    r = client.post("/v1/traces", json={"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}, headers=auth(key))
+    assert r.status_code == 422 and "does not fit in 64 bits" in r.text, r.text
+    r = client.post("/v1/events", json=[gen(2, attributes={"n": 2**63})], headers=auth(key))
+    assert r.status_code == 200
+    out = tmp_path / "events.jsonl"
+    assert export_file(store, "events", out) == 1
+    assert orjson.loads(out.read_bytes())["project"] == "alpha"
+    assert export_file(store, "events", out, project="beta") == 0 and out.read_bytes() == b""

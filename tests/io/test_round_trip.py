@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.io.helpers import run, write_lines
@@ -142,3 +143,22 @@ def test_importing_twice_stores_each_judgment_once(project_dir: Path, store: Sto
     assert (first["stored"], first["duplicates"]) == (3, 0)
     assert (second["stored"], second["duplicates"]) == (0, 3)
     assert store.count_comparisons() == 3
+
+
+def test_a_failing_export_leaves_the_previous_file_whole(tmp_path, monkeypatch) -> None:
+    """Exports write to a temporary file and rename it: a writer that dies midway leaves no truncated file."""
+    from tether.io import export_file
+    from tether.io.formats import FORMATS, Format
+    from tether.store import Store
+
+    def dying_writer(store, path, **_):  # noqa: ANN001, ANN202
+        path.write_text("half a line")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(FORMATS, "dying", Format("dying", "events", "test", None, dying_writer))
+    out = tmp_path / "out.jsonl"
+    out.write_text("the previous export\n")
+    with Store(f"sqlite:///{tmp_path / 't.db'}") as store, pytest.raises(RuntimeError, match="disk full"):
+        export_file(store, "dying", out)
+    assert out.read_text() == "the previous export\n"
+    assert not [p.name for p in tmp_path.iterdir() if ".partial" in p.name]

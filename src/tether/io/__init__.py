@@ -30,7 +30,9 @@ def _write_pairs(store, path: Path, set_name: str | None = None, **_: object) ->
 
 
 def _write_events(store, path: Path, project: str | None = None, **_: object) -> int:  # noqa: ANN001
-    return write_jsonl(path, (event_to_v1(e) for e in store.iter_events(project=project)))
+    """Each event with the project (tenant) it is stored under; one project, or all of them."""
+    projects = [project] if project is not None else store.event_projects()
+    return write_jsonl(path, ({**event_to_v1(e), "project": p} for p in projects for e in store.iter_events(project=p)))
 
 
 register(Format("comparisons", "comparisons", "Tether v1 comparisons (JSONL)", read_comparisons,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,19 @@ from tether.store import Store
 
 
 def export_file(store: Store, kind: str, path: Path, **options: Any) -> int:
-    """Write stored records of `kind` to `path`; returns the number written."""
+    """Write stored records of `kind` to `path`; returns the number written.
+
+    Atomic: the records go to a temporary file beside `path` that replaces it only once all are written, so a
+    failure leaves the previous file (or none), never a truncated one."""
     fmt = get_format(kind)
     if fmt.writer is None:
         raise ValueError(f"kind {kind!r} can be imported but not exported")
-    return fmt.writer(store, Path(path), **options)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}{path.suffix}")  # same suffix: .gz stays gzip
+    try:
+        n = fmt.writer(store, partial, **options)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return n

@@ -393,6 +393,11 @@ class Store(StageResults):
         for row in self._paged(stmt, EventRow.id, batch):
             yield event_from_row(row)
 
+    def event_projects(self) -> list[str]:
+        """The projects (tenants) that have stored events."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(EventRow.project).distinct().order_by(EventRow.project)).scalars())
+
     # -- summary -----------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
