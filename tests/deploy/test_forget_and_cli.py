@@ -106,3 +106,16 @@ def test_imported_events_and_api_events_share_the_default_project(project_dir: P
     assert runner.invoke(app, ["import", "events", str(f)]).exit_code == 0
     (row,) = json.loads(runner.invoke(app, ["deploy", "feedback", "--json"]).stdout)
     assert row["generations"] == 1 and row["thumbs_down"] == 1
+
+
+def test_forget_user_finds_a_user_id_sent_at_the_top_level(project_dir: Path) -> None:
+    """`user_id` at the event's top level is stored and echoed back; forget --user searched attributes only."""
+    with find_project().store() as store:
+        Ingestor(store).ingest([Event(event_id="g1", type="generation", trace_id="t1", timestamp=T, model="m",
+                                      prompt="hi", response="hello", user_id="u-123"),
+                                Event(event_id="g2", type="generation", trace_id="t2", timestamp=T, model="m",
+                                      prompt="hi", response="hello", user_id="u-456")], DEFAULT_PROJECT)
+    r = runner.invoke(app, ["deploy", "forget", "--user", "u-123"])
+    assert r.exit_code == 0, r.output
+    with find_project().store() as store:
+        assert [e.trace_id for e in store.iter_events()] == ["t2"]

@@ -87,13 +87,13 @@ def event_id_counts(store: Store, project: str) -> tuple[int, int, set[str]]:
 
 
 def traces_with_attribute(store: Store, project: str, keys: Sequence[str], values: Collection[str]) -> set[str]:
-    """Trace ids of a project's events whose attributes hold one of `values` under one of `keys`."""
+    """Trace ids of a project's events holding one of `values` under one of `keys`, in their attributes or at
+    the event's top level (unknown keys a client sent, kept as metadata)."""
     traces: set[str] = set()
-    stmt = select(EventRow.trace_id, EventRow.attributes).where(EventRow.project == project,
-                                                                EventRow.attributes.is_not(None))
+    stmt = select(EventRow.trace_id, EventRow.attributes, EventRow.extra).where(EventRow.project == project)
     with store.connect() as conn:
-        for trace_id, attrs in conn.execute(stmt):
-            if isinstance(attrs, dict) and any(attrs.get(k) in values for k in keys):
+        for trace_id, *fields in conn.execute(stmt):
+            if any(isinstance(f, dict) and f.get(k) in values for f in fields for k in keys):
                 traces.add(trace_id)
     return traces
 
