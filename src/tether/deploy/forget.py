@@ -6,8 +6,8 @@
 - preference pairs whose provenance names the trace (`provenance.trace_id`, as written by
   `tether.deploy.feedback.corrections_to_pairs`).
 A user's traces are those whose events carry the user id in `enduser.id` / `user.id` / `user_id`, as an
-attribute or at the event's top level (raw, or as its PII pseudonym when the id itself was redacted). Comparisons collected from
-production prompts carry no trace link yet, so they are not reached (see the report).
+attribute or at the event's top level (raw, or as its PII pseudonym when the id itself was redacted).
+Comparisons collected from production prompts carry no trace link yet, so they are not reached (see the report).
 """
 
 from __future__ import annotations
