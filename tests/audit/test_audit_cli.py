@@ -120,3 +120,14 @@ def test_audit_run_is_stored_and_toml_section_sets_the_threshold(project_dir: Pa
     toml.write_text(toml.read_text().replace("treshold = 0.5", ""))
     res = runner.invoke(app, args + ["--bootstrap", "-1"])
     assert res.exit_code == 2 and "--bootstrap" in res.output
+
+
+def test_audit_report_prints_math_text_in_ids_as_typed(project_dir: Path, synth, tmp_path: Path):
+    """A rater id or task type like `$\\x$` is user data: matplotlib's math parser crashed `tether audit` on it."""
+    raters = [synth.Rater(r"$\x$", 0.9), synth.Rater("b", 0.9), synth.Rater("c", 0.9)]
+    items, _ = synth.campaign(raters, n_items=30, per_item=3, seed=1, task_type=r"$\frac{$")
+    path = tmp_path / "math.jsonl"
+    write_jsonl(path, (comparison_to_v1(c) for c in items))
+    result = runner.invoke(app, ["audit", str(path), "--bootstrap", "0", "--min-shared", "5"])
+    assert result.exit_code == 0, result.output
+    assert r"$\frac{$" in (project_dir / ".tether" / "reports" / "audit.html").read_text(encoding="utf-8")

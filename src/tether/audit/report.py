@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tether.audit.audit import AuditResult
-from tether.report.figures import png_base64
+from tether.report.figures import png_base64, pyplot
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -78,10 +78,7 @@ def print_summary(result: AuditResult, console: Console, max_rows: int = 25) -> 
 
 
 def _plots(d: dict[str, Any], threshold: float) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out: dict[str, str] = {}
     tasks = list(d["agreement"]["by_task_type"])

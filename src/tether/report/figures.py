@@ -7,6 +7,18 @@ import io
 from typing import Any
 
 
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend, set up for reports: labels are user data (rater ids, task
+    types, prompts), so `$\\x$` prints as typed instead of being parsed as math (which crashed `tether audit`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def png_base64(fig: Any, dpi: int = 100) -> str:
     """The figure as base64 PNG text (for `src="data:image/png;base64,..."`); closes the figure."""
     import matplotlib.pyplot as plt

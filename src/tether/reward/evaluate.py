@@ -25,7 +25,7 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import spearmanr
 
 from tether.records import PreferencePair
-from tether.report.figures import png_base64
+from tether.report.figures import png_base64, pyplot
 
 SLICE_KEYS = ("task_type", "domain", "language", "source")
 MATCHED_TOLERANCE = 0.10
@@ -209,10 +209,7 @@ def _length_correlation(scores: dict[str, np.ndarray], pairs: Sequence[Preferenc
 
 
 def _plots(result: EvalResult) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = []
     fig, ax = plt.subplots(figsize=(4.5, 4))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from jinja2 import DictLoader, Environment, select_autoescape
 
-from tether.report.figures import png_base64
+from tether.report.figures import png_base64, pyplot
 from tether.shift.drift import DriftResult
 from tether.shift.redteam import RedTeamRun
 
@@ -135,15 +135,6 @@ _ENV = Environment(loader=DictLoader({"base.html": _BASE, "macros.html": _MACROS
                    autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _write(template: str, path: Path, **context: Any) -> Path:
     html = _ENV.get_template(template).render(**context)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +155,7 @@ def _nan(v: float | None) -> float:
 
 
 def _plots(r: DriftResult) -> dict[str, str]:
-    plt = _pyplot()
+    plt = pyplot()
     out: dict[str, str] = {}
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.hist(r.mmd_null, bins=30, color="#999")
@@ -230,7 +221,7 @@ def write_report(result: DriftResult, path: Path) -> Path:
 
 def _redteam_plot(summary: dict[str, Any]) -> str:
     """Flag rate with Wilson error bars by set, language and scorer, one panel each."""
-    plt = _pyplot()
+    plt = pyplot()
     panels = [("set", summary["by_set"]), ("language", summary["by_language"]), ("scorer", summary["by_scorer"])]
     fig, axes = plt.subplots(1, 3, figsize=(12, 0.3 * max(len(g) for _, g in panels) + 1.8), squeeze=False)
     for ax, (label, groups) in zip(axes[0], panels, strict=True):
