@@ -156,7 +156,9 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
 
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port.")] = 8000) -> None:
+          port: Annotated[int, typer.Option(help="Port.")] = 8000,
+          secure_cookies: Annotated[bool, typer.Option(
+              help="Session cookies only over HTTPS (set this behind a TLS-terminating proxy).")] = False) -> None:
     """Run the Tether server for this project: rater app at /collect, ingestion API at /v1."""
     import uvicorn
 
@@ -167,7 +169,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
         project = find_project()
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    uvicorn.run(create_app(project), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(project, secure_cookies=secure_cookies), host=host, port=port, log_level="info")
 
 
 models_app = typer.Typer(help="The registry: every recorded model version with its lineage, config and gate.",

@@ -28,6 +28,7 @@ class ProjectSection(BaseModel):
 class StoreSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in .tether/")
+    durable: bool = Field(default=False, description="SQLite: fsync every commit (survives power loss, slower)")
 
 
 class TetherConfig(BaseModel):
@@ -66,7 +67,7 @@ class Project:
     def store(self):  # noqa: ANN201 - avoids importing SQLAlchemy for `--help`
         from tether.store import Store
 
-        return Store(self.database_url)
+        return Store(self.database_url, durable=self.config.store.durable)
 
 
 def load_config(path: Path) -> TetherConfig:

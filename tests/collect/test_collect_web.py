@@ -237,3 +237,27 @@ def test_texts_are_escaped_not_rendered(store_url: str):
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
     store.close()
+
+
+def test_pages_carry_a_script_nonce_csp_and_frame_denial(world):
+    """Every page gets Content-Security-Policy with a fresh nonce its inline script carries, and is never framed."""
+    page = world["alice"].get(f"/r/{world['tokens']['alice']}")
+    csp = page.headers["content-security-policy"]
+    nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
+    assert f'<script nonce="{nonce}">' in page.text and "frame-ancestors 'none'" in csp
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
+    again = world["alice"].get("/rater")
+    assert re.search(r"'nonce-([^']+)'", again.headers["content-security-policy"]).group(1) != nonce
+
+
+def test_serve_with_secure_cookies_marks_session_cookies_secure(store_url: str):
+    from tether.server import create_app as create_server
+
+    store = Store(store_url)
+    setup_campaign(store, raters=0, task_types={"qa": 2}, overlap=2, pilot_items=0)
+    token = create_raters_with_tokens(store, [Rater(id="ann")])["ann"]
+    store.close()
+    for secure in (False, True):
+        with TestClient(create_server(store_url, secure_cookies=secure), base_url="https://testserver") as client:
+            r = client.get(f"/collect/r/{token}", follow_redirects=False)
+            assert ("secure" in r.headers["set-cookie"].lower()) is secure

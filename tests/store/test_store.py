@@ -67,3 +67,17 @@ def test_pairs_and_events(store: Store):
     assert store.add_events(ev).stored == 3
     assert store.add_events(ev).stored == 0
     assert list(store.iter_events()) == ev
+
+
+def test_durable_sqlite_fsyncs_every_commit(tmp_path) -> None:
+    """`[store] durable = true`: synchronous=FULL, so "durable before 2xx" holds across power loss too."""
+    from sqlalchemy import text
+
+    from tether.config import find_project, init_project
+
+    init_project(tmp_path / "p")
+    toml = tmp_path / "p" / "tether.toml"
+    for line, level in (("", 1), ("durable = true\n", 2)):  # 1 = NORMAL, 2 = FULL
+        toml.write_text(toml.read_text().replace("[store]\n", "[store]\n" + line))
+        with find_project(tmp_path / "p").store() as store, store.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA synchronous")).scalar() == level

@@ -19,7 +19,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, durable: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout, foreign keys on and in-memory temp tables."""
     url = normalize_url(url)
     parsed = make_url(url)
@@ -33,7 +33,7 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA temp_store=MEMORY")  # import staging tables never touch the disk
             cur.execute("PRAGMA journal_size_limit=67108864")  # a big import's WAL shrinks back after checkpoint

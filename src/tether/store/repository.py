@@ -87,9 +87,11 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class Store(StageResults):
     """Access to a Tether database (SQLite embedded by default, PostgreSQL by URL)."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, durable: bool = False) -> None:
+        """`durable`: on SQLite, fsync every commit (synchronous=FULL), so a commit survives power loss, not only
+        a crash of the process (the default, synchronous=NORMAL in WAL mode, may lose the last commits then)."""
         self.url = url
-        self.engine: Engine = make_engine(url)
+        self.engine: Engine = make_engine(url, durable=durable)
         self._write_lock = threading.RLock()
         if migrate:
             upgrade(self.engine)
