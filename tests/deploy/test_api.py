@@ -177,3 +177,32 @@ def test_integers_beyond_64_bits_are_refused_and_export_stays_whole(api, tmp_pat
     assert export_file(store, "events", out) == 1
     assert orjson.loads(out.read_bytes())["project"] == "alpha"
     assert export_file(store, "events", out, project="beta") == 0 and out.read_bytes() == b""
+
+
+@pytest.mark.postgres
+def test_a_locked_key_table_stalls_only_its_own_request(postgres_server: str) -> None:
+    """The key lookup ran on the event loop: with `api_keys` locked, every request (even /openapi.json) hung."""
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    store = Store(postgres_server)
+    store.drop_all()
+    store = Store(postgres_server)  # a fresh schema
+    key = create_key(store, "alpha")
+    locker = create_engine(postgres_server)
+    with TestClient(create_app(store)) as client, locker.connect() as conn:
+        conn.execute(text("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE"))  # held until this transaction ends
+        posting = threading.Thread(target=client.post, args=("/v1/events",),
+                                   kwargs={"json": [gen(1)], "headers": auth(key)}, daemon=True)
+        posting.start()
+        served: list[int] = []
+        other = threading.Thread(target=lambda: served.append(client.get("/openapi.json").status_code), daemon=True)
+        other.start()
+        other.join(timeout=30)  # a hang detector, not a timing bound: it finishes at once unless the loop is blocked
+        answered_while_locked, still_waiting = list(served), posting.is_alive()
+        conn.rollback()  # release the lock
+        posting.join(timeout=60)
+    locker.dispose()
+    store.close()
+    assert answered_while_locked == [200] and still_waiting
