@@ -17,13 +17,18 @@ from tether.records import Comparison
 FAST = AuditConfig(n_bootstrap=0, min_shared_items=5)
 
 
-def _camps(n_items: int = 300, seed: int = 0) -> list[Comparison]:
-    """Two schools of careful raters: 4 follow one reading of the rubric, 2 another; 3 raters per item."""
+def _camps(n_items: int = 300, seed: int = 0, readings: list | None = None) -> list[Comparison]:
+    """Two schools of careful raters: 4 follow one reading of the rubric, 2 another; 3 raters per item.
+
+    `readings`, if a list, receives each item's answer under the minority's reading.
+    """
     rng = np.random.default_rng(seed)
     raters = [(f"major{i}", 0) for i in range(4)] + [(f"minor{i}", 1) for i in range(2)]
     rows = []
     for i in range(n_items):
         truths = rng.choice(["a", "b"], size=2)  # what each reading says about this pair
+        if readings is not None:
+            readings.append(str(truths[1]))
         for r in rng.choice(len(raters), size=3, replace=False):
             name, school = raters[r]
             choice = truths[school] if rng.random() < 0.92 else rng.choice(["a", "b", "tie"])
@@ -42,6 +47,19 @@ def test_a_rubric_that_splits_careful_raters_is_ambiguous_and_names_them():
     d = result.to_dict()["task_types"]["default"]
     assert d["alpha_all"] == v.alpha_all and d["alpha_qualified"] == v.alpha_qualified
     assert d["dissenting_raters"] == ["minor0", "minor1"] and "cross-fitting" in d["qualification"]
+
+
+def test_gold_qualifies_the_raters_who_match_it_even_when_they_are_few():
+    """Gold says the minority's reading is the right one: they are qualified, the majority is named."""
+    minority: list[str] = []
+    rows = _camps(readings=minority)
+    gold = {str(i): label for i, label in enumerate(minority) if i % 2 == 0}
+    v = run_audit(rows, FAST.model_copy(update={"gold": gold})).verdicts["default"]
+    assert "gold included" in v.qualification
+    assert v.status == "unreliable-raters" and v.alpha_qualified >= 0.4 > v.alpha_all
+    named = {e["rater"]: e for e in v.excluded_raters}
+    assert set(named) == {f"major{i}" for i in range(4)} and not v.dissenting_raters
+    assert all(e["careless"] and "gold accuracy" in e["careless"][0] for e in named.values())
 
 
 def test_careless_raters_are_named_and_the_rubric_passes(synth):

@@ -79,8 +79,9 @@ def fit_position_model(table: LabelTable, fallback: np.ndarray | None = None,
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if name:
         for note in notes:
+            # stacklevel 4: the code that called run_audit (fit_position_model <- _fit_by_objective <- run_audit)
             warnings.warn(f"audit, Bradley–Terry position model ({name}): {note}", IdentificationWarning,
-                          stacklevel=2)
+                          stacklevel=4)
     proba[contest] = np.asarray(model.predict_proba(pa[contest], pb[contest]), dtype=np.float64)
     flags = {"position_identified": bool(model.position_identified_), "tie_identified": bool(model.tie_identified_),
              "notes": notes}

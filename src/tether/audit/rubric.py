@@ -234,6 +234,9 @@ def _explain_gap(verdict: TaskVerdict, table: LabelTable, rated: LabelTable, mas
     est_all, est_q = estimates
     threshold = config.block_threshold
     verdict.excluded_raters, verdict.dissenting_raters = _excluded_evidence(table, rated, mask, inputs, config)
+    if not verdict.excluded_raters:  # no rater is mostly left out: nobody to blame but the rubric
+        return _ambiguous(verdict, est_all, "all raters", threshold,
+                          f" (qualified judgments {est_q.value:.3f}, but no rater was left out on most of theirs)")
     if verdict.dissenting_raters:
         who = ", ".join(verdict.dissenting_raters)
         return _ambiguous(verdict, est_all, "all raters", threshold,
