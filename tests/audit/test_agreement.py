@@ -65,24 +65,27 @@ def test_fleiss_kappa_equals_statsmodels_with_equal_raters(seed: int):
 
 
 def test_fleiss_kappa_with_unequal_raters_matches_pair_enumeration():
-    """Per item: share of agreeing rater pairs among its own pairs; chance from pooled label shares."""
+    """Gwet's generalization: per item, the share of agreeing rater pairs among its own pairs (items rated
+    twice or more); chance from the mean of each rated item's own label shares (single-rated items too)."""
     rng = np.random.default_rng(5)
     triples = _noisy_labels(rng, 120, lambda i: 1 + i % 5)
     counts = _counts(triples, 120)
     by_item: dict[int, list[int]] = {}
     for i, _, label in triples:
         by_item.setdefault(i, []).append(label)
-    p_items, pooled = [], []
+    p_items, item_shares = [], []
     for labels in by_item.values():
+        item_shares.append(np.bincount(labels, minlength=3) / len(labels))
         if len(labels) < 2:
-            continue  # an item rated once says nothing about agreement
+            continue  # an item rated once has no agreement of its own
         pairs = list(itertools.permutations(labels, 2))
         p_items.append(sum(a == b for a, b in pairs) / len(pairs))
-        pooled.extend(labels)
-    shares = np.bincount(pooled, minlength=3) / len(pooled)
+    shares = np.mean(item_shares, axis=0)
     pe = float((shares**2).sum())
     expected = (np.mean(p_items) - pe) / (1 - pe)
     assert fleiss_kappa(counts) == pytest.approx(expected, abs=1e-12)
+    pe_ac1 = float((shares * (1 - shares)).sum()) / 2
+    assert gwet_ac1(counts) == pytest.approx((np.mean(p_items) - pe_ac1) / (1 - pe_ac1), abs=1e-12)
     # with equal raters it is statsmodels' number again
     equal = counts[counts.sum(axis=1) == 3]
     assert fleiss_kappa(equal) == pytest.approx(sm_fleiss_kappa(equal), abs=1e-12)

@@ -87,3 +87,22 @@ def test_run_audit_reports_position_by_rater_interface_campaign_batch(synth):
     # Bradley–Terry: the biased rater's position shift is positive and large, the contrarian's negative
     bt = d["bradley_terry"]["overall"]["by_rater"]
     assert bt["biased"] > 1.0 and bt["contrarian"] < -0.5 and abs(bt["fair1"]) < 0.5
+
+
+def test_audit_says_when_the_position_model_cannot_identify_position_or_ties(synth):
+    from tether.audit.models import IdentificationWarning
+
+    rows, _ = synth.campaign([synth.Rater(f"r{i}", 0.9) for i in range(3)], n_items=60, per_item=3, seed=8,
+                             tie_rate=0.0)
+    one_order = [c.model_copy(update={"shown_first": "a"}) for c in rows]
+    no_ties = [c for c in one_order if c.choice.value != "tie"]
+    with pytest.warns(IdentificationWarning) as caught:
+        d = run_audit(no_ties, FAST).to_dict()["position"]["bradley_terry"]["overall"]
+    said = " ".join(str(w.message) for w in caught)
+    assert "objective 'overall'" in said and "one display order" in said and "no comparison is a tie" in said
+    assert caught[0].filename == __file__  # points at the caller of run_audit
+    assert d["position_identified"] is False and d["tie_identified"] is False and d["position"] is None
+    assert len(d["notes"]) == 2
+    assert any(c.choice.value == "tie" for c in rows)  # rater errors include ties; display orders vary
+    both = run_audit(rows, FAST).to_dict()["position"]["bradley_terry"]["overall"]
+    assert both["position_identified"] is True and both["tie_identified"] is True and both["notes"] == []

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tether.audit import AuditConfig, run_audit
+from tether.audit import AuditConfig, build_table, run_audit
+from tether.audit.agreement import fleiss_kappa
 from tether.io import import_file
 from tether.io.formats import get_format
 
@@ -43,14 +44,22 @@ def test_pandalm_annotator_pair_kappas(store):
 
 
 def test_prd_human_fleiss_kappa(prd):
-    """PRD (Li et al. 2023), Vicuna80 human ratings: Fleiss' kappa 0.185 on first/second/tie answers."""
+    """PRD (Li et al. 2023), Vicuna80 human ratings: Fleiss' kappa 0.185 on first/second/tie answers.
+
+    The published figure is Fleiss (1971) over the 2240 items rated three times. The audit reports Gwet's
+    generalization over all 2560 rated items, in which the 320 items rated once count in the category
+    shares (irrCAC's definition): 0.184.
+    """
     human = [c for c in prd if c.rater.startswith("prd-human")]
     config = AuditConfig(n_bootstrap=20, label_frame="display")
     display = run_audit(human, config).agreement_overall.metrics["fleiss_kappa"]
-    assert round(display.value, 3) == 0.185 and display.n_items == 2240  # items rated once carry no agreement
+    assert round(display.value, 3) == 0.184 and display.n_items == 2240  # items rated once: no agreement of their own
+    counts = build_table(human).in_display_frame().counts()
+    assert (counts.sum(axis=1) == 1).sum() == 320
+    assert round(fleiss_kappa(counts[counts.sum(axis=1) == 3]), 3) == 0.185  # the published number
     canonical = run_audit(human, config.model_copy(update={"label_frame": "canonical"}))
     # same judgments as a/b/tie: identical observed agreement, chance agreement from other marginals
-    assert canonical.agreement_overall.metrics["fleiss_kappa"].value == pytest.approx(0.185, abs=0.002)
+    assert canonical.agreement_overall.metrics["fleiss_kappa"].value == pytest.approx(0.184, abs=0.002)
     # the 0.4 rule: with kappa near 0.18 every Vicuna80 category is an ambiguous rubric
     assert set(canonical.blocked_task_types) == set(canonical.verdicts)
     assert all(v.disputed for v in canonical.verdicts.values())

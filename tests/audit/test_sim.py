@@ -54,8 +54,17 @@ def test_ambiguous_task_type_is_blocked_and_clear_ones_are_not(world_run):
     _, comparisons, _, _ = world_run
     result = run_audit(comparisons, AuditConfig(n_bootstrap=50))
     assert result.blocked_task_types == ["tone"]
+    tone = result.verdicts["tone"]
+    assert tone.alpha_qualified < 0.4 and tone.basis == "qualified raters"  # careful raters disagree on taste too
     for task_type in CLEAR:
-        assert result.verdicts[task_type].status == "ok" and result.verdicts[task_type].basis == "qualified raters"
+        v = result.verdicts[task_type]
+        # alpha over everyone is low, among raters qualified on held-out items it is not: the raters are the problem
+        assert v.status == "unreliable-raters" and v.basis == "qualified raters" and not v.dissenting_raters
+        assert v.alpha_all < 0.4 <= v.alpha_qualified == v.alpha and v.n_items_qualified >= 20
+        named = {e["rater"]: e for e in v.excluded_raters}
+        assert named and not any(n.startswith("careful") for n in named) and all(n in v.message for n in named)
+        biased = [e for n, e in named.items() if n.startswith("biased")]
+        assert biased and all("first-shown" in e["careless"][0] for e in biased)  # the evidence is their own
     # judged on everyone, the diluted pool would make clear rubrics look ambiguous too
     everyone = run_audit(comparisons, AuditConfig(n_bootstrap=0, rubric_basis="all"))
     assert set(everyone.blocked_task_types) > {"tone"}

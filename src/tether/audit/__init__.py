@@ -10,8 +10,10 @@
 krippendorff_alpha_nominal (primary), krippendorff_alpha_ordinal, fleiss_kappa, gwet_ac1,
 cohens_kappa with its `pairs`), `raters.<rater>.reliability`,
 `position.by_rater.<rater>.{rate,p_value,wilson_low,wilson_high,swap_consistency,favoured_first,
-favoured_second}`, `task_types.<task_type>.{status,alpha,basis,message,disputed}` (the 0.4 rule) and
-`blocked_task_types`.
+favoured_second}`, `task_types.<task_type>.{status,alpha,alpha_all,alpha_qualified,basis,qualification,
+excluded_raters,dissenting_raters,message,disputed}` (the 0.4 rule, `tether.audit.rubric`; status: ok,
+unreliable-raters, ambiguous (blocked), self-consistency, insufficient), `blocked_task_types` and
+`position.bradley_terry.<objective>.{position_identified,tie_identified,notes}`.
 """
 
 from tether.audit.audit import AuditResult, TaskVerdict, run_audit

@@ -1,23 +1,39 @@
 """Inter-rater agreement: Cohen's kappa per rater pair, Fleiss' kappa, Krippendorff's alpha, Gwet's AC1.
 
-Every multi-rater metric is computed from an (items x categories) count matrix, so raters per item
-may differ and a bootstrap over items is a row resample. Items with fewer than two ratings carry no
-agreement information and are left out of every metric.
+Every multi-rater metric is computed from an (items x categories) count matrix (`agreement_counts`),
+so raters per item may differ and a bootstrap over items is a row resample. Items with fewer than two
+ratings carry no agreement of their own; they still count in the category shares of Fleiss' kappa and
+AC1 (Gwet's generalization), and not at all in Krippendorff's alpha (not pairable).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
+from tether.audit.agreement_counts import (
+    ORDINAL_ORDER,
+    Metric,
+    alpha_from_coincidence,
+    check_counts,
+    coincidence_matrix,
+    distance_matrix,
+    fleiss_kappa,
+    gwet_ac1,
+    krippendorff_alpha,
+    ratings_to_counts,
+)
 from tether.audit.labels import TIE, A, B, LabelTable
 
-Metric = Literal["nominal", "ordinal"]
-# Ordinal scale for pairwise judgments: a < tie < b (a tie sits between the two preferences).
-ORDINAL_ORDER = (A, TIE, B)
+__all__ = [
+    "METRICS", "ORDINAL_ORDER", "PRIMARY_METRIC", "Agreement", "Estimate", "Metric", "PairKappa",
+    "alpha_from_coincidence", "between_rater_alpha", "between_rater_features", "bootstrap", "check_counts",
+    "cohens_kappa", "cohens_kappa_estimate", "cohens_kappa_table", "coincidence_matrix", "contingency",
+    "count_metrics", "disputed_items", "distance_matrix", "first_label_per_rater_item", "fleiss_kappa", "gwet_ac1",
+    "krippendorff_alpha", "measure_agreement", "pairwise_cohens_kappa", "ratings_to_counts",
+]
 
 
 @dataclass(frozen=True)
@@ -39,24 +55,49 @@ def _finite(v: float | int) -> float | int | None:
     return v
 
 
-def _multi(counts: np.ndarray) -> np.ndarray:
-    """Rows with at least two ratings, as float."""
-    counts = np.asarray(counts, dtype=np.float64)
-    return counts[counts.sum(axis=1) >= 2]
-
-
 # -- two raters --------------------------------------------------------------------------------------
+
+
+def _label_codes(what: str, labels: object, n_classes: int) -> np.ndarray:
+    """A 1-D vector of integer class codes in [0, n_classes); ValueError naming the first bad entry."""
+    arr = np.asarray(labels)
+    if arr.ndim != 1:
+        raise ValueError(f"{what}: expected a 1-D vector of labels, got shape {arr.shape}")
+    if arr.size and not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.bool_)):
+        as_float = np.asarray(arr, dtype=np.float64) if np.issubdtype(arr.dtype, np.number) else None
+        if as_float is None or not (np.isfinite(as_float).all() and (as_float == np.round(as_float)).all()):
+            raise ValueError(f"{what}: labels must be integer class codes 0..{n_classes - 1}, got dtype {arr.dtype}")
+    codes = arr.astype(np.int64)
+    bad = (codes < 0) | (codes >= n_classes)
+    if bad.any():
+        at = int(np.argmax(bad))
+        raise ValueError(f"{what}: label {codes[at]} at index {at} is outside 0..{n_classes - 1} "
+                         f"(n_classes={n_classes})")
+    return codes
+
+
+def _pair_codes(x: object, y: object, n_classes: int) -> np.ndarray:
+    """Cell index x * n_classes + y of each item, after checking both label vectors."""
+    if n_classes < 2:
+        raise ValueError(f"n_classes: Cohen's kappa needs at least two classes, got {n_classes}")
+    cx, cy = _label_codes("x", x, n_classes), _label_codes("y", y, n_classes)
+    if cx.shape != cy.shape:
+        raise ValueError(f"x, y: the two raters' label vectors differ in length ({cx.size} and {cy.size}); "
+                         "give both raters' labels for the same items")
+    return cx * n_classes + cy
 
 
 def contingency(x: np.ndarray, y: np.ndarray, n_classes: int = 3) -> np.ndarray:
     """(n_classes, n_classes) table of rater x's label (rows) against rater y's (columns)."""
-    return np.bincount(np.asarray(x) * n_classes + np.asarray(y), minlength=n_classes * n_classes).reshape(
+    return np.bincount(_pair_codes(x, y, n_classes), minlength=n_classes * n_classes).reshape(
         n_classes, n_classes).astype(np.float64)
 
 
 def cohens_kappa_table(table: np.ndarray) -> float:
     """Cohen's kappa from a square contingency table (as statsmodels' cohens_kappa)."""
     table = np.asarray(table, dtype=np.float64)
+    if table.ndim != 2 or table.shape[0] != table.shape[1] or table.shape[0] < 2:
+        raise ValueError(f"table: expected a square contingency table of at least 2 x 2, got shape {table.shape}")
     n = table.sum()
     if n == 0:
         return float("nan")
@@ -68,91 +109,6 @@ def cohens_kappa_table(table: np.ndarray) -> float:
 def cohens_kappa(x: np.ndarray, y: np.ndarray, n_classes: int = 3) -> float:
     """Cohen's kappa of two label vectors over the same items."""
     return cohens_kappa_table(contingency(x, y, n_classes))
-
-
-# -- many raters, from counts ---------------------------------------------------------------------
-
-
-def fleiss_kappa(counts: np.ndarray) -> float:
-    """Fleiss' kappa; unequal raters per item allowed (per-item agreement over its own pairs)."""
-    c = np.asarray(counts)
-    m = c.sum(axis=1)
-    keep = m >= 2
-    if not keep.all():  # an item rated once says nothing about agreement
-        c, m = c[keep], m[keep]
-    if c.shape[0] == 0:
-        return float("nan")
-    p_bar = float((((c * c).sum(axis=1) - m) / (m * (m - 1.0))).mean())
-    p_cat = c.sum(axis=0) / m.sum()
-    pe = float(p_cat @ p_cat)
-    return (p_bar - pe) / (1 - pe) if pe < 1 else float("nan")
-
-
-def coincidence_matrix(counts: np.ndarray) -> np.ndarray:
-    """Krippendorff's coincidence matrix o_ck = sum_u n_uc (n_uk - [c=k]) / (m_u - 1)."""
-    counts = np.asarray(counts, dtype=np.float64)  # float @ float runs in BLAS
-    m = counts.sum(axis=1)
-    keep = m >= 2
-    if not keep.all():  # units with one value are not pairable
-        counts, m = counts[keep], m[keep]
-    weighted = counts * (1.0 / (m - 1))[:, None]
-    o = weighted.T @ counts
-    o[np.diag_indices_from(o)] -= weighted.sum(axis=0)
-    return o
-
-
-def _delta2(n_c: np.ndarray, metric: Metric, order: tuple[int, ...] | None) -> np.ndarray:
-    k = n_c.shape[0]
-    if metric == "nominal":
-        return 1.0 - np.eye(k)
-    if metric != "ordinal":
-        raise ValueError(f"metric must be 'nominal' or 'ordinal', got {metric!r}")
-    perm = np.asarray(order if order is not None else range(k))
-    ranked = n_c[perm]
-    cum = np.concatenate([[0.0], np.cumsum(ranked)])
-    d = np.zeros((k, k))
-    for i in range(k):
-        for j in range(k):
-            lo, hi = min(i, j), max(i, j)
-            d[perm[i], perm[j]] = (cum[hi + 1] - cum[lo] - (ranked[i] + ranked[j]) / 2) ** 2
-    return d
-
-
-def alpha_from_coincidence(o: np.ndarray, metric: Metric = "nominal",
-                           order: tuple[int, ...] | None = None) -> float:
-    """Krippendorff's alpha from a coincidence matrix (O(k^2): the fast path for huge data)."""
-    o = np.asarray(o, dtype=np.float64)
-    n_c = o.sum(axis=0)
-    n = n_c.sum()
-    if n <= 1:
-        return float("nan")
-    d = _delta2(n_c, metric, order)
-    d_o = float((o * d).sum())
-    d_e = float((np.outer(n_c, n_c) * d).sum()) / (n - 1)
-    if d_e == 0:
-        return 1.0 if d_o == 0 else float("nan")  # one value used throughout: NLTK's convention
-    return 1.0 - d_o / d_e
-
-
-def krippendorff_alpha(counts: np.ndarray, metric: Metric = "nominal",
-                       order: tuple[int, ...] | None = None) -> float:
-    """Krippendorff's alpha from per-item label counts; ordinal uses `order` (default ORDINAL_ORDER)."""
-    if metric == "ordinal" and order is None and np.shape(counts)[1] == 3:
-        order = ORDINAL_ORDER
-    return alpha_from_coincidence(coincidence_matrix(counts), metric, order)
-
-
-def gwet_ac1(counts: np.ndarray) -> float:
-    """Gwet's AC1 for any number of raters per item (Gwet 2008, eqs. for multiple raters)."""
-    c = _multi(counts)
-    q = c.shape[1] if c.ndim == 2 else 0
-    if c.shape[0] == 0 or q < 2:
-        return float("nan")
-    m = c.sum(axis=1)
-    pa = float((((c * (c - 1)).sum(axis=1)) / (m * (m - 1))).mean())
-    pi = (c / m[:, None]).mean(axis=0)
-    pe = float((pi * (1 - pi)).sum()) / (q - 1)
-    return (pa - pe) / (1 - pe) if pe < 1 else float("nan")
 
 
 # -- bootstrap --------------------------------------------------------------------------------------
@@ -187,25 +143,24 @@ def _resample_weights(n: int, n_boot: int, rng: np.random.Generator, chunk: int 
 
 def _count_metrics(sums: np.ndarray, k: int, order: tuple[int, ...]) -> dict[str, float]:
     """The four count-based metrics from weighted per-item sums (see `count_metrics`)."""
-    total, m_sum = sums[0], sums[1]
-    p_sum = sums[2]
+    n_rated, n_multi, p_sum = sums[0], sums[1], sums[2]
     f_sum = sums[3:3 + k * k].reshape(k, k)
     g_sum = sums[3 + k * k:3 + k * k + k]
-    share_sum = sums[3 + k * k + k:3 + k * k + 2 * k]
-    c_sum = sums[3 + k * k + 2 * k:]
-    o = f_sum - np.diag(g_sum)
-    p_bar = p_sum / total
-    p_cat = c_sum / m_sum
-    pe_fleiss = float(p_cat @ p_cat)
-    pi = share_sum / total
-    pe_ac1 = float((pi * (1 - pi)).sum()) / (k - 1)
+    share_sum = sums[3 + k * k + k:]
     nan = float("nan")
-    return {
-        "krippendorff_alpha_nominal": alpha_from_coincidence(o, "nominal"),
-        "krippendorff_alpha_ordinal": alpha_from_coincidence(o, "ordinal", order),
-        "fleiss_kappa": (p_bar - pe_fleiss) / (1 - pe_fleiss) if pe_fleiss < 1 else nan,
-        "gwet_ac1": (p_bar - pe_ac1) / (1 - pe_ac1) if pe_ac1 < 1 else nan,
-    }
+    o = f_sum - np.diag(g_sum)
+    out = {"krippendorff_alpha_nominal": alpha_from_coincidence(o, "nominal"),
+           "krippendorff_alpha_ordinal": alpha_from_coincidence(o, "ordinal", order),
+           "fleiss_kappa": nan, "gwet_ac1": nan}
+    if n_multi <= 0:
+        return out
+    pa = p_sum / n_multi
+    pi = share_sum / n_rated  # Gwet: shares over every rated item, single-rated ones included
+    pe_fleiss = float(pi @ pi)
+    pe_ac1 = float((pi * (1 - pi)).sum()) / (k - 1)
+    out["fleiss_kappa"] = (pa - pe_fleiss) / (1 - pe_fleiss) if pe_fleiss < 1 else nan
+    out["gwet_ac1"] = (pa - pe_ac1) / (1 - pe_ac1) if pe_ac1 < 1 else nan
+    return out
 
 
 def count_metrics(counts: np.ndarray, *, n_boot: int = 200, seed: int = 0, level: float = 0.95,
@@ -213,19 +168,25 @@ def count_metrics(counts: np.ndarray, *, n_boot: int = 200, seed: int = 0, level
     """Alpha (nominal, ordinal), Fleiss' kappa and AC1 with one shared item bootstrap.
 
     Every metric is a function of sums over items of a few per-item quantities, so a resample is a
-    weight vector and all four metrics of all resamples cost a handful of matrix products.
+    weight vector and all four metrics of all resamples cost a handful of matrix products. Resamples
+    are drawn from the rated items (single-rated ones count in Fleiss' and AC1's category shares);
+    `n_items` is the number of items with two or more ratings.
     """
-    c = _multi(counts)
+    c = check_counts(counts)
+    c = c[c.sum(axis=1) >= 1]
     n, k = c.shape
     order = order if order is not None else (ORDINAL_ORDER if k == 3 else tuple(range(k)))
-    if n == 0:
+    m = c.sum(axis=1)
+    multi = m >= 2
+    n_multi = int(multi.sum())
+    if n_multi == 0:
         nan = float("nan")
         return {name: Estimate(nan, nan, nan, 0) for name in METRICS}
-    m = c.sum(axis=1)
-    inv = 1.0 / (m - 1)
-    p_item = ((c * c).sum(axis=1) - m) / (m * (m - 1))  # share of agreeing ordered pairs (Fleiss and AC1)
-    feats = np.column_stack([np.ones(n), m, p_item, (c[:, :, None] * c[:, None, :]).reshape(n, k * k) * inv[:, None],
-                             c * inv[:, None], c / m[:, None], c])
+    inv = np.divide(1.0, m - 1, out=np.zeros(n), where=multi)  # a single rating is not pairable
+    p_item = np.divide((c * c).sum(axis=1) - m, m * (m - 1), out=np.zeros(n), where=multi)
+    feats = np.column_stack([np.ones(n), multi.astype(np.float64), p_item,
+                             (c[:, :, None] * c[:, None, :]).reshape(n, k * k) * inv[:, None],
+                             c * inv[:, None], c / m[:, None]])
     point = _count_metrics(feats.sum(axis=0), k, order)
     draws: dict[str, list[float]] = {name: [] for name in point}
     if n >= 2 and n_boot > 0:
@@ -237,7 +198,7 @@ def count_metrics(counts: np.ndarray, *, n_boot: int = 200, seed: int = 0, level
     out = {}
     for name, value in point.items():
         lo, hi = _percentiles(np.array(draws[name]), level)
-        out[name] = Estimate(float(value), lo, hi, int(n))
+        out[name] = Estimate(float(value), lo, hi, n_multi)
     return out
 
 
@@ -262,7 +223,7 @@ def _kappa_rows(tables: np.ndarray) -> np.ndarray:
 def cohens_kappa_estimate(x: np.ndarray, y: np.ndarray, *, n_classes: int = 3, n_boot: int = 200, seed: int = 0,
                           level: float = 0.95) -> Estimate:
     """Cohen's kappa of two raters over shared items, with a vectorized item bootstrap."""
-    codes = np.asarray(x) * n_classes + np.asarray(y)
+    codes = _pair_codes(x, y, n_classes)
     n, kk = codes.size, n_classes * n_classes
     value = cohens_kappa_table(np.bincount(codes, minlength=kk).reshape(n_classes, n_classes))
     if n < 2 or n_boot <= 0:
@@ -393,3 +354,51 @@ def disputed_items(table: LabelTable, k: int = 10) -> list[dict[str, object]]:
             "majority_share": float(counts[i].max() / m[i]),
         })
     return out
+
+
+# -- between raters only ----------------------------------------------------------------------------
+
+
+def between_rater_features(table: LabelTable) -> tuple[np.ndarray, np.ndarray]:
+    """Per item, its contribution to a coincidence matrix of value pairs from *different* raters.
+
+    Returns (features, pairable): features (n_pairable, k*k) and the boolean item mask. An item adds
+    w_u * (ordered pairs of values from two different raters), w_u = m_u / (number of such pairs), so
+    each pairable item carries its m_u values as in Krippendorff's alpha; without repeated judgments
+    (one value per rater and item) it is exactly his coincidence matrix. A rater's second judgment of
+    an item (e.g. in the other display order) is compared with the other raters', never with their own
+    first: self-consistency is not agreement, and an item judged by one rater only is not pairable.
+    """
+    k = 3
+    label = table.label.astype(np.int64)
+    key = table.item * max(table.n_raters, 1) + table.rater
+    groups, inverse = np.unique(key, return_inverse=True)
+    per = np.zeros((groups.size, k))
+    np.add.at(per, (inverse, label), 1.0)
+    same = np.zeros((table.n_items, k, k))
+    np.add.at(same, groups // max(table.n_raters, 1), per[:, :, None] * per[:, None, :])
+    c = table.counts().astype(np.float64)
+    pairs = c[:, :, None] * c[:, None, :] - same
+    total = pairs.sum(axis=(1, 2))
+    pairable = total > 0
+    weight = np.divide(c.sum(axis=1), total, out=np.zeros(table.n_items), where=pairable)
+    return (pairs * weight[:, None, None]).reshape(table.n_items, k * k)[pairable], pairable
+
+
+def between_rater_alpha(table: LabelTable, *, n_boot: int = 200, seed: int = 0, level: float = 0.95) -> Estimate:
+    """Krippendorff's alpha (nominal) over value pairs from different raters, with an item bootstrap.
+
+    `n_items` counts the items judged by at least two different raters (see `between_rater_features`).
+    """
+    feats, pairable = between_rater_features(table)
+    n = feats.shape[0]
+    if n == 0:
+        nan = float("nan")
+        return Estimate(nan, nan, nan, 0)
+    value = alpha_from_coincidence(feats.sum(axis=0).reshape(3, 3))
+    draws: list[float] = []
+    if n >= 2 and n_boot > 0:
+        for weights in _resample_weights(n, n_boot, np.random.default_rng(seed)):
+            draws.extend(alpha_from_coincidence(o.reshape(3, 3)) for o in weights @ feats)
+    lo, hi = _percentiles(np.array(draws), level)
+    return Estimate(float(value), lo, hi, int(n))

@@ -15,33 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from tether.audit.agreement import (
-    PRIMARY_METRIC,
-    Agreement,
-    Estimate,
-    count_metrics,
-    disputed_items,
-    measure_agreement,
-)
+from tether.audit.agreement import PRIMARY_METRIC, Agreement, measure_agreement
 from tether.audit.config import AuditConfig
 from tether.audit.labels import LabelTable, build_table
 from tether.audit.position import FirstPositionRate, SwapAnalysis, first_position_rate, rates_by, swap_analysis
 from tether.audit.position_model import PositionModel, fit_position_model
 from tether.audit.reliability import Reliability, rate_raters
+from tether.audit.rubric import RuleInputs, TaskVerdict, crossfit_reliability, judge_task_type
 from tether.records import Comparison
-
-
-@dataclass
-class TaskVerdict:
-    """The 0.4 rule applied to one task type."""
-
-    task_type: str
-    status: str  # "ok", "ambiguous" (blocked) or "insufficient" (too little overlap to judge)
-    alpha: float | None
-    message: str
-    disputed: list[dict[str, Any]] = field(default_factory=list)
-    basis: str = "all raters"  # whose judgments the alpha was computed on
-    n_items: int = 0
 
 
 @dataclass
@@ -66,7 +47,7 @@ class AuditResult:
 
     @property
     def blocked_task_types(self) -> list[str]:
-        return sorted(t for t, v in self.verdicts.items() if v.status == "ambiguous")
+        return sorted(t for t, v in self.verdicts.items() if v.blocked)
 
     def to_dict(self) -> dict[str, Any]:
         """The audit's numbers under stable keys (see the module docs of tether.audit)."""
@@ -94,11 +75,7 @@ class AuditResult:
             "label_frame": self.config.label_frame,
             "block_threshold": self.config.block_threshold,
             "blocked_task_types": self.blocked_task_types,
-            "task_types": {
-                t: {"status": v.status, "alpha": v.alpha, "basis": v.basis, "n_items": v.n_items,
-                    "message": v.message, "disputed": v.disputed}
-                for t, v in self.verdicts.items()
-            },
+            "task_types": {t: v.as_dict() for t, v in self.verdicts.items()},
             "agreement": {
                 "overall": self.agreement_overall.as_dict(),
                 "by_task_type": {t: a.as_dict() for t, a in self.agreement_by_task_type.items()},
@@ -133,33 +110,6 @@ def _clean(obj: Any) -> Any:
 def _parent_items(table: LabelTable, mask: np.ndarray) -> np.ndarray:
     """Full-table item codes of a subset's items, in the subset's code order (as LabelTable.subset)."""
     return np.unique(table.item[mask])
-
-
-def _verdict(task_type: str, estimate_all: Estimate, estimate_qualified: Estimate | None, table: LabelTable,
-             config: AuditConfig) -> TaskVerdict:
-    """The 0.4 rule on qualified raters' agreement when there is enough of it, else on everyone's."""
-    use_qualified = estimate_qualified is not None and estimate_qualified.n_items >= config.min_items_to_judge \
-        and np.isfinite(estimate_qualified.value)
-    est = estimate_qualified if use_qualified else estimate_all
-    basis = "qualified raters" if use_qualified else "all raters"
-    alpha = est.value
-    shown = None if not np.isfinite(alpha) else round(alpha, 3)
-    if est.n_items < config.min_items_to_judge or not np.isfinite(alpha):
-        return TaskVerdict(task_type, "insufficient", shown,
-                           f"only {est.n_items} items have two or more ratings (need "
-                           f"{config.min_items_to_judge}): add overlap before judging this rubric", basis=basis,
-                           n_items=est.n_items)
-    if alpha < config.block_threshold:
-        ci = f" (CI {est.ci_low:.3f} to {est.ci_high:.3f})" if np.isfinite(est.ci_low) else ""
-        return TaskVerdict(
-            task_type, "ambiguous", shown,
-            f"Krippendorff's alpha among {basis} {alpha:.3f}{ci} is below {config.block_threshold}: raters do not "
-            f"read this rubric the same way. Its campaigns are blocked from scaling until the rubric is revised; "
-            f"start with the most-disputed examples.",
-            disputed_items(table, config.n_disputed), basis=basis, n_items=est.n_items)
-    return TaskVerdict(task_type, "ok", shown,
-                       f"Krippendorff's alpha among {basis} {alpha:.3f} is at or above {config.block_threshold}",
-                       basis=basis, n_items=est.n_items)
 
 
 def _summarise_raters(table: LabelTable, per_objective: dict[str, Reliability],
@@ -207,9 +157,10 @@ def run_audit(comparisons: Iterable[Comparison] | LabelTable, config: AuditConfi
     by_task = rated.by_task_type()
     overall, agreement_by_task, agreement_by_group = _agreement(rated, by_task, config)
     fits = _fit_by_objective(table, config)
-    verdicts = _verdicts(table, rated, by_task, agreement_by_task, fits.judgment_reliability, config)
     position_by = {kind: rates_by(table, getattr(table, kind), getattr(table, f"{kind}_names"), config.confidence)
                    for kind in ("rater", "interface", "campaign", "batch")}
+    rater_summary = _summarise_raters(table, fits.reliability, fits.n_by_objective)
+    verdicts = _verdicts(table, rated, by_task, position_by["rater"], rater_summary, config)
     return AuditResult(
         config=config,
         table=table,
@@ -218,7 +169,7 @@ def run_audit(comparisons: Iterable[Comparison] | LabelTable, config: AuditConfi
         agreement_by_group=agreement_by_group,
         verdicts=verdicts,
         reliability=fits.reliability,
-        rater_summary=_summarise_raters(table, fits.reliability, fits.n_by_objective),
+        rater_summary=rater_summary,
         position_overall=first_position_rate(table.label, table.shown_first, config.confidence),
         position_by=position_by,
         swaps=swap_analysis(table),
@@ -276,29 +227,30 @@ def _fit_by_objective(table: LabelTable, config: AuditConfig) -> _Fits:
         if fits.bt_proba is not None:
             # Two fits: unweighted for each rater's own position effect (reported); weighted by rater
             # reliability for the soft labels, so spammers and novices do not move them.
-            fits.models[objective] = fit_position_model(sub, fallback=rel.posteriors)
+            fits.models[objective] = fit_position_model(sub, fallback=rel.posteriors, name=f"objective {objective!r}")
             weights = rel.rater_reliability[sub.rater]
             fits.bt_proba[parent] = fit_position_model(sub, fallback=rel.posteriors, sample_weight=weights).proba
     return fits
 
 
 def _verdicts(table: LabelTable, rated: LabelTable, by_task: dict[str, LabelTable],
-              agreement_by_task: dict[str, Agreement], judgment_rel: np.ndarray,
+              position_by_rater: dict[str, FirstPositionRate], rater_summary: dict[str, dict[str, Any]],
               config: AuditConfig) -> dict[str, TaskVerdict]:
-    """The 0.4 rule per task type.
+    """The 0.4 rule per task type (see `tether.audit.rubric`).
 
     The rule asks whether the rubric is ambiguous, not whether some raters are bad (that is the
-    reliability section's job): it is judged on raters whose reliability qualifies them, when they
-    overlap on enough items, so a pool diluted with spammers or novices does not block a clear rubric.
+    reliability section's job), so a pool diluted with spammers or novices does not block a clear
+    rubric; but raters are qualified on items held out from the agreement they are judged by (and on
+    gold), and raters left out are named, with the evidence, or make the rubric ambiguous when nothing
+    says they are careless.
     """
-    qualified = judgment_rel >= config.qualified_reliability
+    qualify = config.rubric_basis == "qualified"
+    held_out = crossfit_reliability(table, config) if qualify else np.full(table.n_judgments, np.nan)
+    qualified = held_out >= config.qualified_reliability if qualify else None
+    how = (f"reliability >= {config.qualified_reliability} fitted on held-out items "
+           f"({config.qualification_folds}-fold cross-fitting{', gold included' if config.gold else ''})")
+    inputs = RuleInputs(qualified, held_out, position_by_rater,
+                        {n: (r["gold_n"], r["gold_accuracy"]) for n, r in rater_summary.items()},
+                        how if qualify else "none (rubric_basis='all')")
     task_types = np.array([e.task_type for e in table.examples], dtype=object)[table.item]
-    canonical_by_task = table.by_task_type() if rated is not table else by_task
-    verdicts = {}
-    for t in by_task:
-        sub = rated.subset(qualified & (task_types == t))
-        est_q = count_metrics(sub.counts(), n_boot=config.n_bootstrap, seed=config.seed,
-                              level=config.confidence)[PRIMARY_METRIC] \
-            if sub.n_judgments and config.rubric_basis == "qualified" else None
-        verdicts[t] = _verdict(t, agreement_by_task[t].primary, est_q, canonical_by_task[t], config)
-    return verdicts
+    return {t: judge_task_type(t, table, rated, task_types == t, inputs, config) for t in by_task}

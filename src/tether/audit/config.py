@@ -26,6 +26,8 @@ class AuditConfig(BaseModel):
         "qualified", description="judge the 0.4 rule on qualified raters (when they overlap enough) or on all")
     qualified_reliability: float = Field(
         0.5, ge=0, le=1, description="raters at or above this reliability decide the 0.4 rule (when they overlap)")
+    qualification_folds: int = Field(
+        5, ge=2, le=20, description="folds for qualifying raters on items held out from the rule's agreement")
     min_shared_items: int = Field(20, ge=2, description="shared items a rater pair needs for Cohen's kappa")
     n_bootstrap: int = Field(200, ge=0, description="bootstrap resamples of items for every interval")
     confidence: float = Field(0.95, gt=0, lt=1)

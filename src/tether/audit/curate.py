@@ -8,9 +8,11 @@ posterior). A tie (P(tie) at least P(a) and P(b)) is kept as `tie: true` with `p
 
 - task-type factor: 1 when the task type's alpha is at or above the threshold, else alpha / threshold
   (clipped to [0, 1]); blocked task types are only present with `include_blocked`.
-- reversal factor (policy `downweight`): 1 / (1 + n_reversals), n_reversals = within-rater swaps that
-  followed the display position plus 1 if the per-order majorities flip; `discard` drops reversed
-  pairs, `keep` leaves the weight alone. Reversals are flagged in provenance under every policy.
+- reversal factor (policy `downweight`): 1 / (1 + n_reversals), n_reversals = within-rater swaps whose
+  verdict changed with the display order (followed the position, or a tie in one order only) plus 1
+  if the per-order majorities flip; `discard` drops reversed pairs (so on data where one rater judged
+  every pair in both orders it keeps exactly the pairs judged the same way both times), `keep` leaves
+  the weight alone. Reversals are flagged in provenance under every policy.
 
 Items whose raters all have reliability 0 carry no usable evidence and are dropped (counted).
 """
@@ -38,7 +40,7 @@ class CurationResult:
 def _task_factor(result: AuditResult, task_type: str) -> float:
     verdict = result.verdicts[task_type]
     threshold = result.config.block_threshold
-    if verdict.status != "ambiguous" or verdict.alpha is None:
+    if not verdict.blocked or verdict.alpha is None:
         return 1.0
     return float(np.clip(verdict.alpha / threshold, 0.0, 1.0))
 
@@ -56,7 +58,7 @@ class _Items:
         self.n_raters = np.bincount(np.unique(table.item * table.n_raters + table.rater) // table.n_raters,
                                     minlength=table.n_items)
         swaps = result.swaps
-        self.reversals = [int(r) + int(x) for r, x in zip(swaps.item_reversals, swaps.item_across_reversal,
+        self.reversals = [int(r) + int(x) for r, x in zip(swaps.item_changed, swaps.item_across_reversal,
                                                           strict=True)]
         blocked = set(result.blocked_task_types)
         self.blocked = [e.task_type in blocked for e in table.examples]

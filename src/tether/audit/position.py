@@ -124,6 +124,7 @@ class SwapAnalysis:
     within_rater: SwapConsistency  # all (rater, pair) swaps pooled
     across_raters: SwapConsistency  # per pair, majority verdict of each display order
     item_reversals: np.ndarray  # per item: within-rater swaps that followed the position
+    item_changed: np.ndarray  # per item: within-rater swaps whose verdict changed (followed the position, or tie)
     item_across_reversal: np.ndarray  # per item: the order-group majorities flip with the position
     item_swapped: np.ndarray  # per item: judged in both orders (by anyone)
 
@@ -162,6 +163,7 @@ def swap_analysis(table: LabelTable) -> SwapAnalysis:
     items = table.item[in_a[ia]]
     by_rater = {table.rater_names[r]: _summarise(kinds[raters == r]) for r in np.unique(raters)}
     item_reversals = np.bincount(items[(kinds == 1) | (kinds == 2)], minlength=n_items)
+    item_changed = np.bincount(items[kinds != 0], minlength=n_items)
     # across raters: per item, the plurality verdict among judgments shown a-first vs b-first
     counts = np.zeros((n_items, 2, 3), dtype=np.int64)
     np.add.at(counts, (table.item, table.shown_first.astype(np.int64), table.label.astype(np.int64)), 1)
@@ -171,5 +173,5 @@ def swap_analysis(table: LabelTable) -> SwapAnalysis:
     across_kinds = _classify(pa[decided], pb[decided])
     item_across = np.zeros(n_items, dtype=bool)
     item_across[np.flatnonzero(decided)[(across_kinds == 1) | (across_kinds == 2)]] = True
-    return SwapAnalysis(by_rater, _summarise(kinds), _summarise(across_kinds), item_reversals, item_across,
-                        swapped)
+    return SwapAnalysis(by_rater, _summarise(kinds), _summarise(across_kinds), item_reversals, item_changed,
+                        item_across, swapped)

@@ -27,20 +27,22 @@ def print_summary(result: AuditResult, console: Console, max_rows: int = 25) -> 
     d = result.to_dict()
     console.print(f"[bold]{d['n_judgments']}[/] judgments of [bold]{d['n_items']}[/] items by "
                   f"[bold]{d['n_raters']}[/] raters")
-    table = Table(title="agreement by task type (Krippendorff's alpha, nominal; the 0.4 rule uses 'rule alpha', "
-                        "(q) = among qualified raters)", title_justify="left")
+    table = Table(title="agreement by task type (Krippendorff's alpha, nominal, every judgment; the 0.4 rule compares "
+                        "judgments of different raters: 'all' = all raters, 'qualified' = raters qualified on held-out "
+                        "items)", title_justify="left")
     table.add_column("task type", min_width=12, overflow="fold")
-    for col in ("items", "alpha", "95% CI", "Fleiss", "AC1", "rule alpha", "verdict"):
+    for col in ("items", "alpha", "95% CI", "Fleiss", "AC1", "all", "qualified", "verdict"):
         table.add_column(col, justify="left" if col == "verdict" else "right")
+    styles = {"ambiguous": "bold red", "insufficient": "yellow", "unreliable-raters": "magenta",
+              "self-consistency": "yellow"}
     for task_type, verdict in d["task_types"].items():
         a = d["agreement"]["by_task_type"][task_type]
         alpha = a["krippendorff_alpha_nominal"]
-        style = {"ambiguous": "bold red", "insufficient": "yellow"}.get(verdict["status"], "green")
         table.add_row(task_type, str(a["n_items"]), _fmt(alpha["value"], 2),
                       f"{_fmt(alpha['ci_low'], 2)}–{_fmt(alpha['ci_high'], 2)}", _fmt(a["fleiss_kappa"]["value"], 2),
-                      _fmt(a["gwet_ac1"]["value"], 2),
-                      _fmt(verdict["alpha"], 2) + (" (q)" if verdict["basis"] == "qualified raters" else ""),
-                      f"[{style}]{verdict['status']}[/]")
+                      _fmt(a["gwet_ac1"]["value"], 2), _fmt(verdict["alpha_all"], 2),
+                      _fmt(verdict["alpha_qualified"], 2),
+                      f"[{styles.get(verdict['status'], 'green')}]{verdict['status']}[/]")
     console.print(table)
     for task_type in d["blocked_task_types"]:
         v = d["task_types"][task_type]
@@ -48,6 +50,10 @@ def print_summary(result: AuditResult, console: Console, max_rows: int = 25) -> 
         for ex in v["disputed"][:3]:
             votes = ", ".join(f"{k} {n}" for k, n in ex["votes"].items())
             console.print(f"  disputed ({votes}): {ex['prompt'][:100]!r}", highlight=False)
+    for task_type, v in d["task_types"].items():
+        if v["status"] in ("unreliable-raters", "self-consistency"):
+            console.print(f"[{styles[v['status']]}]{v['status']}:[/] [bold]{task_type}[/]: {v['message']}",
+                          highlight=False)
     pos = d["position"]["overall"]
     if pos["n"]:
         console.print(f"first-position rate {_fmt(pos['rate'])} (95% CI {_fmt(pos['wilson_low'])} to "
@@ -142,10 +148,14 @@ def render_html(result: AuditResult) -> str:
              "border-left:3px solid #c0392b;padding:.5em;margin:.5em 0;white-space:pre-wrap;font-size:13px}",
              "</style></head><body><h1>Annotation audit</h1>",
              f"<p>{d['n_judgments']} judgments of {d['n_items']} items by {d['n_raters']} raters. "
-             f"Primary agreement metric: Krippendorff's alpha (nominal); a task type below "
-             f"{d['block_threshold']} is an ambiguous rubric and is blocked for scaling. The rule is applied to "
-             f"the raters whose reliability qualifies them when they overlap on enough items (else to all), so "
-             f"that bad raters are reported as bad raters, not as a bad rubric.</p>"]
+             f"Primary agreement metric: Krippendorff's alpha (nominal). The 0.4 rule compares judgments of "
+             f"different raters (a rater's repeated judgment is self-consistency, not agreement). A task type "
+             f"whose alpha between all raters is below {d['block_threshold']} is blocked as an ambiguous rubric "
+             f"unless the raters qualified on items held out from that alpha (cross-fitting, and gold) agree and "
+             f"the raters left out show signs of carelessness of their own (position preference, flipping with "
+             f"the display order, gold accuracy): then the verdict is 'unreliable-raters', naming them. Careful "
+             f"raters who disagree keep the rubric blocked. One rater judging each item twice gives "
+             f"'self-consistency', never a block.</p>"]
     if d["blocked_task_types"]:
         parts.append(f"<p class='bad'>Blocked task types: {html.escape(', '.join(d['blocked_task_types']))}</p>")
     else:
@@ -163,22 +173,30 @@ def _agreement_section(d: dict[str, Any], plots: dict[str, str]) -> list[str]:
         parts.append(f"<img alt='agreement by task type' src='{plots['agreement']}'>")
     rows = []
     for t, a in d["agreement"]["by_task_type"].items():
+        v = d["task_types"][t]
         rows.append([t, a["n_items"], a["krippendorff_alpha_nominal"]["value"],
                      a["krippendorff_alpha_nominal"]["ci_low"], a["krippendorff_alpha_nominal"]["ci_high"],
                      a["krippendorff_alpha_ordinal"]["value"], a["fleiss_kappa"]["value"], a["gwet_ac1"]["value"],
-                     a["cohens_kappa"]["value"], d["task_types"][t]["alpha"], d["task_types"][t]["basis"],
-                     d["task_types"][t]["status"]])
+                     a["cohens_kappa"]["value"], v["alpha_all"], v["alpha_qualified"], v["alpha"], v["basis"],
+                     v["status"]])
     parts.append(_table(["task type", "items", "alpha", "CI low", "CI high", "alpha (ordinal)", "Fleiss",
-                         "AC1", "mean Cohen", "rule alpha", "rule basis", "verdict"], rows))
+                         "AC1", "mean Cohen", "rule: all raters", "rule: qualified", "rule alpha", "rule basis",
+                         "verdict"], rows))
     for t in d["blocked_task_types"]:
         v = d["task_types"][t]
         parts.append(f"<h3 class='bad'>Ambiguous rubric: {html.escape(t)}</h3><p>{html.escape(v['message'])}</p>")
+        parts.extend(_excluded(v))
         for ex in v["disputed"]:
             votes = ", ".join(f"{k}: {n}" for k, n in ex["votes"].items())
             parts.append(f"<div class='ex'><b>{html.escape(ex['pair_id'])}</b> ({html.escape(votes)})\n"
                          f"<b>prompt</b> {html.escape(ex['prompt'][:600])}\n<b>a</b> "
                          f"{html.escape(ex['response_a'][:400])}\n<b>b</b> {html.escape(ex['response_b'][:400])}"
                          "</div>")
+    for t, v in d["task_types"].items():
+        if v["status"] in ("unreliable-raters", "self-consistency"):
+            title = "Unreliable raters" if v["status"] == "unreliable-raters" else "Self-consistency only"
+            parts.append(f"<h3>{title}: {html.escape(t)}</h3><p>{html.escape(v['message'])}</p>")
+            parts.extend(_excluded(v))
     pairs = d["agreement"]["overall"]["cohens_kappa"]["pairs"]
     if pairs:
         parts.append("<h2>Cohen's kappa per rater pair (all task types)</h2>")
@@ -186,6 +204,15 @@ def _agreement_section(d: dict[str, Any], plots: dict[str, str]) -> list[str]:
                             [[p["rater_a"], p["rater_b"], p["n_items"], p["value"], p["ci_low"], p["ci_high"]]
                              for p in pairs[:200]]))
     return parts
+
+
+def _excluded(v: dict[str, Any]) -> list[str]:
+    """The raters a verdict left out of its qualified alpha, with the evidence about each."""
+    if not v.get("excluded_raters"):
+        return []
+    return [_table(["rater left out", "judgments", "held-out reliability", "signs of carelessness", "signs of care"],
+                   [[e["rater"], e["n_judgments"], e["held_out_reliability"], "; ".join(e["careless"]) or "—",
+                     "; ".join(e["careful"]) or "—"] for e in v["excluded_raters"]])]
 
 
 def _position_section(d: dict[str, Any], plots: dict[str, str]) -> list[str]:

@@ -10,7 +10,7 @@ from crowdkit.aggregation import BradleyTerry as CrowdKitBT
 from scipy.optimize import check_grad
 from scipy.stats import spearmanr
 
-from tether.audit.models import BradleyTerry
+from tether.audit.models import BradleyTerry, IdentificationWarning
 
 Z = 4.5  # tolerance in standard errors: |estimate - truth| <= Z * SE for every parameter checked
 
@@ -232,6 +232,66 @@ def test_bad_options_name_the_argument() -> None:
         BradleyTerry(ties="rao-kupper").fit(*data)
     with pytest.raises(ValueError, match="position"):
         BradleyTerry(position="per_batch").fit(*data)
-    model = BradleyTerry().fit(*data)
+    model = BradleyTerry(ties=None).fit(*data)
     with pytest.raises(ValueError, match="a: value 5 at index 0 is >= n_players=2"):
         model.predict_proba([5], [0])
+
+
+# -- what the data cannot identify -------------------------------------------------------------------
+
+
+def test_one_display_order_leaves_the_position_out_and_says_so() -> None:
+    rng = np.random.default_rng(9)
+    sim = simulate_comparisons(rng, 3000, rng.normal(size=20), 0.5, 0.4, np.zeros(1))
+    a, b, _, outcome = fit_args(sim)
+    first = np.zeros_like(a)  # a always shown first
+    with pytest.warns(IdentificationWarning, match="one display order"):
+        model = BradleyTerry(position="global").fit(a, b, first, outcome)
+    assert not model.position_identified_ and model.tie_identified_
+    assert np.isnan(model.position_) and np.isfinite(model.scores_).all()
+    # the same fit as a model without a position term
+    plain = BradleyTerry(position=None).fit(a, b, first, outcome)
+    np.testing.assert_allclose(model.scores_, plain.scores_, atol=1e-12)
+    with pytest.warns(IdentificationWarning, match="one display order"):
+        per_rater = BradleyTerry(position="per_rater").fit(a, b, np.ones_like(a), outcome, raters=sim["raters"])
+    assert np.isnan(per_rater.position_) and np.isnan(per_rater.rater_position_).all()
+    # zero-weight comparisons do not count: shown in the other order but weighted out
+    weight = np.ones(len(a))
+    weight[:10] = 0.0
+    first_some = first.copy()
+    first_some[:10] = 1
+    with pytest.warns(IdentificationWarning, match="one display order"):
+        BradleyTerry().fit(a, b, first_some, outcome, sample_weight=weight)
+
+
+def test_no_ties_fits_the_model_without_ties_and_says_so() -> None:
+    rng = np.random.default_rng(10)
+    sim = simulate_comparisons(rng, 3000, rng.normal(size=20), 0.3, 0.0, np.zeros(1), ties=False)
+    with pytest.warns(IdentificationWarning, match="no comparison is a tie"):
+        model = BradleyTerry(ties="davidson").fit(*fit_args(sim))
+    assert not model.tie_identified_ and model.position_identified_ and model.tie_ == 0.0
+    logistic = BradleyTerry(ties=None).fit(*fit_args(sim))  # a tie-free Davidson model is the logistic one
+    np.testing.assert_allclose(model.scores_, logistic.scores_, atol=1e-12)
+    assert model.position_ == pytest.approx(logistic.position_, abs=1e-12)
+    np.testing.assert_allclose(model.predict_proba([0, 1], [1, 0]), logistic.predict_proba([0, 1], [1, 0]),
+                               atol=1e-12)
+
+
+def test_all_ties_identify_nothing_and_say_so() -> None:
+    a, b = np.array([0, 1, 2, 0]), np.array([1, 2, 0, 2])
+    with pytest.warns(IdentificationWarning, match="every comparison is a tie"):
+        model = BradleyTerry().fit(a, b, np.array([0, 1, 0, 1]), np.full(4, 2))
+    assert not model.tie_identified_ and not model.position_identified_
+    assert model.tie_ == np.inf and np.isnan(model.position_) and np.all(model.scores_ == 0)
+    np.testing.assert_array_equal(model.predict_proba([0], [1]), [[0.0, 0.0, 1.0]])
+
+
+def test_identified_data_fit_without_warnings() -> None:
+    import warnings
+
+    rng = np.random.default_rng(11)
+    sim = simulate_comparisons(rng, 2000, rng.normal(size=15), 0.3, 0.4, np.zeros(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdentificationWarning)
+        model = BradleyTerry().fit(*fit_args(sim))
+    assert model.position_identified_ and model.tie_identified_

@@ -5,9 +5,9 @@ state ends in `_`), on integer codes or crowd-kit's DataFrames.
 """
 
 from .base import NotFittedError
-from .bradley_terry import BradleyTerry
+from .bradley_terry import BradleyTerry, IdentificationWarning
 from .dawid_skene import DawidSkene
 from .mace import MACE
 from .one_coin import OneCoinDawidSkene
 
-__all__ = ["MACE", "BradleyTerry", "DawidSkene", "NotFittedError", "OneCoinDawidSkene"]
+__all__ = ["MACE", "BradleyTerry", "DawidSkene", "IdentificationWarning", "NotFittedError", "OneCoinDawidSkene"]

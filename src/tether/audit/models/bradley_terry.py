@@ -14,6 +14,13 @@ the outcomes and biases the shared parameters. Measured on 100k comparisons, one
 planted position 0.3 and nu 0.4: l2=0.01 gives position 0.87 and nu 1.85; l2=1 gives 0.25 and
 0.36 (MAP shrinkage attenuates a little). With hundreds of comparisons per player the prior's
 pull on a score is about l2 * score / (comparisons / 4), i.e. negligible.
+
+Identification. The likelihood says nothing about the position effect when every comparison was shown
+in the same display order (the first-shown bonus and the strengths explain the same wins), nor about
+Davidson's nu when there is no tie (its estimate runs to 0) or nothing but ties (it runs to infinity,
+and the strengths and the position with it). `fit` then leaves the parameter out (position_ = NaN;
+tie_ = 0 without ties, which is the logistic model; tie_ = inf and zero strengths with only ties), sets
+`position_identified_` / `tie_identified_` to False and warns with an `IdentificationWarning`.
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ from .base import Estimator, check_frame, factorize, is_frame, lookup
 
 TIES = ("davidson", None)
 POSITIONS = ("global", "per_rater", None)
+
+
+class IdentificationWarning(UserWarning):
+    """A parameter the data cannot identify was left out of the fit (see the module docs)."""
 
 
 class BradleyTerryObjective:
@@ -56,6 +67,7 @@ class BradleyTerryObjective:
         rater_l2: float,
     ) -> None:
         self.a, self.b, self.sign, self.raters, self.weight = a, b, sign, raters, weight
+        self.outcome = outcome
         self.n_players, self.n_raters = n_players, n_raters
         self.ties, self.position, self.l2, self.rater_l2 = ties, position, l2, rater_l2
         self.n_params = (
@@ -71,6 +83,36 @@ class BradleyTerryObjective:
             self.direction = np.array([1.0, -1.0, 0.0])[outcome]
             self.weighted_direction = weight * self.direction
             self.tie_total = float(weight[outcome == 2].sum())
+
+    def restricted(self, *, ties: str | None, position: str | None) -> BradleyTerryObjective:
+        """The same data under a model with fewer parameters (for what the data cannot identify)."""
+        return BradleyTerryObjective(
+            self.a, self.b, self.sign, self.outcome, self.raters, self.weight, n_players=self.n_players,
+            n_raters=self.n_raters, ties=ties, position=position, l2=self.l2, rater_l2=self.rater_l2,
+        )
+
+    def identification(self) -> tuple[bool, bool, list[str]]:
+        """(position identified, tie parameter identified, why not) on the comparisons with weight > 0."""
+        used = self.weight > 0
+        notes = []
+        position_ok = self.position is None or np.unique(self.sign[used]).size > 1
+        if not position_ok:
+            notes.append("every comparison was shown in one display order, so the position effect cannot be "
+                         "told apart from the strengths: fitted without it (position_ = nan)")
+        tie_ok = True
+        if self.ties is not None:
+            n_ties = int((self.outcome[used] == 2).sum())
+            if n_ties == 0:
+                tie_ok = False
+                notes.append("no comparison is a tie, so Davidson's tie parameter is not identified (it runs to "
+                             "0): fitted with nu = 0 (tie_ = 0), which is the model without ties")
+            elif n_ties == int(used.sum()):
+                tie_ok = False
+                if self.position is not None and position_ok:
+                    position_ok = False
+                notes.append("every comparison is a tie, so the tie parameter runs to infinity and neither the "
+                             "strengths nor the position effect are identified: tie_ = inf, zero strengths")
+        return position_ok, tie_ok, notes
 
     def unpack(self, x: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, float]:
         """Split x into (scores, position, rater deviations, log nu); absent parts are zero."""
@@ -176,7 +218,8 @@ class BradleyTerry(Estimator):
     Learned: `scores_` (n_players,): centred log-strengths, `players_` (what the codes stand for:
     `arange` for codes, sorted names for a frame), `position_` (log-odds bonus of the
     first-shown response), `rater_position_` (n_raters,): each rater's deviation from `position_`,
-    `tie_` (Davidson nu; 0 without ties), `converged_`, `n_iter_`, `objective_` (negative log-posterior).
+    `tie_` (Davidson nu; 0 without ties), `converged_`, `n_iter_`, `objective_` (negative log-posterior),
+    `position_identified_` and `tie_identified_` (False: the data cannot identify it, see the module docs).
     `tol` bounds the L-BFGS gradient after scaling each parameter by the square root of its initial
     curvature, i.e. roughly the distance to the optimum in standard errors.
     """
@@ -219,7 +262,33 @@ class BradleyTerry(Estimator):
                 raise ValueError("b, shown_first, outcome, raters, n_players, n_raters: give them only with codes "
                                  "(a DataFrame's columns define them)")
             a, b, shown_first, outcome, raters, players = _pair_codes(a)
-        objective = self.objective(a, b, shown_first, outcome, raters, sample_weight, n_players, n_raters)
+        full = self.objective(a, b, shown_first, outcome, raters, sample_weight, n_players, n_raters)
+        self.position_identified_, self.tie_identified_, notes = full.identification()
+        for note in notes:
+            warnings.warn(f"BradleyTerry: {note}.", IdentificationWarning, stacklevel=2)
+        all_ties = self.ties is not None and not self.tie_identified_ and full.tie_total > 0
+        objective = full.restricted(ties=None if not self.tie_identified_ else self.ties,
+                                    position=self.position if self.position_identified_ else None)
+        if all_ties:
+            x, self.objective_, self.n_iter_, self.converged_ = np.zeros(objective.n_params), 0.0, 0, True
+        else:
+            x = self._minimize(objective)
+        scores, position, deviations, log_nu = objective.unpack(x)
+        self.scores_ = scores - scores.mean()
+        self.position_ = position if self.position_identified_ or self.position is None else float("nan")
+        self.rater_position_ = deviations.copy() if self.position_identified_ else np.full(full.n_raters, np.nan)
+        if self.ties is None:
+            self.tie_ = 0.0
+        elif self.tie_identified_:
+            self.tie_ = float(np.exp(log_nu))
+        else:
+            self.tie_ = float("inf") if all_ties else 0.0
+        self.n_players_, self.n_raters_ = full.n_players, full.n_raters
+        self.players_ = np.arange(full.n_players) if players is None else players
+        return self
+
+    def _minimize(self, objective: BradleyTerryObjective) -> np.ndarray:
+        """L-BFGS on the scaled problem; sets converged_, n_iter_, objective_ and returns the solution."""
         x0, scale = objective.initial()
 
         def scaled(z: np.ndarray) -> tuple[float, np.ndarray]:
@@ -239,18 +308,11 @@ class BradleyTerry(Estimator):
                 f"BradleyTerry: L-BFGS stopped after {result.nit} iterations ({result.message}); "
                 f"scaled gradient {grad_norm:.2e} > tol={self.tol}. Raise max_iter or tol.",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        scores, position, deviations, log_nu = objective.unpack(result.x / scale)
-        self.scores_ = scores - scores.mean()
-        self.position_ = position
-        self.rater_position_ = deviations.copy()
-        self.tie_ = float(np.exp(log_nu)) if self.ties is not None else 0.0
         self.objective_ = float(result.fun)
         self.n_iter_ = int(result.nit)
-        self.n_players_, self.n_raters_ = objective.n_players, objective.n_raters
-        self.players_ = np.arange(objective.n_players) if players is None else players
-        return self
+        return result.x / scale
 
     def fit_predict(self, data: Any) -> Any:
         """crowd-kit's `fit_predict` for a pairwise DataFrame: the fitted scores, a Series by player."""
@@ -278,6 +340,8 @@ class BradleyTerry(Estimator):
         if self.ties is None:
             win = expit(d)
             return np.column_stack([win, 1.0 - win, np.zeros_like(d)])
+        if np.isinf(self.tie_):  # fitted on nothing but ties
+            return np.column_stack([np.zeros_like(d), np.zeros_like(d), np.ones_like(d)])
         u = 0.5 * d
         log_nu = np.log(self.tie_) if self.tie_ > 0 else -np.inf
         top = np.maximum(np.abs(u), log_nu)
