@@ -444,8 +444,14 @@ def register(app: typer.Typer) -> None:
                                   ] = REWARD_MEMBERS,
     ) -> None:
         """Run the main job on the embedded default: import, audit, curate, simulated proof, reward, production."""
-        result = run_demo(path, data_dir=data_dir, n_bootstrap=bootstrap, seed=seed, reward_steps=reward_steps,
-                          reward_members=reward_members)
+        import warnings
+
+        from tether.audit.models.bradley_terry import IdentificationWarning
+
+        with warnings.catch_warnings():  # the audit reports say which effects the data cannot identify
+            warnings.simplefilter("ignore", IdentificationWarning)
+            result = run_demo(path, data_dir=data_dir, n_bootstrap=bootstrap, seed=seed,
+                              reward_steps=reward_steps, reward_members=reward_members)
         _print(result)
         _print_reward(result.reward)
         _print_production(result.production)
