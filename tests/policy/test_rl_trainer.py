@@ -76,6 +76,33 @@ def test_rollout_samples_k_per_prompt_seeded_with_logprobs_the_trainer_recompute
     assert greedy.texts == generate(model, tok, PROMPTS[:3], max_new_tokens=8)
 
 
+def test_the_lean_gpt2_path_matches_the_model_forward_in_values_and_gradients(lm: Path) -> None:
+    from tether.policy.generation import FastGPT2, load_policy, rollout
+    from tether.policy.rl import Actor
+
+    model, tok = load_policy(lm)
+    assert FastGPT2.supports(model)
+    r = rollout(model, tok, PROMPTS[:4], k=3, max_new_tokens=10, seed=1)
+    # completions of 1 to 10 tokens, EOS padding after each (what a trained policy gives; this one never stops)
+    r.completion_mask = (torch.arange(10) < torch.arange(12).remainder(10).add(1).unsqueeze(-1)).long()
+    r.input_ids[:, r.prompt_width :][r.completion_mask == 0] = tok.eos_token_id
+    actor = Actor(model, value_head=True)
+    torch.nn.init.normal_(actor.value.weight)
+    m = r.completion_mask.bool()
+    grads = []
+    for lean in (False, True):
+        actor.zero_grad()
+        logps, entropy, values = actor(r.input_ids, r.attention_mask, r.prompt_width, 0.7,
+                                       r.completion_mask if lean else None)
+        (logps[m].sum() + values[m].sum()).backward()
+        grads.append(({n: p.grad.clone() for n, p in actor.named_parameters()}, logps[m], entropy[m], values[m]))
+    (g_hf, lp_hf, h_hf, v_hf), (g_lean, lp_lean, h_lean, v_lean) = grads
+    assert torch.allclose(lp_hf, lp_lean, atol=1e-5) and torch.allclose(h_hf, h_lean, atol=1e-5)
+    assert torch.allclose(v_hf, v_lean, atol=1e-5)
+    for n in g_hf:  # fp32 rounding relative to each gradient's scale
+        assert (g_hf[n] - g_lean[n]).abs().max() <= 1e-5 * g_hf[n].abs().max() + 1e-6, n
+
+
 def test_stop_strings_end_a_completion_and_cut_its_text(lm: Path) -> None:
     from tether.policy.generation import load_policy, rollout
 

@@ -86,6 +86,16 @@ class Rollout:
         return self.completion_mask.sum(-1)
 
 
+def fuse_activations(model: Any) -> Any:
+    """Swap transformers' `gelu_new` modules (five elementwise ops in Python, each with its own backward) for
+    PyTorch's fused tanh GELU: the same function, one kernel forward and backward. The saved model is unchanged."""
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if type(child).__name__ == "NewGELUActivation":
+                setattr(module, name, torch.nn.GELU(approximate="tanh"))
+    return model
+
+
 def context_size(model: Any) -> int | None:
     """The model's context window in tokens (None: unknown)."""
     cfg = model.config
@@ -129,7 +139,11 @@ def _next_tokens(logits: torch.Tensor, *, do_sample: bool, temperature: float, t
         if top_k and top_k < weights.shape[-1]:
             kth = weights.topk(top_k, -1).values[:, -1:]
             weights = weights.masked_fill(weights < kth, 0.0)
-        tok = torch.multinomial(weights, 1, generator=generator).squeeze(-1)
+        # inverse CDF, one uniform per row: token i iff cdf[i - 1] <= u < cdf[i], probability p_i (multinomial's
+        # draw, at a tenth of its cost on a CPU)
+        cdf = weights.cumsum(-1)
+        u = torch.rand((weights.shape[0], 1), generator=generator, device=weights.device) * cdf[:, -1:]
+        tok = (cdf <= u).sum(-1).clamp(max=weights.shape[-1] - 1)
     return tok, logp.gather(-1, tok.unsqueeze(-1)).squeeze(-1)
 
 
@@ -159,10 +173,15 @@ def rollout(model: Any, tokenizer: Any, prompts: list[str], *, k: int = 1, promp
     done = torch.zeros(b, dtype=torch.bool, device=device)
     ends = torch.full((b,), max_new_tokens, dtype=torch.long, device=device)  # completion length per row
     position = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each prompt's positions start at 0
-    full_mask, step_ids, extra = mask, ids, _cache_kwargs(model)
+    full_mask = torch.cat([mask, mask.new_ones((b, max_new_tokens))], -1)
+    was_training = model.training
+    model.eval()  # sample without dropout
+    step = _stepper(model, b, width + max_new_tokens)
+    step_ids, start = ids, 0
     for t in range(max_new_tokens):
-        out = model(input_ids=step_ids, attention_mask=full_mask, position_ids=position, use_cache=True, **extra)
-        tok, lp = _next_tokens(out.logits[:, -1], do_sample=do_sample, temperature=temperature, top_k=top_k,
+        logits = step(step_ids, position, full_mask[:, : width + t], start)
+        start += step_ids.shape[1]
+        tok, lp = _next_tokens(logits, do_sample=do_sample, temperature=temperature, top_k=top_k,
                                generator=generator)
         tok = torch.where(done, torch.full_like(tok, pad_id), tok)
         tokens[:, t], logps[:, t] = tok, lp
@@ -176,11 +195,136 @@ def rollout(model: Any, tokenizer: Any, prompts: list[str], *, k: int = 1, promp
             break
         step_ids = tok.unsqueeze(-1)
         position = position[:, -1:] + 1
-        full_mask = torch.cat([full_mask, full_mask.new_ones((b, 1))], -1)
+    model.train(was_training)
     completion_mask = (torch.arange(tokens.shape[1], device=device) < ends.unsqueeze(-1)).long()
     texts = [_text(tokenizer, row[: int(n)], stop) for row, n in zip(tokens.tolist(), ends.tolist(), strict=True)]
     return Rollout(index, torch.cat([ids, tokens], -1), torch.cat([mask, torch.ones_like(tokens)], -1), width,
                    completion_mask, texts, truncated, logps * completion_mask if return_logprobs else None)
+
+
+def _stepper(model: Any, batch: int, length: int) -> Any:
+    """`step(ids, positions, mask, start) -> next-token logits (B, V)`, filling a KV cache; a lean GPT-2 path where
+    the model is a plain Hugging Face GPT-2, else the model's own forward."""
+    if FastGPT2.supports(model):
+        return FastGPT2(model, batch, length)
+    extra = _cache_kwargs(model)
+
+    def step(ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, start: int) -> torch.Tensor:
+        return model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **extra).logits[:, -1]
+
+    return step
+
+
+class FastGPT2:
+    """A Hugging Face `GPT2LMHeadModel` run without its module stack: the same weights and math as its forward
+    (tests/policy checks log-probs and gradients), for the two hot paths of online RL on a small policy, where
+    per-call overhead and padding, not arithmetic, set the pace:
+
+    - decoding (`__call__`): one step with a preallocated KV cache, no mask or output objects per token;
+    - scoring completions (`completion_logps`, differentiable): the matmuls run on the real tokens only
+      (padding and what follows each EOS dropped, about half of a batch of short answers), attention on the
+      padded layout, the lm head only where a completion token is predicted."""
+
+    ACTIVATIONS = {"gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu": "none"}
+
+    @classmethod
+    def supports(cls, model: Any) -> bool:
+        """A plain GPT-2 LM (no cross-attention, a GELU), with dropout off or in eval mode (none is applied here)."""
+        cfg = model.config
+        dropout = any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules())
+        return (type(model).__name__ == "GPT2LMHeadModel" and not getattr(cfg, "add_cross_attention", False)
+                and cfg.activation_function in cls.ACTIVATIONS and not (dropout and model.training))
+
+    def __init__(self, model: Any, batch: int = 0, length: int = 0) -> None:
+        self.t, self.head = model.transformer, model.lm_head.weight
+        cfg = model.config
+        self.heads, self.d = cfg.n_head, cfg.n_embd
+        self.approximate = self.ACTIVATIONS[cfg.activation_function]
+        w = self.t.wte.weight
+        shape = (len(self.t.h), batch, self.heads, length, self.d // self.heads)
+        self.keys = torch.zeros(shape, dtype=w.dtype, device=w.device) if batch else None
+        self.values = torch.zeros(shape, dtype=w.dtype, device=w.device) if batch else None
+
+    def _block(self, blk: Any, x: torch.Tensor, attend: Any) -> torch.Tensor:
+        """One transformer block on rows of hidden states ``(N, d)``; `attend(layer, qkv)` -> ``(N, d)``."""
+        import torch.nn.functional as F  # noqa: N812
+
+        d = self.d
+        y = F.layer_norm(x, (d,), blk.ln_1.weight, blk.ln_1.bias, blk.ln_1.eps)
+        a = attend(blk, torch.addmm(blk.attn.c_attn.bias, y, blk.attn.c_attn.weight))
+        x = x + torch.addmm(blk.attn.c_proj.bias, a, blk.attn.c_proj.weight)
+        y = F.layer_norm(x, (d,), blk.ln_2.weight, blk.ln_2.bias, blk.ln_2.eps)
+        y = F.gelu(torch.addmm(blk.mlp.c_fc.bias, y, blk.mlp.c_fc.weight), approximate=self.approximate)
+        return x + torch.addmm(blk.mlp.c_proj.bias, y, blk.mlp.c_proj.weight)
+
+    def _heads(self, qkv: torch.Tensor, b: int, n: int) -> torch.Tensor:
+        return qkv.view(b, n, 3, self.heads, self.d // self.heads).permute(2, 0, 3, 1, 4)
+
+    def __call__(self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, start: int) -> torch.Tensor:
+        """Logits ``(B, V)`` after `ids` ``(B, n)`` at `positions`, the cache holding `start` earlier positions;
+        `mask` ``(B, start + n)`` is 0 on padding."""
+        import torch.nn.functional as F  # noqa: N812
+
+        b, n = ids.shape
+        end = start + n
+        x = (F.embedding(ids, self.t.wte.weight) + F.embedding(positions, self.t.wpe.weight)).view(b * n, self.d)
+        q_at, k_at = torch.arange(start, end, device=ids.device), torch.arange(end, device=ids.device)
+        # causal and not padding; every position also sees itself, so a padding row never attends to nothing
+        allowed = ((mask[:, None, :end].bool() & (k_at <= q_at[:, None])) | (k_at == q_at[:, None])).unsqueeze(1)
+        layers = {id(blk): i for i, blk in enumerate(self.t.h)}
+
+        def attend(blk: Any, qkv: torch.Tensor) -> torch.Tensor:
+            q, k, v = self._heads(qkv, b, n)
+            keys, values = self.keys[layers[id(blk)]], self.values[layers[id(blk)]]  # type: ignore[index]
+            keys[:, :, start:end], values[:, :, start:end] = k, v
+            a = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end], attn_mask=allowed,
+                                               scale=blk.attn.scaling)
+            return a.transpose(1, 2).reshape(b * n, self.d)
+
+        for blk in self.t.h:
+            x = self._block(blk, x, attend)
+        last = F.layer_norm(x.view(b, n, self.d)[:, -1], (self.d,), self.t.ln_f.weight, self.t.ln_f.bias,
+                            self.t.ln_f.eps)
+        return last @ self.head.t()
+
+    def completion_logps(self, ids: torch.Tensor, keep: torch.Tensor, width: int, completion_mask: torch.Tensor,
+                         temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-probs ``(B, T)`` of the completion tokens `ids[:, width:]` where `completion_mask` is 1 (0 elsewhere),
+        their entropies (detached), and the final hidden state before each ``(B, T, d)``. `keep` ``(B, L)`` is 1 on
+        the real tokens (prompt mask, then `completion_mask`)."""
+        import torch.nn.functional as F  # noqa: N812
+
+        b, n = ids.shape
+        flat = keep.reshape(-1).bool()
+        rows = flat.nonzero().squeeze(1)  # the real tokens, packed
+        positions = (keep.cumsum(-1) - 1).clamp(min=0).reshape(-1)[rows]
+        x = F.embedding(ids.reshape(-1)[rows], self.t.wte.weight) + F.embedding(positions, self.t.wpe.weight)
+        at = torch.arange(n, device=ids.device)
+        allowed = ((keep[:, None, :].bool() & (at <= at[:, None])) | (at == at[:, None])).unsqueeze(1)
+
+        def attend(blk: Any, qkv: torch.Tensor) -> torch.Tensor:
+            padded = qkv.new_zeros(b * n, qkv.shape[1]).index_copy(0, rows, qkv)
+            q, k, v = self._heads(padded, b, n)
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=blk.attn.scaling)
+            return a.transpose(1, 2).reshape(b * n, self.d)[rows]
+
+        for blk in self.t.h:
+            x = self._block(blk, x, attend)
+        x = F.layer_norm(x, (self.d,), self.t.ln_f.weight, self.t.ln_f.bias, self.t.ln_f.eps)
+        # the packed row of each position that predicts a completion token (position width - 1 + t predicts token t)
+        packed = torch.full((b * n,), -1, dtype=torch.long, device=ids.device).index_copy(
+            0, rows, torch.arange(len(rows), device=ids.device)).view(b, n)
+        predicts = completion_mask.bool()
+        source = packed[:, width - 1 : n - 1][predicts]
+        hidden = x[source]
+        logp_all = torch.log_softmax((hidden @ self.head.t()).float() / temperature, -1)
+        targets = ids[:, width:][predicts]
+        out = torch.zeros(completion_mask.shape, dtype=logp_all.dtype, device=ids.device)
+        logps = out.masked_scatter(predicts, logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1))
+        with torch.no_grad():
+            entropy = out.masked_scatter(predicts, -(logp_all.exp() * logp_all).sum(-1))
+        states = hidden.new_zeros((*completion_mask.shape, self.d)).masked_scatter(predicts.unsqueeze(-1), hidden)
+        return logps, entropy, states
 
 
 def _cache_kwargs(model: Any) -> dict[str, Any]:

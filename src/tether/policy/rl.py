@@ -39,7 +39,15 @@ from tether.policy.advantages import (
     rloo_advantages,
 )
 from tether.policy.evaluators import Evaluator, parse_weights, require_objectives, weighted_reward
-from tether.policy.generation import META_FILE, Rollout, load_policy, prompt_format_of, rollout
+from tether.policy.generation import (
+    META_FILE,
+    FastGPT2,
+    Rollout,
+    fuse_activations,
+    load_policy,
+    prompt_format_of,
+    rollout,
+)
 from tether.policy.kl import AdaptiveKLController, FixedKLController, KLBudget, kl_estimate, kl_in_loss, kl_in_reward
 from tether.policy.rl_config import RLConfig
 
@@ -76,10 +84,18 @@ class Actor(torch.nn.Module):
             torch.nn.init.zeros_(self.value.weight)  # values start at 0: the first advantages are the returns
             torch.nn.init.zeros_(self.value.bias)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor, width: int, temperature: float = 1.0
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, width: int, temperature: float = 1.0,
+                completion_mask: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Log-probs ``(B, T)`` of the completion tokens `ids[:, width:]` at `temperature`, their entropies
-        (detached) and, with a value head, the value before each of them."""
+        (detached) and, with a value head, the value before each of them. Given the `completion_mask`, a plain
+        GPT-2 runs the lean path (`FastGPT2.completion_logps`: no padding in the matmuls), other models their own
+        forward."""
+        if completion_mask is not None and FastGPT2.supports(self.policy):
+            keep = torch.cat([mask[:, :width], completion_mask.to(mask.dtype)], -1)
+            logps, entropy, states = FastGPT2(self.policy).completion_logps(ids, keep, width, completion_mask,
+                                                                            temperature)
+            return logps, entropy, self._values(states)
         n = ids.shape[1] - width
         kw: dict[str, Any] = {"output_hidden_states": self.value is not None}
         if "logits_to_keep" in _forward_params(self.policy):
@@ -91,11 +107,13 @@ class Actor(torch.nn.Module):
         logps = logp_all.gather(-1, ids[:, width:].unsqueeze(-1)).squeeze(-1)
         with torch.no_grad():
             entropy = -(logp_all.exp() * logp_all).sum(-1)
-        values = None
-        if self.value is not None:
-            hidden = out.hidden_states[-1][:, width - 1 : -1]
-            values = self.value(hidden.to(self.value.weight.dtype)).squeeze(-1).float()
-        return logps, entropy, values
+        return logps, entropy, self._values(out.hidden_states[-1][:, width - 1 : -1] if self.value is not None
+                                            else None)
+
+    def _values(self, states: torch.Tensor | None) -> torch.Tensor | None:
+        if self.value is None or states is None:
+            return None
+        return self.value(states.to(self.value.weight.dtype)).squeeze(-1).float()
 
 
 def _forward_params(model: Any) -> Any:
@@ -224,6 +242,7 @@ def _setup(policy: str | Path, cfg: RLConfig, precision: str, accelerator: Any) 
 
     set_seed(cfg.seed)
     model, tokenizer = load_policy(policy)
+    fuse_activations(model)
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
@@ -263,9 +282,11 @@ def _experience(opt: Any, ref: Any, tokenizer: Any, batch: list[str], evaluator:
     old_logps = old_values = ref_logps = None
     with torch.no_grad():
         if cfg.algorithm == "ppo" or cfg.epochs > 1:
-            old_logps, _, old_values = actor(r.input_ids, r.attention_mask, r.prompt_width, cfg.temperature)
+            old_logps, _, old_values = actor(r.input_ids, r.attention_mask, r.prompt_width, cfg.temperature,
+                                             r.completion_mask)
         if ref is not None:
-            ref_logps = Actor(ref)(r.input_ids, r.attention_mask, r.prompt_width, cfg.temperature)[0]
+            ref_logps = Actor(ref)(r.input_ids, r.attention_mask, r.prompt_width, cfg.temperature,
+                                   r.completion_mask)[0]
     return Experience(r, rows, scores, reward, old_logps, ref_logps, old_values)
 
 
@@ -294,7 +315,8 @@ def _update(opt: Any, exp: Experience, cfg: RLConfig, coef: float) -> dict[str, 
     adv = returns = None
     stats: dict[str, float] = {}
     for epoch in range(cfg.epochs):
-        logps, entropy, values = opt.model(r.input_ids, r.attention_mask, r.prompt_width, cfg.temperature)
+        logps, entropy, values = opt.model(r.input_ids, r.attention_mask, r.prompt_width, cfg.temperature,
+                                           mask)
         old = exp.old_logps if exp.old_logps is not None else logps.detach()
         if adv is None:
             exp.sampled_logps = old
