@@ -1,13 +1,13 @@
 """Study: online RL with the simulated world's gold reward itself as the reward raises gold on held-out prompts.
 
 The sanity ceiling for the over-optimisation guards: with the true reward there is nothing to over-optimise, so
-GRPO must raise the held-out gold. The built-in sim policy (SFT for `--seconds`) is optimised with GRPO on the
+GRPO must raise the held-out gold. The built-in sim policy (SFT for `--sft-steps`) is optimised with GRPO on the
 world's training prompts against the gold `overall` (the default KL tether: k3 in the loss, fixed 0.05), once per
 seed; before and after, its answers to held-out prompts (another random stream) are scored by the gold reward:
 sampled at the training temperature (what RL optimises) and greedy. The gain's interval over seeds is a
 t-interval (n = seeds); per seed, a paired normal interval over the held-out prompts.
 
-    python benchmarks/policy_rl_sim.py                       # 3 seeds, 150 steps each
+    python benchmarks/policy_rl_sim.py                       # 3 seeds, 150 steps of 64 completions each
     python benchmarks/policy_rl_sim.py --steps 5 --seeds 1 --held 40 --no-write      # smoke run
 """
 
@@ -62,10 +62,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--prompts-per-step", type=int, default=8)
-    parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--k", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--algorithm", default="grpo", choices=["grpo", "rloo", "ppo"])
+    parser.add_argument("--scale-rewards", default="group", choices=["group", "batch", "none"])
     parser.add_argument("--held", type=int, default=300, help="held-out prompts")
-    parser.add_argument("--seconds", type=float, default=30.0, help="SFT seconds for the starting policy")
+    parser.add_argument("--sft-steps", type=int, default=120, help="SFT steps of the starting policy")
     parser.add_argument("--policy", type=Path, default=None, help="starting sim policy (default: train one)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-write", action="store_true")
@@ -84,13 +86,15 @@ def main() -> None:
     policy = args.policy
     if policy is None:
         policy = work / "sft"
-        train_policy(world, policy, PolicyConfig(max_seconds=args.seconds, threads=args.threads), show_progress=False)
+        train_policy(world, policy, PolicyConfig(max_steps=args.sft_steps, max_seconds=3600, threads=args.threads),
+                     show_progress=False)
     train = [p.text for p in world.prompts(2000, stream="rl-study-train")]
     held = [p.text for p in world.prompts(args.held, stream="rl-study-heldout")]
     before = held_out_scores(policy, held, world, 0)
     runs = []
     for seed in range(args.seeds):
-        cfg = RLConfig(algorithm="grpo", objectives=["overall"], steps=args.steps, seed=seed, lr=args.lr,
+        cfg = RLConfig(algorithm=args.algorithm, objectives=["overall"], steps=args.steps, seed=seed, lr=args.lr,
+                       scale_rewards=args.scale_rewards,
                        prompts_per_step=args.prompts_per_step, completions_per_prompt=args.k, sample_every=25,
                        name=f"gold-seed{seed}")
         t0 = time.perf_counter()
@@ -128,8 +132,10 @@ def write(args, before: dict, runs: list[dict], n_train: int) -> None:  # noqa: 
             summary.append(f"{mode}: gold overall gain {mean:+.3f} (one seed: no interval over seeds)")
     cps = statistics.mean(r["res"].completions_per_second for r in runs)
     lines = [
-        f"`python benchmarks/policy_rl_sim.py --seeds {args.seeds} --steps {args.steps}` — the built-in sim policy "
-        f"(SFT {args.seconds:.0f} s), GRPO against the world's gold `overall` (KL k3 in the loss, fixed 0.05), "
+        f"`python benchmarks/policy_rl_sim.py --seeds {args.seeds} --steps {args.steps} --lr {args.lr}` — the built-in "
+        f"sim policy "
+        f"(SFT {args.sft_steps} steps), {args.algorithm.upper()} against the world's gold `overall` (KL k3 in the "
+        f"loss, fixed 0.05; rewards scaled by {args.scale_rewards}), "
         f"{args.steps} steps x {args.prompts_per_step} prompts x {args.k} completions, lr {args.lr}, on {n_train} "
         f"training prompts; held-out: {args.held} prompts of another stream, gold of sampled (T = 1) and greedy "
         f"answers. {cps:.0f} completions/s on average. {machine_note()}",

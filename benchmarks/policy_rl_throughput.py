@@ -3,14 +3,15 @@
 Same policy (the built-in 0.6M-parameter sim GPT-2, SFT for ~20 s into a temp folder), same prompts (the
 simulated world's), the world's gold `overall` as the reward (TRL: `reward_funcs`), 16 completions per step,
 4 per prompt, at most 48 new tokens, temperature 1, no top-k, one optimizer step per batch. TRL at its fastest
-settings here: gradient checkpointing off (its default is on), no KL reference (GRPO's default `beta=0`), and
-the faster of bf16 on / off (`--trl-bf16`). After every TRL step, each of our variants takes one step (timed
-apart; TRL's time excludes ours), so both sides see the same machine load. Each TRL run is repeated `--runs`
-times; figures are medians over runs. GFLOP/s: 2 FLOPs per weight per token for a forward (lm head included,
-attention's own FLOPs left out), 3 forwards' worth for forward + backward, over prompt + completion tokens:
-generation 1x, reference 1x (when there is one), policy log-probs 1x (PPO / several epochs), training 3x.
+settings here: gradient checkpointing off (its default is on), fp32 (bf16 autocast was slower in a trial, 16.9 vs
+19-36 completions/s, and cannot share a process with fp32 runs: accelerate's state is process-wide), and GRPO
+with its default `beta=0` (no reference model) beside `beta=0.05`. After every TRL step, each of our variants
+takes one step (timed apart; TRL's time excludes ours), so both sides see the same machine load. Each TRL run
+is repeated `--runs` times; figures are medians over runs. GFLOP/s: 2 FLOPs per weight per token for a forward
+(lm head included, attention's own FLOPs left out), 3 forwards' worth for forward + backward, over prompt +
+completion tokens (padding not counted): generation 1x, reference 1x (when there is one), training 3x.
 
-    python benchmarks/policy_rl_throughput.py --steps 30 --runs 3
+    python benchmarks/policy_rl_throughput.py --steps 20 --runs 3
     python benchmarks/policy_rl_throughput.py --steps 3 --runs 1 --no-write      # smoke run
 """
 
@@ -46,13 +47,13 @@ def ours_variants() -> dict[str, dict]:
     }
 
 
-def trl_runs(bf16: bool) -> list[tuple[str, str, dict]]:
-    common = {"gradient_checkpointing": False, "bf16": bf16}
+def trl_runs() -> list[tuple[str, str, dict]]:
+    common = {"gradient_checkpointing": False, "bf16": False}
     return [
-        (f"TRL GRPOTrainer, beta 0 (default), no gradient checkpointing, bf16 {bf16}", "grpo", common),
-        (f"TRL GRPOTrainer, beta 0.05 (reference model), no gradient checkpointing, bf16 {bf16}", "grpo",
+        ("TRL GRPOTrainer, beta 0 (default), no gradient checkpointing, fp32", "grpo", common),
+        ("TRL GRPOTrainer, beta 0.05 (reference model), no gradient checkpointing, fp32", "grpo",
          {**common, "beta": 0.05}),
-        (f"TRL RLOOTrainer, beta 0.05 (default), no gradient checkpointing, bf16 {bf16}", "rloo", common),
+        ("TRL RLOOTrainer, beta 0.05 (default), no gradient checkpointing, fp32", "rloo", common),
     ]
 
 
@@ -127,13 +128,57 @@ def gold_reward_fn():  # noqa: ANN201
     return gold_overall
 
 
+def phase_profile(policy: Path, prompts: list[str], gold, steps: int, work: Path) -> dict[str, float]:  # noqa: ANN001
+    """Where a step of our default goes: seconds per step in sampling, the reward, the reference forward, the update
+    (training forward, backward, AdamW) and the rest (KL bookkeeping, logging), over `steps` steps."""
+    import tether.policy.rl as rl
+    from tether.policy.rl_config import RLConfig
+
+    spent = dict.fromkeys(("sampling (rollout)", "reward (gold)", "experience", "update"), 0.0)
+
+    def timed(fn, key):  # noqa: ANN001, ANN202
+        def wrapper(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent[key] += time.perf_counter() - t
+        return wrapper
+
+    originals = {name: getattr(rl, name) for name in ("rollout", "_experience", "_update")}
+    rl.rollout = timed(originals["rollout"], "sampling (rollout)")
+    rl._experience = timed(originals["_experience"], "experience")
+    rl._update = timed(originals["_update"], "update")
+    scorer = timed(gold, "reward (gold)")
+    scorer.objectives = gold.objectives  # type: ignore[attr-defined]
+    try:
+        kw = next(iter(ours_variants().values()))
+        it = rl.rl_iter(policy, prompts, scorer, work / "phases", RLConfig(steps=steps + 2, **kw), progress=False,
+                        save=False)
+        next(it)
+        next(it), next(it)  # warm-up
+        for key in spent:
+            spent[key] = 0.0
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            next(it)
+        total = time.perf_counter() - t0
+    finally:
+        for name, fn in originals.items():
+            setattr(rl, name, fn)
+    ref = spent["experience"] - spent["sampling (rollout)"] - spent["reward (gold)"]
+    out = {"sampling (rollout)": spent["sampling (rollout)"], "reward (gold)": spent["reward (gold)"],
+           "reference forward": ref, "update (forward, backward, AdamW)": spent["update"]}
+    out["other (KL bookkeeping, metrics log)"] = total - sum(out.values())
+    return {k: v / steps for k, v in out.items()}
+
+
 def main() -> None:  # noqa: PLR0915
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps per run and side")
     parser.add_argument("--runs", type=int, default=3, help="runs of each TRL configuration")
     parser.add_argument("--policy", type=Path, default=None, help="sim policy folder (default: train one)")
     parser.add_argument("--seconds", type=float, default=20.0, help="SFT seconds for the policy")
-    parser.add_argument("--trl-bf16", choices=["on", "off"], default="off")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -159,9 +204,10 @@ def main() -> None:  # noqa: PLR0915
     variants = ours_variants()
     ours: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}  # (completions/s, GFLOP/s) per run
     trl: dict[str, list[tuple[float, float]]] = {}
+    paired: dict[str, list[float]] = {}  # TRL configuration -> our default's speed-up within each of its runs
     Interleave = _callback_class()  # noqa: N806
     for rep in range(args.runs):
-        for name, kind, extra in trl_runs(args.trl_bf16 == "on"):
+        for name, kind, extra in trl_runs():
             iters, spent, lengths = {}, dict.fromkeys(variants, 0.0), {v: [] for v in variants}
             for v, kw in variants.items():
                 iters[v] = rl_iter(policy, prompts, gold, work / "ours", RLConfig(steps=args.steps, seed=rep, **kw),
@@ -190,12 +236,16 @@ def main() -> None:  # noqa: PLR0915
                 passes = 4 + (1 if kw.get("kl_coef", 0.05) else 0)
                 flops = done * (prompt_tokens + statistics.mean(lengths[v])) * fpt * passes
                 ours[v].append((done / spent[v], flops / spent[v] / 1e9))
+            default = next(iter(variants))
+            paired.setdefault(name, []).append((done / spent[default]) / (done / hook.wall))
             print(f"run {rep + 1}: {name}: {done / hook.wall:.1f} completions/s; ours "
                   + ", ".join(f"{done / spent[v]:.1f}" for v in variants), file=sys.stderr)
-    write(args, ours, trl, fpt, prompt_tokens, sum(p.numel() for p in model.parameters()))
+    phases = phase_profile(policy, prompts, gold, max(args.steps, 10), work)
+    write(args, ours, trl, paired, fpt, prompt_tokens, sum(p.numel() for p in model.parameters()), phases)
 
 
-def write(args, ours: dict, trl: dict, fpt: float, prompt_tokens: float, n_params: int) -> None:  # noqa: ANN001
+def write(args, ours: dict, trl: dict, paired: dict, fpt: float, prompt_tokens: float,  # noqa: ANN001
+          n_params: int, phases: dict[str, float]) -> None:
     def med(rows: list[tuple[float, float]]) -> tuple[float, float, float, float]:
         cps = [r[0] for r in rows]
         return statistics.median(cps), min(cps), max(cps), statistics.median(r[1] for r in rows)
@@ -219,6 +269,14 @@ def write(args, ours: dict, trl: dict, fpt: float, prompt_tokens: float, n_param
         "",
         f"Against TRL's fastest here ({best_trl[0]}, {best_trl[1]:.1f} completions/s): our default "
         f"**{default[1] / best_trl[1]:.2f}x**, our fastest ({best_ours[0]}) **{best_ours[1] / best_trl[1]:.2f}x**.",
+        "",
+        "Our default's speed-up within the same run (both sides under the same load), median over runs: "
+        + "; ".join(f"{n}: {statistics.median(r):.2f}x (runs {', '.join(f'{x:.2f}' for x in r)})"
+                    for n, r in paired.items()) + ".",
+        "",
+        "Where a step of our default goes (" + f"{sum(phases.values()) * 1000:.0f} ms a step, measured alone after "
+        "the runs): " + ", ".join(f"{k} {v * 1000:.0f} ms ({100 * v / sum(phases.values()):.0f}%)"
+                                  for k, v in phases.items()) + ".",
     ]
     text = "\n".join(lines)
     print(text)
