@@ -139,3 +139,43 @@ def test_eval_scores_a_policy_with_any_evaluator_and_writes_a_report(lm: Path, p
     res = runner.invoke(app, ["policy", "eval", str(lm), "--prompts", str(tmp_path / "bad.jsonl"), "--evaluator",
                               "gold"])
     assert res.exit_code == 2 and "bad.jsonl:2: key 'prompt': missing or not a string" in _flat(res.output)
+
+
+def test_rl_and_eval_with_a_real_reward_model_through_its_contract(lm: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiny reward model trained here (random BERT, MiniLM's tokenizer), gated, as the reward of `rl` and `eval`."""
+    monkeypatch.chdir(tmp_path)  # `rl` records the policy in the store of the project around the current folder
+    from transformers import BertConfig
+
+    from tether.policy.evaluators import load_evaluator
+    from tether.records import PreferencePair
+    from tether.reward.gate import Check, GateResult, save_gate
+    from tether.reward.train import TrainConfig, train
+
+    pairs = [PreferencePair(prompt=f"Say something ({i})", chosen="It is excellent.", rejected="It is terrible.",
+                            objective="quality") for i in range(32)]
+    rm = tmp_path / "rm"
+    tiny = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=64, max_position_embeddings=128)
+    train(pairs, rm, TrainConfig(max_steps=2, batch_size=16, max_length=32, mixed_precision="no"), progress=False,
+          from_scratch_config=tiny)
+    save_gate(rm, GateResult([Check("accuracy", 0.9, 0.6, True, "min")]))
+    ev = load_evaluator(rm)
+    contract = ev.model.contract("quality")
+    raw = ev.model.score(["q"], ["It is excellent."])["quality"]
+    expected = (raw - contract.normalization["mean"]) / contract.normalization["std"]
+    assert abs(ev(["q"], ["It is excellent."])["quality"][0] - expected[0]) < 1e-9
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("What is 2 plus 2?\nName a colour.\n")
+    out = tmp_path / "out"
+    app = _app()
+    res = runner.invoke(app, ["policy", "rl", str(lm), str(out), "--prompts", str(prompts), "--reward", str(rm),
+                              "--objective", "quality", "--steps", "1", "--prompts-per-step", "2",
+                              "--max-new-tokens", "6", "--algorithm", "ppo"])
+    assert res.exit_code == 0, res.output
+    assert (out / "value_head.pt").is_file()
+    res = runner.invoke(app, ["policy", "eval", str(out), "--prompts", str(prompts), "--reward", str(rm),
+                              "--report", str(tmp_path / "e.html"), "--max-new-tokens", "6", "--json"])
+    assert res.exit_code == 0, res.output
+    assert set(json.loads(res.stdout)["means"]) == {"quality"}

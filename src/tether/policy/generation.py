@@ -1,8 +1,9 @@
 """Load a causal LM policy from a local checkpoint folder and generate from it: batched, left-padded, seeded.
 
 `generate`: answers as text (HF `generate`). `rollout`: what online RL needs, k samples per prompt with a KV cache
-and no `generate` overhead, token ids, masks, log-probs, stop strings, left truncation to the context.
-`vllm_texts`: the same from vLLM, an optional extra."""
+and no `generate` overhead, token ids, masks, log-probs, stop strings, left truncation to the context (a plain
+GPT-2, such as the built-in sim policy, runs `FastGPT2`: the same math without the module stack). `sample_texts`:
+rollout texts for many prompts. `vllm_texts`: the same from vLLM, an optional extra (`pip install 'tether[vllm]'`)."""
 
 from __future__ import annotations
 
@@ -161,28 +162,43 @@ def rollout(model: Any, tokenizer: Any, prompts: list[str], *, k: int = 1, promp
     limits = [x for x in (max_prompt_tokens, context - max_new_tokens if context else None) if x is not None]
     rows, truncated = encode_prompts(tokenizer, prompts, prompt_format=prompt_format,
                                      limit=min(limits) if limits else None, strict=strict)
-    pad_id, eos_id = tokenizer.pad_token_id, tokenizer.eos_token_id
     index = [i for i in range(len(rows)) for _ in range(k)]
-    ids, mask = _left_pad([rows[i] for i in index], pad_id)
+    ids, mask = _left_pad([rows[i] for i in index], tokenizer.pad_token_id)
     device = next(model.parameters()).device
     ids, mask = ids.to(device), mask.to(device)
     generator = torch.Generator(device=device).manual_seed(seed)
+    was_training = model.training
+    model.eval()  # sample without dropout
+    try:
+        tokens, logps, ends = _sample_loop(model, tokenizer, ids, mask, max_new_tokens, stop, generator,
+                                           do_sample=do_sample, temperature=temperature, top_k=top_k)
+    finally:
+        model.train(was_training)
+    completion_mask = (torch.arange(tokens.shape[1], device=device) < ends.unsqueeze(-1)).long()
+    texts = [_text(tokenizer, row[: int(n)], stop) for row, n in zip(tokens.tolist(), ends.tolist(), strict=True)]
+    return Rollout(index, torch.cat([ids, tokens], -1), torch.cat([mask, torch.ones_like(tokens)], -1), ids.shape[1],
+                   completion_mask, texts, truncated, logps * completion_mask if return_logprobs else None)
+
+
+def _sample_loop(model: Any, tokenizer: Any, ids: torch.Tensor, mask: torch.Tensor, max_new_tokens: int,
+                 stop: Sequence[str], generator: torch.Generator, **sampling: Any
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Decode up to `max_new_tokens` for every row: tokens ``(B, T)`` (pad after a row ends), their log-probs and
+    each row's completion length (EOS or the token completing a stop string included)."""
     b, width = ids.shape
+    device, pad_id, eos_id = ids.device, tokenizer.pad_token_id, tokenizer.eos_token_id
     tokens = torch.full((b, max_new_tokens), pad_id, dtype=torch.long, device=device)
     logps = torch.zeros((b, max_new_tokens), device=device)
     done = torch.zeros(b, dtype=torch.bool, device=device)
-    ends = torch.full((b,), max_new_tokens, dtype=torch.long, device=device)  # completion length per row
+    ends = torch.full((b,), max_new_tokens, dtype=torch.long, device=device)
     position = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each prompt's positions start at 0
     full_mask = torch.cat([mask, mask.new_ones((b, max_new_tokens))], -1)
-    was_training = model.training
-    model.eval()  # sample without dropout
     step = _stepper(model, b, width + max_new_tokens)
     step_ids, start = ids, 0
     for t in range(max_new_tokens):
         logits = step(step_ids, position, full_mask[:, : width + t], start)
         start += step_ids.shape[1]
-        tok, lp = _next_tokens(logits, do_sample=do_sample, temperature=temperature, top_k=top_k,
-                               generator=generator)
+        tok, lp = _next_tokens(logits, generator=generator, **sampling)
         tok = torch.where(done, torch.full_like(tok, pad_id), tok)
         tokens[:, t], logps[:, t] = tok, lp
         finished = ~done & (tok == eos_id)
@@ -195,11 +211,7 @@ def rollout(model: Any, tokenizer: Any, prompts: list[str], *, k: int = 1, promp
             break
         step_ids = tok.unsqueeze(-1)
         position = position[:, -1:] + 1
-    model.train(was_training)
-    completion_mask = (torch.arange(tokens.shape[1], device=device) < ends.unsqueeze(-1)).long()
-    texts = [_text(tokenizer, row[: int(n)], stop) for row, n in zip(tokens.tolist(), ends.tolist(), strict=True)]
-    return Rollout(index, torch.cat([ids, tokens], -1), torch.cat([mask, torch.ones_like(tokens)], -1), width,
-                   completion_mask, texts, truncated, logps * completion_mask if return_logprobs else None)
+    return tokens, logps, ends
 
 
 def _stepper(model: Any, batch: int, length: int) -> Any:

@@ -8,7 +8,9 @@
         -> for each epoch: clipped policy loss (+ KL in the loss) (+ value loss) -> AdamW step
         -> the KL controller sees the batch's KL; a KL budget stops the run once sqrt(KL) passes it
 
-The math lives in `tether.policy.advantages` and `tether.policy.kl`; precision, fp32 master weights, the AdamW
+A plain GPT-2 (the built-in sim policy) samples and scores through `FastGPT2` (the same math without the module
+stack, no padding in the matmuls); any other causal LM through its own forward. The math lives in
+`tether.policy.advantages` and `tether.policy.kl`; precision, fp32 master weights, the AdamW
 schedule, checkpoints (`<out>/checkpoints/step-N`, exact resume: sampling is seeded by step, not by RNG state),
 progress and the metrics log (`<out>/metrics.jsonl`) in `tether.training`. The result is a Hugging Face folder
 with the parent's prompt format, `tether_rl.json` (config, parent, result), `samples.jsonl` and `report.html`.
