@@ -163,9 +163,13 @@ def policy(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `sim` sub-app to the `tether` command, and the world's gold scorers as `tether shift redteam --gold`."""
+    """Add the `sim` sub-app to the `tether` command, and the world's gold as `tether shift redteam --gold` and as
+    the evaluator `gold` of `tether policy rl/eval`."""
+    from tether.policy.evaluators import register_evaluator
     from tether.shift.redteam import register_scorers
+    from tether.sim.evaluators import gold_evaluator
     from tether.sim.scorers import gold_scorers
 
     app.add_typer(sim_app, name="sim")
     register_scorers("gold", gold_scorers)
+    register_evaluator("gold", gold_evaluator)

@@ -1,0 +1,158 @@
+"""HTML reports of the policy stage's online side: an RL run (loss, rewards, KL, lengths, entropy, samples) and a
+policy evaluation (`tether policy eval`: scores per objective, samples). Self-contained: plots embedded as PNG."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tether.report.figures import png_base64
+
+_STYLE = ("body{font-family:sans-serif;max-width:960px;margin:2em auto}th{text-align:left;padding-right:2em}"
+          "td{vertical-align:top;padding:2px 8px}table.s td{border-top:1px solid #ddd;font-size:90%}"
+          "pre{white-space:pre-wrap;margin:0}")
+
+
+def _page(title: str, body: str) -> str:
+    esc = html.escape
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title><style>{_STYLE}</style>'
+            f"</head><body><h1>{esc(title)}</h1>{body}</body></html>")
+
+
+def _img(title: str, fig: Any) -> str:
+    t = html.escape(title)
+    return f"<h2>{t}</h2><img alt='{t}' src='data:image/png;base64,{png_base64(fig)}'>"
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] \
+        if path.is_file() else []
+
+
+def _panel(rows: list[dict], keys: Sequence[str], ylabel: str) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3))
+    for key in keys:
+        pts = [(r["step"], r[key]) for r in rows if key in r and r[key] is not None and np.isfinite(r[key])]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), label=key, lw=1.2)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if len(keys) > 1:
+        ax.legend(fontsize=8)
+    return fig
+
+
+def _samples_table(samples: list[dict], limit: int = 40) -> str:
+    esc = html.escape
+    shown = samples[-limit:]
+    rows = "".join(
+        f"<tr><td>{s.get('step', '')}</td><td><pre>{esc(s['prompt'])}</pre></td><td><pre>{esc(s['completion'])}"
+        f"</pre></td><td>{s['reward']:+.3f}</td><td>"
+        + esc(", ".join(f"{o} {v:.3f}" for o, v in s.get("scores", {}).items())) + "</td></tr>"
+        for s in shown)
+    return (f"<h2>Samples (last {len(shown)} of {len(samples)})</h2><table class=s><tr><th>step</th><th>prompt</th>"
+            f"<th>completion</th><th>reward</th><th>scores</th></tr>{rows}</table>")
+
+
+def write_rl_report(run_dir: str | Path, path: str | Path, title: str = "Online RL run") -> Path:
+    """The report of a run folder (its metrics.jsonl and samples.jsonl): loss, rewards, KL, lengths, entropy."""
+    run_dir, path = Path(run_dir), Path(path)
+    rows = _read_jsonl(run_dir / "metrics.jsonl")
+    samples = _read_jsonl(run_dir / "samples.jsonl")
+    meta_path = run_dir / "tether_rl.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    esc = html.escape
+    last = rows[-1] if rows else {}
+    facts = [("steps", last.get("step", 0)), ("parent policy", meta.get("parent", "")),
+             ("stopped early", meta.get("stopped") or "no")]
+    facts += [(k, f"{v:.4g}") for k, v in last.items() if k != "step" and isinstance(v, float)]
+    table = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in facts)
+    rewards = [k for k in (rows[0] if rows else {}) if k.startswith("reward/")]
+    panels = [("Loss", ["loss", "policy_loss", "value_loss"], "loss"),
+              ("Reward (weighted objectives) and per objective", ["reward", *rewards], "mean score"),
+              ("KL to the reference (nats per completion) and its coefficient", ["kl", "kl_k3", "sqrt_kl", "kl_coef"],
+               "KL"),
+              ("Completion length (tokens)", ["length", "length_max"], "tokens"),
+              ("Entropy (nats per token)", ["entropy"], "nats")]
+    imgs = "".join(_img(t, _panel(rows, keys, y)) for t, keys, y in panels if any(k in r for r in rows for k in keys))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_page(title, f"<table>{table}</table>{imgs}{_samples_table(samples)}"), encoding="utf-8")
+    return path
+
+
+@dataclass
+class EvalSummary:
+    """A policy's scores on a prompt set: per objective mean, std and 95% interval; lengths; a few samples."""
+
+    policy: str
+    evaluator: str
+    n: int
+    means: dict[str, float]
+    stds: dict[str, float]
+    ci: dict[str, tuple[float, float]]
+    mean_words: float
+    truncated: int
+    samples: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"policy": self.policy, "evaluator": self.evaluator, "n": self.n, "means": self.means,
+                "stds": self.stds, "ci95": {o: list(v) for o, v in self.ci.items()}, "mean_words": self.mean_words,
+                "truncated": self.truncated}
+
+
+def summarize(policy: str, evaluator: str, prompts: Sequence[str], texts: Sequence[str],
+              scores: dict[str, np.ndarray], truncated: int = 0, n_samples: int = 20) -> EvalSummary:
+    """Mean, std and a normal 95% interval of the mean per objective, and the first `n_samples` samples."""
+    n = len(texts)
+    means = {o: float(np.mean(s)) for o, s in scores.items()}
+    stds = {o: float(np.std(s, ddof=1)) if n > 1 else 0.0 for o, s in scores.items()}
+    ci = {o: (means[o] - 1.96 * stds[o] / n**0.5, means[o] + 1.96 * stds[o] / n**0.5) for o in scores}
+    samples = [{"prompt": p, "completion": t, "reward": float(next(iter(scores.values()))[i]) if scores else 0.0,
+                "scores": {o: float(s[i]) for o, s in scores.items()}}
+               for i, (p, t) in enumerate(zip(prompts[:n_samples], texts[:n_samples], strict=False))]
+    words = float(np.mean([len(t.split()) for t in texts])) if texts else 0.0
+    return EvalSummary(policy, evaluator, n, means, stds, ci, words, truncated, samples)
+
+
+def write_eval_report(summary: EvalSummary, path: str | Path, scores: dict[str, np.ndarray] | None = None,
+                      title: str | None = None) -> Path:
+    """The report of `tether policy eval`: a table per objective, score histograms, samples."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    esc = html.escape
+    rows = "".join(f"<tr><th>{esc(o)}</th><td>{summary.means[o]:.4f}</td><td>{summary.stds[o]:.4f}</td>"
+                   f"<td>[{summary.ci[o][0]:.4f}, {summary.ci[o][1]:.4f}]</td></tr>" for o in summary.means)
+    head = (f"<p>policy <code>{esc(summary.policy)}</code>, evaluator {esc(summary.evaluator)}, {summary.n} completions"
+            f", {summary.mean_words:.1f} words on average, {summary.truncated} prompts cut to fit the context.</p>"
+            f"<table><tr><th>objective</th><th>mean</th><th>std</th><th>95% interval of the mean</th></tr>{rows}"
+            "</table>")
+    imgs = ""
+    if scores:
+        fig, ax = plt.subplots(figsize=(8, 3))
+        for o, s in scores.items():
+            ax.hist(np.asarray(s, dtype=float), bins=30, alpha=0.5, label=o)
+        ax.set_xlabel("score")
+        ax.set_ylabel("completions")
+        ax.legend(fontsize=8)
+        imgs = _img("Scores per objective", fig)
+    samples = [{**s, "step": ""} for s in summary.samples]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_page(title or f"Policy evaluation: {Path(summary.policy).name}",
+                          head + imgs + _samples_table(samples)), encoding="utf-8")
+    return path
