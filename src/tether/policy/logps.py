@@ -22,10 +22,44 @@ def body_and_head(model: Any) -> tuple[Any, Any]:
     return getattr(core, core.base_model_prefix), core.get_output_embeddings()
 
 
+class TokenLogps(torch.autograd.Function):
+    """log p(target) of each hidden state under an LM head weight (vocab, d), computed in row chunks.
+
+    The (rows, vocab) logits live one chunk at a time in fp32 (forward: logsumexp and the target's logit only;
+    backward: recomputed, softmax minus one-hot, cast to the weight's dtype), so the head costs one extra matmul
+    instead of several full fp32 (rows, vocab) tensors: on a CPU those memory passes cost more than the matmul."""
+
+    @staticmethod
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,  # noqa: ANN001
+                chunk: int = 256) -> torch.Tensor:
+        out = torch.empty(hidden.shape[0], dtype=torch.float32, device=hidden.device)
+        lse = torch.empty_like(out)
+        for s in range(0, hidden.shape[0], chunk):
+            logits = (hidden[s:s + chunk] @ weight.T).float()
+            lse[s:s + chunk] = logits.logsumexp(-1)
+            out[s:s + chunk] = logits.gather(1, target[s:s + chunk, None]).squeeze(1) - lse[s:s + chunk]
+        ctx.save_for_backward(hidden, weight, target, lse)
+        ctx.chunk = chunk
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205
+        hidden, weight, target, lse = ctx.saved_tensors
+        d_logits = torch.empty((hidden.shape[0], weight.shape[0]), dtype=weight.dtype, device=hidden.device)
+        for s in range(0, hidden.shape[0], ctx.chunk):
+            e = s + ctx.chunk
+            probs = (hidden[s:e] @ weight.T).float().sub_(lse[s:e, None]).exp_()
+            g = grad[s:e, None].float()
+            d_logits[s:e] = probs.mul_(-g).scatter_add_(1, target[s:e, None], g)
+        return d_logits @ weight, d_logits.T @ hidden, None, None
+
+
 class SequenceScorer(torch.nn.Module):
     """`forward(packed)` -> the summed log-probability of each sequence's scored tokens, (n_seq,), fp32.
 
     A module of its own so that data-parallel wrappers (DDP) see the whole computation."""
+
+    chunked_head = True  # TokenLogps for a plain linear head (False: the plain way; for design comparisons)
 
     def __init__(self, model: Any) -> None:
         super().__init__()
@@ -40,11 +74,14 @@ class SequenceScorer(torch.nn.Module):
         hidden = body(input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids,
                       use_cache=False).last_hidden_state
         h = hidden.reshape(-1, hidden.shape[-1]).index_select(0, batch.source)
-        logits = head(h).float()
         cap = getattr(self.model.config, "final_logit_softcapping", None)
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
-        token = logits.gather(1, batch.target.unsqueeze(1)).squeeze(1) - logits.logsumexp(-1)
+        if self.chunked_head and isinstance(head, torch.nn.Linear) and head.bias is None and not cap:
+            token = TokenLogps.apply(h, head.weight, batch.target)
+        else:  # a head with a bias, soft-capping or its own forward: the plain way
+            logits = head(h).float()
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+            token = logits.gather(1, batch.target.unsqueeze(1)).squeeze(1) - logits.logsumexp(-1)
         return torch.zeros(batch.n_seq, dtype=token.dtype, device=token.device).index_add_(0, batch.segment, token)
 
 

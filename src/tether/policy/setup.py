@@ -38,6 +38,7 @@ def prepare_model(model: Any, tokenizer: Any, precision: str, device: Any) -> st
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
+    _fused_gelu(model)
     if precision == "bf16":
         model.to(torch.bfloat16)
     if device.type == "cpu" and hasattr(model, "set_attn_implementation"):
@@ -49,6 +50,19 @@ def prepare_model(model: Any, tokenizer: Any, precision: str, device: Any) -> st
             model.set_attn_implementation(register())
     model.config.use_cache = False
     return own
+
+
+def _fused_gelu(model: Any) -> None:
+    """GPT-2's tanh-approximate GELU written out in Python ops (NewGELUActivation: six passes over the MLP's
+    activations) becomes PyTorch's one-kernel GELU with the same tanh approximation (a fifth of a CPU step)."""
+    try:
+        from transformers.activations import NewGELUActivation, PytorchGELUTanh
+    except ImportError:  # pragma: no cover - older / newer transformers: keep the model's own
+        return
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if type(child) is NewGELUActivation:
+                setattr(module, name, PytorchGELUTanh())
 
 
 def add_lora(model: Any, r: int, alpha: float) -> Any:
