@@ -1,6 +1,6 @@
 """Study: does DPO on curated pairs of the policy's own samples raise the gold reward? Simulated world, CPU.
 
-    SFT the built-in small GPT-2 (tether.sim, its default 45 s budget)
+    SFT the built-in small GPT-2 (tether.sim's default config, a fixed step count: ~its 45 s budget)
       -> sample two answers per training prompt (temperature 1)
       -> simulated raters compare them (a campaign: 3 raters per pair, counterbalanced display order)
       -> audit + curate (tether.audit: reliability weights, soft labels, ties, reversals down-weighted)
@@ -12,7 +12,7 @@ The gain is paired over held-out prompts (DPO minus SFT gold reward of the same 
 Each seed's work (SFT policy, samples, pairs) is kept under --work, so reruns reuse it.
 
     python benchmarks/policy_dpo_sim.py --seeds 0 1 --train-prompts 1500 --eval 400
-    python benchmarks/policy_dpo_sim.py --seeds 0 --train-prompts 200 --eval 50 --sft-seconds 10 --no-write  # smoke
+    python benchmarks/policy_dpo_sim.py --seeds 0 --train-prompts 200 --eval 50 --sft-steps 50 --no-write  # smoke
 """
 
 from __future__ import annotations
@@ -33,11 +33,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from policy_common import write_subsection  # noqa: E402
 
 
-def sft_policy(world, folder: Path, seconds: float, threads: int, seed: int) -> dict:  # noqa: ANN001
+def sft_policy(world, folder: Path, steps: int, threads: int, seed: int) -> dict:  # noqa: ANN001
+    """The sim's SFT for a fixed step count (a time budget would depend on the machine's load)."""
     from tether.sim import PolicyConfig, train_policy
 
     if not (folder / "config.json").is_file():
-        train_policy(world, folder, PolicyConfig(max_seconds=seconds, threads=threads, seed=seed), show_progress=False)
+        train_policy(world, folder, PolicyConfig(max_steps=steps, max_seconds=3600, threads=threads, seed=seed),
+                     show_progress=False)
     return json.loads((folder / "tether_policy.json").read_text())["result"]
 
 
@@ -106,7 +108,7 @@ def run_seed(seed: int, args) -> dict:  # noqa: ANN001
     work.mkdir(parents=True, exist_ok=True)
     world = World(seed=seed)
     t0 = time.perf_counter()
-    sft = sft_policy(world, work / "sft", args.sft_seconds, args.threads, seed)
+    sft = sft_policy(world, work / "sft", args.sft_steps, args.threads, seed)
     candidates = sampled_pairs(world, work / "sft", args.train_prompts, seed, work / "samples.json")
     pairs, counts = curated(world, candidates, seed)
     arms = {"curated rater pairs": pairs, "gold-labelled pairs": gold_labelled(world, candidates)}
@@ -131,7 +133,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--train-prompts", type=int, default=1500)
     ap.add_argument("--eval", type=int, default=400, help="held-out prompts scored per seed")
-    ap.add_argument("--sft-seconds", type=float, default=45.0)
+    ap.add_argument("--sft-steps", type=int, default=300, help="SFT steps (~45 s on 2 idle cores)")
     ap.add_argument("--loss", default="sigmoid")
     ap.add_argument("--beta", type=float, default=0.1)
     ap.add_argument("--lr", type=float, default=2e-4)
@@ -148,7 +150,7 @@ def main() -> None:
 def report(runs: list[dict], args) -> None:  # noqa: ANN001
     keys = ("overall", "quality", "safety", "honesty")
     lines = [f"`python {' '.join(map(shlex.quote, sys.argv))}` — per seed: the sim's GPT-2 after its "
-             f"{args.sft_seconds:.0f} s SFT samples two answers to each of {args.train_prompts} prompts; 3 simulated "
+             f"{args.sft_steps}-step SFT (its default config; ~45 s on 2 idle cores) samples two answers to each of {args.train_prompts} prompts; 3 simulated "
              f"raters per pair; audit + curate (reversals down-weighted, soft labels, ties); DPO ({args.loss}, beta "
              f"{args.beta}, lr {args.lr}, {args.epochs:g} epochs, batch {args.batch}, fp32) from the SFT policy; "
              f"greedy answers to {args.eval} held-out prompts scored by the gold reward. Gain = DPO - SFT, paired "

@@ -313,17 +313,21 @@ def report(rounds: list[dict], args, n_pairs: int) -> None:  # noqa: ANN001
         t, o = r["trl"], r["ours"]
         pt, po = t["pairs"] / t["wall"], o["pairs"] / o["wall"]
         ft, fo = t["flops"] / t["wall"] / 1e9, o["flops"] / o["wall"] / 1e9
-        by_design.setdefault(r["design"], []).append((po / pt, ft, fo))
+        ct, co = t["flops"] / t["cpu"] / 1e9, o["flops"] / o["cpu"] / 1e9
+        by_design.setdefault(r["design"], []).append((po / pt, ft, fo, ct, co, (t["cpu"] / t["pairs"]) /
+                                                      (o["cpu"] / o["pairs"])))
         table.append(f"| {r['design']} | {r['seed']} | {pt:.2f} | {po:.2f} | **{po / pt:.2f}x** | "
-                     f"{t['cpu'] / t['pairs']:.2f} | {o['cpu'] / o['pairs']:.2f} | {ft:.1f} | {fo:.1f} | "
+                     f"{t['cpu'] / t['pairs']:.2f} | {o['cpu'] / o['pairs']:.2f} | {ft:.1f} ({ct:.0f}) | "
+                     f"{fo:.1f} ({co:.0f}) | "
                      f"{t['flops'] / t['pairs'] / 1e9:.1f} | {o['flops'] / o['pairs'] / 1e9:.1f} | "
                      f"{t['setup']:.1f} | {o['setup']:.1f} | {r['load']:.1f} |")
     trl_mode = f"{'bf16 autocast' if args.trl_bf16 else 'fp32'}, " + \
         ("reference log-probs precomputed" if args.trl_precompute else "reference forward each step") + \
         (", group_by_length sampler" if args.trl_group_by_length else "")
     summary = [f"| {d} | {len(v)} | **{statistics.median(x[0] for x in v):.2f}x** | "
-               f"{statistics.median(x[1] for x in v):.1f} | {statistics.median(x[2] for x in v):.1f} |"
-               for d, v in by_design.items()]
+               f"{statistics.median(x[5] for x in v):.2f}x | {statistics.median(x[1] for x in v):.1f} "
+               f"({statistics.median(x[3] for x in v):.0f}) | {statistics.median(x[2] for x in v):.1f} "
+               f"({statistics.median(x[4] for x in v):.0f}) |" for d, v in by_design.items()]
     lines = [
         f"`python benchmarks/policy_dpo_throughput.py --steps {args.steps} --seeds ...` (one interleaved round per "
         f"seed; each tether design its own rounds) — GPT-2 {LAYERS} layers x {WIDTH} wide (11M parameters, "
@@ -333,18 +337,22 @@ def report(rounds: list[dict], args, n_pairs: int) -> None:  # noqa: ANN001
         f"TRL DPOTrainer {trl_mode}, no gradient checkpointing (its fastest setting here, `--probe`). tether's "
         f"reference log-probs are cached before training, as TRL's are precomputed. {machine_note()}",
         "",
-        "| tether design | rounds | median speed-up (pairs/s) | TRL GFLOP/s | tether GFLOP/s |",
-        "|---|---|---|---|---|",
+        "| tether design | rounds | median speed-up (pairs/s, wall) | median speed-up (CPU s/pair) | "
+        "TRL GFLOP/s (per CPU-s) | tether GFLOP/s (per CPU-s) |",
+        "|---|---|---|---|---|---|",
         *summary,
         "",
         "| tether design | seed | TRL pairs/s | tether pairs/s | speed-up | TRL CPU s/pair | tether CPU s/pair | "
-        "TRL GFLOP/s | tether GFLOP/s | TRL GFLOP/pair | tether GFLOP/pair | TRL setup s | tether setup s | load |",
+        "TRL GFLOP/s (per CPU-s) | tether GFLOP/s (per CPU-s) | TRL GFLOP/pair | tether GFLOP/pair | TRL setup s | "
+        "tether setup s | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *table,
         "",
         "Setup = tokenizing + the reference log-probs of every pair (TRL `precompute_ref_log_probs`; ours cached on "
         "disk and reused on rerun). GFLOP/pair: matmul FLOPs executed per pair (padding included), so a design "
-        "that computes less per pair shows fewer.",
+        "that computes less per pair shows fewer. GFLOP/s is per second of wall time; in brackets per second of "
+        "CPU time the process got (all its threads), the figure a loaded machine distorts less. `load`: the "
+        "machine's 1-minute load average after the round (2 cores).",
         "",
         "Training loss, mean [min, max] over seeds (every round of every design):",
         "",

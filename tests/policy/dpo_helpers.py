@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import random
 from pathlib import Path
 from typing import Any
@@ -23,15 +25,19 @@ def toy_pairs(n: int, seed: int = 0, objective: str = "overall") -> list[Prefere
     return out
 
 
+@functools.cache
+def _tokenizer() -> Any:
+    from tether.sim.policy import train_tokenizer
+
+    return train_tokenizer([f"{p.prompt} {p.chosen} {p.rejected}" for p in toy_pairs(64)], 300)
+
+
 def tiny_policy(seed: int = 0, pad: bool = True) -> tuple[Any, Any]:
     """A 2-layer, 32-wide GPT-2 and its byte-level BPE tokenizer (EOS; pad = EOS unless `pad` is False)."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from tether.sim.policy import train_tokenizer
-
-    texts = [f"{p.prompt} {p.chosen} {p.rejected}" for p in toy_pairs(64)]
-    tok = train_tokenizer(texts, 300)
+    tok = copy.deepcopy(_tokenizer())  # trainers set its padding side and pad token
     if not pad:
         tok.pad_token = None
     torch.manual_seed(seed)

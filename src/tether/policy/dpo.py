@@ -18,7 +18,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,8 @@ def train_dpo_iter(policy: str | Path | tuple[Any, Any], pairs: Sequence[Prefere
     precision = resolve_precision(cfg.mixed_precision)
     accelerator = make_accelerator(precision)
     attention = prepare_model(model, tokenizer, precision, accelerator.device)
+    if str(getattr(model.config, "_attn_implementation", "")).startswith("flash"):
+        cfg = replace(cfg, share_prompt=False)  # flash attention takes no custom (tree) mask
     data = encode_pairs(tokenizer, kept, fmt, cfg.max_length, add_eos=cfg.add_eos, use_weights=cfg.use_weights,
                         use_soft_labels=cfg.use_soft_labels)
     scorer = SequenceScorer(model).to(accelerator.device)

@@ -75,7 +75,9 @@ class SequenceScorer(torch.nn.Module):
                       use_cache=False).last_hidden_state
         h = hidden.reshape(-1, hidden.shape[-1]).index_select(0, batch.source)
         cap = getattr(self.model.config, "final_logit_softcapping", None)
-        if self.chunked_head and isinstance(head, torch.nn.Linear) and head.bias is None and not cap:
+        plain_head = isinstance(head, torch.nn.Linear) and head.bias is None and not cap
+        # under fp16 autocast the backward would mix dtypes: the chunked head runs on a bf16 / fp32 model only
+        if self.chunked_head and plain_head and not torch.is_autocast_enabled(h.device.type):
             token = TokenLogps.apply(h, head.weight, batch.target)
         else:  # a head with a bias, soft-capping or its own forward: the plain way
             logits = head(h).float()
