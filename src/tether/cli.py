@@ -235,6 +235,7 @@ _STAGE_CLIS = (
     "tether.raters.cli",
     "tether.collect.cli",
     "tether.reward.cli",
+    "tether.policy.cli",
     "tether.deploy.cli",
     "tether.shift.cli",
     "tether.demo",

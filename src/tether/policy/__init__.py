@@ -1,7 +1,12 @@
-"""tether.policy: policies — loading a causal LM checkpoint and generating from it (policy optimisation next).
+"""tether.policy: policies — loading a causal LM checkpoint and generating from it; offline optimisation (SFT, the
+DPO family on curated pairs) and online RL (GRPO / RLOO / PPO against any evaluator), each with a run report.
 
     model, tokenizer = load_policy("models/policy")
     generate(model, tokenizer, prompts, prompt_format=prompt_format_of("models/policy"))
+    train_sft("models/base", [(prompt, answer), ...], "models/sft", SFTConfig(...))
+    result = train_dpo("models/sft", pairs, "models/dpo", DPOConfig(loss="sigmoid", beta=0.1))
+    write_report("models/dpo", samples=result.samples)
+    train_rl("models/sft", prompts, load_evaluator("models/rm"), "models/rl", RLConfig(algorithm="grpo"))
 
 Importing this package does not import torch; the submodules that need it load it on use.
 """
@@ -19,6 +24,10 @@ _LAZY = {"load_policy": "generation", "generate": "generation", "prompt_format_o
          "load_evaluator": "evaluators", "require_objectives": "evaluators", "register_evaluator": "evaluators",
          "named_evaluator": "evaluators", "weighted_reward": "evaluators",
          "RLConfig": "rl_config", "EvalConfig": "rl_config", "train_rl": "rl", "rl_iter": "rl", "RLResult": "rl",
-         "kl_controller": "rl", "write_rl_report": "rl_report"}
+         "kl_controller": "rl", "write_rl_report": "rl_report",
+         # offline: SFT and the DPO family
+         "SFTConfig": "config", "DPOConfig": "config", "train_sft": "sft", "train_sft_iter": "sft", "SFTResult": "sft",
+         "train_dpo": "dpo", "train_dpo_iter": "dpo", "DPOResult": "dpo", "DisplacementMonitor": "dpo",
+         "LikelihoodDisplacementWarning": "dpo", "write_report": "report"}
 
 __all__, __getattr__ = lazy_exports(__name__, _LAZY)

@@ -1,16 +1,14 @@
 """The built-in small policy: a GPT-2-architecture LM with a BPE tokenizer trained on the world's text.
 
-SFT on the world's reference answers (loss on answer tokens only), saved as a normal Hugging Face
-checkpoint folder; loading and generation are `tether.policy`'s, here in the world's prompt format.
+SFT on the world's reference answers (loss on answer tokens only) by `tether.policy`'s SFT trainer, saved as a
+normal Hugging Face checkpoint folder; loading and generation are `tether.policy`'s, here in the world's prompt format.
 torch / transformers / tokenizers are imported here only, never by `tether.sim`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +22,6 @@ from tether.policy.generation import META_FILE, load_policy
 from tether.policy.generation import generate as generate_any
 from tether.sim.config import PolicyConfig
 from tether.sim.gold import OBJECTIVES, components
-from tether.training import progress
 
 if TYPE_CHECKING:
     from tether.sim.world import World
@@ -32,6 +29,7 @@ if TYPE_CHECKING:
 EOS = "<|endoftext|>"
 ANSWER = "\nAnswer:"
 PROMPT_FORMAT = "{prompt}" + ANSWER  # what the policy is conditioned on; the answer follows it
+PRECISION = "no"  # fp32: at 128 wide, bf16's casts cost more than its matmuls save
 
 
 def format_prompt(prompt: str) -> str:
@@ -53,30 +51,6 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFas
     return fast
 
 
-def _examples(tokenizer: PreTrainedTokenizerFast, pairs: list[tuple[str, str]], max_len: int
-              ) -> list[tuple[list[int], int]]:
-    """(token ids, number of prompt tokens) per example, truncated to `max_len`."""
-    prompt_ids = tokenizer([format_prompt(p) for p, _ in pairs])["input_ids"]
-    answer_ids = tokenizer([" " + a for _, a in pairs])["input_ids"]
-    out = []
-    for p_ids, a_ids in zip(prompt_ids, answer_ids, strict=True):
-        ids = (p_ids + a_ids + [tokenizer.eos_token_id])[:max_len]
-        out.append((ids, min(len(p_ids), len(ids))))
-    return out
-
-
-def _batch(examples: list[tuple[list[int], int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    width = max(len(ids) for ids, _ in examples)
-    inputs = torch.full((len(examples), width), pad, dtype=torch.long)
-    labels = torch.full((len(examples), width), -100, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for i, (ids, n_prompt) in enumerate(examples):
-        inputs[i, : len(ids)] = torch.tensor(ids)
-        labels[i, n_prompt : len(ids)] = torch.tensor(ids[n_prompt:])  # loss on the answer only (SFT)
-        mask[i, : len(ids)] = 1
-    return inputs, labels, mask
-
-
 @dataclass(frozen=True)
 class PolicyResult:
     """What a policy training run produced."""
@@ -91,64 +65,35 @@ class PolicyResult:
 
 def train_policy(world: World, out_dir: str | Path, config: PolicyConfig | None = None,
                  show_progress: bool = True) -> PolicyResult:
-    """SFT a small GPT-2 from scratch on the world's reference answers; save it to `out_dir`."""
+    """SFT a small GPT-2 from scratch on the world's reference answers (`tether.policy`'s SFT); save it to `out_dir`.
+
+    The world supplies what is its own: the examples, a BPE tokenizer trained on its text, the untrained GPT-2."""
+    from tether.policy.config import SFTConfig
+    from tether.policy.sft import train_sft
+
     cfg = config or PolicyConfig()
-    out = Path(out_dir)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
-    prompts = world.prompts(cfg.train_prompts)
-    pairs = [(p.text, p.reference) for p in prompts]
+    pairs = [(p.text, p.reference) for p in world.prompts(cfg.train_prompts)]
     tokenizer = train_tokenizer([f"{format_prompt(p)} {a}" for p, a in pairs], cfg.vocab_size)
-    examples = _examples(tokenizer, pairs, cfg.n_positions)
     model = GPT2LMHeadModel(GPT2Config(
         vocab_size=len(tokenizer), n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
         n_head=cfg.n_head, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.eos_token_id, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
     ))
-    n_params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    model.train()
-    start = time.perf_counter()
-    step, loss_ema = 0, float("nan")
-    order: list[int] = []
-    total = cfg.max_steps if cfg.max_steps < 100_000 else None  # a time budget has no known step count
-    with progress(f"SFT policy ({n_params / 1e6:.2f}M params)", total, show_progress) as advance:
-        while step < cfg.max_steps:
-            elapsed = time.perf_counter() - start
-            if elapsed >= cfg.max_seconds:
-                break
-            if len(order) < cfg.batch_size:
-                order = list(range(len(examples)))
-                rng.shuffle(order)
-            batch = [examples[order.pop()] for _ in range(cfg.batch_size)]
-            inputs, labels, mask = _batch(batch, tokenizer.eos_token_id)
-            # linear warm-up, then cosine decay over the time budget (steps are unknown in advance)
-            frac = min(1.0, max(elapsed / cfg.max_seconds, step / cfg.max_steps))
-            warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-            lr = cfg.lr * warm * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
-            for group in opt.param_groups:
-                group["lr"] = lr
-            loss = model(input_ids=inputs, attention_mask=mask, labels=labels).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            value = float(loss.detach())
-            loss_ema = value if math.isnan(loss_ema) else 0.9 * loss_ema + 0.1 * value
-            step += 1
-            advance(1)
-    seconds = time.perf_counter() - start
-    model.eval()
-    out.mkdir(parents=True, exist_ok=True)
-    model.generation_config.pad_token_id = tokenizer.eos_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    result = PolicyResult(str(out), step, round(seconds, 2), n_params, round(loss_ema, 4), len(examples))
-    meta = {"world_seed": world.seed, "config": cfg.model_dump(), "result": asdict(result),
-            "prompt_format": PROMPT_FORMAT + " {answer}" + EOS}  # tether.policy.prompt_format_of reads it
-    (out / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    bounded = cfg.max_steps < 100_000  # else the time budget ends the run: ~10 warm-up steps are ~3% of 45 s here
+    sft = SFTConfig(prompt_format=PROMPT_FORMAT + " {answer}", max_steps=cfg.max_steps, max_seconds=cfg.max_seconds,
+                    batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=0.01,
+                    warmup=cfg.warmup_steps / cfg.max_steps if bounded else 0.03, max_grad_norm=1.0,
+                    max_length=cfg.n_positions, seed=cfg.seed, mixed_precision=PRECISION)
+    res = train_sft((model, tokenizer), pairs, out_dir, sft, progress=show_progress,
+                    meta={"world_seed": world.seed, "config": cfg.model_dump()})
+    result = PolicyResult(str(out_dir), res.steps, round(res.seconds, 2), res.n_params, round(res.final_loss, 4),
+                          res.n_examples)
+    meta_path = Path(out_dir) / META_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["result"] = asdict(result)
+    meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return result
 
 
