@@ -203,7 +203,7 @@ def _secret_partial(r):
 def _secret_url_creds(r):
     v = base.rand(r, r.randint(6, 16), string.ascii_letters + string.digits + "!$*")
     url = r.choice(["ftp://{u}:{p}@files.example.com/pub/", "https://{u}:{p}@git.example.org/repo.git",
-                    "postgres://{u}:{p}@db.internal:5432/app", "sftp://{u}:{p}@10.0.0.5/upload"])
+                    "postgres://{u}:{p}@db.internal:5432/app", "sftp://{u}:{p}@upload.example.net/in"])
     return url.format(u=r.choice(FIRST), p=v), v
 
 
@@ -248,7 +248,7 @@ HARD_DECOYS = [
     lambda r: f"Version 10.{r.randint(0, 9)}.{r.randint(0, 99)}.{r.randint(0, 999)} of the app; price 1 234 567,{d(r, 2)} EUR.",
     lambda r: f"We met {r.choice(FIRST)} at the conference dot {r.choice(['matters', 'later'])} and {r.choice(FIRST)} at home.",
     lambda r: f"Matrix [{d(r, 2)} {d(r, 2)} {d(r, 2)}] and the sums {d(r, 4)} {d(r, 4)} {d(r, 4)} {d(r, 4)} {d(r, 4)} are fine.",
-    lambda r: f"Full-width text ｈｅｌｌｏ ｗｏｒｌｄ and Arabic digits ٢٠٢٤ in a date, zero\u200bwidth joiner.",
+    lambda r: "Full-width text ｈｅｌｌｏ ｗｏｒｌｄ and Arabic digits ٢٠٢٤ in a date, zero\u200bwidth joiner.",
     lambda r: f"Our SSN field validation rejects {r.randint(900, 999)}-{d(r, 2)}-{d(r, 4)} and 000-12-3456.",
 ]
 
