@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.deploy.pii_checksums import iban_ok, luhn_ok, ssn_ok
-from tether.deploy.pii_patterns import DETECTORS, Detector, Probe
+from tether.deploy.pii_patterns import DETECTORS, GATE, Detector, Probe
 from tether.deploy.pii_text import fold
 from tether.records import Event
 
@@ -86,6 +86,8 @@ class Redactor:
         t = folded.text
         taken: bytearray | None = None
         found: list[tuple[str, int, int]] = []
+        if len(t) < 6 or GATE.search(t) is None:  # shorter than any identifier, or nothing any detector needs
+            return found, folded
         if "<" in t:  # an existing placeholder is never redacted again, nor a value overlapping it
             for m in _PLACEHOLDER.finditer(t):
                 if taken is None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tether.deploy.pii_checksums import IBAN_LENGTHS, digits, entropy, iban_ok, luhn_ok, ssn_ok
 
-__all__ = ["DETECTORS", "Detector", "Probe", "Start", "email_norm", "next_match", "regex_scan"]
+__all__ = ["DETECTORS", "GATE", "Detector", "Probe", "Start", "email_norm", "next_match", "regex_scan"]
 
 
 # -- detector plumbing --------------------------------------------------------------------------------------
@@ -35,7 +35,7 @@ class Probe:
     def __init__(self, text: str) -> None:
         self.text = text
         self.low = text.lower()
-        self.digits = sum(text.count(c) for c in "0123456789")
+        self.digits = sum(map(text.count, "0123456789"))
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ _SSN_CTX = re.compile(
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(r"(?<![\w.])(?<!version )(?<!Version )(?:" + _OCTET + r"\.){3}" + _OCTET + r"(?![\w]|\.[0-9])")
 _IPV6 = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|(?:[0-9]{1,3}\.){3}[0-9]{1,3})(?![\w:])"
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9A-Fa-f]{0,4})(?![\w:]|\.[0-9])"
 )
 
 
@@ -425,6 +425,13 @@ _SEPARATORS = re.compile(r"[\s.-]")
 def _iban_norm(v: str) -> str:
     return _SEPARATORS.sub("", v).upper()
 
+
+# every detector's pre-check implies a match of this; a text without one (most attribute values) is skipped whole
+GATE = re.compile(
+    r"[0-9@=:%\[({<]|-----| at|\tat|bearer|token|pass|pwd|sk-|sk_|pk_|rk_|gh[pousr]_|github_pat_|akia|asia|xox|aiza"
+    r"|glpat-|eyj",
+    re.IGNORECASE,
+)
 
 DETECTORS: tuple[Detector, ...] = (
     Detector("URL_TOKEN", regex_scan(_URL_TOKEN, 1, tail=_URL_TAIL), str,

@@ -329,13 +329,15 @@ def _u_url_token(r):
 
 def _u_ip(r):
     a = base.ipv4(r)
-    return r.choice([same(".".join(f"{int(x):03d}" for x in a.split("."))), same(a + "/24"), same(a + ":8080"),
+    # the port and the prefix length are not part of the address (labels fixed after the first run: they were)
+    return r.choice([same(".".join(f"{int(x):03d}" for x in a.split("."))), (a + "/24", a), (a + ":8080", a),
                      (f"ip={a}", a), same(f"::ffff:{a}")])
 
 
 def _u_ip6(r):
     v = base.ipv6(r)
-    return r.choice([(f"[{v}]:8080", v), same(f"fe80::{d(r, 1)}%eth0"), same(v.upper()), (f"ip6={v}", v),
+    z = f"fe80::{d(r, 1)}"
+    return r.choice([(f"[{v}]:8080", v), (f"{z}%eth0", z), same(v.upper()), (f"ip6={v}", v),
                      same(f"2001:0db8:0000:0000:0000:ff00:0042:{d(r, 4)}")])
 
 
