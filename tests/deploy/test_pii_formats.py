@@ -40,6 +40,15 @@ def test_hardening_sets_are_reproducible_from_their_seeds() -> None:
             assert row["text"][s["start"] : s["end"]] == s["value"]
 
 
+def test_names_and_addresses_set_is_reproducible_from_its_seed() -> None:
+    spec = importlib.util.spec_from_file_location("make_names_addresses", DATA / "make_names_addresses.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    rows = _rows("names_addresses.jsonl")
+    assert rows == mod.build()
+    assert {s["type"] for row in rows for s in row["spans"]} == {"PERSON", "ADDRESS"}
+
+
 def test_hard_set_recall_at_least_99_and_precision_at_least_95_percent_per_type() -> None:
     res = evaluate(Redactor(SECRET), DATA / "pii_hard.jsonl")
     misses = res.pop("_misses")

@@ -43,8 +43,12 @@ def iban_ok(iban: str) -> bool:
     return int("".join(str(int(c, 36)) for c in s[4:] + s[:4])) % 97 == 1
 
 
+_NON_DIGITS = re.compile(r"[^0-9]")
+
+
 def digits(s: str) -> str:
-    return "".join(ch for ch in s if "0" <= ch <= "9")
+    """The ASCII digits of s, in order."""
+    return _NON_DIGITS.sub("", s)
 
 
 def ssn_ok(ssn: str) -> bool:

@@ -185,8 +185,6 @@ _PHONE_CTX = re.compile(
     r"(?:[ \t]{1,2}(?:is|at|on))?[ \t:=#.]{0,4}(\+?\(?[0-9](?:[ .()/-]{0,2}[0-9]){6,14})(?![0-9])"
 )
 _DATE = re.compile(r"[0-9]{4}[-./][0-9]{2}[-./][0-9]{2}|[0-9]{2}[-./][0-9]{2}[-./][0-9]{4}")
-
-
 _DATE_DOT = re.compile(r"[0-3][0-9]\.[01][0-9]\.(?:19|20)[0-9]{2}")
 
 
@@ -329,8 +327,6 @@ def _secret_value_ok(v: str, strict: bool) -> bool:
 
 
 _PASSWORD_KEY_START = re.compile(rf"(?i){_PASSWORD_KEY}")
-
-
 _KEY_START = Start(re.compile(r"passw|passphrase|pwd|secret|api|access|token|auth|credential|private"), lower=True)
 
 
@@ -365,6 +361,7 @@ _URL_CREDS = re.compile(r"(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{1,15}://[^\s:/?#@
 
 _PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]{1,20} ){0,3})PRIVATE KEY(?: BLOCK)?-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]{0,64}-----")
+# the body of a key pasted without its END line: a forward scan, once per BEGIN (not a detector pattern)
 _PEM_BODY = re.compile(r"(?:[A-Za-z0-9+/=:,. \t\r\n]|-(?!----))*")
 
 
@@ -379,14 +376,11 @@ def _scan_pem(p: Probe) -> Iterator[Span]:
             return
         if end_at != -1 and end_at < m.end():
             end_at = text.find("-----END ", m.end())
-        stop = None
-        if end_at != -1:
-            e = _PEM_END.match(text, end_at)
-            body_end = _PEM_BODY.match(text, m.end()).end()
-            if e is not None and body_end >= end_at:
-                stop = e.end()
-        if stop is None:  # no END, or something else before it: the key runs to the end of its body
-            stop = _PEM_BODY.match(text, m.end()).end()
+        body_end = _PEM_BODY.match(text, m.end()).end()
+        if end_at != -1 and body_end >= end_at and (e := _PEM_END.match(text, end_at)) is not None:
+            stop = e.end()
+        else:  # no END, or something else before it: the key runs to the end of its body
+            stop = body_end
             while stop > m.end() and text[stop - 1] in " \t\r\n":
                 stop -= 1
         yield m.start(), stop
@@ -403,7 +397,9 @@ _URL_TAIL = re.compile(r"[^&\s#\"'<>]*")
 # -- the detectors, in priority order: an earlier one wins an overlap ---------------------------------------
 
 def _any(*needles: str) -> Callable[[str], bool]:
-    return lambda s: any(x in s for x in needles)
+    """Does a string contain any of the needles (one C-level scan)?"""
+    search = re.compile("|".join(map(re.escape, needles))).search
+    return lambda s: search(s) is not None
 
 
 _PREFIX_HINT = re.compile(r"sk-|sk_|pk_|rk_|gh[pousr]_|github_pat_|AKIA|ASIA|xox|AIza|glpat-|eyJ")
@@ -416,7 +412,7 @@ _has_key_word = _any("pass", "pwd", "secret", "key", "token", "auth", "credentia
 _has_phone_word = _any("phone", "tel", "mob", "cell", "fax", "whatsapp", "sms", "call", "text", "reach", "ring", "dial")
 _has_at = _any(" at ", "\tat", "at ", "at]", "at)", "at}", "at>")
 
-_DIGIT_START = Start(re.compile(r"[0-9](?<![\w-][0-9])"))
+_CARD_START = Start(re.compile(r"[0-9](?<![\w-][0-9])"))
 
 
 _SEPARATORS = re.compile(r"[\s.-]")
@@ -452,7 +448,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("EMAIL", _scan_spelled, email_norm, lambda p: _has_at(p.low), (_AT_DOMAIN, _LOCAL_BEFORE)),
     Detector("IBAN", regex_scan(_IBAN, 0, iban_ok, _iban_cut, start=_IBAN_START), _iban_norm,
              lambda p: p.digits >= 2 and _IBAN_HINT.search(p.text) is not None, (_IBAN,)),
-    Detector("CREDIT_CARD", regex_scan(_CARD, 0, _card_ok, start=_DIGIT_START), digits,
+    Detector("CREDIT_CARD", regex_scan(_CARD, 0, _card_ok, start=_CARD_START), digits,
              lambda p: p.digits >= 13, (_CARD,)),
     Detector("SSN", regex_scan(_SSN_CTX, 1, ssn_ok, start=Start(re.compile("s(?:s|oc)"), lower=True)), digits,
              lambda p: p.digits >= 9 and ("ss" in p.low or "soc" in p.low), (_SSN_CTX,)),

