@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from bisect import bisect_right
-from dataclasses import dataclass
 
 __all__ = ["Folded", "fold"]
 
@@ -53,34 +53,34 @@ def _fold_cluster(cluster: str) -> str:
     return out
 
 
-@dataclass(frozen=True)
 class Folded:
     """The folded text and, unless it is the original itself, the offset map back to the original.
 
-    The map is a list of segments sorted by folded start: `(folded_start, orig_start, orig_len, folded_len)`.
-    A segment with equal lengths and `identity` maps character by character (ASCII runs); any other maps
-    all its folded characters to the whole original cluster.
+    The map is a run of segments sorted by folded start, kept in flat integer arrays (millions of small
+    lists would wake the garbage collector over and over on a long text): folded start, original start,
+    original length, folded length, and whether the segment maps character by character (ASCII runs and
+    characters that fold to themselves) or maps all its folded characters to the whole original cluster.
     """
 
-    text: str
-    _fstart: tuple[int, ...] = ()
-    _seg: tuple[tuple[int, int, int, int, bool], ...] = ()
+    __slots__ = ("text", "_fstart", "_ostart", "_olen", "_flen", "_ident")
+
+    def __init__(self, text: str, fstart: array | None = None, ostart: array | None = None,
+                 olen: array | None = None, flen: array | None = None, ident: bytearray | None = None) -> None:
+        self.text = text
+        self._fstart, self._ostart, self._olen, self._flen, self._ident = fstart, ostart, olen, flen, ident
 
     @property
     def identity(self) -> bool:
-        return not self._seg
-
-    def _locate(self, i: int) -> tuple[int, int, int, int, bool]:
-        return self._seg[bisect_right(self._fstart, i) - 1]
+        return self._fstart is None
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The original span holding the folded span [start, end) (end > start)."""
-        if not self._seg:
+        if self._fstart is None:
             return start, end
-        fs, os_, ol, fl, ident = self._locate(start)
-        o_start = os_ + (start - fs) if ident else os_
-        fs, os_, ol, fl, ident = self._locate(end - 1)
-        o_end = os_ + (end - fs) if ident else os_ + ol
+        k = bisect_right(self._fstart, start) - 1
+        o_start = self._ostart[k] + (start - self._fstart[k]) if self._ident[k] else self._ostart[k]
+        k = bisect_right(self._fstart, end - 1) - 1
+        o_end = self._ostart[k] + (end - self._fstart[k]) if self._ident[k] else self._ostart[k] + self._olen[k]
         return o_start, o_end
 
 
@@ -89,17 +89,20 @@ def fold(text: str) -> Folded:
     if text.isascii() or (unicodedata.is_normalized("NFKC", text) and _NEEDS_FOLD.search(text) is None):
         return Folded(text)
     parts: list[str] = []
-    seg: list[list] = []  # [folded_start, orig_start, orig_len, folded_len, identity]
+    fstart, ostart, olen, flen, ident = array("q"), array("q"), array("q"), array("q"), bytearray()
     f = 0  # folded length so far
 
-    def add(orig: int, olen: int, out: str, ident: bool) -> None:
+    def add(orig: int, n_orig: int, out: str, same: bool) -> None:
         nonlocal f
-        last = seg[-1] if seg else None
-        if ident and last is not None and last[4] and last[1] + last[2] == orig and last[0] + last[3] == f:
-            last[2] += olen
-            last[3] += olen
+        if same and ident and ident[-1] and ostart[-1] + olen[-1] == orig and fstart[-1] + flen[-1] == f:
+            olen[-1] += n_orig  # extends the previous character-by-character segment
+            flen[-1] += n_orig
         else:
-            seg.append([f, orig, olen, len(out), ident])
+            fstart.append(f)
+            ostart.append(orig)
+            olen.append(n_orig)
+            flen.append(len(out))
+            ident.append(same)
         parts.append(out)
         f += len(out)
 
@@ -124,6 +127,6 @@ def fold(text: str) -> Folded:
         pos = b
     if pos < n:
         add(pos, n - pos, text[pos:], True)
-    if not seg:  # nothing but format characters
-        return Folded("", (0,), ((0, 0, n, 0, False),))
-    return Folded("".join(parts), tuple(s[0] for s in seg), tuple(tuple(s) for s in seg))  # type: ignore[misc]
+    if not ident:  # nothing but format characters
+        return Folded("", array("q", [0]), array("q", [0]), array("q", [n]), array("q", [0]), bytearray([0]))
+    return Folded("".join(parts), fstart, ostart, olen, flen, ident)
