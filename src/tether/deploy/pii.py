@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.deploy.pii_checksums import iban_ok, luhn_ok, ssn_ok
-from tether.deploy.pii_patterns import DETECTORS, GATE, Detector, Probe
+from tether.deploy.pii_patterns import DETECTORS, Detector, Probe, gate
 from tether.deploy.pii_text import Folded, fold
 from tether.records import Event
 
@@ -91,7 +91,7 @@ class Redactor:
         found: list[tuple[str, int, int]] = []
         # shorter than any identifier, or a short string (an attribute value) holding nothing any detector needs;
         # long texts skip the gate: it would scan them to the end for nothing
-        if len(t) < 6 or (len(t) <= 512 and GATE.search(t) is None):
+        if len(t) < 6 or (len(t) <= 512 and not gate(t)):
             return found, folded
         if "<" in t:  # an existing placeholder is never redacted again, nor a value overlapping it
             for m in _PLACEHOLDER.finditer(t):
@@ -123,7 +123,7 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """The text with every finding replaced by its pseudonym."""
-        if len(text) < 6 or (len(text) <= 512 and text.isascii() and GATE.search(text) is None):
+        if len(text) < 6 or (len(text) <= 512 and text.isascii() and not gate(text)):
             return text  # the common attribute value: nothing to fold, nothing any detector needs
         found, folded = self._find_folded(text)
         if not found:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tether.deploy.pii_checksums import IBAN_LENGTHS, digits, entropy, iban_ok, luhn_ok, ssn_ok
 
-__all__ = ["DETECTORS", "GATE", "Detector", "Probe", "Start", "email_norm", "next_match", "regex_scan"]
+__all__ = ["DETECTORS", "Detector", "Probe", "Start", "email_norm", "gate", "next_match", "regex_scan"]
 
 
 # -- detector plumbing --------------------------------------------------------------------------------------
@@ -403,6 +403,11 @@ def _any(*needles: str) -> Callable[[str], bool]:
 
 
 _PREFIX_HINT = re.compile(r"sk-|sk_|pk_|rk_|gh[pousr]_|github_pat_|AKIA|ASIA|xox|AIza|glpat-|eyJ")
+# the same prefixes found from a character rare in prose (`-`, `_`, `A`, `J`): the cheap pre-check
+_PREFIX_NEEDS = re.compile(
+    r"[-_AJ](?:(?<=sk[-_])|(?<=[pr]k_)|(?<=gh[pousr]_)|(?<=github_)|(?<=glpat-)|(?<=xox[abposr]-)"
+    r"|(?<=A)(?=KIA|SIA|Iza)|(?<=eyJ))"
+)
 _IBAN_HINT = re.compile(r"[0-9]{2}(?<=[A-Za-z]{2}[0-9]{2})")
 _IBAN_START = Start(re.compile(r"[0-9]{2}(?<=[A-Za-z]{2}[0-9]{2})(?<![A-Za-z0-9][A-Za-z]{2}[0-9]{2})"), back=2)
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
@@ -410,7 +415,10 @@ _PHONE_WORDS = re.compile("phone|telephone|tel|mobile|mob|cell|fax|whatsapp|sms|
 _PHONE_START = re.compile(r"[+(0-9](?<![\w+/=.-][+(0-9])(?<![0-9][ .-][(0-9])")
 _has_key_word = _any("pass", "pwd", "secret", "key", "token", "auth", "credential")
 _has_phone_word = _any("phone", "tel", "mob", "cell", "fax", "whatsapp", "sms", "call", "text", "reach", "ring", "dial")
-_has_at = _any(" at ", "\tat", "at ", "at]", "at)", "at}", "at>")
+# " at ", "[at]", "( at )": the literal "at" first, so the search jumps between its occurrences
+_AT_HINT = re.compile(
+    r"at(?:(?<=[ \t]at)[ \t]|(?:(?<=[\[({<]at)|(?<=[\[({<][ \t]at)|(?<=[\[({<][ \t]{2}at))[ \t]{0,2}[\])}>])"
+)
 
 _CARD_START = Start(re.compile(r"[0-9](?<![\w-][0-9])"))
 
@@ -422,12 +430,19 @@ def _iban_norm(v: str) -> str:
     return _SEPARATORS.sub("", v).upper()
 
 
-# every detector's pre-check implies a match of this; a text without one (most attribute values) is skipped whole
-GATE = re.compile(
-    r"[0-9@=:%\[({<]|-----| at|\tat|bearer|token|pass|pwd|sk-|sk_|pk_|rk_|gh[pousr]_|github_pat_|akia|asia|xox|aiza"
-    r"|glpat-|eyj",
-    re.IGNORECASE,
-)
+# every detector's pre-check implies `gate(text)`; a text without (most attribute values) is skipped whole
+_GATE_CHARS = re.compile(r"[0-9@=:%\[({<]")
+_GATE_WORDS = ("-----", " at", "\tat", "bearer", "token", "pass", "pwd", "sk-", "sk_", "pk_", "rk_", "gh", "github",
+               "akia", "asia", "xox", "aiza", "glpat-", "eyj")
+
+
+def gate(text: str) -> bool:
+    """Can any detector match in this text at all? (A charset scan in C, then a few substring tests.)"""
+    if _GATE_CHARS.search(text) is not None:
+        return True
+    low = text.lower()
+    return any(w in low for w in _GATE_WORDS)
+
 
 DETECTORS: tuple[Detector, ...] = (
     Detector("URL_TOKEN", regex_scan(_URL_TOKEN, 1, tail=_URL_TAIL), str,
@@ -435,7 +450,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("SECRET", _scan_pem, str, lambda p: "-----BEGIN" in p.text, (_PEM_BEGIN, _PEM_END)),
     Detector("SECRET", regex_scan(_URL_CREDS, 1), str, lambda p: "://" in p.text and "@" in p.text, (_URL_CREDS,)),
     Detector("SECRET", regex_scan(_SECRET_PREFIXED, 0, tail=_TOKEN_TAIL, start=Start(_PREFIX_HINT)), str,
-             lambda p: _PREFIX_HINT.search(p.text) is not None, (_SECRET_PREFIXED,)),
+             lambda p: _PREFIX_NEEDS.search(p.text) is not None, (_SECRET_PREFIXED,)),
     Detector("SECRET", regex_scan(_BEARER, 1, lambda v: entropy(v) >= 3.0, tail=_BEARER_TAIL,
                                   start=Start(re.compile("bearer|token"), lower=True)), str,
              lambda p: "bearer" in p.low or "token" in p.low, (_BEARER,)),
@@ -443,9 +458,11 @@ DETECTORS: tuple[Detector, ...] = (
              (_KEY_VALUE,)),
     Detector("SECRET", regex_scan(_PASSWORD_IS, 1, _password_is_ok, _password_is_refine,
                                   start=Start(re.compile("passw|passphrase|pwd"), lower=True)), str,
-             lambda p: ("pass" in p.low or "pwd" in p.low) and (" is" in p.low or " was" in p.low), (_PASSWORD_IS,)),
+             lambda p: ("pass" in p.low or "pwd" in p.low) and (" is" in p.low or " was" in p.low),
+             (_PASSWORD_IS,)),
     Detector("EMAIL", regex_scan(_EMAIL), email_norm, lambda p: "@" in p.text or "%40" in p.text, (_EMAIL,)),
-    Detector("EMAIL", _scan_spelled, email_norm, lambda p: _has_at(p.low), (_AT_DOMAIN, _LOCAL_BEFORE)),
+    Detector("EMAIL", _scan_spelled, email_norm, lambda p: _AT_HINT.search(p.low) is not None,
+             (_AT_DOMAIN, _LOCAL_BEFORE)),
     Detector("IBAN", regex_scan(_IBAN, 0, iban_ok, _iban_cut, start=_IBAN_START), _iban_norm,
              lambda p: p.digits >= 2 and _IBAN_HINT.search(p.text) is not None, (_IBAN,)),
     Detector("CREDIT_CARD", regex_scan(_CARD, 0, _card_ok, start=_CARD_START), digits,
