@@ -60,16 +60,28 @@ def sampled_pairs(world, policy: Path, n: int, seed: int, cache: Path) -> list: 
             for p, a, b in zip(prompts, *answers, strict=True) if a != b]
 
 
-def curated(world, candidates: list, seed: int) -> tuple[list, dict]:  # noqa: ANN001
-    """The raters' campaign on the candidates, audited and curated as the real pipeline does."""
+def curated(world, candidates: list, seed: int, n_gold: int) -> tuple[list, dict]:  # noqa: ANN001
+    """The raters' campaign on the candidates, audited and curated as the real pipeline does.
+
+    `n_gold` designed pairs with known labels go into the campaign as qualification items: without them most
+    pairs (two samples of one policy are often equally good) give the reliability models nothing to go on and
+    every rater scores 0. They calibrate the raters and are left out of the training pairs."""
     from tether.audit import AuditConfig, CurateConfig, curate, run_audit
     from tether.sim import CampaignConfig
 
-    comparisons = world.run_campaign(candidates, config=CampaignConfig(name=f"dpo-study-{seed}", overlap=3))
-    result = curate(run_audit(comparisons, AuditConfig(n_bootstrap=0)), CurateConfig(policy="downweight"))
-    pairs = result.pairs
+    items = world.candidate_pairs(n_gold)
+    gold = {c.pair_id: world.gold_label(c.prompt, c.response_a, c.response_b) for c in items}
+    comparisons = world.run_campaign(candidates + items, config=CampaignConfig(name=f"dpo-study-{seed}", overlap=3))
+    audit = run_audit(comparisons, AuditConfig(n_bootstrap=0, gold=gold))
+    # the 0.4 rule blocks task types for *scaling a campaign*; for training their pairs stay at a lower weight
+    pairs = [p for p in curate(audit, CurateConfig(policy="downweight", include_blocked=True)).pairs
+             if p.provenance["pair_id"] not in gold]
+    right = sum(world.gold_label(p.prompt, p.chosen, p.rejected) == "a" for p in pairs if not p.tie)
+    wrong = sum(world.gold_label(p.prompt, p.chosen, p.rejected) == "b" for p in pairs if not p.tie)
     return pairs, {"comparisons": len(comparisons), "pairs": len(pairs), "ties": sum(p.tie for p in pairs),
-                   "mean_weight": sum(p.weight for p in pairs) / max(1, len(pairs))}
+                   "mean_weight": sum(p.weight for p in pairs) / max(1, len(pairs)), "gold_items": len(items),
+                   "blocked": len(audit.blocked_task_types), "task_types": len(audit.verdicts),
+                   "right": right, "wrong": wrong}
 
 
 def gold_labelled(world, candidates: list) -> list:  # noqa: ANN001
@@ -97,10 +109,22 @@ def paired(a: list[dict], b: list[dict], key: str) -> dict:
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
+def cached(path: Path, compute):  # noqa: ANN001, ANN201
+    """JSON-able work kept under --work: the audit and the SFT policy's scores do not change with DPO settings."""
+    if not path.is_file():
+        path.write_text(json.dumps(compute()))
+    return json.loads(path.read_text())
+
+
+def _dump(pairs: list, counts: dict) -> tuple[list, dict]:
+    return [p.model_dump(mode="json") for p in pairs], counts
+
+
 def run_seed(seed: int, args) -> dict:  # noqa: ANN001
     import torch
 
     from tether.policy import DPOConfig, train_dpo
+    from tether.records import PreferencePair
     from tether.sim import World
 
     torch.set_num_threads(args.threads)
@@ -110,15 +134,19 @@ def run_seed(seed: int, args) -> dict:  # noqa: ANN001
     t0 = time.perf_counter()
     sft = sft_policy(world, work / "sft", args.sft_steps, args.threads, seed)
     candidates = sampled_pairs(world, work / "sft", args.train_prompts, seed, work / "samples.json")
-    pairs, counts = curated(world, candidates, seed)
-    arms = {"curated rater pairs": pairs, "gold-labelled pairs": gold_labelled(world, candidates)}
+    pairs, counts = cached(work / f"curated-{args.gold_items}.json", lambda: _dump(
+        *curated(world, candidates, seed, args.gold_items)))
+    pairs = [PreferencePair(**p) for p in pairs]
+    arms = {"curated rater pairs": pairs}
+    if args.gold_arm:
+        arms["gold-labelled pairs"] = gold_labelled(world, candidates)
     cfg = DPOConfig(loss=args.loss, beta=args.beta, lr=args.lr, epochs=args.epochs, batch_size=args.batch,
                     max_length=192, mixed_precision="no", samples=0, seed=seed, bucket=False)
     held = [p.text for p in world.prompts(args.eval, stream="dpo-eval")]
-    base = greedy_gold(world, work / "sft", held)
+    base = cached(work / f"base-{args.eval}.json", lambda: greedy_gold(world, work / "sft", held))
     out = {"seed": seed, "sft": sft, "counts": counts, "arms": {}, "base": base}
     for name, arm_pairs in arms.items():
-        folder = work / ("dpo-" + name.split()[0])
+        folder = work / f"dpo-{name.split()[0]}-{args.loss}-{args.lr}-{args.epochs}"
         res = train_dpo(work / "sft", arm_pairs, folder, cfg, progress=False)
         gold = greedy_gold(world, folder, held)
         out["arms"][name] = {"gold": gold, "steps": res.steps, "pairs": res.n_pairs, "ties": res.n_ties,
@@ -132,6 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--train-prompts", type=int, default=1500)
+    ap.add_argument("--gold-items", type=int, default=200, help="qualification pairs with known labels")
     ap.add_argument("--eval", type=int, default=400, help="held-out prompts scored per seed")
     ap.add_argument("--sft-steps", type=int, default=300, help="SFT steps (~45 s on 2 idle cores)")
     ap.add_argument("--loss", default="sigmoid")
@@ -140,6 +169,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--gold-arm", action=argparse.BooleanOptionalAction, default=True,
+                    help="also train on the same samples labelled by the gold reward")
     ap.add_argument("--work", default="/tmp/policy_dpo_sim")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
@@ -150,12 +181,13 @@ def main() -> None:
 def report(runs: list[dict], args) -> None:  # noqa: ANN001
     keys = ("overall", "quality", "safety", "honesty")
     lines = [f"`python {' '.join(map(shlex.quote, sys.argv))}` — per seed: the sim's GPT-2 after its "
-             f"{args.sft_steps}-step SFT (its default config; ~45 s on 2 idle cores) samples two answers to each of "
-             f"{args.train_prompts} prompts; 3 simulated "
-             f"raters per pair; audit + curate (reversals down-weighted, soft labels, ties); DPO ({args.loss}, beta "
-             f"{args.beta}, lr {args.lr}, {args.epochs:g} epochs, batch {args.batch}, fp32) from the SFT policy; "
-             f"greedy answers to {args.eval} held-out prompts scored by the gold reward. Gain = DPO - SFT, paired "
-             "over prompts, 95% t-interval.", "",
+             f"{args.sft_steps}-step SFT (its default config; ~45 s on 2 idle cores) samples two answers to each "
+             f"of {args.train_prompts} prompts; 3 simulated raters per pair, {args.gold_items} designed pairs with "
+             "known labels mixed in to qualify the raters; audit + curate (reversals "
+             "down-weighted, soft labels, ties, blocked task types kept at their lower weight); DPO "
+             f"({args.loss}, beta {args.beta}, lr {args.lr}, {args.epochs:g} epochs, batch {args.batch}, fp32) "
+             f"from the SFT policy; greedy answers to {args.eval} held-out prompts scored by the gold reward. "
+             "Gain = DPO - SFT, paired over prompts, 95% t-interval.", "",
              "| seed | arm | pairs (ties) | steps | DPO s | final reward acc. | SFT overall | DPO overall | "
              "gain overall [95% CI] | gain quality [95% CI] | displacement |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -180,8 +212,12 @@ def report(runs: list[dict], args) -> None:  # noqa: ANN001
         cells = [paired(a, b, k) for k in keys]
         lines.append(f"| {name} | " + " | ".join(f"{c['mean']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}]"
                                                  for c in cells) + " |")
-    counts = "; ".join(f"seed {r['seed']}: {r['counts']['comparisons']} judgments -> {r['counts']['pairs']} curated "
-                       f"pairs ({r['counts']['ties']} ties, mean weight {r['counts']['mean_weight']:.2f}), "
+    counts = "; ".join(f"seed {r['seed']}: {r['counts']['comparisons']} judgments (incl. {r['counts']['gold_items']} "
+                       f"qualification pairs x 3) -> {r['counts']['pairs']} curated pairs of the policy's samples "
+                       f"({r['counts']['ties']} ties, mean weight {r['counts']['mean_weight']:.2f}; gold agrees with "
+                       f"{r['counts']['right']}, disagrees with {r['counts']['wrong']}, the rest are gold ties; "
+                       f"{r['counts']['blocked']} of {r['counts']['task_types']} task types below the 0.4 agreement "
+                       "rule, kept at their lower weight), "
                        f"whole seed {r['seconds']:.0f} s" for r in runs)
     lines += ["", counts + ". Machine: 2-core shared dev machine, other work running."]
     text = "\n".join(lines)

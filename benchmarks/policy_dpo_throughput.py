@@ -258,8 +258,16 @@ def main() -> None:
                     help="rounds are appended here; the report covers every round of the same settings in it "
                          "(so a long comparison can run as several short invocations)")
     ap.add_argument("--probe", action="store_true", help="time TRL's candidate settings and stop")
+    ap.add_argument("--report-only", action="store_true", help="report the rounds already in --rounds-file")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+
+    key = {"steps": args.steps, "batch": args.batch, "max_length": args.max_length, "lr": args.lr,
+           "threads": args.threads, "trl_bf16": args.trl_bf16, "trl_precompute": args.trl_precompute,
+           "trl_group_by_length": args.trl_group_by_length}
+    if args.report_only:
+        report(_rounds(args.rounds_file, key), args, args.steps * args.batch)
+        return
 
     import torch
 
@@ -277,9 +285,6 @@ def main() -> None:
         return
     flops = Flops(len(tok))
     flops.hook_ours()
-    key = {"steps": args.steps, "batch": args.batch, "max_length": args.max_length, "lr": args.lr,
-           "threads": args.threads, "trl_bf16": args.trl_bf16, "trl_precompute": args.trl_precompute,
-           "trl_group_by_length": args.trl_group_by_length}
     for seed in args.seeds:
         before = dict(flops.by_phase)
         r = run_round(work, policy, pairs, args, seed, flops)
@@ -291,8 +296,12 @@ def main() -> None:
             fh.write(json.dumps(r) + "\n")
         print(f"round {seed}: TRL {r['trl']['pairs'] / r['trl']['wall']:.2f} pairs/s, ours "
               f"{r['ours']['pairs'] / r['ours']['wall']:.2f} pairs/s", file=sys.stderr, flush=True)
-    rounds = [r for line in Path(args.rounds_file).read_text().splitlines() if (r := json.loads(line))["key"] == key]
-    report(rounds, args, len(pairs))
+    report(_rounds(args.rounds_file, key), args, len(pairs))
+
+
+def _rounds(path: str, key: dict) -> list[dict]:
+    """Every round in the rounds file measured with the same settings."""
+    return [r for line in Path(path).read_text().splitlines() if (r := json.loads(line))["key"] == key]
 
 
 def _curve_rows(rounds: list[dict], steps: int) -> list[str]:
