@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tether.cli_support import config_options, fail, open_store
+from tether.cli_support import config_options, fail, open_store, require_project
 from tether.reward.config import GateConfig, TrainConfig
 
 PairsOpt = Annotated[Path | None, typer.Option("--pairs", help="Pairs file (default kind: v1 pairs JSONL).")]
@@ -102,6 +102,7 @@ def train_cmd(
     from tether.reward.model import read_contracts
     from tether.reward.train import train
 
+    require_project()  # the trained model is recorded in the project's registry: say so before training
     data = _pairs(pairs, set_name, kind)
     cfg = replace(config, name=out_dir.name)
     try:
