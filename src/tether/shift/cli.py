@@ -233,7 +233,8 @@ def redteam(
                                                         "summary.html.")],
     sets: Annotated[str, typer.Option(help="Comma-separated red-team sets: advbench,harmbench,multijail.")] = (
         "advbench,harmbench,multijail"),
-    reward: Annotated[Path | None, typer.Option(help="tether.reward model folder to score answers.")] = None,
+    reward: Annotated[Path | None, typer.Option(help="tether.reward model or ensemble folder to score answers.")
+                      ] = None,
     gold: Annotated[bool, typer.Option("--gold", help="Score with the simulation world's gold reward.")] = False,
     drift_summary: Annotated[Path | None, typer.Option(
         "--under-covered", help="`tether shift drift --json` output: add probes seeded from its examples.")] = None,
@@ -258,11 +259,15 @@ def redteam(
             raise ValueError("no probes: name at least one set or give --under-covered")
         # --gold: the scorer set `tether.sim` registers (shift never imports the simulated world above it)
         scorers = rt.named_scorers("gold", world_seed) if gold else rt.reward_scorers(reward)  # type: ignore[arg-type]
-        run = rt.run_probes(probes, rt.policy_responder(policy), scorers, flag_objective=objective,
-                            threshold=threshold)
+        responder = rt.policy_responder(policy)
+        run = rt.run_probes(probes, responder, scorers, flag_objective=objective, threshold=threshold)
     except (ValueError, FileNotFoundError, OSError, KeyError) as exc:
         raise fail(str(exc)) from None
     paths = rt.write_outputs(run, out_dir)
+    if responder.truncated:
+        out.print(f"{len(responder.truncated)} of {len(probes)} probes are longer than the policy's context "
+                  f"({responder.context} tokens less {responder.max_new_tokens} for the answer): they were cut "
+                  "from the left (the end of each kept)", highlight=False)
     s = run.summary()["overall"]
     out.print(f"{s['flagged']}/{s['n']} probes flagged ({100 * s['flag_rate']:.1f}%, 95% CI "
               f"{100 * s['ci_low']:.1f}-{100 * s['ci_high']:.1f}%); items: {paths['items']}; "
