@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 import typing
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated
@@ -19,8 +20,18 @@ from rich.markup import escape
 from tether.config import CONFIG_NAME, ENV_DATABASE_URL, ConfigError, Project, config_fields, find_project, stage_config
 from tether.console import console
 
-# transformers' own weight-loading and shard-writing bars are not this CLI's progress (set before it is imported)
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+def _quiet_transformers() -> None:
+    """transformers' own weight-loading and shard-writing bars are not this CLI's progress: off (the variable is
+    read when transformers is imported; an already imported one is told directly)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1":
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
+_quiet_transformers()
 
 if TYPE_CHECKING:
     from tether.store import Store

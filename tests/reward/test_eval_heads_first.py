@@ -47,3 +47,12 @@ def test_a_missing_head_is_refused_before_scoring(quality_model: Path, toy_pairs
     with pytest.raises(ValueError, match="calibration pairs need objective heads"):
         evaluate(RewardModel.load(quality_model), toy_pairs[:3], calibration_pairs=hh)
     check_heads(RewardModel.load(quality_model), toy_pairs[:3])  # every head there: no error
+
+
+def test_no_transformers_loading_bars(quality_model: Path, tmp_path: Path, project_dir: Path) -> None:
+    (tmp_path / "in.jsonl").write_text(json.dumps({"prompt": "q", "response": "It is excellent."}) + "\n")
+    res = CliRunner().invoke(app, ["reward", "score", str(quality_model), str(tmp_path / "in.jsonl"),
+                                   str(tmp_path / "out.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert "Loading weights" not in res.output and "it/s]" not in res.output
+    assert res.output.startswith("scored 1 responses")
