@@ -27,13 +27,21 @@ def test_init_creates_config_and_database(tmp_path: Path):
     assert again.exit_code == 2 and "already exists" in again.output
 
 
-def test_outside_a_project_uses_dot_tether(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_outside_a_project_nothing_is_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Only `tether init` makes a project: other commands say there is none, how to make one, and create nothing."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TETHER_DATABASE_URL", raising=False)
     _write(tmp_path / "c.jsonl", [LINE])
-    result = runner.invoke(app, ["import", "comparisons", "c.jsonl"])
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / ".tether" / "tether.db").is_file()
+    for args in (["stats"], ["import", "comparisons", "c.jsonl"], ["models", "list"], ["keys", "list"],
+                 ["deploy", "feedback"], ["reward", "train", "rm", "--pairs", "c.jsonl"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "not in a Tether project" in result.output and "tether init" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]
+    # TETHER_DATABASE_URL is the way to work on a database without a project folder
+    monkeypatch.setenv("TETHER_DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    assert runner.invoke(app, ["import", "comparisons", "c.jsonl"]).exit_code == 0
+    assert not (tmp_path / ".tether").exists()
 
 
 def test_stats_json_counts(project_dir: Path):

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from tether.cli_support import fail, open_store
-from tether.config import ConfigError, init_project
+from tether.cli_support import events_tenant, fail, open_store, require_project
+from tether.config import ConfigError, hide_password, init_project
 from tether.console import byte_progress, out
 
 app = typer.Typer(
@@ -21,6 +22,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("tether")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            v = "unknown (not installed)"
+        sys.stdout.write(f"tether {v}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version,
+                                          is_eager=True)] = False,
+) -> None:
+    """RLHF as a continuous, audited practice."""
 
 
 @app.command()
@@ -37,8 +58,8 @@ def init(
         project = init_project(path, name=name, database_url=database_url, force=force)
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    out.print(f"initialized project [bold]{project.name}[/] in {project.root}")
-    out.print(f"database: {project.database_url}")
+    out.print(f"initialized project [bold]{escape(project.name)}[/] in {escape(str(project.root))}")
+    out.print(f"database: {escape(hide_password(project.database_url))}", highlight=False)
 
 
 def _kinds_help(target: str) -> str:
@@ -63,15 +84,24 @@ def import_(
     """Import a file into the project's store (all or nothing, idempotent)."""
     from tether.deploy.ingest import import_redactor
     from tether.io import InputError, import_file
+    from tether.io.formats import get_format
     from tether.io.importer import total_bytes
 
     store = open_store()
+    tenant = events_tenant()
     try:
+        events = get_format(kind).target == "events"
         with byte_progress(f"import {kind}", total_bytes(file) if file.exists() else 0) as advance:
             report = import_file(store, kind, file, skip_bad=skip_bad, set_name=set_name, on_bytes=advance,
-                                 transform_event=import_redactor(store))
+                                 transform_event=import_redactor(store, tenant) if events else None,
+                                 project=tenant)
     except InputError as exc:
-        raise fail(str(exc), "nothing was imported; fix the line or pass --skip-bad FILE") from None
+        if exc.n_bad == 1:
+            raise fail(str(exc), "nothing was imported; fix the line or pass --skip-bad FILE") from None
+        listed = [str(b) for b in exc.bad_lines]
+        more = [f"... and {exc.n_bad - len(listed)} more"] if exc.n_bad > len(listed) else []
+        raise fail(f"{exc.n_bad} bad lines in {file}:", "nothing was imported; fix the lines or pass --skip-bad FILE "
+                   "(writes them with their reasons and imports the rest)", details=listed + more) from None
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     finally:
@@ -79,14 +109,20 @@ def import_(
     if as_json:
         out.print_json(json.dumps(report.as_dict()))
         return
+    skipped = f", {report.skipped} skipped" if report.skipped else ""
+    into = f" into events tenant {tenant!r}" if report.target == "events" else ""
     out.print(
-        f"imported {report.stored} {report.target} from {file} "
-        f"({report.duplicates} already stored, {report.rejected} rejected)"
+        f"imported {report.stored} {report.target} from {escape(str(file))}{escape(into)} "
+        f"({report.duplicates} already stored, {report.rejected} rejected{skipped})"
     )
+    for reason, n in report.skipped_reasons.items():
+        out.print(f"  skipped {n}: {escape(reason)}", highlight=False)
     if report.rejected:
-        out.print(f"rejected lines with reasons: {report.rejected_file}")
+        out.print(f"rejected lines with reasons: {escape(str(report.rejected_file))}")
         for line in report.first_errors:
-            out.print(f"  {line}", highlight=False)
+            out.print(f"  {escape(line)}", highlight=False)
+        if report.rejected > len(report.first_errors):
+            out.print(f"  ... and {report.rejected - len(report.first_errors)} more (all in the file)")
 
 
 @app.command()
@@ -162,14 +198,9 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
     """Run the Tether server for this project: rater app at /collect, ingestion API at /v1."""
     import uvicorn
 
-    from tether.config import find_project
     from tether.server import create_app
 
-    try:
-        project = find_project()
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    uvicorn.run(create_app(project, secure_cookies=secure_cookies), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(require_project(), secure_cookies=secure_cookies), host=host, port=port, log_level="info")
 
 
 models_app = typer.Typer(help="The registry: every recorded model version with its lineage, config and gate.",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import sys
 import typing
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated
@@ -15,28 +17,85 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from tether.config import ConfigError, config_fields, find_project, stage_config
+from tether.config import CONFIG_NAME, ENV_DATABASE_URL, ConfigError, Project, config_fields, find_project, stage_config
 from tether.console import console
+
+
+def _quiet_transformers() -> None:
+    """transformers' own weight-loading and shard-writing bars are not this CLI's progress: off (the variable is
+    read when transformers is imported; an already imported one is told directly)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1":
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
+_quiet_transformers()
 
 if TYPE_CHECKING:
     from tether.store import Store
 
 
-def fail(message: str, hint: str | None = None, code: int = 2) -> typer.Exit:
-    """Print one readable error line (and what to do next); return the Exit to raise."""
+def _no_flag_metavar() -> None:
+    """Typer shows `<bool>` as the value of flags (`--help <bool>`); a flag takes no value, so show none."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_tether", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._tether = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_flag_metavar()
+
+
+def fail(message: str, hint: str | None = None, code: int = 2, details: Sequence[str] = ()) -> typer.Exit:
+    """Print one readable error line (then `details`, one a line, and what to do next); return the Exit to raise."""
     # soft_wrap: paths and keys stay on one line, whole and copyable
     console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    for line in details:
+        console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
     if hint:
         console.print(f"  {escape(hint)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
-def open_store() -> Store:
-    """The store of the project around the current folder; a config error is one error line."""
+def require_project() -> Project:
+    """The project around the current folder (or, with TETHER_DATABASE_URL set, the current folder on that
+    database); outside one, an error line that says how to make one. Only `tether init` creates a project."""
     try:
-        return find_project().store()
+        project = find_project()
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    if not project.has_config and not os.environ.get(ENV_DATABASE_URL):
+        hint = "create one with `tether init` (here) or `tether init DIR` and run commands inside it"
+        if (project.data_dir / "tether.db").is_file():
+            hint = f"{project.data_dir} holds a store but no tether.toml: `tether init .` makes it a project"
+        raise fail(f"not in a Tether project: no {CONFIG_NAME} in {project.root} or any folder above it",
+                   f"{hint}; or set {ENV_DATABASE_URL}")
+    return project
+
+
+def open_store() -> Store:
+    """The store of the project around the current folder; outside a project or on a config error, one error
+    line (nothing is created)."""
+    project = require_project()
+    try:
+        return project.store()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def events_tenant(given: str | None = None) -> str:
+    """The events tenant a command reads or writes: `given`, else the project's name in tether.toml (the tenant
+    `tether keys create` gives keys and `tether import events` writes to)."""
+    return given or require_project().name
 
 
 def config_options(model: type, section: str, fields: Sequence[str], *, param: str = "config",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
+import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -94,26 +96,59 @@ def find_project(start: Path | None = None) -> Project:
     return Project(here)
 
 
+def hide_password(url: str) -> str:
+    """The URL with its password (if any) shown as ***."""
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
 def init_project(root: Path, *, name: str | None = None, database_url: str | None = None,
                  force: bool = False) -> Project:
-    """Create `tether.toml` and `.tether/` in `root`, and the database schema."""
-    root.mkdir(parents=True, exist_ok=True)
+    """Create `tether.toml` and `.tether/` in `root`, and the database schema.
+
+    All or nothing: when the database cannot be opened (no such database, no server, an unknown driver), what
+    this call created is removed again (an overwritten tether.toml is put back) and a ConfigError says why."""
     cfg_path = root / CONFIG_NAME
     if cfg_path.exists() and not force:
         raise ConfigError(f"{cfg_path} already exists (use --force to overwrite)")
-    name = name or root.resolve().name or "tether"
+    absolute = root.resolve()
+    first_new = next((d for d in [*reversed(absolute.parents), absolute] if not d.exists()), None)
+    data_dir = absolute / DATA_DIR_NAME
+    data_existed = data_dir.exists()
+    old_cfg = cfg_path.read_bytes() if cfg_path.exists() else None
+    root.mkdir(parents=True, exist_ok=True)
+    name = name or absolute.name or "tether"
     lines = ["[project]", f'name = "{name}"', "", "[store]"]
     if database_url:
         lines.append(f'url = "{database_url}"')
     else:
         lines.append('# url = "postgresql://user@host/db"   # default: SQLite in .tether/tether.db')
-    cfg_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    project = Project(root, load_config(cfg_path), has_config=True)
-    project.data_dir.mkdir(exist_ok=True)
-    (project.data_dir / ".gitignore").write_text("*\n", encoding="utf-8")
-    project.store().close()
+    try:
+        cfg_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        project = Project(root, load_config(cfg_path), has_config=True)
+        project.data_dir.mkdir(exist_ok=True)
+        (project.data_dir / ".gitignore").write_text("*\n", encoding="utf-8")
+        project.store().close()
+    except Exception as exc:
+        # leave nothing behind, so that a retry needs no --force
+        if old_cfg is None:
+            cfg_path.unlink(missing_ok=True)
+        else:
+            cfg_path.write_bytes(old_cfg)
+        if not data_existed:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        if first_new is not None:
+            shutil.rmtree(first_new, ignore_errors=True)
+        if isinstance(exc, ConfigError):
+            raise
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        url = hide_password(Project(root, _config_of(lines)).database_url)
+        raise ConfigError(f"cannot open the database {url}: {reason}; nothing was created "
+                          "(create the database first, or fix --database-url)") from exc
     return project
 
+
+def _config_of(lines: list[str]) -> TetherConfig:
+    return TetherConfig.model_validate(tomllib.loads("\n".join(lines)))
 
 
 def setting(default: Any, help: str = "") -> Any:  # noqa: A002

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -17,8 +19,44 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-console = Console(stderr=True)
-out = Console()
+PIPE_WIDTH = 1000  # piped output is read by programs and people alike: whole lines, whole table cells
+
+
+class TetherConsole(Console):
+    """A rich console that prints user text as it is (no `:-1:` turned into an emoji) and, when its output is not
+    a terminal (and COLUMNS is unset), does not wrap at 80 columns or cut table cells."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("emoji", False)
+        super().__init__(**kwargs)
+        self._fixed_width = kwargs.get("width")
+        if self._fixed_width is None:
+            self._width = None  # rich reads COLUMNS once, at import; `size` reads it on every print instead
+
+    def _piped(self) -> bool:
+        return self._fixed_width is None and not self.is_terminal and "COLUMNS" not in os.environ
+
+    @property  # type: ignore[override]
+    def size(self) -> ConsoleDimensions:
+        dims = Console.size.fget(self)  # type: ignore[attr-defined]
+        return ConsoleDimensions(PIPE_WIDTH, dims.height) if self._piped() else dims
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+        self._fixed_width = new_size[0]
+
+    def rule(self, *args: Any, **kwargs: Any) -> None:
+        """A horizontal rule, 80 wide when piped (not PIPE_WIDTH)."""
+        from rich.rule import Rule
+
+        if not self._piped():
+            return super().rule(*args, **kwargs)
+        self.print(Rule(*args, **kwargs), width=80)
+
+
+console = TetherConsole(stderr=True)
+out = TetherConsole()
 
 
 @contextlib.contextmanager

@@ -253,7 +253,7 @@ def _reward(store, reports_dir: Path, models_dir: Path, seed: int, steps: int, m
 
 
 def _production(store, reports_dir: Path, seed: int, annotated: dict[str, str],  # noqa: ANN001
-                ensemble=None) -> dict[str, Any]:  # noqa: ANN001
+                ensemble=None, tenant: str = "default") -> dict[str, Any]:  # noqa: ANN001
     """Simulated production traffic -> redacted events -> drift vs the annotation set -> sampling.
 
     `annotated`: each annotated prompt with one response its raters judged. With a reward `ensemble`, drift also
@@ -272,9 +272,9 @@ def _production(store, reports_dir: Path, seed: int, annotated: dict[str, str], 
     config = ProductionConfig(days=120, requests_per_day=10)
     events = list(World(seed=seed).production_stream(config))
     ingestor = Ingestor(store)
-    stored = ingestor.ingest(events, project="default")
+    stored = ingestor.ingest(events, project=tenant)  # the project's name: the tenant every command reads
     window_start = config.start + timedelta(days=config.days - 30)
-    recent = [e for e in store.iter_events(project="default")
+    recent = [e for e in store.iter_events(project=tenant)
               if e.type is EventType.GENERATION and e.timestamp >= window_start]
     encoder = Encoder()
     what = " and reward-ensemble disagreement" if ensemble is not None else ""
@@ -288,10 +288,10 @@ def _production(store, reports_dir: Path, seed: int, annotated: dict[str, str], 
     # candidates: the window just tested, whose prompts are embedded and (with an ensemble) scored already;
     # feedback from any time still marks a trace as disliked
     row = {e.trace_id: i for i, e in enumerate(recent)}
-    candidates = [c for c in candidates_from_events(store.iter_events(project="default")) if c.trace_id in row]
+    candidates = [c for c in candidates_from_events(store.iter_events(project=tenant)) if c.trace_id in row]
     idx = [row[c.trace_id] for c in candidates]
     spread = {d.objective: d.production[idx] for d in drift.disagreement} or None
-    sampler = AnnotationSampler(25, redactor=ingestor.redactor("default"), seed=seed).fit(
+    sampler = AnnotationSampler(25, redactor=ingestor.redactor(tenant), seed=seed).fit(
         A, P[idx], candidates, disagreement=spread)
     reasons: dict[str, int] = {}
     for pick in sampler.picks_:
@@ -336,7 +336,8 @@ def run_demo(root: Path, *, data_dir: Path | None = None, progress: bool = True,
         for c in store.iter_comparisons(campaign=SIM_CAMPAIGN):
             annotated.setdefault(c.prompt, c.response_a)
         ensemble = model if reward_members > 1 else None  # disagreement needs several members
-        result.production = _production(store, reports_dir, seed, dict(sorted(annotated.items())), ensemble)
+        result.production = _production(store, reports_dir, seed, dict(sorted(annotated.items())), ensemble,
+                                        tenant=project.name)
         result.stats = store.stats()
     finally:
         store.close()

@@ -12,7 +12,7 @@ from tether.cli import app
 from tether.config import find_project
 from tether.deploy.feedback import corrections_to_pairs
 from tether.deploy.ingest import Ingestor
-from tether.deploy.keys import DEFAULT_PROJECT, authenticate
+from tether.deploy.keys import authenticate
 from tether.records import Event
 from tether.store.models import OutcomeRow
 
@@ -39,7 +39,7 @@ def test_keys_cli_create_list_revoke(project_dir: Path) -> None:
     store = find_project().store()
     try:
         info = authenticate(store, key)
-        assert info is not None and info.project == DEFAULT_PROJECT
+        assert info is not None and info.project == find_project().name == "proj"  # the project's tenant
         listed = runner.invoke(app, ["keys", "list"])
         assert info.prefix in listed.output and "active" in listed.output and key not in listed.output
         assert runner.invoke(app, ["keys", "revoke", info.prefix]).exit_code == 0
@@ -52,7 +52,7 @@ def test_keys_cli_create_list_revoke(project_dir: Path) -> None:
 
 def test_forget_user_removes_events_outcomes_and_derived_pairs(project_dir: Path) -> None:
     store = find_project().store()
-    name = DEFAULT_PROJECT
+    name = find_project().name  # the tenant commands read by default
     try:
         ing = Ingestor(store)
         # the user id is an email: stored redacted, and still found by `forget --user` with the raw id
@@ -87,7 +87,7 @@ def test_redact_cli_uses_the_project_secret(project_dir: Path, tmp_path: Path) -
 def test_feedback_and_pairs_cli(project_dir: Path) -> None:
     store = find_project().store()
     try:
-        Ingestor(store).ingest(_traffic("u1", "t1") + _traffic("u2", "t2"), DEFAULT_PROJECT)
+        Ingestor(store).ingest(_traffic("u1", "t1") + _traffic("u2", "t2"), find_project().name)
     finally:
         store.close()
     r = runner.invoke(app, ["deploy", "feedback", "--json"])
@@ -114,7 +114,7 @@ def test_forget_user_finds_a_user_id_sent_at_the_top_level(project_dir: Path) ->
         Ingestor(store).ingest([Event(event_id="g1", type="generation", trace_id="t1", timestamp=T, model="m",
                                       prompt="hi", response="hello", user_id="u-123"),
                                 Event(event_id="g2", type="generation", trace_id="t2", timestamp=T, model="m",
-                                      prompt="hi", response="hello", user_id="u-456")], DEFAULT_PROJECT)
+                                      prompt="hi", response="hello", user_id="u-456")], find_project().name)
     r = runner.invoke(app, ["deploy", "forget", "--user", "u-123"])
     assert r.exit_code == 0, r.output
     with find_project().store() as store:

@@ -122,23 +122,26 @@ def test_pandalm_unknown_score_and_wrong_type(project_dir: Path, store: Store):
     assert said(result, f"{path}:{item_line(path, 1)}: key 'instruction': missing required key")
 
 
-def test_pandalm_judge_garbage_is_reported_not_dropped(project_dir: Path, store: Store):
+def test_pandalm_judge_garbage_is_skipped_and_counted(project_dir: Path, store: Store):
+    """'garbage' is PandaLM's mark for a judge answer it could not parse: no verdict, so skipped and counted by
+    default (the bundled GPT-3.5 file has 25); any other unknown verdict is still a bad line."""
     _write_array(project_dir / "testset-v1.json", [_pandalm_item(i) for i in range(3)])
     judge = _write_array(project_dir / "gpt-3.5-turbo-testset-v1.json", [
         {"idx": 0, "gpt_result": "1", "gpt_reason": "r", "gpt_reference": "x"},
         {"idx": 1, "gpt_result": "garbage", "gpt_reason": "", "gpt_reference": ""},
         {"idx": 2, "gpt_result": "Tie", "gpt_reason": "", "gpt_reference": ""},
     ])
-    result = run("import", "pandalm", judge, ok=False)
-    assert said(result, f"{judge}:{item_line(judge, 1)}: key 'gpt_result': unusable verdict 'garbage'")
-    assert store.count_comparisons() == 0
-    side = project_dir / "bad.jsonl"
-    report = json.loads(run("import", "pandalm", judge, "--skip-bad", side, "--json").output)
-    assert (report["stored"], report["rejected"]) == (2, 1)
-    assert json.loads(side.read_text())["key"] == "gpt_result"
+    result = run("import", "pandalm", judge)
+    assert said(result, "imported 2 comparisons") and said(result, "1 skipped")
+    assert said(result, "skipped 1: gpt_result 'garbage'")
+    report = json.loads(run("import", "pandalm", judge, "--json").output)
+    assert (report["stored"], report["duplicates"], report["rejected"], report["skipped"]) == (0, 2, 0, 1)
     stored = {c.extras["idx"]: c for c in store.iter_comparisons()}
     assert stored[0].rater == "gpt-3.5-turbo" and stored[0].choice.value == "a"
-    assert stored[2].choice.value == "tie"
+    assert stored[2].choice.value == "tie" and 1 not in stored
+    _write_array(judge, [{"idx": 0, "gpt_result": "maybe", "gpt_reason": "", "gpt_reference": ""}])
+    result = run("import", "pandalm", judge, ok=False)
+    assert said(result, f"{judge}:{item_line(judge, 0)}: key 'gpt_result': unusable verdict 'maybe'")
 
 
 def test_pandalm_judge_without_testset_is_one_clear_error(project_dir: Path):

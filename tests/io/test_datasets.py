@@ -49,8 +49,8 @@ def test_pandalm_judges_import_and_garbage_is_counted(store: Store, tmp_path: Pa
     assert (panda.stored, panda.rejected) == (999, 0)
     gpt_items = json.loads((PANDALM / "gpt-3.5-turbo-testset-v1.json").read_text())
     garbage = sum(item["gpt_result"] == "garbage" for item in gpt_items)
-    gpt = import_file(store, "pandalm", PANDALM / "gpt-3.5-turbo-testset-v1.json", skip_bad=tmp_path / "bad.jsonl")
-    assert (gpt.stored, gpt.rejected) == (999 - garbage, garbage)
+    gpt = import_file(store, "pandalm", PANDALM / "gpt-3.5-turbo-testset-v1.json")  # no --skip-bad needed
+    assert (gpt.stored, gpt.rejected, gpt.skipped) == (999 - garbage, 0, garbage) and garbage == 25
     by_rater = store.stats()["by_rater"]
     assert by_rater["gpt-3.5-turbo"]["pairs"] == 999 - garbage
     # judges share the pair ids of the human items they judged

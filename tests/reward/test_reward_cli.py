@@ -20,7 +20,8 @@ def _write(path: Path, pairs: list[PreferencePair]) -> Path:
     return path
 
 
-def test_train_eval_score_gate(tiny_backbone: Path, toy_pairs: list[PreferencePair], tmp_path: Path) -> None:
+def test_train_eval_score_gate(tiny_backbone: Path, toy_pairs: list[PreferencePair], tmp_path: Path,
+                              project_dir: Path) -> None:
     data = _write(tmp_path / "pairs.jsonl", toy_pairs)
     model = tmp_path / "rm"
     res = runner.invoke(app, ["reward", "train", str(model), "--pairs", str(data), "--backbone", str(tiny_backbone),

@@ -179,8 +179,8 @@ def test_cli_drift_with_ensemble(tiny_ensemble: Path, tiny_reward: Path, tmp_pat
     assert bad.exit_code == 2 and "not an ensemble" in bad.output
 
 
-def test_cli_sample_with_ensemble(tiny_ensemble: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # outside a project: the default store under .tether/
+def test_cli_sample_with_ensemble(tiny_ensemble: Path, tmp_path: Path, project_dir: Path) -> None:
+    # in a project: the picks are PII-checked with its tenant's key
     a = _jsonl(tmp_path / "a.jsonl", [{"prompt": t} for t in ANNOTATED])
     p = _jsonl(tmp_path / "p.jsonl", [{"prompt": q, "response": r} for q, r in PRODUCTION])
     out = tmp_path / "picks.jsonl"

@@ -73,9 +73,8 @@ def test_bad_input_names_file_and_line(tmp_path: Path) -> None:
     assert [r.text for r in read_prompts(events)] == ["hi"]  # feedback events carry no prompt
 
 
-def test_sample_cli_picks_the_uncovered_language(samples, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    en, other = samples
-    monkeypatch.chdir(tmp_path)  # outside a project: the default store under .tether/
+def test_sample_cli_picks_the_uncovered_language(samples, tmp_path: Path, project_dir: Path) -> None:
+    en, other = samples  # in a project: the picks are PII-checked with its tenant's key
     a, p = tmp_path / "a.jsonl", tmp_path / "p.jsonl"
     a.write_text("".join(json.dumps({"prompt": r.text}) + "\n" for r in en[:20]), encoding="utf-8")
     mixed = en[20:] + other[:10]  # production: 10 English prompts like the annotated ones, 10 others
@@ -106,7 +105,7 @@ def test_cli_reads_stored_comparisons_and_a_window_of_stored_events(samples, pro
     with find_project().store() as store:
         store.add_comparisons(Comparison(prompt=r.text, response_a="x", response_b="y", shown_first="a", choice="a",
                                          rater="r1") for r in en)
-        store.add_events(old + new)
+        store.add_events(old + new, project=find_project().name)  # the tenant read by default
     res = CliRunner().invoke(app, ["shift", "drift", "--days", "30", "--clusters", "4", "--json",
                                    "--report", str(project_dir / "r.html")])
     assert res.exit_code == 1, res.output
@@ -116,5 +115,6 @@ def test_cli_reads_stored_comparisons_and_a_window_of_stored_events(samples, pro
     report = str(project_dir / "r.html")
     res = CliRunner().invoke(app, ["shift", "drift", "--clusters", "4", "--json", "--report", report])
     assert json.loads(res.stdout)["n_production"] == 2 * N
+    assert "of tenant 'proj'" in res.output  # says which tenant it read
     res = CliRunner().invoke(app, ["shift", "drift", "--project", "shop", "--report", report])
     assert res.exit_code == 2 and "tenant 'shop'" in res.output

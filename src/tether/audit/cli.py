@@ -169,7 +169,11 @@ def curate(
             written = store.add_pairs(pairs, set_name=set_name, replace=True)
         finally:
             store.close()
-        out.print(f"stored {written.stored} pairs as preference set {set_name!r}")
+        repeats = len(pairs) - written.stored
+        why = (f"; {repeats} more repeat another pair's prompt, chosen and rejected texts and objective (a set holds "
+               f"each once{'; the file keeps all ' + str(len(pairs)) if output is not None else ''})"
+               if repeats else "")
+        out.print(f"stored {written.stored} pairs as preference set {set_name!r}{why}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

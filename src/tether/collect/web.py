@@ -154,8 +154,9 @@ router = APIRouter()
 
 @router.get("/", response_class=HTMLResponse, name="home")
 def home(request: Request) -> HTMLResponse:
+    login = request.url_for("admin_login").path  # the real path, under wherever the app is mounted (/collect)
     return page(request, "message.html", title="Tether",
-                message="Raters: open your personal sign-in link. Team: sign in at /admin/login.")
+                message=f"Raters: open your personal sign-in link. Team: sign in at {login}.")
 
 
 @router.get("/r/{token}", name="rater_sign_in")

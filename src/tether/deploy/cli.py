@@ -9,26 +9,22 @@ from typing import Annotated
 
 import typer
 
-from tether.cli_support import fail, open_store
-from tether.console import out
+from tether.cli_support import events_tenant, fail, open_store, require_project
+from tether.console import console, out
 
 keys_app = typer.Typer(help="Per-project API keys for the ingestion API.", no_args_is_help=True)
 deploy_app = typer.Typer(help="The production side: ingestion server, PII redaction, deletion, feedback.",
                          no_args_is_help=True)
 
-
-
-
-def _default_project() -> str:
-    # the same namespace `tether import events` writes to, so imported and API-logged events meet
-    from tether.deploy.keys import DEFAULT_PROJECT
-
-    return DEFAULT_PROJECT
+# One notion of the events tenant: `--project`, else the project's name in tether.toml. Keys are created for it,
+# `tether import events` writes to it, and every command below reads it (and says which one it read).
+TENANT_HELP = "Events tenant [default: the project's name in tether.toml]."
 
 
 @keys_app.command("create")
 def keys_create(
-    project: Annotated[str | None, typer.Option(help="Project the key may use (default: 'default').")] = None,
+    project: Annotated[str | None, typer.Option(help="Events tenant the key writes to [default: the project's "
+                                                     "name in tether.toml].")] = None,
     name: Annotated[str, typer.Option(help="A label to tell keys apart.")] = "",
 ) -> None:
     """Create an API key; it is printed once and only its hash is stored."""
@@ -36,12 +32,14 @@ def keys_create(
 
     store = open_store()
     try:
-        key = create_key(store, project or _default_project(), name)
+        tenant = events_tenant(project)
+        key = create_key(store, tenant, name)
     except ValueError as exc:
         raise fail(str(exc)) from None
     finally:
         store.close()
     sys.stdout.write(key + "\n")
+    console.print(f"key for events tenant {tenant!r}", style="dim", highlight=False)
     out.print("store it now: it cannot be shown again (revoke with `tether keys revoke PREFIX`)", style="dim")
 
 
@@ -82,17 +80,16 @@ def deploy_serve(host: Annotated[str, typer.Option(help="Interface to listen on.
     """Run the ingestion API alone (POST /v1/events, /v1/traces; docs at /docs)."""
     import uvicorn
 
-    from tether.config import find_project
     from tether.deploy.api import create_app
 
-    uvicorn.run(create_app(find_project().database_url), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(require_project().database_url), host=host, port=port, log_level="info")
 
 
 @deploy_app.command("forget")
 def deploy_forget(
     trace: Annotated[list[str] | None, typer.Option("--trace", help="Trace id to delete (repeatable).")] = None,
     user: Annotated[str | None, typer.Option("--user", help="Delete every trace of this end user.")] = None,
-    project: Annotated[str | None, typer.Option(help="Events project (default: 'default').")] = None,
+    project: Annotated[str | None, typer.Option(help=TENANT_HELP)] = None,
 ) -> None:
     """Delete a user's or a trace's events and what was derived from them (outcomes, preference pairs)."""
     from tether.deploy.forget import forget
@@ -102,18 +99,19 @@ def deploy_forget(
         raise fail("nothing to forget", "pass --trace ID or --user ID")
     store = open_store()
     try:
-        name = project or _default_project()
+        name = events_tenant(project)
         res = forget(store, name, traces=trace or (), user=user, redactor=Ingestor(store).redactor(name))
     finally:
         store.close()
     out.print(f"deleted {res.events} events, {res.outcomes} outcomes and {res.pairs} preference pairs "
-              f"from {res.traces} traces")
+              f"from {res.traces} traces of events tenant {name!r}", highlight=False)
 
 
 @deploy_app.command("redact")
 def deploy_redact(
     file: Annotated[Path | None, typer.Argument(help="Text file (default: stdin).")] = None,
-    project: Annotated[str | None, typer.Option(help="Project whose secret keys the pseudonyms.")] = None,
+    project: Annotated[str | None, typer.Option(help="Events tenant whose secret keys the pseudonyms "
+                                                     "[default: the project's name in tether.toml].")] = None,
 ) -> None:
     """Print the text with PII replaced by the project's pseudonyms."""
     from tether.deploy.ingest import Ingestor
@@ -121,7 +119,7 @@ def deploy_redact(
     text = file.read_text(encoding="utf-8") if file else sys.stdin.read()
     store = open_store()
     try:
-        sys.stdout.write(Ingestor(store).redactor(project or _default_project()).redact(text))
+        sys.stdout.write(Ingestor(store).redactor(events_tenant(project)).redact(text))
     finally:
         store.close()
 
@@ -148,7 +146,7 @@ def deploy_pii_eval(file: Annotated[Path, typer.Argument(help="Labelled JSONL: {
 @deploy_app.command("feedback")
 def deploy_feedback(
     by: Annotated[str, typer.Option(help="Group by 'model' (version) or 'day'.")] = "model",
-    project: Annotated[str | None, typer.Option(help="Events project (default: 'default').")] = None,
+    project: Annotated[str | None, typer.Option(help=TENANT_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Feedback rates: thumbs up share (95% Wilson interval), corrections, regenerations."""
@@ -156,11 +154,13 @@ def deploy_feedback(
 
     store = open_store()
     try:
-        rows = feedback_rates(store.iter_events(project=project or _default_project()), by=by)
+        tenant = events_tenant(project)
+        rows = feedback_rates(store.iter_events(project=tenant), by=by)
     except ValueError as exc:
         raise fail(str(exc)) from None
     finally:
         store.close()
+    console.print(f"events tenant {tenant!r}: {len(rows)} groups", style="dim", highlight=False)
     if as_json:
         sys.stdout.write(json.dumps([{**r.__dict__, "up_rate": r.up_rate, "up_rate_ci": r.up_rate_ci,
                                       "feedback_rate": r.feedback_rate} for r in rows], indent=2) + "\n")
@@ -175,18 +175,20 @@ def deploy_feedback(
 @deploy_app.command("pairs")
 def deploy_pairs(
     set_name: Annotated[str, typer.Option("--set", help="Preference set to write.")] = "production-feedback",
-    project: Annotated[str | None, typer.Option(help="Events project (default: 'default').")] = None,
+    project: Annotated[str | None, typer.Option(help=TENANT_HELP)] = None,
 ) -> None:
     """Turn corrections and regenerations into weighted preference pairs (corrected over original)."""
     from tether.deploy.feedback import corrections_to_pairs
 
     store = open_store()
     try:
-        pairs = corrections_to_pairs(store.iter_events(project=project or _default_project()))
+        tenant = events_tenant(project)
+        pairs = corrections_to_pairs(store.iter_events(project=tenant))
         res = store.add_pairs(pairs, set_name=set_name)
     finally:
         store.close()
-    out.print(f"{res.stored} new pairs in set {set_name!r} ({res.duplicates} already there)")
+    out.print(f"{res.stored} new pairs in set {set_name!r} ({res.duplicates} already there) from the events of "
+              f"tenant {tenant!r}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -46,7 +46,7 @@ register(Format("trl", "pairs", "TRL preference dataset, standard or conversatio
 register(Format("pandalm", "comparisons", "PandaLM multi-annotator test set or judge file (JSON)", read_pandalm,
                 write_pandalm))
 register(Format("prd", "comparisons", "PRD / FastChat Vicuna80 reviewer files (folder or file)", read_prd,
-                refuse_prd_export))
+                refuse_prd_export, folders=True))
 
 __all__ = [
     "BadLine",

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+MAX_LISTED = 20  # bad lines an import names before it gives up listing (it still counts them)
+
 
 @dataclass
 class BadLine:
@@ -22,12 +24,32 @@ class BadLine:
         return f"{where}: key {self.key!r}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
-class InputError(ValueError):
-    """Bad input: carries the file, line and key at fault."""
+@dataclass
+class Skipped:
+    """An input item left out on purpose, e.g. PandaLM's unusable 'garbage' verdicts: counted, not an error."""
 
-    def __init__(self, bad: BadLine) -> None:
+    file: str
+    line: int
+    reason: str
+
+
+class SkipItem(Exception):  # noqa: N818 - a signal from a converter, not an error
+    """Raised by a record converter: leave this item out for `reason` (counted in the import report)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InputError(ValueError):
+    """Bad input: carries the file, line and key at fault (the first bad line; `bad_lines` lists up to
+    MAX_LISTED of them and `n_bad` counts them all when the reader went on to look for more)."""
+
+    def __init__(self, bad: BadLine, bad_lines: list[BadLine] | None = None, n_bad: int | None = None) -> None:
         super().__init__(str(bad))
         self.bad = bad
+        self.bad_lines = bad_lines or [bad]
+        self.n_bad = n_bad if n_bad is not None else len(self.bad_lines)
 
     @property
     def file(self) -> str:

@@ -23,6 +23,7 @@ class Format:
     description: str
     reader: ReadFn | None = None
     writer: WriteFn | None = None  # writer(store, path, **options) -> rows written
+    folders: bool = False  # the reader also takes a folder (PRD's tree of rating files)
 
 
 FORMATS: dict[str, Format] = {}
@@ -50,6 +51,20 @@ def input_size(path: Path) -> int:
     return path.stat().st_size
 
 
+def check_input(fmt: Format, path: Path) -> None:
+    """The input exists and is what the kind reads: FileNotFoundError or ValueError naming it otherwise."""
+    from tether.io.jsonl import check_file
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir():
+        if fmt.folders:
+            return
+        takers = ", ".join(sorted(f.name for f in FORMATS.values() if f.folders))
+        raise ValueError(f"{path}: is a folder; kind {fmt.name!r} reads one file (a folder: {takers})")
+    check_file(path)
+
+
 _TARGET_NOUN = {"comparisons": "comparisons", "pairs": "preference pairs", "events": "events"}
 
 
@@ -60,12 +75,12 @@ def read_kind(kind: str, path: Path, target: Target) -> Iterator[Any]:
     fmt = get_format(kind)
     if fmt.target != target or fmt.reader is None:
         raise ValueError(f"kind {kind!r} does not hold {_TARGET_NOUN[target]}")
-    if not Path(path).exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+    check_input(fmt, Path(path))
     for item in fmt.reader(Path(path)):
         if isinstance(item, BadLine):
             raise InputError(item)
-        yield item[1]
+        if isinstance(item, tuple):  # not a Skipped item
+            yield item[1]
 
 
 def read_records(target: Target, store: Any = None, path: Path | None = None, kind: str | None = None,

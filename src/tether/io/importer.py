@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from tether.io.errors import BadLine, InputError
-from tether.io.formats import get_format, input_size
+from tether.io.errors import MAX_LISTED, BadLine, InputError, Skipped
+from tether.io.formats import check_input, get_format, input_size
 from tether.records import Event
 from tether.store import Store
 
@@ -26,7 +26,9 @@ class ImportReport:
     duplicates: int = 0
     rejected: int = 0
     rejected_file: str | None = None
-    first_errors: list[str] = field(default_factory=list)
+    first_errors: list[str] = field(default_factory=list)  # up to MAX_LISTED rejected lines
+    skipped: int = 0  # items left out on purpose (no usable verdict), by reason below
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -41,11 +43,14 @@ def import_file(
     set_name: str = "default",
     on_bytes: Callable[[int], None] | None = None,
     transform_event: Callable[[Event], Event] | None = None,
+    project: str | None = None,
 ) -> ImportReport:
     """Import one file (or folder) of `kind` into the store, all or nothing.
 
-    Without `skip_bad`, the first bad line raises InputError and the store is left as it
-    was. With it, bad lines go to that file (JSONL: file, line, key, error, raw) and the
+    Without `skip_bad`, a bad line raises InputError and the store is left as it was; the
+    rest of the file is still read, so the error lists up to MAX_LISTED bad lines and counts
+    them all. Items a reader skips on purpose (PandaLM's 'garbage' verdicts) are counted in
+    `skipped`. With `skip_bad`, bad lines go to that file (JSONL: file, line, key, error, raw) and the
     rest is imported. Production events pass through `transform_event` before anything is
     stored: the deploy stage's PII redactor (`tether.deploy.ingest.import_redactor`), as on the HTTP path.
     """
@@ -55,25 +60,38 @@ def import_file(
     if fmt.target == "events" and transform_event is None:
         raise ValueError("importing events needs transform_event (the deploy stage's PII redactor)")
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+    check_input(fmt, path)
     report = ImportReport(kind=kind, target=fmt.target, path=str(path))
     side = open(skip_bad, "wb") if skip_bad else None  # noqa: SIM115 - closed below
     if skip_bad:
         report.rejected_file = str(skip_bad)
 
+    bad: list[BadLine] = []
+    n_bad = 0
+
     def records() -> Iterator[Any]:
+        nonlocal n_bad
         for item in fmt.reader(path, on_bytes=on_bytes):
+            if isinstance(item, Skipped):
+                report.skipped += 1
+                report.skipped_reasons[item.reason] = report.skipped_reasons.get(item.reason, 0) + 1
+                continue
             if isinstance(item, BadLine):
-                if side is None:
-                    raise InputError(item)
+                if side is None:  # keep reading to name the others; nothing more is stored
+                    n_bad += 1
+                    if len(bad) < MAX_LISTED:
+                        bad.append(item)
+                    continue
                 report.rejected += 1
-                if len(report.first_errors) < 5:
+                if len(report.first_errors) < MAX_LISTED:
                     report.first_errors.append(str(item))
                 side.write(orjson.dumps({"file": item.file, "line": item.line, "key": item.key,
                                          "error": item.message, "raw": item.raw}) + b"\n")
                 continue
-            yield item[1]
+            if not n_bad:
+                yield item[1]
+        if n_bad:  # raised inside the store's transaction: it rolls back
+            raise InputError(bad[0], bad, n_bad)
 
     try:
         if fmt.target == "comparisons":
@@ -81,7 +99,8 @@ def import_file(
         elif fmt.target == "pairs":
             result = store.add_pairs(records(), set_name=set_name)
         else:
-            result = store.add_events(transform_event(e) for e in records())
+            tenant = {"project": project} if project else {}
+            result = store.add_events((transform_event(e) for e in records()), **tenant)
     finally:
         if side is not None:
             side.close()

@@ -10,8 +10,9 @@ its own pair (`pair_id` `pandalm-<idx>`), also the 99 items that repeat another 
 Judge files (`gpt-3.5-turbo-testset-v1.json`, `pandalm-7b-testset-v1.json`): `idx`,
 `<x>_result`, `<x>_reason`, `<x>_reference`. They hold no texts: the texts come from
 `testset-v1.json` in the same folder. The judge (the rater id) is the file name before
-`-testset`; the campaign is `pandalm-judges`. Verdicts 0/1/2 or "1"/"2"/"Tie"; anything else
-(GPT's "garbage") is a bad line, reported, never silently dropped.
+`-testset`; the campaign is `pandalm-judges`. Verdicts 0/1/2 or "1"/"2"/"Tie". "garbage" is how
+PandaLM marks a judge answer it could not parse (25 of GPT-3.5's 999): it holds no verdict, so the
+item is skipped and counted in the import report; any other value is a bad line.
 
 The prompt is the instruction, then a blank line and the input when there is one; both are
 also kept as they were (`instruction`, `input`) so that export can write them back.
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tether.io.errors import BadLine, InputError
+from tether.io.errors import BadLine, InputError, SkipItem
 from tether.io.sources import FieldError, get_int, get_str, iter_json_items, read_objects
 from tether.records import Choice, Comparison, Side
 
@@ -147,6 +148,8 @@ def judge_comparison(obj: dict[str, Any], path: Path, items: dict[int, dict[str,
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise FieldError(key, f"expected a verdict (0, 1, 2 or 'Tie'), got {type(value).__name__}")
     choice = _VERDICTS.get(str(value).strip().lower())
+    if isinstance(value, str) and value.strip().lower() == "garbage":
+        raise SkipItem(f"{key} 'garbage' (PandaLM could not parse the judge's answer)")
     if choice is None:
         raise FieldError(key, f"unusable verdict {value!r} (expected 0, 1, 2 or 'Tie')")
     extras = {}

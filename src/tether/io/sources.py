@@ -6,15 +6,17 @@ is read in bounded memory, and each element keeps the line it starts on for erro
 
 from __future__ import annotations
 
+import codecs
 import json
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from tether.io.errors import BadLine, bad_from_validation
-from tether.io.jsonl import iter_jsonl, open_text
+from tether.io.errors import BadLine, SkipItem, Skipped, bad_from_validation
+from tether.io.jsonl import damaged, iter_jsonl, open_binary
 
 CHUNK_CHARS = 1 << 20
 _WS = " \t\r\n"
@@ -30,15 +32,18 @@ class FieldError(ValueError):
 
 
 def _first_char(path: Path) -> str:
-    text, _ = open_text(path)
-    with text:
-        while True:
-            chunk = text.read(4096)
-            if not chunk:
-                return ""
-            stripped = chunk.lstrip(_WS)
-            if stripped:
-                return stripped[0]
+    stream, _ = open_binary(path)
+    with stream:
+        try:
+            while True:
+                chunk = stream.read(4096)
+                if not chunk:
+                    return ""
+                stripped = chunk.removeprefix(codecs.BOM_UTF8).lstrip(_WS.encode())
+                if stripped:
+                    return chr(stripped[0])
+        except (EOFError, OSError, zlib.error):
+            return ""  # a damaged .gz: the line reader reports where
 
 
 def iter_json_items(path: Path, on_bytes: Callable[[int], None] | None = None
@@ -55,13 +60,20 @@ def iter_json_items(path: Path, on_bytes: Callable[[int], None] | None = None
         yield from iter_jsonl(path, on_bytes)
 
 
+class _NotUtf8(Exception):
+    def __init__(self, line: int, exc: UnicodeDecodeError) -> None:
+        super().__init__(str(exc))
+        self.line, self.exc = line, exc
+
+
 def _iter_array(path: Path, on_bytes: Callable[[int], None] | None
                 ) -> Iterator[tuple[int, dict[str, Any] | BadLine, str]]:
     decoder = json.JSONDecoder()
-    text, counter = open_text(path)
+    stream, counter = open_binary(path)
+    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
     name = str(path)
     last_bytes = 0
-    with text:
+    with stream:
         buf = ""
         pos = 0
         mark, mark_line = 0, 1  # line numbers are counted incrementally: mark_line is the line of buf[mark]
@@ -74,12 +86,17 @@ def _iter_array(path: Path, on_bytes: Callable[[int], None] | None
             mark_line += buf.count("\n", mark, pos)
             buf = buf[pos:]
             pos = mark = 0
-            chunk = text.read(CHUNK_CHARS)
+            data = stream.read(CHUNK_CHARS)
             if on_bytes is not None:
                 now = counter()
                 on_bytes(now - last_bytes)
                 last_bytes = now
-            if not chunk:
+            try:
+                chunk = utf8.decode(data, final=not data)
+            except UnicodeDecodeError as exc:  # name the line: the lines in buf, then those of this chunk before it
+                line = mark_line + buf.count("\n") + data[:max(exc.start, 0)].count(b"\n")
+                raise _NotUtf8(line, exc) from None
+            if not data:
                 eof = True
                 return False
             buf += chunk
@@ -143,13 +160,17 @@ def _iter_array(path: Path, on_bytes: Callable[[int], None] | None
                                               f"expected a JSON object, got {type(obj).__name__}", raw), raw
                     continue
                 yield start_line, obj, raw
-        except UnicodeDecodeError as exc:
-            yield -1, BadLine(name, -1, None, f"not UTF-8 text: {exc}"), ""
+        except _NotUtf8 as exc:  # no reliable place to resume in an array: stop here
+            yield exc.line, BadLine(name, exc.line, None, f"not UTF-8 text ({exc.exc.reason}); the items before "
+                                                          "this line are readable"), ""
+        except (EOFError, OSError, zlib.error) as exc:
+            yield here(), damaged(path, here(), exc), ""
 
 
 def read_objects(path: Path, convert: Callable[[dict[str, Any], int], Any],
-                 on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any] | BadLine]:
-    """Run `convert(obj, line)` on each item; a FieldError or ValidationError becomes a BadLine (file, line, key).
+                 on_bytes: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any] | BadLine | Skipped]:
+    """Run `convert(obj, line)` on each item; a FieldError or ValidationError becomes a BadLine (file, line, key),
+    a SkipItem a Skipped.
 
     `convert` returns one record or a list of records (several judgments on one line).
     """
@@ -162,6 +183,9 @@ def read_objects(path: Path, convert: Callable[[dict[str, Any], int], Any],
             out = convert(obj, lineno)
         except FieldError as exc:
             yield BadLine(name, lineno, exc.key, exc.message, raw)
+            continue
+        except SkipItem as exc:
+            yield Skipped(name, lineno, exc.reason)
             continue
         except ValidationError as exc:  # a record's own checks (ranges, types of the v1 fields)
             yield bad_from_validation(name, lineno, exc, raw)

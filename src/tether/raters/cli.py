@@ -16,12 +16,26 @@ raters_app = typer.Typer(help="Raters: import candidates, match them to a writte
 
 
 
+# Where `tether serve` mounts the rater app (tether.server.COLLECT_PREFIX; a test keeps the two equal). The raters
+# stage sits below the server, so it names the path rather than import it.
+COLLECT_PATH = "/collect"
+BASE_URL_HELP = ("Where raters reach `tether serve` (scheme, host, port, any proxy path); links go to its rater app "
+                 f"at {COLLECT_PATH}/r/TOKEN.")
+
+
+def sign_in_link(base_url: str, token: str) -> str:
+    """The sign-in link for a token: BASE/collect/r/TOKEN (a base that already ends in /collect is kept as is)."""
+    base = base_url.rstrip("/")
+    if not base.endswith(COLLECT_PATH):
+        base += COLLECT_PATH
+    return f"{base}/r/{token}"
+
+
 @raters_app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="Candidates: JSONL or CSV with an 'id' column; other keys are "
                                               "attributes (CSV lists as a;b).")],
-    base_url: Annotated[str, typer.Option(help="Where raters reach the app (tether serve).")] =
-    "http://127.0.0.1:8000/collect",
+    base_url: Annotated[str, typer.Option(help=BASE_URL_HELP)] = "http://127.0.0.1:8000",
     links: Annotated[bool, typer.Option(help="Issue a sign-in link for each rater.")] = True,
 ) -> None:
     """Import raters; each gets a personal sign-in link, printed once (tokens are stored hashed)."""
@@ -47,7 +61,7 @@ def import_(
     if tokens:
         out.print("sign-in links (shown once; not recoverable - send each to its rater):")
         for rater_id, token in tokens.items():
-            typer.echo(f"{rater_id}\t{base_url.rstrip('/')}/r/{token}")
+            typer.echo(f"{rater_id}\t{sign_in_link(base_url, token)}")
 
 
 @raters_app.command("match")
@@ -143,7 +157,7 @@ def qualify_cmd(
 
 @raters_app.command("link")
 def link(rater: Annotated[str, typer.Argument()],
-         base_url: Annotated[str, typer.Option()] = "http://127.0.0.1:8000/collect") -> None:
+         base_url: Annotated[str, typer.Option(help=BASE_URL_HELP)] = "http://127.0.0.1:8000") -> None:
     """Issue a new sign-in link for a rater (old links keep working until revoked)."""
     from tether.collect.security import issue_rater_token
 
@@ -154,7 +168,7 @@ def link(rater: Annotated[str, typer.Argument()],
         raise fail(str(exc.args[0])) from None
     finally:
         store.close()
-    typer.echo(f"{rater}\t{base_url.rstrip('/')}/r/{token}")
+    typer.echo(f"{rater}\t{sign_in_link(base_url, token)}")
 
 
 def register(app: typer.Typer) -> None:

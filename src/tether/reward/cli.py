@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tether.cli_support import config_options, fail, open_store
+from tether.cli_support import config_options, fail, open_store, require_project
 from tether.reward.config import GateConfig, TrainConfig
 
 PairsOpt = Annotated[Path | None, typer.Option("--pairs", help="Pairs file (default kind: v1 pairs JSONL).")]
@@ -103,6 +103,7 @@ def train_cmd(
     from tether.reward.train import train
 
     data = _pairs(pairs, set_name, kind)
+    require_project()  # the trained model is recorded in the project's registry: say so before training
     cfg = replace(config, name=out_dir.name)
     try:
         if ensemble > 1:
@@ -139,8 +140,11 @@ def eval_cmd(
     from tether.reward.evaluate import evaluate, write_report
 
     m = _load_model(model)
-    res = evaluate(m, _pairs(pairs, set_name, kind), calibration_pairs=_pairs(calibrate, None, "pairs")
-                   if calibrate else None)
+    try:
+        res = evaluate(m, _pairs(pairs, set_name, kind), calibration_pairs=_pairs(calibrate, None, "pairs")
+                       if calibrate else None)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     if report:
         write_report(res, report, title=f"Reward model audit: {model.name}")
     if as_json:
@@ -231,8 +235,11 @@ def gate_cmd(
         if not sep or not key:
             raise fail(f"--slice-floor {item!r}: expected KEY[=VALUE]:FLOOR")
     m = _load_model(model)
-    res = evaluate(m, _pairs(pairs, set_name, kind), agreement_ceiling=agreement_ceiling,
-                   calibration_pairs=_pairs(calibrate, None, "pairs") if calibrate else None)
+    try:
+        res = evaluate(m, _pairs(pairs, set_name, kind), agreement_ceiling=agreement_ceiling,
+                       calibration_pairs=_pairs(calibrate, None, "pairs") if calibrate else None)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     gate = check_gate(res, replace(config, slice_floors=floors))
     members = [model / n for n in json.loads((model / "reward_ensemble.json").read_text())["members"]] \
         if (model / "reward_ensemble.json").is_file() else [model]

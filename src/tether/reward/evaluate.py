@@ -128,6 +128,21 @@ class EvalResult:
         return asdict(self)
 
 
+def check_heads(model, pairs: Sequence[PreferencePair], what: str = "pairs") -> None:  # noqa: ANN001
+    """Every pair's objective has a head in `model`, checked before any scoring: a ValueError naming the missing
+    objectives, their pair counts and the model's heads otherwise."""
+    heads = set(model.objectives)
+    missing: dict[str, int] = defaultdict(int)
+    for p in pairs:
+        if p.objective not in heads:
+            missing[p.objective] += 1
+    if missing:
+        named = ", ".join(f"{o!r} ({n} pairs)" for o, n in sorted(missing.items()))
+        raise ValueError(f"the {what} need objective heads the model does not have: {named}; the model's heads: "
+                         f"{', '.join(sorted(heads))} (evaluate on pairs of those objectives, or train a model "
+                         "with --objectives for these)")
+
+
 def evaluate(model, pairs: Sequence[PreferencePair], *, calibration_pairs: Sequence[PreferencePair] | None = None,  # noqa: ANN001
              temperature: float | None = None, agreement_ceiling: float | None = None,
              n_bins: int = 10) -> EvalResult:
@@ -139,6 +154,9 @@ def evaluate(model, pairs: Sequence[PreferencePair], *, calibration_pairs: Seque
     pairs = list(pairs)
     if not pairs:
         raise ValueError("evaluate needs at least one pair")
+    check_heads(model, pairs)
+    if calibration_pairs:
+        check_heads(model, calibration_pairs, what="calibration pairs")
     scores = _score_pairs(model, pairs)  # each response scored once, for margins and the length audit
     margins = np.array([scores[p.objective][i] - scores[p.objective][len(pairs) + i] for i, p in enumerate(pairs)])
     ties = np.array([p.tie for p in pairs])

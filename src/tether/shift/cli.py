@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from tether.cli_support import fail, open_store
-from tether.console import out
+from tether.cli_support import events_tenant, fail, open_store
+from tether.console import console, out
 
 EnsembleOpt = Annotated[Path | None, typer.Option(
     "--ensemble", help="Reward ensemble folder (`tether reward train --ensemble K`): measure where its members "
@@ -24,7 +24,9 @@ AnnotationSetOpt = Annotated[str | None, typer.Option(
 ProductionOpt = Annotated[Path | None, typer.Option(
     help="Production prompts: JSONL (e.g. exported events) or .txt [default: this project's stored, redacted "
          "generation events in the window].")]
-ProjectOpt = Annotated[str | None, typer.Option(help="Events tenant to read [default: default].")]
+ProjectOpt = Annotated[str | None, typer.Option(help="Events tenant to read [default: the project's name in "
+                                                     "tether.toml, the tenant `tether keys create` and `tether "
+                                                     "import events` use].")]
 SinceOpt = Annotated[datetime | None, typer.Option(help="Window start for stored events (ISO 8601, UTC).")]
 DaysOpt = Annotated[int | None, typer.Option(help="Window: the last N days up to the newest stored event.")]
 TextKeyOpt = Annotated[str | None, typer.Option(help="JSON key holding the prompt (default: guessed).")]
@@ -32,13 +34,28 @@ TextKeyOpt = Annotated[str | None, typer.Option(help="JSON key holding the promp
 shift_app = typer.Typer(help="Distribution shift between annotation data and production.", no_args_is_help=True)
 
 
-def _sides(store, annotation: Path | None, annotation_set: str | None, production: Path | None,  # noqa: ANN001
+class _LazyStore:
+    """The project's store, opened on first use: with both sides from files, no project is needed."""
+
+    def __init__(self) -> None:
+        self._store = None
+
+    def __call__(self):  # noqa: ANN204
+        if self._store is None:
+            self._store = open_store()
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _sides(store: _LazyStore, annotation: Path | None, annotation_set: str | None, production: Path | None,
            project: str | None, since: datetime | None, days: int | None, text_key: str | None,
            limit: int | None = None) -> tuple[list, list]:
     """(annotation, production) prompts, each from its file or, without one, from the store."""
     from datetime import UTC, timedelta
 
-    from tether.deploy.keys import DEFAULT_PROJECT
     from tether.io.formats import read_records
     from tether.shift.data import prompts_of_events, prompts_of_judgments, read_prompts
 
@@ -46,20 +63,24 @@ def _sides(store, annotation: Path | None, annotation_set: str | None, productio
         a = read_prompts(annotation, text_key, limit)
     else:
         target = "pairs" if annotation_set else "comparisons"
-        a = prompts_of_judgments(read_records(target, store, set_name=annotation_set))[:limit]
+        a = prompts_of_judgments(read_records(target, store(), set_name=annotation_set))[:limit]
         if not a:
             raise ValueError(f"no annotation prompts: the preference set {annotation_set!r} is empty or missing"
                              if annotation_set else "no annotation prompts: the store holds no comparisons "
                              "(import some, or pass --annotation FILE)")
     if production is not None:
         return a, read_prompts(production, text_key, limit)
-    events = list(read_records("events", store, project=project or DEFAULT_PROJECT))
+    tenant = events_tenant(project)
+    events = list(read_records("events", store(), project=tenant))
     if days is not None and events:
         since = max(e.timestamp for e in events) - timedelta(days=days)
     p = prompts_of_events(events, since.replace(tzinfo=since.tzinfo or UTC) if since else None)[:limit]
+    window = f" since {since:%Y-%m-%d %H:%M}" if since else ""
+    console.print(f"production: {len(p)} prompts of {len(events)} stored events of tenant {tenant!r}{window}",
+                  style="dim", highlight=False)
     if not p:
-        raise ValueError(f"no production prompts: no stored generation events of tenant "
-                         f"{project or DEFAULT_PROJECT!r} in the window (log some, or pass --production FILE)")
+        raise ValueError(f"no production prompts: no stored generation events of tenant {tenant!r} in the window "
+                         "(log some, pass --project TENANT, or pass --production FILE)")
     return a, p
 
 
@@ -86,7 +107,7 @@ def drift(
     from tether.shift.drift import detect_drift
     from tether.shift.report import write_report
 
-    store = open_store()
+    store = _LazyStore()
     try:
         a, p = _sides(store, annotation, annotation_set, production, project, since, days, text_key, limit)
         ens = load_ensemble(ensemble) if ensemble is not None else None
@@ -141,21 +162,20 @@ def sample(
     """Pick production prompts for annotation: novel, under-covered, disliked, where the reward ensemble
     disagrees; de-duplicated, PII-checked."""
     from tether.deploy.ingest import Ingestor
-    from tether.deploy.keys import DEFAULT_PROJECT
     from tether.io.formats import read_records
     from tether.shift.disagreement import load_ensemble, member_spread
     from tether.shift.embed import Encoder
     from tether.shift.sampling import AnnotationSampler, Candidate, candidates_from_events
 
-    store = open_store()
+    store = _LazyStore()
     try:
-        tenant = project or DEFAULT_PROJECT
-        redactor = Ingestor(store).redactor(tenant)
+        tenant = events_tenant(project)
+        redactor = Ingestor(store()).redactor(tenant)  # PII in the picks is checked with the tenant's key
         a, p = _sides(store, annotation, annotation_set, production, tenant, since, days, text_key)
         annotated = [r.text for r in a]
         if production is None:  # the window's generations, with feedback from any time marking disliked ones
             window = {r.text for r in p}
-            cands = [c for c in candidates_from_events(read_records("events", store, project=tenant))
+            cands = [c for c in candidates_from_events(read_records("events", store(), project=tenant))
                      if c.text in window]
         else:
             cands = [Candidate(r.text, response=r.response) for r in p]
@@ -213,7 +233,8 @@ def redteam(
                                                         "summary.html.")],
     sets: Annotated[str, typer.Option(help="Comma-separated red-team sets: advbench,harmbench,multijail.")] = (
         "advbench,harmbench,multijail"),
-    reward: Annotated[Path | None, typer.Option(help="tether.reward model folder to score answers.")] = None,
+    reward: Annotated[Path | None, typer.Option(help="tether.reward model or ensemble folder to score answers.")
+                      ] = None,
     gold: Annotated[bool, typer.Option("--gold", help="Score with the simulation world's gold reward.")] = False,
     drift_summary: Annotated[Path | None, typer.Option(
         "--under-covered", help="`tether shift drift --json` output: add probes seeded from its examples.")] = None,
@@ -238,11 +259,15 @@ def redteam(
             raise ValueError("no probes: name at least one set or give --under-covered")
         # --gold: the scorer set `tether.sim` registers (shift never imports the simulated world above it)
         scorers = rt.named_scorers("gold", world_seed) if gold else rt.reward_scorers(reward)  # type: ignore[arg-type]
-        run = rt.run_probes(probes, rt.policy_responder(policy), scorers, flag_objective=objective,
-                            threshold=threshold)
+        responder = rt.policy_responder(policy)
+        run = rt.run_probes(probes, responder, scorers, flag_objective=objective, threshold=threshold)
     except (ValueError, FileNotFoundError, OSError, KeyError) as exc:
         raise fail(str(exc)) from None
     paths = rt.write_outputs(run, out_dir)
+    if responder.truncated:
+        out.print(f"{len(responder.truncated)} of {len(probes)} probes are longer than the policy's context "
+                  f"({responder.context} tokens less {responder.max_new_tokens} for the answer): they were cut "
+                  "from the left (the end of each kept)", highlight=False)
     s = run.summary()["overall"]
     out.print(f"{s['flagged']}/{s['n']} probes flagged ({100 * s['flag_rate']:.1f}%, 95% CI "
               f"{100 * s['ci_low']:.1f}-{100 * s['ci_high']:.1f}%); items: {paths['items']}; "

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tether.stats import wilson_interval
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "data"
@@ -219,16 +221,76 @@ def run_probes(probes: Sequence[Probe], respond: Responder, scorers: dict[str, S
     return RedTeamRun(results, flag_objective, threshold)
 
 
-def policy_responder(folder: str | Path, max_new_tokens: int = 48, batch_size: int = 32,
-                     prompt_format: str | None = None) -> Responder:
-    """Greedy answers of a local HF causal LM folder (e.g. `tether.sim.train_policy` output), each prompt put in
-    `prompt_format` (default: the one the folder's policy was trained on, `tether.policy.prompt_format_of`)."""
-    from tether.policy import generate, load_policy, prompt_format_of
+def context_length(model: Any) -> int | None:
+    """The most positions a causal LM can attend to (GPT-2's n_positions, others' max_position_embeddings)."""
+    cfg = getattr(model, "config", None)
+    for name in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(cfg, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
-    model, tokenizer = load_policy(folder)
-    fmt = prompt_format or prompt_format_of(folder)
-    return lambda prompts: generate(model, tokenizer, prompts, prompt_format=fmt, max_new_tokens=max_new_tokens,
-                                    batch_size=batch_size)
+
+def fit_prompts(tokenizer: Any, prompts: Sequence[str], prompt_format: str, budget: int) -> tuple[list[str], list[int]]:
+    """Prompts whose formatted form fits `budget` tokens: a longer one loses tokens from its start (the end, where
+    the request usually is, is kept); also the indices of the prompts that were cut. The template is never cut."""
+    def n_tokens(text: str) -> int:
+        return len(tokenizer(prompt_format.replace("{prompt}", text))["input_ids"])
+
+    overhead = n_tokens("")
+    if overhead >= budget:
+        raise ValueError(f"the prompt template alone is {overhead} tokens; the policy has room for {budget}")
+    out, cut = list(prompts), []
+    for i, text in enumerate(prompts):
+        if n_tokens(text) <= budget:
+            continue
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        keep = budget - overhead
+        while keep > 0:  # re-tokenizing the cut text can merge differently: shrink until it fits
+            candidate = tokenizer.decode(ids[len(ids) - keep:], skip_special_tokens=True)
+            if n_tokens(candidate) <= budget:
+                break
+            keep -= max(1, keep // 20)
+        out[i] = candidate if keep > 0 else ""
+        cut.append(i)
+    return out, cut
+
+
+class PolicyResponder:
+    """Greedy answers of a local HF causal LM folder; prompts longer than its context (less the answer's tokens)
+    are cut from the left to fit, and `truncated` counts them (a probe the policy cannot read whole is still
+    answered, on its end)."""
+
+    def __init__(self, folder: str | Path, max_new_tokens: int = 48, batch_size: int = 32,
+                 prompt_format: str | None = None) -> None:
+        from tether.policy import load_policy, prompt_format_of
+
+        self.model, self.tokenizer = load_policy(folder)
+        self.prompt_format = prompt_format or prompt_format_of(folder)
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        self.context = context_length(self.model)
+        self.truncated: list[int] = []
+
+    def __call__(self, prompts: list[str]) -> list[str]:
+        from tether.policy import generate
+
+        prompts = list(prompts)
+        if self.context is not None:
+            if self.max_new_tokens >= self.context:
+                raise ValueError(f"the policy's context is {self.context} tokens, too short for answers of "
+                                 f"{self.max_new_tokens} tokens")
+            prompts, self.truncated = fit_prompts(self.tokenizer, prompts, self.prompt_format,
+                                                  self.context - self.max_new_tokens)
+        return generate(self.model, self.tokenizer, prompts, prompt_format=self.prompt_format,
+                        max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+
+
+def policy_responder(folder: str | Path, max_new_tokens: int = 48, batch_size: int = 32,
+                     prompt_format: str | None = None) -> PolicyResponder:
+    """Greedy answers of a local HF causal LM folder (e.g. `tether.sim.train_policy` output), each prompt put in
+    `prompt_format` (default: the one the folder's policy was trained on, `tether.policy.prompt_format_of`) and cut
+    from the left when it does not fit the policy's context (`PolicyResponder.truncated`)."""
+    return PolicyResponder(folder, max_new_tokens, batch_size, prompt_format)
 
 
 # Named scorer sets (name -> factory(seed)) for the CLI; `tether.sim` registers its gold scorers ("gold") when the
@@ -250,23 +312,31 @@ def named_scorers(name: str, seed: int = 0) -> dict[str, Scorer]:
 
 
 def reward_scorers(folder: str | Path) -> dict[str, Scorer]:
-    """A tether.reward model's objectives as probabilities in [0, 1], higher = better (lower-is-better contracts,
-    e.g. a cost, are flipped); the raw heads are logits, so sigmoid maps them."""
+    """A tether.reward model's or ensemble's objectives as probabilities in [0, 1], higher = better (lower-is-better
+    contracts, e.g. a cost, are flipped); the raw heads are logits, so sigmoid maps them. An ensemble scores with
+    its aggregate (`RewardEnsemble.score`) on the members' own level (their mean training mean added back), so
+    one threshold means the same for a single model and an ensemble."""
     from tether.records import Direction
-    from tether.reward.model import RewardModel
+    from tether.reward import load
+    from tether.reward.ensemble import RewardEnsemble
 
-    model = RewardModel.load(folder)
+    model = load(folder)
+    single = model.members[0] if isinstance(model, RewardEnsemble) else model
+    level = ({o: float(np.mean([m.contract(o).normalization.get("mean", 0.0) for m in model.members]))
+              for o in model.objectives} if isinstance(model, RewardEnsemble) else {})
     cache: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Any]] = {}
 
     def scorer(objective: str) -> Scorer:
-        sign = -1.0 if model.contract(objective).direction == Direction.LOWER_IS_BETTER else 1.0
+        sign = -1.0 if single.contract(objective).direction == Direction.LOWER_IS_BETTER else 1.0
 
         def score(ps: list[str], rs: list[str]) -> list[float]:
             key = (tuple(ps), tuple(rs))
             if key not in cache:  # one forward pass serves every objective
                 cache.clear()
-                cache[key] = model.score(ps, rs)
-            return [1.0 / (1.0 + math.exp(-sign * float(s))) for s in cache[key][objective]]
+                scores = model.score(ps, rs)
+                cache[key] = getattr(scores, "scores", scores)  # an ensemble returns EnsembleScores
+            return [1.0 / (1.0 + math.exp(-sign * (float(s) + level.get(objective, 0.0))))
+                    for s in cache[key][objective]]
 
         return score
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tether.cli_support import fail
+from tether.cli_support import fail, require_project
 
 sim_app = typer.Typer(name="sim", help="A simulated world with a known truth (docs/world.md).",
                       no_args_is_help=True)
@@ -57,7 +57,6 @@ def campaign(
                                             "re-running the same seed stores nothing new.")] = "2026-01-05T09:00:00",
 ) -> None:
     """Simulate an annotation campaign and store its comparisons and raters in the project."""
-    from tether.config import ConfigError, find_project
     from tether.console import out, step_progress
     from tether.io.jsonl import write_jsonl
     from tether.sim import CampaignConfig, TraitDistribution, World
@@ -68,6 +67,7 @@ def campaign(
     if overlap > raters:
         raise fail(f"--overlap {overlap} needs at least that many raters (--raters {raters})")
     begin = _parse_time(start, "--start")
+    project = require_project()  # before simulating: the result is stored
     world = World(seed=seed)
     traits = TraitDistribution(**{**world.config.raters.traits.model_dump(), "position_bias": position_bias,
                                   "spam_fraction": spam_fraction})
@@ -80,10 +80,7 @@ def campaign(
                          counterbalance=counterbalance, start=begin)
     with step_progress(f"campaign {name}", len(items)) as advance:
         run = world.simulate_campaign(items, pool, cfg, on_pair=advance)
-    try:
-        store = find_project().store()
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
+    store = project.store()
     try:
         store.upsert_raters(r.to_record() for r in pool)
         result = store.add_comparisons(run.comparisons)
