@@ -80,7 +80,7 @@ def test_train_records_a_version_with_lineage(tiny_backbone: Path, toy_pairs: li
     assert res.exit_code == 2 and "recorded: v1, v2" in res.output
 
 
-def test_bad_input_names_file_and_line(tmp_path: Path) -> None:
+def test_bad_input_names_file_and_line(project_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}) + "\n"
                    + json.dumps({"prompt": "p", "chosen": "a", "rejected": "b", "weight": -1}) + "\n")

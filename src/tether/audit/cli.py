@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tether.audit.config import AuditConfig, CurateConfig
-from tether.cli_support import config_options, fail, open_store
+from tether.cli_support import config_options, fail, open_store, require_project
 
 KIND_HELP = "Kind of FILE (any importable comparisons kind: comparisons, pandalm, prd, ...)."
 
@@ -98,6 +98,7 @@ def audit(
     from tether.config import find_project
     from tether.console import console, out
 
+    require_project()  # the run is stored and its reports written in the project: say so before any work
     comparisons = _load(file, kind, objective, task_type, campaign)
     with console.status("auditing"):
         try:
@@ -144,6 +145,7 @@ def curate(
 
     if output is None and set_name is None:
         raise fail("nowhere to put the pairs", "pass -o FILE (v1 JSONL) and/or --set NAME (the project store)")
+    require_project()
     comparisons = _load(file, kind, objective, task_type, campaign)
     with console.status("auditing and curating"):
         try:

@@ -102,8 +102,8 @@ def train_cmd(
     from tether.reward.model import read_contracts
     from tether.reward.train import train
 
+    require_project()  # the trained model is recorded in the project's registry: say so before any work
     data = _pairs(pairs, set_name, kind)
-    require_project()  # the trained model is recorded in the project's registry: say so before training
     cfg = replace(config, name=out_dir.name)
     try:
         if ensemble > 1:
