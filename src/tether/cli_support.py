@@ -11,6 +11,7 @@ import os
 import sys
 import typing
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -143,3 +144,27 @@ def config_options(model: type, section: str, fields: Sequence[str], *, param: s
         return wrapper
 
     return decorate
+
+
+def load_pairs(file: Path | None, set_name: str | None, kind: str, objective: str | None = None) -> list:
+    """Preference pairs from a file (any importable pairs kind) or a stored set; errors name file and line."""
+    from tether.io import InputError
+    from tether.io.formats import read_records
+
+    if (file is None) == (set_name is None):
+        raise fail("give exactly one of --pairs FILE or --set NAME")
+    store = open_store() if file is None else None
+    try:
+        out = list(read_records("pairs", store, path=file, kind=kind, set_name=set_name, objective=objective))
+    except InputError as exc:
+        raise fail(str(exc), "fix the line and run again") from None
+    except (ValueError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        if store is not None:
+            store.close()
+    if not out:
+        raise fail(f"preference set {set_name!r} is empty or missing" if file is None else
+                   f"{file}: no preference pairs (matching the filters)",
+                   "see `tether stats` for the sets" if file is None else None)
+    return out

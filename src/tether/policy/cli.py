@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tether.cli_support import config_options, fail, open_store
+from tether.cli_support import config_options, fail, load_pairs, open_store
 from tether.policy.config import DPOConfig, SFTConfig
 from tether.policy.rl_cli import register_rl
 
@@ -32,29 +32,6 @@ DPO_OPTIONS = ("loss", "beta", "label_smoothing", "objective", "epochs", "max_st
                "lr", "warmup", "max_length", "seed", "mixed_precision", "bucket", "share_prompt", "use_weights",
                "use_soft_labels", "ref_cache", "displacement_tolerance", "lora_r", "lora_alpha", "save_every",
                "log_with", "samples")
-
-
-def load_pairs(file: Path | None, set_name: str | None, kind: str) -> list:
-    """Preference pairs from a file (any importable pairs kind) or a stored set; errors name file and line."""
-    from tether.io import InputError
-    from tether.io.formats import read_records
-
-    if (file is None) == (set_name is None):
-        raise fail("give exactly one of --pairs FILE or --set NAME")
-    store = open_store() if file is None else None
-    try:
-        out = list(read_records("pairs", store, path=file, kind=kind, set_name=set_name))
-    except InputError as exc:
-        raise fail(str(exc), "fix the line and run again") from None
-    except (ValueError, FileNotFoundError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        if store is not None:
-            store.close()
-    if not out:
-        raise fail(f"preference set {set_name!r} is empty or missing" if file is None else
-                   f"{file}: no preference pairs", "see `tether stats` for the sets" if file is None else None)
-    return out
 
 
 def parent_of(model: Path) -> str:

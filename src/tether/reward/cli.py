@@ -8,36 +8,12 @@ from typing import Annotated
 
 import typer
 
-from tether.cli_support import config_options, fail, open_store, require_project
+from tether.cli_support import config_options, fail, load_pairs, open_store, require_project
 from tether.reward.config import GateConfig, TrainConfig
 
 PairsOpt = Annotated[Path | None, typer.Option("--pairs", help="Pairs file (default kind: v1 pairs JSONL).")]
 SetOpt = Annotated[str | None, typer.Option("--set", help="Preference set in the project store (instead of --pairs).")]
 KindOpt = Annotated[str, typer.Option("--kind", help="Kind of the --pairs file: pairs, hh-rlhf, trl.")]
-
-
-def _pairs(file: Path | None, set_name: str | None, kind: str, objective: str | None = None) -> list:
-    """Preference pairs from a file (any importable pairs kind) or a stored set; errors name file and line."""
-    from tether.io import InputError
-    from tether.io.formats import read_records
-
-    if (file is None) == (set_name is None):
-        raise fail("give exactly one of --pairs FILE or --set NAME")
-    store = open_store() if file is None else None
-    try:
-        out = list(read_records("pairs", store, path=file, kind=kind, set_name=set_name, objective=objective))
-    except InputError as exc:
-        raise fail(str(exc), "fix the line and run again") from None
-    except (ValueError, FileNotFoundError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        if store is not None:
-            store.close()
-    if not out:
-        raise fail(f"preference set {set_name!r} is empty or missing" if file is None else
-                   f"{file}: no preference pairs (matching the filters)",
-                   "see `tether stats` for the sets" if file is None else None)
-    return out
 
 
 def _load_model(path: Path):  # noqa: ANN202
@@ -103,7 +79,7 @@ def train_cmd(
     from tether.reward.train import train
 
     require_project()  # the trained model is recorded in the project's registry: say so before any work
-    data = _pairs(pairs, set_name, kind)
+    data = load_pairs(pairs, set_name, kind)
     cfg = replace(config, name=out_dir.name)
     try:
         if ensemble > 1:
@@ -141,7 +117,7 @@ def eval_cmd(
 
     m = _load_model(model)
     try:
-        res = evaluate(m, _pairs(pairs, set_name, kind), calibration_pairs=_pairs(calibrate, None, "pairs")
+        res = evaluate(m, load_pairs(pairs, set_name, kind), calibration_pairs=load_pairs(calibrate, None, "pairs")
                        if calibrate else None)
     except ValueError as exc:
         raise fail(str(exc)) from None
@@ -236,8 +212,8 @@ def gate_cmd(
             raise fail(f"--slice-floor {item!r}: expected KEY[=VALUE]:FLOOR")
     m = _load_model(model)
     try:
-        res = evaluate(m, _pairs(pairs, set_name, kind), agreement_ceiling=agreement_ceiling,
-                       calibration_pairs=_pairs(calibrate, None, "pairs") if calibrate else None)
+        res = evaluate(m, load_pairs(pairs, set_name, kind), agreement_ceiling=agreement_ceiling,
+                       calibration_pairs=load_pairs(calibrate, None, "pairs") if calibrate else None)
     except ValueError as exc:
         raise fail(str(exc)) from None
     gate = check_gate(res, replace(config, slice_floors=floors))
