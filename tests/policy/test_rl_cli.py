@@ -144,7 +144,11 @@ def test_eval_scores_a_policy_with_any_evaluator_and_writes_a_report(lm: Path, p
 def test_rl_and_eval_with_a_real_reward_model_through_its_contract(lm: Path, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A tiny reward model trained here (random BERT, MiniLM's tokenizer), gated, as the reward of `rl` and `eval`."""
-    monkeypatch.chdir(tmp_path)  # `rl` records the policy in the store of the project around the current folder
+    from tether.config import init_project
+
+    init_project(tmp_path)  # `rl` records the policy in the store of the project around the current folder
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TETHER_DATABASE_URL", raising=False)
     from transformers import BertConfig
 
     from tether.policy.evaluators import load_evaluator

@@ -31,7 +31,9 @@ class LengthModel:
 
 
 class TableModel:
-    """Scores from a lookup table of response text."""
+    """Scores from a lookup table of response text (one head, `overall`)."""
+
+    objectives = ("overall",)
 
     def __init__(self, table: dict[str, float]) -> None:
         self.table = table

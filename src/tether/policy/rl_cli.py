@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tether.cli_support import config_options, fail, open_store
+from tether.cli_support import config_options, fail, open_store, require_project
 from tether.policy.rl_config import EvalConfig, RLConfig
 
 RL_OPTIONS = ("algorithm", "objectives", "steps", "prompts_per_step", "completions_per_prompt", "max_new_tokens",
@@ -153,6 +153,7 @@ def rl_cmd(
     from tether.policy.evaluators import MissingObjective
     from tether.policy.rl import train_rl
 
+    require_project()  # the trained policy is recorded in the project's registry: say so before any work
     rewards = list(reward or [])
     try:
         cfg = replace(config, name=out_dir.name).check()
