@@ -74,7 +74,13 @@ def _gated_reward_folder(folder: Path, passed: bool) -> Path:
 
 
 def test_rl_refuses_a_failed_gate_naming_the_checks_and_a_missing_objective(lm: Path, prompts: Path,
-                                                                            tmp_path: Path) -> None:
+                                                                            tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from tether.config import init_project
+
+    init_project(tmp_path / "proj")
+    monkeypatch.chdir(tmp_path / "proj")
+    monkeypatch.delenv("TETHER_DATABASE_URL", raising=False)
     app = _app()
     failed = _gated_reward_folder(tmp_path / "rm-failed", passed=False)
     out = tmp_path / "out"
