@@ -27,10 +27,10 @@ policy_app = typer.Typer(help="Policies: supervised fine-tuning and the DPO fami
                          no_args_is_help=True)
 SFT_OPTIONS = ("prompt_format", "epochs", "max_steps", "max_seconds", "batch_size", "grad_accum", "lr", "warmup",
                "max_length", "seed", "mixed_precision", "bucket", "save_every", "log_with")
-DPO_OPTIONS = ("loss", "beta", "label_smoothing", "objective", "epochs", "max_steps", "batch_size", "grad_accum",
-               "lr", "warmup", "max_length", "seed", "mixed_precision", "bucket", "share_prompt", "use_weights",
-               "use_soft_labels", "ref_cache", "displacement_tolerance", "lora_r", "lora_alpha", "save_every",
-               "log_with", "samples")
+DPO_OPTIONS = ("loss", "beta", "label_smoothing", "sft_weight", "objective", "epochs", "max_steps", "batch_size",
+               "grad_accum", "lr", "warmup", "max_length", "seed", "mixed_precision", "bucket", "share_prompt",
+               "use_weights", "use_soft_labels", "ref_cache", "displacement_tolerance", "lora_r", "lora_alpha",
+               "save_every", "log_with", "samples")
 
 
 def load_pairs(file: Path | None, set_name: str | None, kind: str) -> list:
