@@ -153,11 +153,14 @@ def run_seed(seed: int, args) -> dict:  # noqa: ANN001
     for name, arm_pairs in arms.items():
         folder = work / (f"dpo-{name.split()[0]}-{args.train_prompts}-t{args.temperature}-{args.loss}-{args.lr}-"
                          f"{args.epochs}-{args.sft_weight}")
-        res = train_dpo(work / "sft", arm_pairs, folder, cfg, progress=False)
-        gold = greedy_gold(world, folder, held)
-        out["arms"][name] = {"gold": gold, "steps": res.steps, "pairs": res.n_pairs, "ties": res.n_ties,
-                             "accuracy": res.final_accuracy, "displacement": res.displacement,
-                             "seconds": res.seconds}
+
+        def arm(folder: Path = folder, arm_pairs: list = arm_pairs) -> dict:
+            res = train_dpo(work / "sft", arm_pairs, folder, cfg, progress=False)
+            return {"gold": greedy_gold(world, folder, held), "steps": res.steps, "pairs": res.n_pairs,
+                    "ties": res.n_ties, "accuracy": res.final_accuracy, "displacement": res.displacement,
+                    "seconds": res.seconds}
+
+        out["arms"][name] = cached(folder.with_name(folder.name + f"-eval{args.eval}.json"), arm)
     out["seconds"] = time.perf_counter() - t0
     return out
 
