@@ -43,9 +43,10 @@ def sft_policy(world, folder: Path, steps: int, threads: int, seed: int) -> dict
     return json.loads((folder / "tether_policy.json").read_text())["result"]
 
 
-def sampled_pairs(world, policy: Path, n: int, seed: int, work: Path, temperature: float) -> list:  # noqa: ANN001
-    """Two sampled answers per training prompt, as candidate pairs (identical answers dropped); each set of answers
-    is kept under `work` as soon as it is drawn."""
+def sampled_pairs(world, policy: Path, n: int, seed: int, work: Path, temperature: float,  # noqa: ANN001
+                  greedy: bool = False) -> list:
+    """Two sampled answers per training prompt (`greedy`: the greedy answer and one sample), as candidate pairs
+    (identical answers dropped); each set of answers is kept under `work` as soon as it is drawn."""
     from tether.sim import CandidatePair, Style
     from tether.sim.policy import generate, load_policy
 
@@ -53,11 +54,12 @@ def sampled_pairs(world, policy: Path, n: int, seed: int, work: Path, temperatur
     texts = [p.text for p in prompts]
     answers = []
     for k in (1, 2):
-        path = work / f"samples-{n}-t{temperature}-{k}.json"
+        first_greedy = greedy and k == 1
+        path = work / (f"greedy-{n}.json" if first_greedy else f"samples-{n}-t{temperature}-{k}.json")
         if not path.is_file():
             model, tok = load_policy(policy)
-            path.write_text(json.dumps(generate(model, tok, texts, do_sample=True, temperature=temperature,
-                                                seed=seed * 10 + k)))
+            path.write_text(json.dumps(generate(model, tok, texts, do_sample=not first_greedy,
+                                                temperature=temperature, seed=seed * 10 + k)))
         answers.append(json.loads(path.read_text()))
     return [CandidatePair(p, a, b, Style(), Style(), ("policy-sample",))
             for p, a, b in zip(prompts, *answers, strict=True) if a != b]
@@ -136,8 +138,9 @@ def run_seed(seed: int, args) -> dict:  # noqa: ANN001
     world = World(seed=seed)
     t0 = time.perf_counter()
     sft = sft_policy(world, work / "sft", args.sft_steps, args.threads, seed)
-    candidates = sampled_pairs(world, work / "sft", args.train_prompts, seed, work, args.temperature)
-    pairs, counts = cached(work / f"curated-{args.train_prompts}-t{args.temperature}-{args.gold_items}.json",
+    candidates = sampled_pairs(world, work / "sft", args.train_prompts, seed, work, args.temperature, args.greedy)
+    tag = f"{args.train_prompts}-t{args.temperature}{'-greedy' if args.greedy else ''}"
+    pairs, counts = cached(work / f"curated-{tag}-{args.gold_items}.json",
                            lambda: _dump(
         *curated(world, candidates, seed, args.gold_items)))
     pairs = [PreferencePair(**p) for p in pairs]
@@ -151,7 +154,7 @@ def run_seed(seed: int, args) -> dict:  # noqa: ANN001
     base = cached(work / f"base-{args.eval}.json", lambda: greedy_gold(world, work / "sft", held))
     out = {"seed": seed, "sft": sft, "counts": counts, "arms": {}, "base": base}
     for name, arm_pairs in arms.items():
-        folder = work / (f"dpo-{name.split()[0]}-{args.train_prompts}-t{args.temperature}-{args.loss}-{args.lr}-"
+        folder = work / (f"dpo-{name.split()[0]}-{tag}-{args.loss}-{args.lr}-"
                          f"{args.epochs}-{args.sft_weight}")
 
         def arm(folder: Path = folder, arm_pairs: list = arm_pairs) -> dict:
@@ -177,7 +180,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--sft-weight", type=float, default=1.0, help="RPO: weight of the chosen answers' NLL")
-    ap.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the two answers")
+    ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of the two answers")
+    ap.add_argument("--greedy", action="store_true", help="pair the greedy answer with one sample instead of two")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--gold-arm", action=argparse.BooleanOptionalAction, default=True,
