@@ -1,7 +1,7 @@
 """Study: does DPO on curated pairs of the policy's own samples raise the gold reward? Simulated world, CPU.
 
     SFT the built-in small GPT-2 (tether.sim's default config, a fixed step count: ~its 45 s budget)
-      -> sample two answers per training prompt (temperature 1)
+      -> sample two answers per training prompt (temperature 0.7)
       -> simulated raters compare them (a campaign: 3 raters per pair, counterbalanced display order)
       -> audit + curate (tether.audit: reliability weights, soft labels, ties, reversals down-weighted)
       -> DPO from the SFT policy (tether.policy.train_dpo, the SFT policy as reference)
@@ -43,19 +43,24 @@ def sft_policy(world, folder: Path, steps: int, threads: int, seed: int) -> dict
     return json.loads((folder / "tether_policy.json").read_text())["result"]
 
 
-def sampled_pairs(world, policy: Path, n: int, seed: int, cache: Path) -> list:  # noqa: ANN001
-    """Two sampled answers per training prompt, as candidate pairs (identical answers dropped)."""
+def sampled_pairs(world, policy: Path, n: int, seed: int, work: Path, temperature: float,  # noqa: ANN001
+                  greedy: bool = False) -> list:
+    """Two sampled answers per training prompt (`greedy`: the greedy answer and one sample), as candidate pairs
+    (identical answers dropped); each set of answers is kept under `work` as soon as it is drawn."""
     from tether.sim import CandidatePair, Style
     from tether.sim.policy import generate, load_policy
 
     prompts = world.prompts(n, stream="dpo-train")
-    if cache.is_file():
-        answers = json.loads(cache.read_text())
-    else:
-        model, tok = load_policy(policy)
-        texts = [p.text for p in prompts]
-        answers = [generate(model, tok, texts, do_sample=True, seed=seed * 10 + k) for k in (1, 2)]
-        cache.write_text(json.dumps(answers))
+    texts = [p.text for p in prompts]
+    answers = []
+    for k in (1, 2):
+        first_greedy = greedy and k == 1
+        path = work / (f"greedy-{n}.json" if first_greedy else f"samples-{n}-t{temperature}-{k}.json")
+        if not path.is_file():
+            model, tok = load_policy(policy)
+            path.write_text(json.dumps(generate(model, tok, texts, do_sample=not first_greedy,
+                                                temperature=temperature, seed=seed * 10 + k)))
+        answers.append(json.loads(path.read_text()))
     return [CandidatePair(p, a, b, Style(), Style(), ("policy-sample",))
             for p, a, b in zip(prompts, *answers, strict=True) if a != b]
 
@@ -133,25 +138,32 @@ def run_seed(seed: int, args) -> dict:  # noqa: ANN001
     world = World(seed=seed)
     t0 = time.perf_counter()
     sft = sft_policy(world, work / "sft", args.sft_steps, args.threads, seed)
-    candidates = sampled_pairs(world, work / "sft", args.train_prompts, seed, work / "samples.json")
-    pairs, counts = cached(work / f"curated-{args.gold_items}.json", lambda: _dump(
+    candidates = sampled_pairs(world, work / "sft", args.train_prompts, seed, work, args.temperature, args.greedy)
+    tag = f"{args.train_prompts}-t{args.temperature}{'-greedy' if args.greedy else ''}"
+    pairs, counts = cached(work / f"curated-{tag}-{args.gold_items}.json",
+                           lambda: _dump(
         *curated(world, candidates, seed, args.gold_items)))
     pairs = [PreferencePair(**p) for p in pairs]
     arms = {"curated rater pairs": pairs}
     if args.gold_arm:
         arms["gold-labelled pairs"] = gold_labelled(world, candidates)
     cfg = DPOConfig(loss=args.loss, beta=args.beta, lr=args.lr, epochs=args.epochs, batch_size=args.batch,
+                    sft_weight=args.sft_weight,
                     max_length=192, mixed_precision="no", samples=0, seed=seed, bucket=False)
     held = [p.text for p in world.prompts(args.eval, stream="dpo-eval")]
     base = cached(work / f"base-{args.eval}.json", lambda: greedy_gold(world, work / "sft", held))
     out = {"seed": seed, "sft": sft, "counts": counts, "arms": {}, "base": base}
     for name, arm_pairs in arms.items():
-        folder = work / f"dpo-{name.split()[0]}-{args.loss}-{args.lr}-{args.epochs}"
-        res = train_dpo(work / "sft", arm_pairs, folder, cfg, progress=False)
-        gold = greedy_gold(world, folder, held)
-        out["arms"][name] = {"gold": gold, "steps": res.steps, "pairs": res.n_pairs, "ties": res.n_ties,
-                             "accuracy": res.final_accuracy, "displacement": res.displacement,
-                             "seconds": res.seconds}
+        folder = work / (f"dpo-{name.split()[0]}-{tag}-{args.loss}-{args.lr}-"
+                         f"{args.epochs}-{args.sft_weight}")
+
+        def arm(folder: Path = folder, arm_pairs: list = arm_pairs) -> dict:
+            res = train_dpo(work / "sft", arm_pairs, folder, cfg, progress=False)
+            return {"gold": greedy_gold(world, folder, held), "steps": res.steps, "pairs": res.n_pairs,
+                    "ties": res.n_ties, "accuracy": res.final_accuracy, "displacement": res.displacement,
+                    "seconds": res.seconds}
+
+        out["arms"][name] = cached(folder.with_name(folder.name + f"-eval{args.eval}.json"), arm)
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -165,8 +177,11 @@ def main() -> None:
     ap.add_argument("--sft-steps", type=int, default=300, help="SFT steps (~45 s on 2 idle cores)")
     ap.add_argument("--loss", default="sigmoid")
     ap.add_argument("--beta", type=float, default=0.1)
-    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--epochs", type=float, default=2.0)
+    ap.add_argument("--sft-weight", type=float, default=1.0, help="RPO: weight of the chosen answers' NLL")
+    ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of the two answers")
+    ap.add_argument("--greedy", action="store_true", help="pair the greedy answer with one sample instead of two")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--gold-arm", action=argparse.BooleanOptionalAction, default=True,
@@ -182,10 +197,12 @@ def report(runs: list[dict], args) -> None:  # noqa: ANN001
     keys = ("overall", "quality", "safety", "honesty")
     lines = [f"`python {' '.join(map(shlex.quote, sys.argv))}` — per seed: the sim's GPT-2 after its "
              f"{args.sft_steps}-step SFT (its default config; ~45 s on 2 idle cores) samples two answers to each "
-             f"of {args.train_prompts} prompts; 3 simulated raters per pair, {args.gold_items} designed pairs with "
+             f"of {args.train_prompts} prompts (temperature {args.temperature}); 3 simulated raters per pair, "
+             f"{args.gold_items} designed pairs with "
              "known labels mixed in to qualify the raters; audit + curate (reversals "
              "down-weighted, soft labels, ties, blocked task types kept at their lower weight); DPO "
-             f"({args.loss}, beta {args.beta}, lr {args.lr}, {args.epochs:g} epochs, batch {args.batch}, fp32) "
+             f"({args.loss}, beta {args.beta}, RPO weight {args.sft_weight}, lr {args.lr}, {args.epochs:g} epochs, "
+             f"batch {args.batch}, fp32) "
              f"from the SFT policy; greedy answers to {args.eval} held-out prompts scored by the gold reward. "
              "Gain = DPO - SFT, paired over prompts, 95% t-interval.", "",
              "| seed | arm | pairs (ties) | steps | DPO s | final reward acc. | SFT overall | DPO overall | "

@@ -65,6 +65,10 @@ def test_weights_soft_labels_and_ties_reach_the_loss(tmp_path: Path) -> None:
         loss="ipo", max_steps=1, use_weights=False, use_soft_labels=False, **{**FP32, "beta": beta}), progress=False)
     plain = (2 * np.array([1.0, 1.0, 0.5]) - 1) / (2 * beta)
     assert _metrics(tmp_path / "plain")[0]["loss"] == pytest.approx(float(np.mean(plain**2)), abs=1e-4)
+    # RPO: the chosen answers' NLL per token joins the loss (an untrained model: about log(vocab) per token)
+    train_dpo(tiny_policy(), pairs, tmp_path / "rpo", DPOConfig(max_steps=1, sft_weight=1.0, **FP32), progress=False)
+    nll = _metrics(tmp_path / "rpo")[0]["loss"] - np.log(2)
+    assert 0.8 * np.log(300) < nll < 1.2 * np.log(300)
 
 
 def test_reference_log_probs_are_cached_and_reused(tmp_path: Path) -> None:

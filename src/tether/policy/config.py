@@ -52,6 +52,8 @@ class DPOConfig:
     loss: DPOLoss = setting("sigmoid", "sigmoid (DPO), ipo, cdpo (label smoothing) or robust")
     beta: float = setting(0.1, "strength of the tie to the reference (IPO: its tau)")
     label_smoothing: float = setting(0.1, "cdpo: assumed label-flip rate; robust: the flip rate it de-biases")
+    sft_weight: float = setting(0.0, "add this times the chosen answers' NLL per token (RPO; holds the chosen "
+                                "likelihood up against displacement)")
     objective: str | None = setting(None, "train on the pairs of this objective (needed when the data has several)")
     epochs: float = setting(1.0, "passes over the pairs")
     max_steps: int | None = setting(None, "stop after this many optimizer steps (overrides epochs)")

@@ -222,14 +222,18 @@ def _loss(scorer: Any, run: _Run, idx: list[int], n_batch: int, accelerator: Any
     t = {k: torch.as_tensor(getattr(data, k)[idx], device=dev) for k in ("weight", "p_chosen", "tie")}
     rc, rr = (torch.as_tensor(a[idx], dtype=pc.dtype, device=dev) for a in run.ref)
     out = _pair_losses(cfg, pc, pr, rc, rr, t, data, idx)
+    losses = out.losses
+    if cfg.sft_weight:  # RPO (Pang et al. 2024): the chosen answer's NLL per token, weighted like its pair
+        n_tok = torch.tensor([len(data.chosen[i]) for i in idx], dtype=pc.dtype, device=dev).clamp(min=1.0)
+        losses = losses + cfg.sft_weight * t["weight"].to(pc.dtype) * (-pc / n_tok)
     margin = (out.chosen_rewards - out.rejected_rewards).detach()
     real = ~t["tie"]
-    stats = {"loss": float(out.losses.detach().sum()), "n": n, "ties": int(t["tie"].sum()), "tokens": packed.tokens,
+    stats = {"loss": float(losses.detach().sum()), "n": n, "ties": int(t["tie"].sum()), "tokens": packed.tokens,
              "correct": float((margin[real] > 0).sum()), "decided": int(real.sum()), "margin": float(margin.sum()),
              "chosen_reward": float(out.chosen_rewards.sum()), "rejected_reward": float(out.rejected_rewards.sum()),
              "logp_chosen": float(pc.detach().sum()), "logp_rejected": float(pr.detach().sum()),
              "logratio_chosen": float((pc.detach() - rc).sum()), "logratio_rejected": float((pr.detach() - rr).sum())}
-    return out.losses.sum() / n_batch, stats
+    return losses.sum() / n_batch, stats
 
 
 def _pair_losses(cfg: DPOConfig, pc: Any, pr: Any, rc: Any, rr: Any, t: dict, data: Any, idx: list[int]) -> Any:
