@@ -10,6 +10,7 @@ Bradley–Terry one with `worker`, `left`, `right`, `label`. pandas is imported 
 from __future__ import annotations
 
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -33,7 +34,7 @@ class Estimator:
             raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
 
 
-class LabelModel(Estimator):
+class LabelModel(Estimator, ABC):
     """A model of noisy class labels (Dawid–Skene, one-coin, MACE): subclasses implement `_fit(data)`.
 
     Learned here: `n_items_`, `n_raters_`, `n_classes_` and the values the codes stand for, `tasks_`,
@@ -74,8 +75,9 @@ class LabelModel(Estimator):
         self.tasks_, self.workers_, self.classes_ = names or tuple(np.arange(n) for n in counts)
         return self
 
+    @abstractmethod
     def _fit(self, data: LabelData) -> None:
-        raise NotImplementedError
+        """Learn the model's state from integer-coded labels (each model its own)."""
 
     def predict_proba(self, data: Any) -> Any:
         """Posteriors of the tasks in `data`, which the model was fitted on (these models are transductive).
