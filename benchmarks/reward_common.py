@@ -34,14 +34,15 @@ def hh_split(holdout: float = 0.2, seed: int = 0) -> tuple[list, list]:
     return [pairs[i] for i in order[:cut]], [pairs[i] for i in order[cut:]]
 
 
-def write_subsection(name: str, body: str) -> None:
-    """Replace (or add) `### name` inside `## Reward models`, leaving everything else as it is."""
+def write_subsection(name: str, body: str, section_title: str = SECTION) -> None:
+    """Replace (or add) `### name` inside `section_title` (default `## Reward models`; appended at the end if
+    missing), leaving everything else as it is. The other benchmarks' sections go through here too."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
+    start = text.find(section_title + "\n")
     if start < 0:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n"
-        start = text.find(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
+        text = text.rstrip("\n") + f"\n\n{section_title}\n"
+        start = text.find(section_title + "\n")
+    end = text.find("\n## ", start + len(section_title))
     end = len(text) if end < 0 else end + 1
     section = text[start:end]
     head = f"### {name}"
