@@ -59,16 +59,6 @@ def read_prompts(path: Path) -> list[str]:
     return prompts
 
 
-def _contract_objectives(folder: Path) -> list[str]:
-    """A reward folder's objectives from its contracts (an ensemble: its first member's), without loading weights."""
-    from tether.reward.model import read_contracts
-
-    meta = folder / "reward_ensemble.json"
-    if meta.is_file():
-        folder = folder / json.loads(meta.read_text())["members"][0]
-    return [c.objective for c in read_contracts(folder)]
-
-
 def named(evaluator: str | None, seed: int) -> Any:
     """The named evaluator (None: none asked for); an unknown name is one error line listing the known ones."""
     from tether.policy.evaluators import named_evaluator
@@ -87,6 +77,7 @@ def check_sources(rewards: list[Path], evaluator: Any, objectives: list[str], *,
     for is scored by some source (reward models: by their contracts, without loading weights)."""
     from tether.policy.evaluators import parse_weights
     from tether.reward.gate import GateFailed, require_gate
+    from tether.reward.scoring import folder_objectives
 
     if not rewards and evaluator is None:
         raise fail("give at least one --reward DIR or --evaluator NAME")
@@ -99,7 +90,7 @@ def check_sources(rewards: list[Path], evaluator: Any, objectives: list[str], *,
                 raise fail(f"reward model refused: {exc}", "fix the reward model, or pass --gate-override "
                                                            "'REASON' to proceed anyway (logged)") from None
         try:
-            found[str(folder)] = _contract_objectives(folder)
+            found[str(folder)] = folder_objectives(folder)
         except (FileNotFoundError, ValueError, KeyError) as exc:
             raise fail(f"{folder}: {exc}") from None
     if evaluator is not None:
