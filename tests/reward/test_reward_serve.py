@@ -13,15 +13,8 @@ from typer.testing import CliRunner
 
 from tether.cli import app as cli_app
 from tether.reward import load
-from tether.reward.serve import (
-    RedactToken,
-    Served,
-    TokenError,
-    create_app,
-    read_token,
-    require_token_for,
-    split_response,
-)
+from tether.reward.serve import Served, create_app, split_response
+from tether.reward.tokens import RedactToken, TokenError, read_token, require_token_for
 
 TOKEN = "s3cret-token-0123456789abcdef"
 PROMPTS = ["What do you think of the weather?", "What do you think of my code?", "Rate the trip."]

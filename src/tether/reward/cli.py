@@ -254,7 +254,8 @@ def serve_cmd(
     from tether.console import out
     from tether.reward.gate import GateFailed, require_gate
     from tether.reward.scoring import folder_objectives, pick_objective
-    from tether.reward.serve import Served, TokenError, read_token, require_token_for, run
+    from tether.reward.serve import Served, run
+    from tether.reward.tokens import TokenError, read_token, require_token_for
 
     try:  # every check before the weights load
         chosen = pick_objective(folder_objectives(model), objective, str(model))
