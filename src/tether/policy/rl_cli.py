@@ -17,9 +17,9 @@ from tether.cli_support import config_options, fail, open_store, require_project
 from tether.policy.rl_config import EvalConfig, RLConfig
 
 RL_OPTIONS = ("algorithm", "objectives", "steps", "prompts_per_step", "completions_per_prompt", "max_new_tokens",
-              "temperature", "top_k", "stop", "max_prompt_tokens", "strict_prompts", "lr", "warmup", "epochs",
-              "clip", "scale_rewards", "kl_coef", "kl_control", "kl_in", "kl_estimator", "kl_target", "max_sqrt_kl",
-              "value_coef", "seed", "mixed_precision", "save_every", "sample_every", "log_with")
+              "temperature", "top_k", "stop", "max_prompt_tokens", "strict_prompts", "lr", "warmup", "max_grad_norm",
+              "epochs", "clip", "scale_rewards", "kl_coef", "kl_control", "kl_in", "kl_estimator", "kl_target",
+              "max_sqrt_kl", "value_coef", "seed", "mixed_precision", "save_every", "sample_every", "log_with")
 EVAL_OPTIONS = ("completions_per_prompt", "max_new_tokens", "temperature", "stop", "batch_size", "seed", "backend")
 
 PromptsOpt = Annotated[Path, typer.Option("--prompts", help="Prompts: JSONL with a `prompt` on each line, or a "
@@ -120,10 +120,29 @@ def build_evaluator(rewards: list[Path], evaluator: Any, aggregation: str | None
         raise fail(str(exc)) from None
 
 
+def starting_policy(out_dir: Path, legacy_out: Path | None, model: Path | None) -> tuple[Path, Path]:
+    """(policy, out_dir) of `rl OUT --model POLICY`, as `sft` and `dpo` take them (and TRL's `--model_name_or_path`,
+    `--output_dir`); the first form, `rl POLICY OUT`, still works, with a deprecation warning."""
+    from tether.console import console
+
+    if legacy_out is None:
+        if model is None:
+            raise fail("give the policy to start from: tether policy rl OUT_DIR --model POLICY")
+        return model, out_dir
+    if model is not None:
+        raise fail(f"two folders and --model: use tether policy rl {legacy_out} --model {model}")
+    console.print(f"[bold yellow]deprecated:[/] tether policy rl POLICY OUT; use tether policy rl {legacy_out} "
+                  f"--model {out_dir} (as sft and dpo)", highlight=False, soft_wrap=True)
+    return out_dir, legacy_out
+
+
 @config_options(RLConfig, "rl", RL_OPTIONS)
 def rl_cmd(
-    policy: Annotated[Path, typer.Argument(help="Policy to start from: a local Hugging Face causal LM folder.")],
     out_dir: Annotated[Path, typer.Argument(help="Folder for the trained policy, its metrics and report.")],
+    legacy_out: Annotated[Path | None, typer.Argument(hidden=True, show_default=False)] = None,
+    *,
+    model: Annotated[Path | None, typer.Option("--model", help="Policy to start from: a local Hugging Face causal "
+                                                               "LM folder (the reference of the KL too).")] = None,
     prompts: PromptsOpt,
     reward: RewardOpt = None,
     evaluator: EvaluatorOpt = None,
@@ -134,7 +153,6 @@ def rl_cmd(
     gate_override: Annotated[str | None, typer.Option(help="Use a reward model whose gate failed; the reason is "
                                                             "logged.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint in OUT_DIR.")] = False,
-    *,
     config: RLConfig,
 ) -> None:
     """Optimise a policy online (GRPO, RLOO or PPO) against reward models or an evaluator, with a KL tether."""
@@ -144,6 +162,7 @@ def rl_cmd(
     from tether.policy.evaluators import MissingObjective
     from tether.policy.rl import train_rl
 
+    policy, out_dir = starting_policy(out_dir, legacy_out, model)
     require_project()  # the trained policy is recorded in the project's registry: say so before any work
     rewards = list(reward or [])
     try:
