@@ -97,6 +97,20 @@ def load_expected(model, prompts: list[str], responses: list[str]) -> dict[str, 
     return {o: s.tolist() for o, s in contract_scores(model, prompts, responses).items()}
 
 
+def test_concurrent_requests_each_get_their_own_scores(model) -> None:  # noqa: ANN001
+    """OpenRLHF's newest client posts one query per request, many at once; the server batches them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = _client(model)
+    prompts, responses = PROMPTS * 3, [r + "!" * i for i, r in enumerate(RESPONSES * 3)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: client.post("/get_reward", json=_payload([prompts[i]], [responses[i]])).json(),
+                            range(len(prompts))))
+    expected = load_expected(model, prompts, responses)["quality"]
+    # alone or in a padded batch with others: the same model, float32 sums in another order
+    assert [g["rewards"][0] for g in got] == pytest.approx(expected, abs=1e-5)
+
+
 def test_an_ensemble_is_scored_as_its_evaluator(gated_rm: Path, tmp_path: Path) -> None:
     from tether.policy.evaluators import load_evaluator
 

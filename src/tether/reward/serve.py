@@ -12,7 +12,9 @@ answers
 `query` is the prompt followed by the response (OpenRLHF decodes the whole sequence, special tokens kept); the
 response is what follows `prompts[i]` in `query[i]`, less a trailing end-of-sequence marker. `rewards` (and
 `scores`, the same numbers, as OpenRLHF's own server sends) are the chosen objective's scores through its contract
-(z-scored, higher is better); `extra_logs` has every objective's. `labels` are accepted and ignored.
+(z-scored, higher is better); `extra_logs` has every objective's. `labels` are accepted and ignored. Requests
+that arrive together are scored in one batch (`tether.reward.batcher`): OpenRLHF's newest client sends one query
+per request, many at once.
 
 Credentials: OpenRLHF sends no header, so the token also travels as `?token=` in `--reward.remote_url`. A server on
 a loopback address may run without one; any other address needs one. The token is compared in constant time and
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict
 
+from tether.reward.batcher import Batcher
 from tether.reward.scoring import contract_scores
 from tether.reward.tokens import RedactToken, require_token_for
 
@@ -76,11 +78,15 @@ class Served:
     markers: Sequence[str] = EOS_MARKERS
 
     def __post_init__(self) -> None:
-        self.lock = threading.Lock()  # one batch at a time on the model; FastAPI runs sync routes on a thread pool
+        # FastAPI runs sync routes on a thread pool: concurrent requests meet in the batcher, one worker on the model
+        self.batcher = Batcher(self._score_now, self.max_batch)
 
     def score(self, prompts: list[str], responses: list[str]) -> dict[str, list[float]]:
-        with self.lock:
-            scores = contract_scores(self.model, prompts, responses, normalize=self.normalize)
+        """{objective: scores}, scored together with any other requests waiting now."""
+        return self.batcher(prompts, responses)
+
+    def _score_now(self, prompts: list[str], responses: list[str]) -> dict[str, list[float]]:
+        scores = contract_scores(self.model, prompts, responses, normalize=self.normalize)
         return {o: [float(x) for x in s] for o, s in scores.items()}
 
 
