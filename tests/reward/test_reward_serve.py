@@ -128,6 +128,7 @@ def test_credentials(model) -> None:  # noqa: ANN001
     client = _client(model, token=TOKEN)
     payload = _payload(PROMPTS[:1], RESPONSES[:1])
     assert client.post("/get_reward", json=payload).status_code == 401
+    assert client.post("/get_reward", json={"query": 3}).status_code == 401  # no credential, no word on the body
     assert client.post("/get_reward?token=wrong-token-0123456789", json=payload).status_code == 401
     assert client.post("/get_reward", json=payload, headers={"Authorization": "Bearer nope"}).status_code == 401
     assert client.post("/get_reward", json=payload, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
