@@ -254,8 +254,12 @@ def serve_cmd(
     from tether.console import out
     from tether.reward.gate import GateFailed, require_gate
     from tether.reward.scoring import folder_objectives, pick_objective
-    from tether.reward.serve import Served, run
     from tether.reward.tokens import TokenError, read_token, require_token_for
+
+    try:
+        from tether.reward.serve import Served, run
+    except ModuleNotFoundError as exc:
+        raise fail(f"tether reward serve needs {exc.name}: pip install 'tether[serve]'") from None
 
     try:  # every check before the weights load
         chosen = pick_objective(folder_objectives(model), objective, str(model))
