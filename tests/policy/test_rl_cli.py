@@ -84,8 +84,8 @@ def test_rl_refuses_a_failed_gate_naming_the_checks_and_a_missing_objective(lm: 
     app = _app()
     failed = _gated_reward_folder(tmp_path / "rm-failed", passed=False)
     out = tmp_path / "out"
-    res = runner.invoke(app, ["policy", "rl", str(lm), str(out), "--prompts", str(prompts), "--reward", str(failed),
-                              "--objective", "quality"])
+    res = runner.invoke(app, ["policy", "rl", str(out), "--model", str(lm), "--prompts", str(prompts),
+                              "--reward", str(failed), "--objective", "quality"])
     text = _flat(res.output)
     assert res.exit_code == 2, res.output
     assert "reward model refused" in text and "accuracy: 0.5200 (needs >= 0.6)" in text
@@ -94,23 +94,30 @@ def test_rl_refuses_a_failed_gate_naming_the_checks_and_a_missing_objective(lm: 
 
     # passed gate, but nothing scores the objective asked for: named, before any weights are loaded
     ok = _gated_reward_folder(tmp_path / "rm-ok", passed=True)
-    res = runner.invoke(app, ["policy", "rl", str(lm), str(out), "--prompts", str(prompts), "--reward", str(ok),
-                              "--objective", "safety"])
+    res = runner.invoke(app, ["policy", "rl", str(out), "--model", str(lm), "--prompts", str(prompts),
+                              "--reward", str(ok), "--objective", "safety"])
     assert res.exit_code == 2, res.output
     assert f"--objective safety: no reward model or evaluator scores it; {ok} scores quality" in _flat(res.output)
     assert not out.exists()
 
-    res = runner.invoke(app, ["policy", "rl", str(lm), str(out), "--prompts", str(prompts), "--evaluator", "nope"])
+    res = runner.invoke(app, ["policy", "rl", str(out), "--model", str(lm), "--prompts", str(prompts),
+                              "--evaluator", "nope"])
     assert res.exit_code == 2 and "no evaluator 'nope' is registered" in _flat(res.output)
+
+    # the starting policy is --model, as for sft and dpo
+    res = runner.invoke(app, ["policy", "rl", str(out), "--prompts", str(prompts), "--evaluator", "gold"])
+    assert res.exit_code == 2 and "tether policy rl OUT_DIR --model POLICY" in _flat(res.output)
+    res = runner.invoke(app, ["policy", "rl", str(lm), str(out), "--model", str(lm), "--prompts", str(prompts)])
+    assert res.exit_code == 2 and f"use tether policy rl {out} --model {lm}" in _flat(res.output)
 
 
 def test_rl_with_sim_gold_trains_reports_and_records_the_policy(lm: Path, prompts: Path, project_dir: Path) -> None:
     from tether.config import find_project
 
     out = project_dir / "policy-rl"
-    res = runner.invoke(_app(), ["policy", "rl", str(lm), str(out), "--prompts", str(prompts), "--evaluator", "gold",
-                                 "--objective", "overall", "--objective", "safety=0.5", "--steps", "2",
-                                 "--max-new-tokens", "8", "--algorithm", "rloo", "--k", "2"])
+    res = runner.invoke(_app(), ["policy", "rl", str(out), "--model", str(lm), "--prompts", str(prompts),
+                                 "--evaluator", "gold", "--objective", "overall", "--objective", "safety=0.5",
+                                 "--steps", "2", "--max-new-tokens", "8", "--algorithm", "rloo", "--k", "2"])
     assert res.exit_code == 0, res.output
     assert "rloo: 2 steps, 16 completions" in _flat(res.output)
     assert (out / "report.html").is_file() and (out / "config.json").is_file()
@@ -185,6 +192,7 @@ def test_rl_and_eval_with_a_real_reward_model_through_its_contract(lm: Path, tmp
                               "--max-new-tokens", "6", "--algorithm", "ppo"])
     assert res.exit_code == 0, res.output
     assert (out / "value_head.pt").is_file()
+    assert f"deprecated: tether policy rl POLICY OUT; use tether policy rl {out} --model {lm}" in _flat(res.output)
     res = runner.invoke(app, ["policy", "eval", str(out), "--prompts", str(prompts), "--reward", str(rm),
                               "--report", str(tmp_path / "e.html"), "--max-new-tokens", "6", "--json"])
     assert res.exit_code == 0, res.output

@@ -64,3 +64,23 @@ def toy_pairs() -> list[PreferencePair]:
 def tiny_config():  # noqa: ANN201
     """The tiny BERT config factory (keyword overrides)."""
     return tiny_bert_config
+
+
+@pytest.fixture(scope="session")
+def gated_rm(tmp_path_factory: pytest.TempPathFactory, tiny_backbone: Path, toy_pairs: list[PreferencePair]) -> Path:
+    """A two-head reward model (quality; safety, lower is better) trained 2 steps, with a passed gate saved."""
+    import json
+
+    from tether.reward.config import TrainConfig
+    from tether.reward.gate import Check, GateResult, save_gate
+    from tether.reward.model import CONTRACT_FILE
+    from tether.reward.train import train
+
+    folder = tmp_path_factory.mktemp("gated") / "rm"
+    train(toy_pairs, folder, TrainConfig(backbone=str(tiny_backbone), max_steps=2, max_length=32,
+                                         mixed_precision="no"), progress=False)
+    data = json.loads((folder / CONTRACT_FILE).read_text())
+    data["contracts"][1]["direction"] = "lower_is_better"  # so that the sign of the contract is exercised too
+    (folder / CONTRACT_FILE).write_text(json.dumps(data))
+    save_gate(folder, GateResult([Check("accuracy", 1.0, 0.5, True, "min")]))
+    return folder

@@ -90,7 +90,8 @@ def test_bf16_training_learns_resumes_exactly_and_saves_fp32(tiny_backbone, toy_
     # the metrics log (tether.training.MetricsLog): one row per step; the resumed run's steps 5-8 repeat the full run's
     logged = {run: [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
               for run in ("full", "cut")}
-    assert [r["step"] for r in logged["full"]] == list(range(1, 9)) and set(logged["full"][0]) == {"step", "loss", "lr"}
+    assert [r["step"] for r in logged["full"]] == list(range(1, 9))
+    assert set(logged["full"][0]) == {"step", "loss", "lr", "grad_norm"}  # the norm before clipping (max_grad_norm)
     assert logged["cut"] == logged["full"][4:]
     assert AutoModel.from_pretrained(tmp_path / "full").dtype == torch.float32
     longer = train(toy_pairs, tmp_path / "long", replace(cfg, max_steps=40, save_every=0), progress=False)

@@ -115,3 +115,15 @@ def test_train_from_a_stored_set(project_dir: Path, tiny_backbone: Path, toy_pai
     assert meta["n_pairs"] == 40
     res = runner.invoke(app, ["reward", "train", "rm2", "--set", "missing"])
     assert res.exit_code == 2 and "empty or missing" in _flat(res.output)
+
+
+def test_max_grad_norm_reaches_training(tiny_backbone: Path, toy_pairs: list[PreferencePair],
+                                        project_dir: Path) -> None:
+    data = _write(project_dir / "pairs.jsonl", toy_pairs[:32])
+    for norm, logged in (("0", False), ("0.5", True)):
+        res = runner.invoke(app, ["reward", "train", f"rm-{norm}", "--pairs", str(data), "--backbone",
+                                  str(tiny_backbone), "--max-steps", "1", "--max-length", "16", "--precision", "no",
+                                  "--max-grad-norm", norm])
+        assert res.exit_code == 0, res.output
+        row = json.loads((project_dir / f"rm-{norm}" / "metrics.jsonl").read_text().splitlines()[0])
+        assert ("grad_norm" in row) is logged  # 0: clipping off, so no norm is taken

@@ -27,11 +27,11 @@ RecordOpt = Annotated[bool, typer.Option(help="Record the result as a model vers
 policy_app = typer.Typer(help="Policies: SFT, the DPO family on curated pairs, online RL (GRPO / RLOO / PPO), eval.",
                          no_args_is_help=True)
 SFT_OPTIONS = ("prompt_format", "epochs", "max_steps", "max_seconds", "batch_size", "grad_accum", "lr", "warmup",
-               "max_length", "seed", "mixed_precision", "bucket", "save_every", "log_with")
+               "max_grad_norm", "max_length", "seed", "mixed_precision", "bucket", "save_every", "log_with")
 DPO_OPTIONS = ("loss", "beta", "label_smoothing", "sft_weight", "objective", "epochs", "max_steps", "batch_size",
-               "grad_accum", "lr", "warmup", "max_length", "seed", "mixed_precision", "bucket", "share_prompt",
-               "use_weights", "use_soft_labels", "ref_cache", "displacement_tolerance", "lora_r", "lora_alpha",
-               "save_every", "log_with", "samples")
+               "grad_accum", "lr", "warmup", "max_grad_norm", "max_length", "seed", "mixed_precision", "bucket",
+               "share_prompt", "use_weights", "use_soft_labels", "ref_cache", "displacement_tolerance", "lora_r",
+               "lora_alpha", "save_every", "log_with", "samples")
 
 
 def parent_of(model: Path) -> str:

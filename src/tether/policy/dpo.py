@@ -128,13 +128,13 @@ def train_dpo_iter(policy: str | Path | tuple[Any, Any], pairs: Sequence[Prefere
     if cfg.lora_r:
         scorer.model = add_lora(model, cfg.lora_r, cfg.lora_alpha)
     total = total_steps(len(data), cfg.batch_size, cfg.epochs, cfg.max_steps)
-    opt, clip = _optimization(accelerator, scorer, cfg, precision, total)
+    opt = _optimization(accelerator, scorer, cfg, precision, total)
     step = resume_from(accelerator, out / "checkpoints") if resume else 0
     opt.model.train()
     yield 0
     t0 = time.perf_counter()
     run = _Run(data, (ref_c, ref_r), tokenizer.pad_token_id, cfg, out, total, DisplacementMonitor(
-        cfg.displacement_tolerance), clip)
+        cfg.displacement_tolerance))
     yield from _steps(opt, run, step, progress)
     seconds = time.perf_counter() - t0
     trained = opt.trained_model().model
@@ -147,13 +147,11 @@ def train_dpo_iter(policy: str | Path | tuple[Any, Any], pairs: Sequence[Prefere
     return result
 
 
-def _optimization(accelerator: Any, scorer: Any, cfg: DPOConfig, precision: str, total: int) -> tuple[Any, dict]:
-    from tether.policy.setup import clip_gradients
+def _optimization(accelerator: Any, scorer: Any, cfg: DPOConfig, precision: str, total: int) -> Any:
     from tether.training import adamw
 
-    opt = adamw(accelerator, scorer, [cfg.lr], total=total, warmup=cfg.warmup, weight_decay=cfg.weight_decay,
-                master_weights=precision == "bf16")
-    return opt, clip_gradients(opt, cfg.max_grad_norm)
+    return adamw(accelerator, scorer, [cfg.lr], total=total, warmup=cfg.warmup, weight_decay=cfg.weight_decay,
+                 master_weights=precision == "bf16", max_grad_norm=cfg.max_grad_norm)
 
 
 @dataclass
@@ -167,7 +165,6 @@ class _Run:
     out: Path
     total: int
     monitor: DisplacementMonitor
-    clip: dict
     step: int = 0
     pairs: int = 0
     tokens: int = 0
@@ -198,7 +195,7 @@ def _steps(opt: Any, run: _Run, start: int, show: bool) -> Generator[int, None, 
                     opt.step(loss)
                 stats.append(st)
             run.step = s + 1
-            row = _log_row(stats, run, opt.lr)
+            row = _log_row(stats, run, opt.lr, opt.grad_norm)
             log.log(run.step, **row)
             run.monitor.update(run.step, row["logratio_chosen"], row["logratio_rejected"])
             advance(1)
@@ -254,7 +251,7 @@ def _pair_losses(cfg: DPOConfig, pc: Any, pr: Any, rc: Any, rr: Any, t: dict, da
     raise ValueError(f"unknown DPO loss {cfg.loss!r}: choose sigmoid, ipo, cdpo or robust")
 
 
-def _log_row(stats: list[dict], run: _Run, lr: float) -> dict[str, float]:
+def _log_row(stats: list[dict], run: _Run, lr: float, grad_norm: float) -> dict[str, float]:
     """One metrics record from a step's micro-batch statistics; updates the run's counts."""
     tot = {k: sum(s[k] for s in stats) for k in stats[0]}
     n = max(1, tot["n"])
@@ -262,7 +259,7 @@ def _log_row(stats: list[dict], run: _Run, lr: float) -> dict[str, float]:
     run.tokens += tot["tokens"]
     run.loss = tot["loss"] / n
     run.accuracy = tot["correct"] / tot["decided"] if tot["decided"] else float("nan")
-    row = {"loss": run.loss, "lr": lr, "accuracy": run.accuracy, "grad_norm": run.clip["grad_norm"],
+    row = {"loss": run.loss, "lr": lr, "accuracy": run.accuracy, "grad_norm": grad_norm,
            "ties": float(tot["ties"]), "pairs": float(tot["n"]), "tokens": float(tot["tokens"])}
     for key in ("margin", "chosen_reward", "rejected_reward", "logp_chosen", "logp_rejected", "logratio_chosen",
                 "logratio_rejected"):

@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from tether.records import Direction, RewardContract
+from tether.reward.scoring import apply_contract  # defined with the contracts; importable from here as before
 
 Aggregation = Literal["mean", "min", "mean_std", "mean_var"]
 AGGREGATIONS = ("mean", "min", "mean_std", "mean_var")
@@ -74,14 +74,6 @@ class FunctionEvaluator:
         _check_lengths(prompts, responses)
         out = self.fn(prompts, responses)
         return {o: np.asarray(out[o], dtype=np.float64) for o in self.objectives}
-
-
-def apply_contract(raw: np.ndarray, contract: RewardContract, normalize: bool = True) -> np.ndarray:
-    """Raw head outputs in the contract's terms: z-scored by its normalization (`normalize`), higher is better."""
-    s = np.asarray(raw, dtype=np.float64)
-    if normalize and contract.normalization:
-        s = (s - contract.normalization.get("mean", 0.0)) / max(contract.normalization.get("std", 1.0), 1e-8)
-    return -s if contract.direction == Direction.LOWER_IS_BETTER else s
 
 
 class RewardModelEvaluator:

@@ -256,7 +256,7 @@ def _setup(policy: str | Path, cfg: RLConfig, precision: str, accelerator: Any) 
         ref = copy.deepcopy(model).eval().requires_grad_(False).to(accelerator.device)
     actor.train()
     opt = adamw(accelerator, actor, [cfg.lr], total=cfg.steps, warmup=cfg.warmup, weight_decay=cfg.weight_decay,
-                master_weights=precision == "bf16")
+                master_weights=precision == "bf16", max_grad_norm=cfg.max_grad_norm)
     return opt, ref, tokenizer
 
 
@@ -332,29 +332,13 @@ def _update(opt: Any, exp: Experience, cfg: RLConfig, coef: float) -> dict[str, 
             value_loss = masked_mean(clipped_value_loss(values, exp.old_values, returns, cfg.value_clip), mask)
             loss = loss + cfg.value_coef * value_loss
             stats["value_loss"] = value_loss.item()
-        _optimizer_step(opt, loss, cfg.max_grad_norm)
+        opt.step(loss)  # the gradient norm clipped to cfg.max_grad_norm (on the fp32 masters in bf16)
         if epoch == 0:
             ratio = torch.exp(logps.detach() - old)
             clipped = ((ratio - 1).abs() > cfg.clip).float()
             stats.update(entropy=masked_mean(entropy, mask).item(), clip_frac=masked_mean(clipped, mask).item())
     stats.update(loss=loss.item(), policy_loss=policy_loss.item())
     return stats
-
-
-def _optimizer_step(opt: Any, loss: torch.Tensor, max_grad_norm: float | None) -> None:
-    """`Optimization.step` with the gradient norm clipped between backward and step (on the fp32 masters)."""
-    opt.accelerator.backward(loss)
-    if opt.master is not None:
-        opt.master.grads_from_model()
-    if max_grad_norm:
-        params = [m for _, m in opt.master.pairs] if opt.master is not None else list(opt.model.parameters())
-        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-    opt.optimizer.step()
-    if opt.master is not None:
-        opt.master.copy_to_model()
-        opt.model.zero_grad(set_to_none=True)
-    opt.scheduler.step()
-    opt.optimizer.zero_grad(set_to_none=True)
 
 
 def _observe(exp: Experience, controller: Any, cfg: RLConfig) -> dict[str, float]:

@@ -17,9 +17,9 @@ from tether.cli_support import config_options, fail, open_store, require_project
 from tether.policy.rl_config import EvalConfig, RLConfig
 
 RL_OPTIONS = ("algorithm", "objectives", "steps", "prompts_per_step", "completions_per_prompt", "max_new_tokens",
-              "temperature", "top_k", "stop", "max_prompt_tokens", "strict_prompts", "lr", "warmup", "epochs",
-              "clip", "scale_rewards", "kl_coef", "kl_control", "kl_in", "kl_estimator", "kl_target", "max_sqrt_kl",
-              "value_coef", "seed", "mixed_precision", "save_every", "sample_every", "log_with")
+              "temperature", "top_k", "stop", "max_prompt_tokens", "strict_prompts", "lr", "warmup", "max_grad_norm",
+              "epochs", "clip", "scale_rewards", "kl_coef", "kl_control", "kl_in", "kl_estimator", "kl_target",
+              "max_sqrt_kl", "value_coef", "seed", "mixed_precision", "save_every", "sample_every", "log_with")
 EVAL_OPTIONS = ("completions_per_prompt", "max_new_tokens", "temperature", "stop", "batch_size", "seed", "backend")
 
 PromptsOpt = Annotated[Path, typer.Option("--prompts", help="Prompts: JSONL with a `prompt` on each line, or a "
@@ -59,16 +59,6 @@ def read_prompts(path: Path) -> list[str]:
     return prompts
 
 
-def _contract_objectives(folder: Path) -> list[str]:
-    """A reward folder's objectives from its contracts (an ensemble: its first member's), without loading weights."""
-    from tether.reward.model import read_contracts
-
-    meta = folder / "reward_ensemble.json"
-    if meta.is_file():
-        folder = folder / json.loads(meta.read_text())["members"][0]
-    return [c.objective for c in read_contracts(folder)]
-
-
 def named(evaluator: str | None, seed: int) -> Any:
     """The named evaluator (None: none asked for); an unknown name is one error line listing the known ones."""
     from tether.policy.evaluators import named_evaluator
@@ -87,6 +77,7 @@ def check_sources(rewards: list[Path], evaluator: Any, objectives: list[str], *,
     for is scored by some source (reward models: by their contracts, without loading weights)."""
     from tether.policy.evaluators import parse_weights
     from tether.reward.gate import GateFailed, require_gate
+    from tether.reward.scoring import folder_objectives
 
     if not rewards and evaluator is None:
         raise fail("give at least one --reward DIR or --evaluator NAME")
@@ -99,7 +90,7 @@ def check_sources(rewards: list[Path], evaluator: Any, objectives: list[str], *,
                 raise fail(f"reward model refused: {exc}", "fix the reward model, or pass --gate-override "
                                                            "'REASON' to proceed anyway (logged)") from None
         try:
-            found[str(folder)] = _contract_objectives(folder)
+            found[str(folder)] = folder_objectives(folder)
         except (FileNotFoundError, ValueError, KeyError) as exc:
             raise fail(f"{folder}: {exc}") from None
     if evaluator is not None:
@@ -129,10 +120,29 @@ def build_evaluator(rewards: list[Path], evaluator: Any, aggregation: str | None
         raise fail(str(exc)) from None
 
 
+def starting_policy(out_dir: Path, legacy_out: Path | None, model: Path | None) -> tuple[Path, Path]:
+    """(policy, out_dir) of `rl OUT --model POLICY`, as `sft` and `dpo` take them (and TRL's `--model_name_or_path`,
+    `--output_dir`); the first form, `rl POLICY OUT`, still works, with a deprecation warning."""
+    from tether.console import console
+
+    if legacy_out is None:
+        if model is None:
+            raise fail("give the policy to start from: tether policy rl OUT_DIR --model POLICY")
+        return model, out_dir
+    if model is not None:
+        raise fail(f"two folders and --model: use tether policy rl {legacy_out} --model {model}")
+    console.print(f"[bold yellow]deprecated:[/] tether policy rl POLICY OUT; use tether policy rl {legacy_out} "
+                  f"--model {out_dir} (as sft and dpo)", highlight=False, soft_wrap=True)
+    return out_dir, legacy_out
+
+
 @config_options(RLConfig, "rl", RL_OPTIONS)
 def rl_cmd(
-    policy: Annotated[Path, typer.Argument(help="Policy to start from: a local Hugging Face causal LM folder.")],
     out_dir: Annotated[Path, typer.Argument(help="Folder for the trained policy, its metrics and report.")],
+    legacy_out: Annotated[Path | None, typer.Argument(hidden=True, show_default=False)] = None,
+    *,
+    model: Annotated[Path | None, typer.Option("--model", help="Policy to start from: a local Hugging Face causal "
+                                                               "LM folder (the reference of the KL too).")] = None,
     prompts: PromptsOpt,
     reward: RewardOpt = None,
     evaluator: EvaluatorOpt = None,
@@ -143,7 +153,6 @@ def rl_cmd(
     gate_override: Annotated[str | None, typer.Option(help="Use a reward model whose gate failed; the reason is "
                                                             "logged.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint in OUT_DIR.")] = False,
-    *,
     config: RLConfig,
 ) -> None:
     """Optimise a policy online (GRPO, RLOO or PPO) against reward models or an evaluator, with a KL tether."""
@@ -153,6 +162,7 @@ def rl_cmd(
     from tether.policy.evaluators import MissingObjective
     from tether.policy.rl import train_rl
 
+    policy, out_dir = starting_policy(out_dir, legacy_out, model)
     require_project()  # the trained policy is recorded in the project's registry: say so before any work
     rewards = list(reward or [])
     try:

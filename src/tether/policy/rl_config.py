@@ -35,7 +35,7 @@ class RLConfig:
     lr: float = setting(1e-5, "learning rate")
     warmup: float = setting(0.0, "fraction of steps with linear warm-up (then linear decay to 0)")
     weight_decay: float = setting(0.0, "AdamW weight decay")
-    max_grad_norm: float | None = setting(1.0, "clip the gradient norm (none: no clipping)")
+    max_grad_norm: float | None = setting(1.0, "clip the gradient norm to this (0: no clipping)")
     epochs: int = setting(1, "passes over each batch of completions (PPO epochs; >1 makes the ratio clip bite)")
     clip: float = setting(0.2, "PPO ratio clip epsilon")
     scale_rewards: str = setting("group", "GRPO: divide by the group's std (group), the batch's (batch) or not (none)")

@@ -75,21 +75,6 @@ def add_lora(model: Any, r: int, alpha: float) -> Any:
                                             task_type="CAUSAL_LM"))
 
 
-def clip_gradients(opt: Any, max_norm: float | None) -> dict[str, float]:
-    """Clip the gradient norm right before each optimizer step (on the fp32 masters of a bf16 model, after
-    accumulation); the returned dict's `grad_norm` is the last step's norm before clipping."""
-    last = {"grad_norm": float("nan")}
-    inner = getattr(opt.optimizer, "optimizer", opt.optimizer)  # accelerate's wrapper around the torch optimizer
-
-    def hook(optimizer: Any, args: Any, kwargs: Any) -> None:
-        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-        norm = torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm else float("inf"))
-        last["grad_norm"] = float(norm)
-
-    inner.register_step_pre_hook(hook)
-    return last
-
-
 def schedule(lengths: np.ndarray, batch_size: int, seed: int, bucket: bool, start: int, total: int,
              accelerator: Any) -> Iterator[tuple[int, list[int]]]:
     """Global step -> this process's share of the batch, epoch plans drawn from (seed, epoch): a resumed run sees

@@ -11,6 +11,7 @@ A time budget (`max_seconds`) ends a run early and decays the learning rate over
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from collections.abc import Generator, Sequence
@@ -53,7 +54,7 @@ def train_sft_iter(policy: str | Path | tuple[Any, Any], examples: Sequence[tupl
     from accelerate.utils import set_seed
 
     from tether.policy.data import encode_examples
-    from tether.policy.setup import clip_gradients, load_causal_lm, prepare_model, total_steps
+    from tether.policy.setup import load_causal_lm, prepare_model, total_steps
     from tether.training import adamw, make_accelerator, resolve_precision
     from tether.training import resume as resume_from
 
@@ -70,8 +71,7 @@ def train_sft_iter(policy: str | Path | tuple[Any, Any], examples: Sequence[tupl
 
     total = total_steps(len(data), cfg.batch_size, cfg.epochs, cfg.max_steps)
     opt = adamw(accelerator, SequenceScorer(model), [cfg.lr], total=total, warmup=cfg.warmup,
-                weight_decay=cfg.weight_decay, master_weights=precision == "bf16")
-    clip = clip_gradients(opt, cfg.max_grad_norm)
+                weight_decay=cfg.weight_decay, master_weights=precision == "bf16", max_grad_norm=cfg.max_grad_norm)
     out = Path(out_dir)
     step = resume_from(accelerator, out / "checkpoints") if resume else 0
     opt.model.train()
@@ -79,7 +79,7 @@ def train_sft_iter(policy: str | Path | tuple[Any, Any], examples: Sequence[tupl
     t0 = time.perf_counter()
     if cfg.max_seconds:
         _time_schedule(opt, cfg, total, t0)
-    run = _Run(data, tokenizer.pad_token_id, cfg, out, total, clip, t0)
+    run = _Run(data, tokenizer.pad_token_id, cfg, out, total, t0)
     yield from _steps(opt, run, step, progress)
     seconds = time.perf_counter() - t0
     trained = opt.trained_model().model
@@ -116,7 +116,6 @@ class _Run:
     cfg: SFTConfig
     out: Path
     total: int
-    clip: dict
     t0: float
     step: int = 0
     examples: int = 0
@@ -153,7 +152,8 @@ def _steps(opt: Any, run: _Run, start: int, show: bool) -> Generator[int, None, 
                 tokens += t
             run.step, run.examples, run.tokens = s + 1, run.examples + len(idx), run.tokens + tokens
             run.losses.append(loss_sum)
-            log.log(run.step, loss=loss_sum, lr=opt.lr, grad_norm=run.clip["grad_norm"], tokens=float(tokens))
+            norm = {"grad_norm": opt.grad_norm} if math.isfinite(opt.grad_norm) else {}  # nan: clipping is off
+            log.log(run.step, loss=loss_sum, lr=opt.lr, tokens=float(tokens), **norm)
             advance(1)
             if cfg.save_every and run.step % cfg.save_every == 0 and run.step < run.total:
                 save_checkpoint(accelerator, run.out / "checkpoints", run.step)

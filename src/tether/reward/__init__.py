@@ -8,6 +8,10 @@ package does not import torch; the submodules that need it load it on use.
     train(pairs, "models/rm", TrainConfig(backbone="minilm"))
     rm = load("models/rm")                     # RewardModel, or RewardEnsemble for an ensemble folder
     rm.score(prompts, responses)               # {objective: scores}
+
+On an RL cluster: `tether reward serve` (`tether.reward.serve`) is OpenRLHF's remote reward model, and
+`tether.reward.verl.compute_score` a verl custom reward function; both score through the contracts
+(`tether.reward.scoring`), as `tether policy rl` does.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ def _load_model(path: Path):  # noqa: ANN202
 
 reward_app = typer.Typer(help="Reward models: train, audit, score, gate; `list` and `show` the recorded versions.",
                          no_args_is_help=True)
-TRAIN_OPTIONS = ("backbone", "objectives", "epochs", "max_steps", "batch_size", "lr", "max_length", "seed",
-                 "use_weights", "use_soft_labels", "tie_model", "mixed_precision", "save_every", "log_with")
+TRAIN_OPTIONS = ("backbone", "objectives", "epochs", "max_steps", "batch_size", "lr", "max_grad_norm", "max_length",
+                 "seed", "use_weights", "use_soft_labels", "tie_model", "mixed_precision", "save_every", "log_with")
 GATE_OPTIONS = ("min_accuracy", "max_ece", "max_length_correlation", "min_matched_accuracy", "min_ceiling_ratio")
 
 
@@ -233,6 +233,53 @@ def gate_cmd(
     out.print(gate.summary())
     if not gate.passed:
         raise typer.Exit(1)
+
+
+@reward_app.command("serve")
+def serve_cmd(
+    model: Annotated[Path, typer.Argument(help="Reward model or ensemble folder.")],
+    host: Annotated[str, typer.Option(help="Interface to listen on; other than loopback needs a token.")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 5000,
+    objective: Annotated[str | None, typer.Option(help="Objective sent as `rewards` (default: the first head); "
+                                                       "every objective is in `extra_logs`.")] = None,
+    normalize: Annotated[bool, typer.Option(help="z-scores with the contracts' training stats.")] = True,
+    token_file: Annotated[Path | None, typer.Option(help="File holding the token (mode 600); default: the "
+                                                         "TETHER_REWARD_TOKEN variable.")] = None,
+    max_batch: Annotated[int, typer.Option(help="Most queries in one request (more: 413).")] = 1024,
+    gate_override: Annotated[str | None, typer.Option(help="Serve a model whose gate failed, for this reason "
+                                                           "(logged).")] = None,
+) -> None:
+    """Serve a reward model as OpenRLHF's remote reward model: POST /get_reward, GET /health."""
+    from tether.console import out
+    from tether.reward.gate import GateFailed, require_gate
+    from tether.reward.scoring import folder_objectives, pick_objective
+    from tether.reward.tokens import TokenError, read_token, require_token_for
+
+    try:
+        from tether.reward.serve import Served, run
+    except ModuleNotFoundError as exc:
+        raise fail(f"tether reward serve needs {exc.name}: pip install 'tether[serve]'") from None
+
+    try:  # every check before the weights load
+        chosen = pick_objective(folder_objectives(model), objective, str(model))
+        token = read_token(token_file)
+        require_token_for(host, token)
+        require_gate(model, override=gate_override)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        raise fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
+    except GateFailed as exc:
+        raise fail(f"reward model refused: {exc}", "fix the reward model, or pass --gate-override 'REASON'") from None
+    if max_batch < 1:
+        raise fail(f"--max-batch {max_batch}: must be at least 1")
+    served = Served(_load_model(model), chosen, normalize=normalize, token=token, max_batch=max_batch)
+    url = f"http://{host}:{port}/get_reward" + ("?token=..." if token else "")
+    out.print(f"serving {model} ({chosen} as rewards; {', '.join(served.model.objectives)} in extra_logs); "
+              f"OpenRLHF: --reward.remote_url {url}", highlight=False, soft_wrap=True)
+    try:
+        run(served, host, port)
+    except TokenError as exc:
+        raise fail(str(exc)) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,7 @@ class TrainConfig:
     head_lr: float | None = setting(1e-3, "learning rate of the fresh heads (they learn faster than the body)")
     weight_decay: float = setting(0.0, "AdamW weight decay")
     warmup: float = setting(0.05, "fraction of steps with linear warm-up")
+    max_grad_norm: float | None = setting(1.0, "clip the gradient norm to this, as TRL does (0: no clipping)")
     max_length: int = setting(256, "tokens per prompt + response")
     seed: int = setting(0, "seed of initialisation and batch order")
     # bf16: the model computes in bf16, AdamW steps fp32 master weights; fp16: autocast + loss scaling

@@ -136,7 +136,8 @@ def _optimization(accelerator, net, cfg: TrainConfig, precision: str, total: int
         net.body.to(torch.bfloat16)  # the heads stay fp32: they see fp32-pooled features
     head_ids = {id(p) for p in net.heads.parameters()} if net.heads is not None else set()
     return adamw(accelerator, net, [cfg.lr, cfg.head_lr or cfg.lr], lambda p: int(id(p) in head_ids),
-                 total=total, warmup=cfg.warmup, weight_decay=cfg.weight_decay, master_weights=precision == "bf16")
+                 total=total, warmup=cfg.warmup, weight_decay=cfg.weight_decay, master_weights=precision == "bf16",
+                 max_grad_norm=cfg.max_grad_norm)
 
 
 @dataclass
@@ -165,7 +166,8 @@ def _steps(opt, data, pad_id: int, cfg: TrainConfig, out: Path, step: int, total
             counts.pairs += len(idx)
             counts.tokens += tokens
             counts.step = step_i + 1
-            log.log(counts.step, loss=counts.loss, lr=opt.lr)
+            norm = {"grad_norm": opt.grad_norm} if opt.max_grad_norm else {}  # measured only when clipping
+            log.log(counts.step, loss=counts.loss, lr=opt.lr, **norm)
             advance(1)
             yield counts.step
             if cfg.save_every and counts.step % cfg.save_every == 0 and counts.step < total:

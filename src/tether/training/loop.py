@@ -22,18 +22,32 @@ class Optimization:
     optimizer: Any
     scheduler: Any
     master: MasterWeights | None = None
+    max_grad_norm: float | None = None  # None or 0: no clipping
+    grad_norm: float = float("nan")  # the last step's gradient norm before clipping (nan: clipping is off)
 
     def step(self, loss) -> None:  # noqa: ANN001
-        """Backward, one optimizer and schedule step, gradients cleared."""
+        """Backward, the gradient norm clipped to `max_grad_norm`, one optimizer and schedule step, gradients
+        cleared. The accumulated gradients of earlier micro-batches (`accelerator.backward`) are clipped together."""
         self.accelerator.backward(loss)
         if self.master is not None:
             self.master.grads_from_model()
+        if self.max_grad_norm:
+            self.grad_norm = float(self._clip(self.max_grad_norm))
         self.optimizer.step()
         if self.master is not None:
             self.master.copy_to_model()
             self.model.zero_grad(set_to_none=True)
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+
+    def _clip(self, max_norm: float):  # noqa: ANN202
+        """The total norm before clipping: on the fp32 masters of a bf16 model, else through accelerate (which
+        unscales fp16 gradients first and knows how a sharded model's norm is taken)."""
+        import torch
+
+        if self.master is not None:
+            return torch.nn.utils.clip_grad_norm_([m for _, m in self.master.pairs], max_norm)
+        return self.accelerator.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None], max_norm)
 
     @property
     def lr(self) -> float:
@@ -51,12 +65,16 @@ class Optimization:
 
 
 def adamw(accelerator, model, lrs: Sequence[float], group: Callable[[Any], int] = lambda p: 0, *,  # noqa: ANN001
-          total: int, warmup: float = 0.0, weight_decay: float = 0.0, master_weights: bool = False) -> Optimization:
+          total: int, warmup: float = 0.0, weight_decay: float = 0.0, master_weights: bool = False,
+          max_grad_norm: float | None = None) -> Optimization:
     """Prepare `model` and an AdamW with one parameter group per entry of `lrs` (`group(param)` picks a trainable
     parameter's), linear warm-up over a `warmup` fraction of `total` steps then linear decay to zero.
 
     `master_weights`: the optimizer steps fp32 copies of a bf16 model's parameters. The schedule and the masters
-    are registered for checkpointing (in that order)."""
+    are registered for checkpointing (in that order). `max_grad_norm`: each step clips the gradient norm to it
+    (None or 0: no clipping)."""
+    if max_grad_norm is not None and max_grad_norm < 0:
+        raise ValueError(f"max_grad_norm must be positive (0 or None: no clipping), got {max_grad_norm}")
     import torch
 
     model = accelerator.prepare(model)
@@ -77,7 +95,7 @@ def adamw(accelerator, model, lrs: Sequence[float], group: Callable[[Any], int] 
     accelerator.register_for_checkpointing(scheduler)
     if master is not None:
         accelerator.register_for_checkpointing(master)
-    return Optimization(accelerator, model, optimizer, scheduler, master)
+    return Optimization(accelerator, model, optimizer, scheduler, master, max_grad_norm or None)
 
 
 def save_checkpoint(accelerator, root: Path, step: int) -> Path:  # noqa: ANN001
