@@ -1,10 +1,11 @@
-"""Import and export: the v1 formats, HH-RLHF, TRL, PandaLM and PRD files."""
+"""Import and export: the v1 formats, HH-RLHF, TRL, Hugging Face datasets, PandaLM, PRD, Label Studio and Argilla."""
 
 from pathlib import Path
 
 from tether.io.errors import BadLine, InputError
 from tether.io.exporter import export_file
 from tether.io.formats import FORMATS, Format, get_format, register
+from tether.io.hf import read_hf, write_hf
 from tether.io.hh_rlhf import read_hh_rlhf, write_hh_rlhf
 from tether.io.importer import ImportReport, import_file
 from tether.io.jsonl import write_jsonl
@@ -43,6 +44,8 @@ register(Format("hh-rlhf", "pairs", "Anthropic HH-RLHF chosen/rejected transcrip
                 write_hh_rlhf))
 register(Format("trl", "pairs", "TRL preference dataset, standard or conversational (JSONL or JSON)", read_trl,
                 write_trl))
+register(Format("hf", "pairs", "Hugging Face dataset in TRL columns: a save_to_disk folder or a .parquet file",
+                read_hf, write_hf, folders=True))
 register(Format("pandalm", "comparisons", "PandaLM multi-annotator test set or judge file (JSON)", read_pandalm,
                 write_pandalm))
 register(Format("prd", "comparisons", "PRD / FastChat Vicuna80 reviewer files (folder or file)", read_prd,
