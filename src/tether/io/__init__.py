@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from tether.io.argilla import read_argilla
 from tether.io.errors import BadLine, InputError
 from tether.io.exporter import export_file
 from tether.io.formats import FORMATS, Format, get_format, register
@@ -9,6 +10,7 @@ from tether.io.hf import read_hf, write_hf
 from tether.io.hh_rlhf import read_hh_rlhf, write_hh_rlhf
 from tether.io.importer import ImportReport, import_file
 from tether.io.jsonl import write_jsonl
+from tether.io.labelstudio import read_labelstudio
 from tether.io.pandalm import read_pandalm, write_pandalm
 from tether.io.prd import read_prd, refuse_prd_export
 from tether.io.trl import read_trl, write_trl
@@ -48,6 +50,10 @@ register(Format("hf", "pairs", "Hugging Face dataset in TRL columns: a save_to_d
                 read_hf, write_hf, folders=True))
 register(Format("pandalm", "comparisons", "PandaLM multi-annotator test set or judge file (JSON)", read_pandalm,
                 write_pandalm))
+register(Format("labelstudio", "comparisons", "Label Studio JSON export of a Pairwise labeling config",
+                read_labelstudio))
+register(Format("argilla", "comparisons", "Argilla 2.x dataset with ranking or rating questions (to_disk folder "
+                "or records JSON)", read_argilla, folders=True))
 register(Format("prd", "comparisons", "PRD / FastChat Vicuna80 reviewer files (folder or file)", read_prd,
                 refuse_prd_export, folders=True))
 
