@@ -7,15 +7,13 @@ thread): before protobuf was read, it failed with "Failed to export spans batch 
 from __future__ import annotations
 
 import gzip
-import socket
-import threading
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.serving import serve_in_thread
 
 from tether.deploy.api import create_app
 from tether.deploy.keys import create_key
@@ -36,30 +34,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Store, str]]:
     """The ingestion API under uvicorn on a free port: (traces URL, store, project key)."""
-    import uvicorn
-
     store = Store(f"sqlite:///{tmp_path / 'tether.db'}")
     key = create_key(store, "shop")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1/traces", store, key
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(store)) as port:
+        yield f"http://127.0.0.1:{port}/v1/traces", store, key
     store.close()
 
 

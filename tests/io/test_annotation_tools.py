@@ -163,7 +163,7 @@ def test_argilla_bad_records_are_listed_by_number(store: Store, tmp_path: Path) 
         import_file(store, "argilla", path)
     bad = exc.value.bad_lines
     assert [b.line for b in bad] == [2, 3, 4, 5]
-    assert "record 2 (id 'no-fields')" in str(bad[0]) and bad[0].key == "fields"
+    assert "record 2: missing or not an object in record 'no-fields'" in str(bad[0]) and bad[0].key == "fields"
     assert "ranking option 'zzz' is not a field of the record" in str(bad[1])
     assert bad[2].key == "responses.rank[0]" and "expected {value, user_id}" in str(bad[2])
     assert "no prompt" in str(bad[3])

@@ -32,10 +32,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from tether.io.errors import BadLine, InputError, Skipped, bad_from_validation
-from tether.io.sources import FieldError, iter_json_items
+from tether.io.errors import BadLine, InputError, Skipped
+from tether.io.sources import FieldError, read_items
 from tether.records import Choice, Comparison, Side
 
 RECORDS = "records.json"
@@ -120,7 +118,8 @@ def record_items(record: dict[str, Any], settings: Settings) -> Iterator[Compari
     """The comparisons of one record, and a reason string for each response left out."""
     fields = record.get("fields")
     if not isinstance(fields, dict):
-        raise FieldError("fields", "missing or not an object (is this Argilla 2.x records JSON?)")
+        raise FieldError("fields", f"missing or not an object in record {record.get('id')!r} (is this Argilla 2.x "
+                                   "records JSON?)")
     responses = record.get("responses") or {}
     if not isinstance(responses, dict):
         raise FieldError("responses", f"expected an object of question -> responses, got {type(responses).__name__}")
@@ -197,26 +196,4 @@ def read_argilla(path: Path, on_bytes: Callable[[int], None] | None = None
     else:
         records = path
         settings = Settings(path.parent if (path.parent / SETTINGS).is_file() else None)
-    return _read(records, settings, on_bytes)
-
-
-def _read(records: Path, settings: Settings, on_bytes: Callable[[int], None] | None
-          ) -> Iterator[tuple[int, Comparison] | BadLine | Skipped]:
-    name = str(records)
-    number = 0
-    for _line, record, raw in iter_json_items(records, on_bytes):
-        number += 1
-        if isinstance(record, BadLine):
-            yield BadLine(name, number, record.key, f"record {number}: {record.message}", record.raw)
-            continue
-        try:
-            items = list(record_items(record, settings))
-        except FieldError as exc:
-            yield BadLine(name, number, exc.key, f"record {number} (id {record.get('id')!r}): {exc.message}",
-                          raw[:200])
-            continue
-        except ValidationError as exc:
-            yield bad_from_validation(name, number, exc, raw[:200])
-            continue
-        for item in items:
-            yield Skipped(name, number, item) if isinstance(item, str) else (number, item)
+    return read_items(records, lambda record: record_items(record, settings), on_bytes, numbered="record")

@@ -26,10 +26,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from tether.io.errors import BadLine, Skipped, bad_from_validation
-from tether.io.sources import FieldError, iter_json_items
+from tether.io.errors import BadLine, Skipped
+from tether.io.sources import FieldError, read_items
 from tether.records import Choice, Comparison, Side
 
 RESPONSE_FIELDS = (("answer1", "answer2"), ("text1", "text2"), ("response1", "response2"),
@@ -129,19 +127,4 @@ def task_items(task: dict[str, Any]) -> Iterator[Comparison | str]:
 def read_labelstudio(path: Path, on_bytes: Callable[[int], None] | None = None
                      ) -> Iterator[tuple[int, Comparison] | BadLine | Skipped]:
     """Comparisons from a Label Studio JSON export (a task with a bad annotation is one bad line)."""
-    path = Path(path)
-    name = str(path)
-    for line, task, raw in iter_json_items(path, on_bytes):
-        if isinstance(task, BadLine):
-            yield task
-            continue
-        try:
-            items = list(task_items(task))
-        except FieldError as exc:
-            yield BadLine(name, line, exc.key, exc.message, raw[:200])
-            continue
-        except ValidationError as exc:
-            yield bad_from_validation(name, line, exc, raw[:200])
-            continue
-        for item in items:
-            yield Skipped(name, line, item) if isinstance(item, str) else (line, item)
+    return read_items(Path(path), task_items, on_bytes)
