@@ -176,3 +176,24 @@ def test_argilla_bad_records_are_listed_by_number(store: Store, tmp_path: Path) 
 def test_argilla_cli_reads_the_folder(project_dir: Path) -> None:
     r = run("import", "argilla", ARGILLA)
     assert said(r, "imported 6 comparisons") and said(r, "skipped 1: record without ranking or rating responses")
+
+
+def test_argilla_to_hub_layout_reads_like_to_disk(store: Store, tmp_path: Path) -> None:
+    """`to_hub` writes `records.to_datasets()` (flattened: fields as columns, `<q>.responses`, `.users`,
+    `.status`) as Parquet beside `.argilla/`; the same records must give the same comparisons."""
+    datasets = pytest.importorskip("datasets")
+    import shutil
+
+    hub = tmp_path / "hub"
+    shutil.copytree(ARGILLA / ".argilla", hub / ".argilla")
+    records = json.loads((ARGILLA / "records.json").read_text())
+    flat = [{"id": r["id"], **r["fields"],
+             "ranking.responses": [x["value"] for x in r["responses"].get("ranking", [])] or None,
+             "ranking.responses.users": [x["user_id"] for x in r["responses"].get("ranking", [])] or None,
+             "ranking.responses.status": ["submitted" for _ in r["responses"].get("ranking", [])] or None}
+            for r in records]
+    (hub / "data").mkdir()
+    datasets.Dataset.from_list(flat).to_parquet(str(hub / "data" / "train-00000-of-00001.parquet"))
+    from_hub = import_file(store, "argilla", hub)
+    assert (from_hub.stored, from_hub.skipped) == (6, 1)
+    assert import_file(store, "argilla", ARGILLA).duplicates == 6  # the very same judgments

@@ -1,4 +1,4 @@
-"""Argilla 2.x datasets with ranking or rating questions: `Dataset.to_disk` folders or their records JSON.
+"""Argilla 2.x datasets with ranking or rating questions: `Dataset.to_disk` / `to_hub` folders, records JSON.
 
 Layout (https://docs.argilla.io/latest/how_to_guides/import_export/, SDK `datasets/_io/_disk.py`):
 `Dataset.to_disk(path)` writes `path/.argilla/dataset.json` (name, ...), `path/.argilla/settings.json`
@@ -7,6 +7,8 @@ Layout (https://docs.argilla.io/latest/how_to_guides/import_export/, SDK `datase
 array of `Record.to_dict()` — `{"id", "fields": {...}, "metadata", "suggestions", "responses": {question:
 [{"value", "user_id", ("status")}]}, "vectors", "_server_id"}`. `dataset.records.to_json(file)` writes the
 same array alone. A file is read as that array (a `.argilla/settings.json` beside it is used when present).
+`Dataset.to_hub` repositories (downloaded) hold `.argilla/` and Parquet files of flattened records instead
+(`<question>.responses`, `.responses.users`, `.responses.status` columns); they are read too (needs `tether[hf]`).
 
 - Ranking question: its options name the record's response fields (Argilla's RLHF recipe: `values=
   ["response1", "response2"]`); a response's value is the options best first (SDK 2.x), or
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from tether.io.errors import BadLine, InputError, Skipped
-from tether.io.sources import FieldError, read_items
+from tether.io.sources import FieldError, convert_items, read_items
 from tether.records import Choice, Comparison, Side
 
 RECORDS = "records.json"
@@ -183,16 +185,47 @@ def record_items(record: dict[str, Any], settings: Settings) -> Iterator[Compari
                 })
 
 
+def hub_records(root: Path, settings: Settings) -> Iterator[dict[str, Any]]:
+    """Records of a `Dataset.to_hub` repository on disk (Parquet files of flattened rows, as
+    `records.to_datasets()` writes them: field and metadata columns, `<question>.responses`,
+    `<question>.responses.users`, `<question>.responses.status`) in the nested `records.json` shape."""
+    from tether.io.hf import need_datasets
+
+    need_datasets()
+    import pyarrow.parquet as pq
+
+    files = sorted(p for p in root.rglob("*.parquet") if ".argilla" not in p.parts)
+    questions = list(settings.types)
+    for file in files:
+        for batch in pq.ParquetFile(file).iter_batches(batch_size=1000):
+            columns = batch.to_pydict()
+            for i in range(batch.num_rows):
+                row = {k: v[i] for k, v in columns.items()}
+                responses = {}
+                for q in questions:
+                    values = row.get(f"{q}.responses") or []
+                    users = row.get(f"{q}.responses.users") or []
+                    statuses = row.get(f"{q}.responses.status") or [None] * len(values)
+                    responses[q] = [{"value": v, "user_id": u, "status": st}
+                                    for v, u, st in zip(values, users, statuses, strict=False)]
+                yield {"id": row.get("id"), "fields": {f: row.get(f) for f in settings.fields},
+                       "responses": {q: r for q, r in responses.items() if r}}
+
+
 def read_argilla(path: Path, on_bytes: Callable[[int], None] | None = None
                  ) -> Iterator[tuple[int, Comparison] | BadLine | Skipped]:
-    """Comparisons from an Argilla `to_disk` folder or records JSON file (errors name the record number)."""
+    """Comparisons from an Argilla `to_disk` folder, a `to_hub` repository folder (Parquet) or a records JSON file
+    (errors name the record number)."""
     path = Path(path)
     if path.is_dir():
-        records = path / RECORDS
-        if not records.is_file():
-            raise ValueError(f"{path}: no {RECORDS}; give a folder written by Argilla's Dataset.to_disk "
-                             "(with_records=True) or a records JSON file")
         settings = Settings(path)
+        if not (path / RECORDS).is_file():
+            if settings.fields and any(path.rglob("*.parquet")):
+                rows = ((0, record, "") for record in hub_records(path, settings))
+                return convert_items(str(path), rows, lambda record: record_items(record, settings), numbered="record")
+            raise ValueError(f"{path}: no {RECORDS}, nor Parquet files with .argilla/settings.json; give a folder "
+                             "written by Argilla's Dataset.to_disk or to_hub, or a records JSON file")
+        records = path / RECORDS
     else:
         records = path
         settings = Settings(path.parent if (path.parent / SETTINGS).is_file() else None)

@@ -202,9 +202,15 @@ def read_items(path: Path, convert: Callable[[dict[str, Any]], Iterable[Any]],
 
     `numbered="record"`: the line reported is the item's position, and messages start "record N:" (for files
     written on one line, such as Argilla's records.json)."""
-    name = str(path)
+    return convert_items(str(path), iter_json_items(path, on_bytes), convert, numbered=numbered)
+
+
+def convert_items(name: str, source: Iterable[tuple[int, dict[str, Any] | BadLine, str]],
+                  convert: Callable[[dict[str, Any]], Iterable[Any]], *, numbered: str | None = None
+                  ) -> Iterator[tuple[int, Any] | BadLine | Skipped]:
+    """`read_items` over any source of (line, object or BadLine, raw text), e.g. rows of a Parquet file."""
     number = 0
-    for line, obj, raw in iter_json_items(path, on_bytes):
+    for line, obj, raw in source:
         number += 1
         at = number if numbered else line
         prefix = f"{numbered} {number}: " if numbered else ""
