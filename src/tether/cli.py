@@ -73,9 +73,10 @@ def _kinds_help(target: str) -> str:
 
 @app.command("import")
 def import_(
-    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, hh-rlhf, trl, hf, pandalm, prd, "
-                                             "labelstudio, argilla")],
-    file: Annotated[Path, typer.Argument(help="File (JSONL, JSON, .gz, .parquet) or folder (prd, hf, argilla).")],
+    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, hh-rlhf, trl, hf, hf-comparisons, "
+                                             "pandalm, prd, labelstudio, argilla")],
+    file: Annotated[Path, typer.Argument(help="File (JSONL, JSON, .gz, .parquet) or folder (prd, hf, "
+                                                        "argilla).")],
     skip_bad: Annotated[
         Path | None, typer.Option("--skip-bad", help="Write rejected lines here and import the rest.")
     ] = None,
@@ -128,7 +129,8 @@ def import_(
 
 @app.command()
 def export(
-    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, trl, hf, hh-rlhf, pandalm")],
+    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, trl, hf, hf-comparisons, "
+                                             "hh-rlhf, pandalm")],
     file: Annotated[Path, typer.Argument(help="Output file (.gz compresses; hf: a folder, or a .parquet file).")],
     set_name: Annotated[str | None, typer.Option("--set", help="Only this preference set.")] = None,
     objective: Annotated[str | None, typer.Option(help="Only this objective (comparisons).")] = None,

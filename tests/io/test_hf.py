@@ -127,3 +127,30 @@ def test_cli_export_and_import(project_dir: Path) -> None:
     assert said(r, f"wrote {len(PAIRS)} records")
     r = run("import", "hf", project_dir / "train.parquet", "--set", "again")
     assert said(r, f"imported {len(PAIRS)} pairs")
+
+
+@pytest.mark.parametrize("name", ["saved", "c.parquet"])
+def test_comparisons_round_trip_through_datasets_is_lossless(store: Store, tmp_path: Path, name: str) -> None:
+    from datetime import UTC, datetime
+
+    from tether.records import Comparison
+
+    comparisons = [
+        Comparison(prompt="q", response_a="x", response_b="y", shown_first="b", choice="a", rater="r1",
+                   confidence=0.75, campaign="c1", interface="web", rubric_version="v2", task_type="qa",
+                   objective="safety", created_at=datetime(2026, 11, 2, 10, 15, 0, 123456, tzinfo=UTC),
+                   seen_ms=812, labels={"why": ["clear", None]}),
+        Comparison(prompt="q ☃", response_a="x", response_b="z", shown_first="a", choice="tie", rater="r2"),
+    ]
+    store.add_comparisons(comparisons)
+    before = list(store.iter_comparisons())
+    out = tmp_path / name
+    assert export_file(store, "hf-comparisons", out) == 2
+    other = Store(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        assert import_file(other, "hf-comparisons", out).stored == 2
+        after = list(other.iter_comparisons())
+    finally:
+        other.close()
+    assert [c.model_dump() for c in after] == [c.model_dump() for c in before]
+    assert after[0].extras == {"seen_ms": 812, "labels": {"why": ["clear", None]}}

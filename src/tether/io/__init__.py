@@ -6,7 +6,7 @@ from tether.io.argilla import read_argilla
 from tether.io.errors import BadLine, InputError
 from tether.io.exporter import export_file
 from tether.io.formats import FORMATS, Format, get_format, register
-from tether.io.hf import read_hf, write_hf
+from tether.io.hf import read_hf, read_hf_comparisons, write_hf, write_hf_comparisons
 from tether.io.hh_rlhf import read_hh_rlhf, write_hh_rlhf
 from tether.io.importer import ImportReport, import_file
 from tether.io.jsonl import write_jsonl
@@ -48,6 +48,8 @@ register(Format("trl", "pairs", "TRL preference dataset, standard or conversatio
                 write_trl))
 register(Format("hf", "pairs", "Hugging Face dataset in TRL columns: a save_to_disk folder or a .parquet file",
                 read_hf, write_hf, folders=True))
+register(Format("hf-comparisons", "comparisons", "Hugging Face dataset of v1 comparisons: a save_to_disk folder or "
+                "a .parquet file", read_hf_comparisons, write_hf_comparisons, folders=True))
 register(Format("pandalm", "comparisons", "PandaLM multi-annotator test set or judge file (JSON)", read_pandalm,
                 write_pandalm))
 register(Format("labelstudio", "comparisons", "Label Studio JSON export of a Pairwise labeling config",

@@ -7,6 +7,9 @@ conversational pair's messages travel in `extras` (`prompt_messages`, ...), so t
 the text columns stay what TRL's standard format expects. `load_from_disk(path)` / `load_dataset("parquet", ...)`
 read the result, and `tether import hf` reads it back equal field for field.
 
+Kind `hf-comparisons` does the same for comparisons: the v1 comparison fields as columns (`created_at` as
+ISO 8601 text, `extras` as JSON), also lossless.
+
 Import also reads datasets made elsewhere: any of TRL's four preference shapes (explicit or implicit prompt,
 standard or conversational), every split of a DatasetDict one after another. Needs `datasets` (`tether[hf]`).
 """
@@ -25,9 +28,17 @@ from pydantic import ValidationError
 from tether.io.errors import BadLine, bad_from_validation
 from tether.io.sources import FieldError
 from tether.io.trl import trl_to_pair
-from tether.records import PreferencePair
+from tether.records import Comparison, PreferencePair
 
-COLUMNS = ("prompt", "chosen", "rejected", "weight", "p_chosen", "tie", "objective", "provenance", "extras")
+# (column, Arrow type name) in order; JSON-string columns hold free-form metadata
+PAIR_COLUMNS = (("prompt", "string"), ("chosen", "string"), ("rejected", "string"), ("weight", "float64"),
+                ("p_chosen", "float64"), ("tie", "bool_"), ("objective", "string"), ("provenance", "string"),
+                ("extras", "string"))
+COMPARISON_COLUMNS = (("prompt", "string"), ("response_a", "string"), ("response_b", "string"),
+                      ("shown_first", "string"), ("choice", "string"), ("rater", "string"), ("pair_id", "string"),
+                      ("objective", "string"), ("task_type", "string"), ("confidence", "float64"),
+                      ("campaign", "string"), ("interface", "string"), ("rubric_version", "string"),
+                      ("created_at", "string"), ("extras", "string"))
 PARQUET_SUFFIX = ".parquet"
 BATCH = 1000
 SAVED_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")  # what save_to_disk leaves in a folder
@@ -106,17 +117,16 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], int]]:
                 yield number, {k: batch[k][i] for k in names}, (total * size // n_rows if i == size - 1 else 0)
 
 
-def read_hf(path: Path, on_bytes: Callable[[int], None] | None = None
-            ) -> Iterator[tuple[int, PreferencePair] | BadLine]:
-    """Preference pairs from a saved dataset folder or a Parquet file; a bad row is a BadLine naming its number."""
+def _read(path: Path, convert: Callable[[dict[str, Any]], Any], on_bytes: Callable[[int], None] | None
+          ) -> Iterator[tuple[int, Any] | BadLine]:
     path = Path(path)
     need_datasets()  # a clear error now, not at the first row
     name = str(path)
 
-    def pairs() -> Iterator[tuple[int, PreferencePair] | BadLine]:
+    def records() -> Iterator[tuple[int, Any] | BadLine]:
         for number, row, done in _rows(path):
             try:
-                yield number, row_to_pair(row)
+                yield number, convert(row)
             except FieldError as exc:
                 yield BadLine(name, number, exc.key, exc.message, json.dumps(row, default=str)[:200])
             except ValidationError as exc:
@@ -124,7 +134,26 @@ def read_hf(path: Path, on_bytes: Callable[[int], None] | None = None
             if done and on_bytes is not None:
                 on_bytes(done)
 
-    return pairs()
+    return records()
+
+
+def read_hf(path: Path, on_bytes: Callable[[int], None] | None = None
+            ) -> Iterator[tuple[int, PreferencePair] | BadLine]:
+    """Preference pairs from a saved dataset folder or a Parquet file; a bad row is a BadLine naming its number."""
+    return _read(path, row_to_pair, on_bytes)
+
+
+def row_to_comparison(row: dict[str, Any]) -> Comparison:
+    """One row of an exported comparisons dataset (the v1 fields as columns, `extras` as JSON) as a comparison."""
+    row = dict(row)
+    extras = _json_column(row, "extras")
+    return Comparison.model_validate({**extras, **{k: v for k, v in row.items() if v is not None}})
+
+
+def read_hf_comparisons(path: Path, on_bytes: Callable[[int], None] | None = None
+                        ) -> Iterator[tuple[int, Comparison] | BadLine]:
+    """Comparisons from a saved dataset folder or a Parquet file in the v1 comparison columns."""
+    return _read(path, row_to_comparison, on_bytes)
 
 
 def pair_to_row(pair: PreferencePair) -> dict[str, Any]:
@@ -135,41 +164,42 @@ def pair_to_row(pair: PreferencePair) -> dict[str, Any]:
             "extras": json.dumps(pair.extras, ensure_ascii=False, sort_keys=True)}
 
 
-def _schema() -> Any:
-    import pyarrow as pa
+def comparison_to_row(c: Comparison) -> dict[str, Any]:
+    """A comparison as one row: the v1 fields as columns (`created_at` in ISO 8601), `extras` as JSON."""
+    row = c.model_dump(mode="json", exclude=set(c.extras))
+    row["extras"] = json.dumps(c.extras, ensure_ascii=False, sort_keys=True)
+    return row
 
-    return pa.schema([("prompt", pa.string()), ("chosen", pa.string()), ("rejected", pa.string()),
-                      ("weight", pa.float64()), ("p_chosen", pa.float64()), ("tie", pa.bool_()),
-                      ("objective", pa.string()), ("provenance", pa.string()), ("extras", pa.string())])
 
-
-def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, list[Any]]]:
-    batch: dict[str, list[Any]] = {k: [] for k in COLUMNS}
+def _batches(rows: Iterator[dict[str, Any]], columns: list[str]) -> Iterator[dict[str, list[Any]]]:
+    batch: dict[str, list[Any]] = {k: [] for k in columns}
     for row in rows:
-        for k in COLUMNS:
+        for k in columns:
             batch[k].append(row[k])
-        if len(batch["prompt"]) == 10 * BATCH:
+        if len(batch[columns[0]]) == 10 * BATCH:
             yield batch
-            batch = {k: [] for k in COLUMNS}
-    if batch["prompt"]:
+            batch = {k: [] for k in columns}
+    if batch[columns[0]]:
         yield batch
 
 
-def write_rows(path: Path, rows: Iterator[dict[str, Any]]) -> int:
+def write_rows(path: Path, rows: Iterator[dict[str, Any]], spec: tuple[tuple[str, str], ...] = PAIR_COLUMNS
+               ) -> int:
     """Write rows as Parquet (`path` ends in .parquet, streamed) or as a `save_to_disk` folder."""
     datasets = need_datasets()
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = _schema()
+    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in spec])
+    columns = [name for name, _ in spec]
     n = 0
     if path.suffix == PARQUET_SUFFIX:
         with pq.ParquetWriter(path, schema) as writer:
-            for batch in _batches(rows):
+            for batch in _batches(rows, columns):
                 writer.write_table(pa.Table.from_pydict(batch, schema=schema))
-                n += len(batch["prompt"])
+                n += len(batch[columns[0]])
             return n
-    tables = [pa.Table.from_pydict(b, schema=schema) for b in _batches(rows)]
+    tables = [pa.Table.from_pydict(b, schema=schema) for b in _batches(rows, columns)]
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     datasets.Dataset(table).save_to_disk(str(path))
     return table.num_rows
@@ -179,6 +209,13 @@ def write_hf(store, path: Path, set_name: str | None = None, **_: object) -> int
     """Write stored pairs as a Hugging Face dataset: Parquet for a `.parquet` name, else a saved-dataset folder."""
     with contextlib.closing(store.iter_pairs(set_name=set_name)) as pairs:
         return write_rows(Path(path), (pair_to_row(p) for p in pairs))
+
+
+def write_hf_comparisons(store, path: Path, objective: str | None = None,  # noqa: ANN001
+                         campaign: str | None = None, **_: object) -> int:
+    """Write stored comparisons as a Hugging Face dataset (v1 columns): Parquet or a saved-dataset folder."""
+    with contextlib.closing(store.iter_comparisons(objective=objective, campaign=campaign)) as comparisons:
+        return write_rows(Path(path), (comparison_to_row(c) for c in comparisons), COMPARISON_COLUMNS)
 
 
 def replace_output(partial: Path, path: Path) -> None:
