@@ -97,6 +97,20 @@ def test_official_sdk_exporter_span_is_stored_as_a_redacted_generation_event(ser
     assert event.timestamp.timestamp() == pytest.approx(chat.end_time / 1e9, abs=1e-3)
 
 
+def test_readme_environment_variables_configure_the_exporter(server, monkeypatch) -> None:
+    """The README's recipe: endpoint and URL-encoded Authorization header from OTEL_EXPORTER_OTLP_TRACES_*."""
+    url, store, key = server
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", f"Authorization=Bearer%20{key}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")
+    exporter = OTLPSpanExporter()
+    try:
+        assert exporter.export(genai_spans("m2")) is SpanExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+    assert [e.model for e in store.iter_events(project="shop")] == ["m2-2026-01-01"]
+
+
 def test_protobuf_is_answered_in_protobuf_and_retries_are_idempotent(server) -> None:
     import httpx
 
@@ -117,10 +131,13 @@ def test_protobuf_is_answered_in_protobuf_and_retries_are_idempotent(server) -> 
 
 
 @pytest.fixture
-def api(store: Store) -> Iterator[tuple[TestClient, Store, str]]:
+def api(tmp_path: Path) -> Iterator[tuple[TestClient, Store, str]]:
+    """The API in process over SQLite: what these tests check happens before the store (test_api.py runs both)."""
+    store = Store(f"sqlite:///{tmp_path / 'tether.db'}")
     key = create_key(store, "alpha")
     with TestClient(create_app(store, max_body_bytes=200_000, max_batch=50)) as client:
         yield client, store, key
+    store.close()
 
 
 def test_gzip_bomb_is_a_413_without_inflating_it(api) -> None:
