@@ -18,6 +18,8 @@ from tests.io.helpers import SAMPLES, run, said
 from tether.io import InputError, import_file
 from tether.store import Store
 
+SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # backend-independent
+
 LABEL_STUDIO = SAMPLES / "labelstudio_pairwise.json"
 ARGILLA = SAMPLES / "argilla_ranking"
 ARGILLA_RATING = SAMPLES / "argilla_rating_records.json"
@@ -66,6 +68,7 @@ def _task(selected: object = "left", **data: object) -> dict:
                                          "value": {"selected": selected}}]}]}
 
 
+@SQLITE_ONLY
 def test_label_studio_bad_tasks_are_listed_with_line_and_key(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "export.json"
     tasks = [_task(), _task("middle"), _task(prompt="p", left="a", right="b"), _task(answer1="x", answer2="y"),
@@ -84,6 +87,7 @@ def test_label_studio_bad_tasks_are_listed_with_line_and_key(store: Store, tmp_p
     assert list(store.iter_comparisons()) == []
 
 
+@SQLITE_ONLY
 def test_label_studio_cli(project_dir: Path) -> None:
     r = run("import", "labelstudio", LABEL_STUDIO)
     assert said(r, "imported 5 comparisons") and said(r, "skipped 1: task without annotations")
@@ -120,6 +124,7 @@ def test_argilla_to_disk_ranking_becomes_comparisons_in_option_order(store: Stor
     assert import_file(store, "argilla", ARGILLA / "records.json").duplicates == 6
 
 
+@SQLITE_ONLY
 def test_argilla_rating_questions_compare_the_fields_they_rate(store: Store) -> None:
     report = import_file(store, "argilla", ARGILLA_RATING)
     assert report.stored == 2
@@ -135,6 +140,7 @@ def test_argilla_rating_questions_compare_the_fields_they_rate(store: Store) -> 
     assert {c.choice.value for c in by_rater.values()} == {"a", "tie"}
 
 
+@SQLITE_ONLY
 def test_argilla_ranks_with_ties_and_statuses(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "records.json"
     path.write_text(json.dumps([{"id": "x", "fields": {"prompt": "p", "r1": "one", "r2": "two"}, "responses": {
@@ -148,6 +154,7 @@ def test_argilla_ranks_with_ties_and_statuses(store: Store, tmp_path: Path) -> N
     assert (c.response_a, c.choice.value, c.rater) == ("one", "tie", "argilla-u1")
 
 
+@SQLITE_ONLY
 def test_argilla_bad_records_are_listed_by_number(store: Store, tmp_path: Path) -> None:
     good = {"id": "ok", "fields": {"prompt": "p", "a": "x", "b": "y"}, "responses": {"rank": [
         {"value": ["a", "b"], "user_id": "u"}]}}
@@ -173,11 +180,13 @@ def test_argilla_bad_records_are_listed_by_number(store: Store, tmp_path: Path) 
     assert list(store.iter_comparisons()) == []
 
 
+@SQLITE_ONLY
 def test_argilla_cli_reads_the_folder(project_dir: Path) -> None:
     r = run("import", "argilla", ARGILLA)
     assert said(r, "imported 6 comparisons") and said(r, "skipped 1: record without ranking or rating responses")
 
 
+@SQLITE_ONLY
 def test_argilla_to_hub_layout_reads_like_to_disk(store: Store, tmp_path: Path) -> None:
     """`to_hub` writes `records.to_datasets()` (flattened: fields as columns, `<q>.responses`, `.users`,
     `.status`) as Parquet beside `.argilla/`; the same records must give the same comparisons."""

@@ -13,6 +13,8 @@ from tether.io import InputError, export_file, import_file
 from tether.records import PreferencePair
 from tether.store import Store
 
+SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # backend-independent
+
 datasets = pytest.importorskip("datasets")
 pq = pytest.importorskip("pyarrow.parquet")
 trl_data_utils = pytest.importorskip("trl.data_utils")
@@ -44,6 +46,7 @@ def test_round_trip_through_datasets_is_lossless(store: Store, tmp_path: Path, n
     assert after[2].extras["tags"][1] == {"deep": [1, 2.5, True]}
 
 
+@SQLITE_ONLY
 def test_export_loads_in_datasets_with_trl_columns(store: Store, tmp_path: Path) -> None:
     store.add_pairs(PAIRS, set_name="s")
     export_file(store, "hf", tmp_path / "ds", set_name="s")
@@ -61,6 +64,7 @@ def test_export_loads_in_datasets_with_trl_columns(store: Store, tmp_path: Path)
     assert export_file(store, "hf", tmp_path / "ds", set_name="s") == len(PAIRS)
 
 
+@SQLITE_ONLY
 def test_reads_trl_datasets_made_elsewhere_every_split(store: Store, tmp_path: Path) -> None:
     implicit = datasets.Dataset.from_list([{"chosen": "The sky is blue.", "rejected": "The sky is green."}])
     conversational = datasets.Dataset.from_list([{"prompt": CONV["prompt_messages"],
@@ -74,6 +78,7 @@ def test_reads_trl_datasets_made_elsewhere_every_split(store: Store, tmp_path: P
     assert second.extras["score"] == 3
 
 
+@SQLITE_ONLY
 def test_bad_rows_are_listed_with_their_numbers(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "bad.parquet"
     datasets.Dataset.from_list([
@@ -91,6 +96,7 @@ def test_bad_rows_are_listed_with_their_numbers(store: Store, tmp_path: Path) ->
     assert (report.stored, report.rejected) == (2, 2)
 
 
+@SQLITE_ONLY
 def test_not_a_dataset_is_a_clear_error(store: Store, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="not a folder written by Dataset.save_to_disk"):
@@ -110,6 +116,7 @@ def test_not_a_dataset_is_a_clear_error(store: Store, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
+@SQLITE_ONLY
 def test_without_datasets_the_error_says_what_to_install(store: Store, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` now raises ImportError
     (tmp_path / "d").mkdir()
@@ -119,6 +126,7 @@ def test_without_datasets_the_error_says_what_to_install(store: Store, tmp_path:
         export_file(store, "hf", tmp_path / "out")
 
 
+@SQLITE_ONLY
 def test_cli_export_and_import(project_dir: Path) -> None:
     src = project_dir / "pairs.jsonl"
     src.write_text("".join(json.dumps(p.model_dump()) + "\n" for p in PAIRS))
