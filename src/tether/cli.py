@@ -73,8 +73,10 @@ def _kinds_help(target: str) -> str:
 
 @app.command("import")
 def import_(
-    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, hh-rlhf, trl, pandalm, prd")],
-    file: Annotated[Path, typer.Argument(help="File (JSONL, JSON, .gz) or folder (prd).")],
+    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, hh-rlhf, trl, hf, hf-comparisons, "
+                                             "pandalm, prd, labelstudio, argilla")],
+    file: Annotated[Path, typer.Argument(help="File (JSONL, JSON, .gz, .parquet) or folder (prd, hf, "
+                                                        "argilla).")],
     skip_bad: Annotated[
         Path | None, typer.Option("--skip-bad", help="Write rejected lines here and import the rest.")
     ] = None,
@@ -127,8 +129,9 @@ def import_(
 
 @app.command()
 def export(
-    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, trl, hh-rlhf, pandalm, prd")],
-    file: Annotated[Path, typer.Argument(help="Output file (.gz compresses).")],
+    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, trl, hf, hf-comparisons, "
+                                             "hh-rlhf, pandalm")],
+    file: Annotated[Path, typer.Argument(help="Output file (.gz compresses; hf: a folder, or a .parquet file).")],
     set_name: Annotated[str | None, typer.Option("--set", help="Only this preference set.")] = None,
     objective: Annotated[str | None, typer.Option(help="Only this objective (comparisons).")] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign (comparisons).")] = None,

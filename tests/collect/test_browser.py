@@ -6,15 +6,13 @@ Needs `pip install playwright` and Debian's Chromium (`apt-get install -y chromi
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from collect_helpers import setup_campaign
+from tests.serving import serve_in_thread
 
 from tether.collect.campaign import enroll
 from tether.collect.security import create_admin_credential, create_raters_with_tokens
@@ -28,17 +26,9 @@ ARTIFACTS = Path(__file__).parents[2] / "artifacts"
 OBJECTIVES = ["helpfulness", "harmlessness"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[dict]:
     """A uvicorn server on 127.0.0.1 serving the global app (rater app under /collect)."""
-    import uvicorn
-
     from tether.server import create_app
 
     url = f"sqlite:///{tmp_path / 'tether.db'}"
@@ -48,17 +38,8 @@ def server(tmp_path: Path) -> Iterator[dict]:
     tokens = create_raters_with_tokens(store, [Rater(id="alice"), Rater(id="bob")])
     enroll(store, "c1", ["alice", "bob"])
     admin = create_admin_credential(store, "lead")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}/collect", "tokens": tokens, "admin": admin, "store": store}
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(url)) as port:
+        yield {"base": f"http://127.0.0.1:{port}/collect", "tokens": tokens, "admin": admin, "store": store}
     store.close()
 
 

@@ -25,7 +25,8 @@ def test_a_folder_is_one_clear_error(project_dir: Path, kind: str):
     (project_dir / "dir").mkdir()
     result = run("import", kind, project_dir / "dir", ok=False)
     assert result.exit_code == 2 and not isinstance(result.exception, IsADirectoryError)
-    assert said(result, f"{project_dir / 'dir'}: is a folder; kind {kind!r} reads one file (a folder: prd)")
+    assert said(result, f"{project_dir / 'dir'}: is a folder; kind {kind!r} reads one file "
+                        "(a folder: argilla, hf, hf-comparisons, prd)")
 
 
 def test_a_truncated_gzip_names_the_line_and_skip_bad_keeps_the_whole_lines(project_dir: Path, store: Store):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +18,18 @@ from starlette.concurrency import run_in_threadpool
 from tether.deploy.ingest import GroupCommitter, Ingestor, check_storable
 from tether.deploy.keys import KeyInfo, authenticate
 from tether.deploy.otel import MAX_DEPTH, OtlpError, otlp_to_events, too_deep
+from tether.deploy.otlp_body import (
+    JSON_TYPES,
+    PROTOBUF_TYPES,
+    BadBody,
+    BodyTooLarge,
+    UnsupportedMedia,
+    check_encoding,
+    decompress,
+    media_type,
+    protobuf_response,
+    protobuf_traces,
+)
 from tether.records import Event
 from tether.store import Store, StoreError, deploy_repo
 
@@ -49,17 +61,24 @@ _BATCH_BODY = {
         ]}}},
     }
 }
-_OTLP_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}},
-    "required": ["resourceSpans"]}}}}}
+_OTLP_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "properties": {
+        "resourceSpans": {"type": "array", "items": {"type": "object"}}}, "required": ["resourceSpans"]}},
+    "application/x-protobuf": {"schema": {"type": "string", "format": "binary",
+                                          "description": "opentelemetry.proto ExportTraceServiceRequest"}}}}}
 
 
 def _validation_detail(exc: ValidationError, prefix: str) -> list[dict[str, Any]]:
     return [{"loc": [prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
 
 
-async def _json_body(request: Request, max_bytes: int) -> Any:
-    """The parsed body, refusing oversized ones before reading them whole (413) and bad JSON (422)."""
+async def _raw_body(request: Request, max_bytes: int) -> bytes:
+    """The body as sent, decompressed (gzip, deflate), refusing oversized ones before reading them whole and
+    decompressing only up to the same limit (413), unknown encodings (415) and corrupt data (400)."""
+    try:
+        coding = check_encoding(request.headers.get("content-encoding"))
+    except UnsupportedMedia as exc:
+        raise HTTPException(415, str(exc)) from None
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -74,12 +93,26 @@ async def _json_body(request: Request, max_bytes: int) -> Any:
             raise HTTPException(413, f"body larger than {max_bytes} bytes; send smaller batches")
         chunks.append(chunk)
     try:
-        body = orjson.loads(b"".join(chunks))
+        return decompress(b"".join(chunks), coding, max_bytes)
+    except BodyTooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
+    except BadBody as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def _parse_json(data: bytes) -> Any:
+    try:
+        body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise HTTPException(422, f"body is not valid JSON: {exc}") from None
     if too_deep(body):
         raise HTTPException(422, f"body nests deeper than {MAX_DEPTH} levels")
     return body
+
+
+async def _json_body(request: Request, max_bytes: int) -> Any:
+    """The parsed JSON body (413 oversized, 422 bad JSON)."""
+    return _parse_json(await _raw_body(request, max_bytes))
 
 
 @dataclass(frozen=True)
@@ -163,10 +196,24 @@ async def post_events(request: Request, key: Key, served: Served) -> IngestResul
 
 
 @router.post("/traces", response_model=IngestResult, openapi_extra=_OTLP_BODY,
-             responses={401: {}, 403: {}, 413: {}, 422: {}})
-async def post_traces(request: Request, key: Key, served: Served) -> IngestResult:
-    """OTLP/HTTP JSON spans with OpenTelemetry GenAI attributes, stored as generation events."""
-    body = await _json_body(request, served.max_body_bytes)
+             responses={401: {}, 403: {}, 413: {}, 415: {}, 422: {}})
+async def post_traces(request: Request, key: Key, served: Served) -> Any:
+    """OTLP/HTTP spans (JSON or protobuf, plain or gzip/deflate) with OpenTelemetry GenAI attributes, stored as
+    generation events. A protobuf request is answered in protobuf, as OTLP asks."""
+    kind = media_type(request.headers.get("content-type"))
+    if kind not in JSON_TYPES and kind not in PROTOBUF_TYPES:
+        raise HTTPException(415, f"Content-Type {kind!r} is not OTLP/HTTP; send application/x-protobuf or "
+                                 "application/json")
+    data = await _raw_body(request, served.max_body_bytes)
+    if kind in PROTOBUF_TYPES:
+        try:
+            body = protobuf_traces(data)
+        except BadBody as exc:
+            raise HTTPException(422, str(exc)) from None
+        if too_deep(body):
+            raise HTTPException(422, f"body nests deeper than {MAX_DEPTH} levels")
+    else:
+        body = _parse_json(data)
     try:
         events, skipped = otlp_to_events(body)
     except OtlpError as exc:
@@ -175,7 +222,10 @@ async def post_traces(request: Request, key: Key, served: Served) -> IngestResul
         raise HTTPException(422, _validation_detail(exc, "span")) from None
     if len(events) > served.max_batch:
         raise HTTPException(413, f"{len(events)} GenAI spans; at most {served.max_batch} per request")
-    return await _ingest(served, events, key, skipped)
+    result = await _ingest(served, events, key, skipped)
+    if kind in PROTOBUF_TYPES:
+        return Response(protobuf_response(), media_type="application/x-protobuf")
+    return result
 
 
 @router.get("/events", response_model=EventsPage, responses={401: {}, 403: {}})

@@ -1,13 +1,16 @@
-"""Import and export: the v1 formats, HH-RLHF, TRL, PandaLM and PRD files."""
+"""Import and export: the v1 formats, HH-RLHF, TRL, Hugging Face datasets, PandaLM, PRD, Label Studio and Argilla."""
 
 from pathlib import Path
 
+from tether.io.argilla import read_argilla
 from tether.io.errors import BadLine, InputError
 from tether.io.exporter import export_file
 from tether.io.formats import FORMATS, Format, get_format, register
+from tether.io.hf import read_hf, read_hf_comparisons, write_hf, write_hf_comparisons
 from tether.io.hh_rlhf import read_hh_rlhf, write_hh_rlhf
 from tether.io.importer import ImportReport, import_file
 from tether.io.jsonl import write_jsonl
+from tether.io.labelstudio import read_labelstudio
 from tether.io.pandalm import read_pandalm, write_pandalm
 from tether.io.prd import read_prd, refuse_prd_export
 from tether.io.trl import read_trl, write_trl
@@ -43,8 +46,16 @@ register(Format("hh-rlhf", "pairs", "Anthropic HH-RLHF chosen/rejected transcrip
                 write_hh_rlhf))
 register(Format("trl", "pairs", "TRL preference dataset, standard or conversational (JSONL or JSON)", read_trl,
                 write_trl))
+register(Format("hf", "pairs", "Hugging Face dataset in TRL columns: a save_to_disk folder or a .parquet file",
+                read_hf, write_hf, folders=True))
+register(Format("hf-comparisons", "comparisons", "Hugging Face dataset of v1 comparisons: a save_to_disk folder or "
+                "a .parquet file", read_hf_comparisons, write_hf_comparisons, folders=True))
 register(Format("pandalm", "comparisons", "PandaLM multi-annotator test set or judge file (JSON)", read_pandalm,
                 write_pandalm))
+register(Format("labelstudio", "comparisons", "Label Studio JSON export of a Pairwise labeling config",
+                read_labelstudio))
+register(Format("argilla", "comparisons", "Argilla 2.x dataset with ranking or rating questions (to_disk folder "
+                "or records JSON)", read_argilla, folders=True))
 register(Format("prd", "comparisons", "PRD / FastChat Vicuna80 reviewer files (folder or file)", read_prd,
                 refuse_prd_export, folders=True))
 

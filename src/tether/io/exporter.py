@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,15 @@ def export_file(store: Store, kind: str, path: Path, **options: Any) -> int:
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}{path.suffix}")  # same suffix: .gz stays gzip
     try:
         n = fmt.writer(store, partial, **options)
-        os.replace(partial, path)
+        if partial.is_dir():  # a saved Hugging Face dataset is a folder
+            from tether.io.hf import replace_output
+
+            replace_output(partial, path)
+        else:
+            os.replace(partial, path)
     finally:
-        partial.unlink(missing_ok=True)
+        if partial.is_dir():
+            shutil.rmtree(partial)
+        else:
+            partial.unlink(missing_ok=True)
     return n

@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +192,43 @@ def read_objects(path: Path, convert: Callable[[dict[str, Any], int], Any],
             continue
         for record in out if isinstance(out, list) else [out]:
             yield lineno, record
+
+
+def read_items(path: Path, convert: Callable[[dict[str, Any]], Iterable[Any]],
+               on_bytes: Callable[[int], None] | None = None, *, numbered: str | None = None
+               ) -> Iterator[tuple[int, Any] | BadLine | Skipped]:
+    """Like `read_objects`, for a `convert(obj)` that yields several records and, as strings, the reasons for
+    parts it leaves out (each counted as skipped). One bad part makes the whole item one bad line.
+
+    `numbered="record"`: the line reported is the item's position, and messages start "record N:" (for files
+    written on one line, such as Argilla's records.json)."""
+    return convert_items(str(path), iter_json_items(path, on_bytes), convert, numbered=numbered)
+
+
+def convert_items(name: str, source: Iterable[tuple[int, dict[str, Any] | BadLine, str]],
+                  convert: Callable[[dict[str, Any]], Iterable[Any]], *, numbered: str | None = None
+                  ) -> Iterator[tuple[int, Any] | BadLine | Skipped]:
+    """`read_items` over any source of (line, object or BadLine, raw text), e.g. rows of a Parquet file."""
+    number = 0
+    for line, obj, raw in source:
+        number += 1
+        at = number if numbered else line
+        prefix = f"{numbered} {number}: " if numbered else ""
+        if isinstance(obj, BadLine):
+            yield BadLine(name, at, obj.key, prefix + obj.message, obj.raw) if numbered else obj
+            continue
+        try:
+            items = list(convert(obj))
+        except FieldError as exc:
+            yield BadLine(name, at, exc.key, prefix + exc.message, raw[:200])
+            continue
+        except ValidationError as exc:
+            bad = bad_from_validation(name, at, exc, raw[:200])
+            bad.message = prefix + bad.message
+            yield bad
+            continue
+        for item in items:
+            yield Skipped(name, at, item) if isinstance(item, str) else (at, item)
 
 
 def get_str(obj: dict[str, Any], key: str, *, required: bool = True) -> str | None:
