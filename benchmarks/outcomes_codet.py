@@ -50,6 +50,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "tether_outcomes_codet.jsonl")
     ap.add_argument("--tasks", type=int, default=None, help="only the first N records (tasks) of the file")
     ap.add_argument("--workers", type=int, default=0, help="samples at once (0: one per core)")
+    ap.add_argument("--raw", action="store_true", help="run completions as written (default: cut at the Codex "
+                    "stop sequences, as CodeT's own evaluation does)")
     ap.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")
     args = ap.parse_args()
 
@@ -61,7 +63,8 @@ def main() -> None:
         samples = subset
     sandbox = Sandbox(SandboxConfig(workers=args.workers))
     print(f"sandbox: {sandbox.isolation}", flush=True)
-    res = run_samples(samples, args.out, sandbox, progress=lambda n: step_progress("CodeT samples", n))
+    res = run_samples(samples, args.out, sandbox, truncate=not args.raw,
+                      progress=lambda n: step_progress("CodeT samples", n))
     rows = read_outcomes(args.out)
     counts = counts_by_task(rows)
     passk = mean_pass_at_k(counts, (1, 10, 100))
@@ -78,8 +81,9 @@ def main() -> None:
         "`HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_code_solution.jsonl` (microsoft/CodeT, MIT; "
         f"CodeGen-16B, T=0.8, top-p 0.95, at most 300 tokens), {len(counts)} tasks, {len(rows)} outcomes. "
         "Each CodeT prompt (HumanEval's, without the docstring examples) is matched to its HumanEval task; the "
-        "program is the record's prompt + the completion as written (no stop-sequence truncation) + HumanEval's "
-        "tests + `check(entry_point)`.",
+        "program is the record's prompt + the completion " + ("as written (`--raw`)" if args.raw else
+        "cut at the Codex stop sequences (`\\nclass`, `\\ndef`, `\\n#`, `\\nif`, `\\nprint`, as CodeT's own "
+        "evaluation does)") + " + HumanEval's tests + `check(entry_point)`.",
         "",
         f"Sandbox: {sandbox.isolation}.",
         "",

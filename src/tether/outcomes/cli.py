@@ -25,7 +25,17 @@ def run_cmd(
     out: Annotated[Path, typer.Option("-o", "--out", help="Outcomes JSONL; samples already in it are skipped "
                                                           "(resume).")],
     limit: Annotated[int | None, typer.Option(help="Run only the first N samples of the file.", min=1)] = None,
+    truncate: Annotated[bool, typer.Option(help="Cut HumanEval/CodeT completions at the Codex stop sequences "
+                                               "(\\nclass, \\ndef, \\n#, \\nif, \\nprint), as CodeT and the "
+                                               "Codex paper do with raw model output.")] = False,
     ks: Annotated[str, typer.Option("--k", help="pass@k to report, comma-separated.")] = "1,10,100",
+    store: Annotated[bool, typer.Option("--store", help="Also store the outcomes in the project's database "
+                                                        "(joined by the samples' trace_id where they have one; "
+                                                        "storing again is a no-op).")] = False,
+    project: Annotated[str | None, typer.Option(help="Events tenant to store under [default: the project's "
+                                                     "name in tether.toml].")] = None,
+    source: Annotated[str | None, typer.Option(help="Source name of stored outcomes [default: "
+                                                    "sandbox:<samples file name>].")] = None,
     *,
     config: SandboxConfig,
 ) -> None:
@@ -45,7 +55,7 @@ def run_cmd(
     sandbox = Sandbox(config)
     console.print(f"sandbox: {sandbox.isolation}", style="dim", highlight=False)
     try:
-        res = run_samples(samples, out, sandbox, limit=limit,
+        res = run_samples(samples, out, sandbox, limit=limit, truncate=truncate,
                           progress=lambda total: step_progress("running samples", total))
     except InputError as exc:
         raise fail(str(exc), "fix the line and run again") from None
@@ -60,6 +70,18 @@ def run_cmd(
     if passk:
         stdout.print("  ".join(f"pass@{k} {v:.1%}" for k, v in passk.items()) + f" over {len(rows)} outcomes",
                      highlight=False)
+    if store:
+        from tether.cli_support import events_tenant, open_store
+        from tether.outcomes.run import outcomes_of_rows
+
+        tenant = events_tenant(project)
+        db = open_store()
+        try:
+            written = db.add_outcomes(outcomes_of_rows(rows, source or f"sandbox:{samples.name}"), project=tenant)
+        finally:
+            db.close()
+        stdout.print(f"stored {written.stored} outcomes in project {tenant!r} ({written.duplicates} already "
+                     "stored)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

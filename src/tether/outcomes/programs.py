@@ -22,6 +22,9 @@ from tether.io import InputError
 from tether.io.errors import BadLine
 from tether.io.jsonl import iter_jsonl
 
+# The Codex paper's stop sequences (Chen et al. 2021), which CodeT's and CodeGen's evaluations also cut at:
+# a completion ends where the model starts a new top-level statement.
+STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 HUMANEVAL_FILE = Path(__file__).resolve().parents[3] / "data" / "humaneval" / "HumanEval.jsonl.gz"
 
 
@@ -33,6 +36,7 @@ class Sample:
     index: int
     program: str
     line: int = 0
+    trace_id: str | None = None  # the generation this sample is (production code logged with a trace)
 
 
 @cache
@@ -40,6 +44,12 @@ def humaneval_problems(path: Path = HUMANEVAL_FILE) -> dict[str, dict]:
     """The bundled HumanEval problems by task_id."""
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return {p["task_id"]: p for p in map(json.loads, filter(str.strip, f))}
+
+
+def truncate_completion(completion: str) -> str:
+    """The completion up to the first stop sequence (all of it when there is none)."""
+    cut = min((i for i in (completion.find(s) for s in STOP_SEQUENCES) if i >= 0), default=len(completion))
+    return completion[:cut]
 
 
 def humaneval_program(problem: dict, completion: str) -> str:
@@ -83,10 +93,13 @@ def _text(record: dict, key: str, file: str, line: int) -> str:
     return value
 
 
-def read_samples(path: Path, problems: dict[str, dict] | None = None) -> Iterator[Sample]:
+def read_samples(path: Path, problems: dict[str, dict] | None = None, *, truncate: bool = False
+                 ) -> Iterator[Sample]:
     """Every sample of a JSONL file, in file order; sample index = the record's `sample`/`completion_id` if given,
-    else its position among the task's samples. Bad lines raise InputError naming the line and key."""
+    else its position among the task's samples. `truncate`: cut HumanEval and CodeT completions at the stop
+    sequences (raw model output). Bad lines raise InputError naming the line and key."""
     problems = humaneval_problems() if problems is None else problems
+    cut = truncate_completion if truncate else (lambda c: c)
     seen: dict[str, int] = {}
     file = str(path)
     for line, record, _raw in iter_jsonl(path):
@@ -103,7 +116,7 @@ def read_samples(path: Path, problems: dict[str, dict] | None = None) -> Iterato
                 raise InputError(BadLine(file, line, "samples", "expected a list of strings"))
             for completion in samples:  # the record's prompt is what the model continued
                 yield Sample(problem["task_id"], _next(seen, problem["task_id"], None),
-                             humaneval_program({**problem, "prompt": prompt}, completion), line)
+                             humaneval_program({**problem, "prompt": prompt}, cut(completion)), line)
             continue
         task_id = str(record["task_id"]) if "task_id" in record else None
         if "test_list" in record:  # MBPP
@@ -113,7 +126,7 @@ def read_samples(path: Path, problems: dict[str, dict] | None = None) -> Iterato
             if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
                 raise InputError(BadLine(file, line, "test_list", "expected a list of assert statements"))
             code = _text(record, "completion" if "completion" in record else "code", file, line)
-            yield Sample(task_id, _next(seen, task_id, record), mbpp_program(record, code), line)
+            yield Sample(task_id, _next(seen, task_id, record), mbpp_program(record, code), line, _trace(record))
             continue
         if task_id is None:
             raise InputError(BadLine(file, line, "task_id", "missing required key (or give CodeT's prompt + "
@@ -127,7 +140,13 @@ def read_samples(path: Path, problems: dict[str, dict] | None = None) -> Iterato
             raise InputError(BadLine(file, line, "task_id", f"unknown HumanEval task {task_id!r} (the bundled "
                                                             "problems are HumanEval/0 .. HumanEval/163; or give "
                                                             "prompt, test and entry_point)"))
-        yield Sample(task_id, _next(seen, task_id, record), humaneval_program(problem, completion), line)
+        yield Sample(task_id, _next(seen, task_id, record), humaneval_program(problem, cut(completion)), line,
+                     _trace(record))
+
+
+def _trace(record: dict) -> str | None:
+    trace = record.get("trace_id")
+    return trace if isinstance(trace, str) and trace else None
 
 
 def _next(seen: dict[str, int], task_id: str, record: dict | None) -> int:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tether.io import InputError
 from tether.io.errors import BadLine
 from tether.outcomes.programs import Sample, read_samples
 from tether.outcomes.sandbox import Sandbox
+from tether.records import Outcome, OutcomeKind
 
 
 @dataclass
@@ -28,8 +30,22 @@ class RunSummary:
 
 
 def outcome_row(sample: Sample, result) -> dict:  # noqa: ANN001 - a sandbox RunResult
-    return {"task_id": sample.task_id, "sample": sample.index, "passed": result.passed, "status": result.status,
-            "reason": result.reason, "seconds": round(result.seconds, 4)}
+    row = {"task_id": sample.task_id, "sample": sample.index, "passed": result.passed, "status": result.status,
+           "reason": result.reason, "seconds": round(result.seconds, 4)}
+    if sample.trace_id is not None:
+        row["trace_id"] = sample.trace_id
+    return row
+
+
+def outcomes_of_rows(rows: Iterable[dict], source: str) -> list[Outcome]:
+    """Outcome rows of a run as stored outcomes: `tests_passed` 1/0, id `<source>/<task_id>/<sample>` (storing
+    a file twice stores each once), joined to the generation by the sample's trace_id where it had one."""
+    now = datetime.now(UTC)
+    return [Outcome(outcome_id=f"{source}/{r['task_id']}/{r['sample']}", name="tests_passed",
+                    value=1 if r["passed"] else 0, kind=OutcomeKind.BINARY, source=source,
+                    trace_id=r.get("trace_id"), observed_at=now,
+                    attributes={k: r[k] for k in ("task_id", "sample", "status", "reason", "seconds")})
+            for r in rows]
 
 
 def read_done(out: Path) -> set[tuple[str, int]]:
@@ -59,7 +75,7 @@ def read_done(out: Path) -> set[tuple[str, int]]:
     return done
 
 
-def run_samples(samples: Path, out: Path, sandbox: Sandbox, *, limit: int | None = None,
+def run_samples(samples: Path, out: Path, sandbox: Sandbox, *, limit: int | None = None, truncate: bool = False,
                 progress: Callable[[int], AbstractContextManager[Callable[[int], None]]] | None = None
                 ) -> RunSummary:
     """Run every sample of `samples` (the first `limit` only, if given) not already in `out`, appending one
@@ -68,7 +84,7 @@ def run_samples(samples: Path, out: Path, sandbox: Sandbox, *, limit: int | None
     import time
 
     start = time.monotonic()
-    todo = list(read_samples(samples))[:limit]
+    todo = list(read_samples(samples, truncate=truncate))[:limit]
     keys = [(s.task_id, s.index) for s in todo]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)

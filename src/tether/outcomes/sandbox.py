@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import json
 import os
 import pwd
@@ -116,6 +117,7 @@ def _open_to_others(path: Path, need: int) -> bool:
         return False
 
 
+@functools.cache
 def interpreter_for_others() -> str | None:
     """A Python an unprivileged uid can run, stdlib included: this one, else the system's python3 (this
     interpreter may live under a private home, e.g. pyenv in /root). None when there is none."""
@@ -190,6 +192,11 @@ class Sandbox:
             for _ in range(self.workers):
                 self._uids.put(None)
         self._network: str | None = None
+
+    @property
+    def uids(self) -> list[int]:
+        """The unprivileged uids samples run as (one per worker; empty when not started as root)."""
+        return [u for u in self._uids.queue if u is not None]
 
     def close(self) -> None:
         """Give back the uids (their lock files); the sandbox cannot run after this."""
