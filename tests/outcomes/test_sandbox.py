@@ -132,3 +132,12 @@ def test_limits_come_from_tether_toml(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "tether.toml").write_text('[project]\nname = "p"\n\n[outcomes]\nmemory = 1\n')
     with pytest.raises(ConfigError, match=r"\[outcomes\]: key 'memory_mb'"):
         stage_config(SandboxConfig, "outcomes")
+
+
+def test_without_a_network_namespace_the_hook_refuses_sockets_and_says_it_is_weaker() -> None:
+    with Sandbox(SandboxConfig(workers=1), network_namespace=False) as s:
+        assert "NO network namespace" in s.isolation and "weaker" in s.isolation
+        r = s.run("import socket\nsocket.socket().connect(('127.0.0.1', 22))")
+        assert r.status == "error" and "network access refused (socket.connect)" in r.reason
+        dns = s.run("import socket\nsocket.getaddrinfo('example.com', 80)")
+        assert dns.status == "error" and "network access refused" in dns.reason

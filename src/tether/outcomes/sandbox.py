@@ -171,8 +171,11 @@ class Sandbox:
     `isolation` says in words what this machine allows (a network namespace or only the audit hook; a uid of its
     own or not)."""
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
+    def __init__(self, config: SandboxConfig | None = None, *, network_namespace: bool = True) -> None:
+        """`network_namespace=False` skips the namespace and relies on the audit hook alone (what a machine
+        without namespaces gets; for tests and comparison)."""
         self.config = config or SandboxConfig()
+        self._want_namespace = network_namespace
         self.workers = self.config.workers or os.cpu_count() or 1
         self.python = sys.executable
         self._own_uid = False
@@ -265,7 +268,7 @@ class Sandbox:
                     tempfile.TemporaryFile() as marker:
                 spec = {"dir": workdir, "program": "program.py", "cpu": c.cpu_seconds, "memory": c.memory_mb * _MB,
                         "output": c.output_bytes, "processes": self._process_limit(uid), "uid": uid, "gid": uid,
-                        "marker_fd": marker.fileno(), "network_namespace": True, "parent": os.getpid()}
+                        "marker_fd": marker.fileno(), "network_namespace": self._want_namespace, "parent": os.getpid()}
                 env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
                 start = time.monotonic()
                 proc = subprocess.Popen(  # noqa: S603 - the child script is ours; the sample runs inside it
