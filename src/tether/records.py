@@ -296,6 +296,8 @@ class Outcome(_Record):
             object.__setattr__(self, "kind", outcome_kind_of(self.value))
         if self.kind == OutcomeKind.BINARY and self.value not in (0, 1):
             raise ValueError(f"value: a binary outcome is 1 or 0, got {self.value!r}")
+        if self.kind == OutcomeKind.NUMERIC and isinstance(self.value, str):
+            raise ValueError(f"value: a numeric outcome is a number, got {self.value!r}")
         if self.delay_seconds is None and self.observed_at is not None and self.generated_at is not None:
             object.__setattr__(self, "delay_seconds", (self.observed_at - self.generated_at).total_seconds())
         return self
@@ -335,6 +337,16 @@ class Event(_Record):
         missing = [k for k in _REQUIRED_BY_TYPE[self.type] if getattr(self, k) is None]
         if missing:
             raise ValueError(f"{', '.join(missing)} required for type {self.type.value!r}")
+        if self.type == EventType.OUTCOME:  # it is also stored as an Outcome: refuse now what that would refuse
+            kind, source = self.attributes.get("kind"), self.attributes.get("source")
+            if kind is not None and kind not in {k.value for k in OutcomeKind}:
+                raise ValueError(f"attributes.kind: an outcome kind is binary, numeric or categorical, got {kind!r}")
+            if kind == OutcomeKind.BINARY and self.value not in (0, 1):
+                raise ValueError(f"value: a binary outcome is 1 or 0, got {self.value!r}")
+            if kind == OutcomeKind.NUMERIC and isinstance(self.value, str):
+                raise ValueError(f"value: a numeric outcome is a number, got {self.value!r}")
+            if source is not None and not (isinstance(source, str) and 0 < len(source) <= 255):
+                raise ValueError("attributes.source: a non-empty string of at most 255 characters")
         return self
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from tether.deploy.api import create_app
 from tether.deploy.client import Client
@@ -62,6 +63,13 @@ def test_outcome_before_its_generation_is_joined_when_the_generation_arrives(sto
 def test_bad_outcome_kind_is_refused_before_storage() -> None:
     with pytest.raises(ValueError, match="binary outcome is 1 or 0"):
         Outcome(outcome_id="x", name="tests_passed", value=0.5, kind="binary")
+    # an event that would make such an outcome is refused as an event (the API answers 422, not 500)
+    with pytest.raises(ValidationError, match="binary outcome is 1 or 0"):
+        _outcome("t", T, 2, kind="binary")
+    with pytest.raises(ValidationError, match="attributes.kind: an outcome kind is binary, numeric or categorical"):
+        _outcome("t", T, 1, kind="boolean")
+    with pytest.raises(ValidationError, match="numeric outcome is a number"):
+        _outcome("t", T, "yes", kind="numeric")
 
 
 def test_forget_reaches_outcome_events_and_sandbox_outcomes(store: Store) -> None:
