@@ -103,8 +103,9 @@ def main() -> None:
     path = os.path.join(workdir, spec["program"])
     with open(path, encoding="utf-8") as f:
         source = f.read()
+    # the Python installation (sys.path[0] is this script's folder: not the program's business)
     readable = tuple(dict.fromkeys(os.path.realpath(p) + os.sep for p in
-                                   (sys.prefix, sys.base_prefix, sys.exec_prefix, *filter(None, sys.path))))
+                                   (sys.prefix, sys.base_prefix, sys.exec_prefix, *filter(None, sys.path[1:]))))
     sys.addaudithook(_guard(os.path.realpath(workdir), readable, network != "namespace"))
     sys.argv = [path]
     sys.path[0] = workdir
