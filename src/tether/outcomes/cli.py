@@ -32,9 +32,9 @@ def run_cmd(
     store: Annotated[bool, typer.Option("--store", help="Also store the outcomes in the project's database "
                                                         "(joined by the samples' trace_id where they have one; "
                                                         "storing again is a no-op).")] = False,
-    project: Annotated[str | None, typer.Option(help="Events tenant to store under [default: the project's "
+    project: Annotated[str | None, typer.Option(help="Events tenant to store under \\[default: the project's "
                                                      "name in tether.toml].")] = None,
-    source: Annotated[str | None, typer.Option(help="Source name of stored outcomes [default: "
+    source: Annotated[str | None, typer.Option(help="Source name of stored outcomes \\[default: "
                                                     "sandbox:<samples file name>].")] = None,
     *,
     config: SandboxConfig,

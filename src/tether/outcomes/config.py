@@ -16,7 +16,7 @@ class SandboxConfig(BaseModel):
                                            "memory_mb": "memory", "output_bytes": "max-output"}
 
     wall_seconds: float = Field(10.0, gt=0, description="wall-clock limit per sample, in seconds")
-    cpu_seconds: int = Field(5, ge=1, description="CPU-time limit per sample (all its processes' own), in seconds")
+    cpu_seconds: int = Field(5, ge=1, description="CPU-time limit per process of a sample, in seconds")
     memory_mb: int = Field(512, ge=64, description="address-space limit per process, in MB")
     processes: int = Field(32, ge=1, description="processes (and threads) a sample may have at once")
     output_bytes: int = Field(1_000_000, ge=1024, description="largest stdout, stderr or file a sample may write")
