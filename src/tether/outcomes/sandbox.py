@@ -185,12 +185,15 @@ class Sandbox:
             self.python = other or sys.executable
         self._uids: queue.Queue[int | None] = queue.Queue()
         self._locks: list[int] = []
+        self._all_uids: list[int] = []
+        self._closed = False
         if self._own_uid:
             _become_subreaper()
             claimed = _claim_uids(self.workers)
             self._locks = [fd for _, fd in claimed]
             for uid, _ in claimed:
                 self._uids.put(uid)
+            self._all_uids = [uid for uid, _ in claimed]
         else:
             for _ in range(self.workers):
                 self._uids.put(None)
@@ -199,10 +202,11 @@ class Sandbox:
     @property
     def uids(self) -> list[int]:
         """The unprivileged uids samples run as (one per worker; empty when not started as root)."""
-        return [u for u in self._uids.queue if u is not None]
+        return list(self._all_uids)
 
     def close(self) -> None:
         """Give back the uids (their lock files); the sandbox cannot run after this."""
+        self._closed = True
         for fd in self._locks:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -240,6 +244,8 @@ class Sandbox:
 
     def run(self, program: str) -> RunResult:
         """Run one Python program to its end (or its limit) in a fresh directory; passed means it finished."""
+        if self._closed:
+            raise RuntimeError("this sandbox is closed (its uids may now belong to another)")
         uid = self._uids.get()
         try:
             return self._run(program, uid)
