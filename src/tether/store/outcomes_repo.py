@@ -74,6 +74,10 @@ def add_outcomes(conn: Connection, outcomes: Iterable[Outcome], project: str) ->
 
 def link_generations(conn: Connection, project: str, generations: Iterable[Event]) -> int:
     """Give outcomes that arrived before their generation its time and their delay; returns rows updated."""
+    waiting = select(OutcomeRow.id).where(OutcomeRow.project == project, OutcomeRow.generated_at.is_(None),
+                                          OutcomeRow.trace_id.is_not(None)).limit(1)
+    if conn.execute(waiting).first() is None:  # the common case: outcomes come after their generation
+        return 0
     first: dict[str, datetime] = {}
     for e in generations:
         if e.trace_id not in first or e.timestamp < first[e.trace_id]:
