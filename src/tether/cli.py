@@ -272,6 +272,7 @@ _STAGE_CLIS = (
     "tether.policy.cli",
     "tether.deploy.cli",
     "tether.shift.cli",
+    "tether.outcomes.cli",
     "tether.demo",
 )
 for _name in _STAGE_CLIS:

@@ -35,6 +35,8 @@ __all__ = [
     "RaterProfile",
     "RewardContract",
     "Outcome",
+    "OutcomeKind",
+    "outcome_kind_of",
     "Event",
     "ModelVersion",
     "AuditRun",
@@ -257,14 +259,48 @@ class RewardContract(_Record):
     data_fingerprint: StrictStr | None = None
 
 
-class Outcome(_Record):
-    """A real-world result of a generation (tests passed, ticket resolved, conversion)."""
+class OutcomeKind(StrEnum):
+    BINARY = "binary"  # worked or not: tests passed, ticket resolved (value 1 / 0)
+    NUMERIC = "numeric"  # a measured amount: revenue, minutes saved, a score
+    CATEGORICAL = "categorical"  # a label: "resolved", "escalated"
 
-    name: StrictStr
+
+def outcome_kind_of(value: float | str) -> OutcomeKind:
+    """The kind a value implies when none is given: 0/1 binary, other numbers numeric, text categorical."""
+    if isinstance(value, str):
+        return OutcomeKind.CATEGORICAL
+    return OutcomeKind.BINARY if value in (0, 1) else OutcomeKind.NUMERIC
+
+
+class Outcome(_Record):
+    """What actually happened to a generation (tests passed, ticket resolved, conversion): FORMATS.md, Outcome.
+
+    One representation for every source (an `outcome` event through the ingestion API or SDK, the code sandbox,
+    a grader). Joined to its generation by `trace_id`; `delay_seconds` is `observed_at - generated_at`, known
+    once both are (an outcome may arrive minutes or weeks after the generation, or before it is logged)."""
+
+    outcome_id: StrictStr = Field(min_length=1, max_length=256)
+    name: StrictStr = Field(min_length=1, max_length=255)
     value: NumberOrText
-    trace_id: StrictStr | None = None
-    source: StrictStr | None = None
-    created_at: UtcDatetime | None = None
+    kind: OutcomeKind | None = None
+    source: StrictStr = Field("event", min_length=1, max_length=255)
+    trace_id: StrictStr | None = Field(None, max_length=256)
+    observed_at: UtcDatetime | None = None
+    generated_at: UtcDatetime | None = None
+    delay_seconds: float | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _derived(self) -> Outcome:
+        if self.kind is None:
+            object.__setattr__(self, "kind", outcome_kind_of(self.value))
+        if self.kind == OutcomeKind.BINARY and self.value not in (0, 1):
+            raise ValueError(f"value: a binary outcome is 1 or 0, got {self.value!r}")
+        if self.kind == OutcomeKind.NUMERIC and isinstance(self.value, str):
+            raise ValueError(f"value: a numeric outcome is a number, got {self.value!r}")
+        if self.delay_seconds is None and self.observed_at is not None and self.generated_at is not None:
+            object.__setattr__(self, "delay_seconds", (self.observed_at - self.generated_at).total_seconds())
+        return self
 
 
 _REQUIRED_BY_TYPE: dict[EventType, tuple[str, ...]] = {
@@ -301,6 +337,16 @@ class Event(_Record):
         missing = [k for k in _REQUIRED_BY_TYPE[self.type] if getattr(self, k) is None]
         if missing:
             raise ValueError(f"{', '.join(missing)} required for type {self.type.value!r}")
+        if self.type == EventType.OUTCOME:  # it is also stored as an Outcome: refuse now what that would refuse
+            kind, source = self.attributes.get("kind"), self.attributes.get("source")
+            if kind is not None and kind not in {k.value for k in OutcomeKind}:
+                raise ValueError(f"attributes.kind: an outcome kind is binary, numeric or categorical, got {kind!r}")
+            if kind == OutcomeKind.BINARY and self.value not in (0, 1):
+                raise ValueError(f"value: a binary outcome is 1 or 0, got {self.value!r}")
+            if kind == OutcomeKind.NUMERIC and isinstance(self.value, str):
+                raise ValueError(f"value: a numeric outcome is a number, got {self.value!r}")
+            if source is not None and not (isinstance(source, str) and 0 < len(source) <= 255):
+                raise ValueError("attributes.source: a non-empty string of at most 255 characters")
         return self
 
 

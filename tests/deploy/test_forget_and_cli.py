@@ -13,8 +13,7 @@ from tether.config import find_project
 from tether.deploy.feedback import corrections_to_pairs
 from tether.deploy.ingest import Ingestor
 from tether.deploy.keys import authenticate
-from tether.records import Event
-from tether.store.models import OutcomeRow
+from tether.records import Event, Outcome
 
 runner = CliRunner()
 T = datetime(2026, 5, 1, tzinfo=UTC)
@@ -59,15 +58,16 @@ def test_forget_user_removes_events_outcomes_and_derived_pairs(project_dir: Path
         ing.ingest(_traffic("ann@example.com", "t-ann") + _traffic("bob", "t-bob"), name)
         ing.ingest(_traffic("ann@example.com", "t-other-project"), "other")
         store.add_pairs(corrections_to_pairs(store.iter_events(project=name)), set_name="production")
-        with store.transaction() as conn:
-            conn.execute(OutcomeRow.__table__.insert(), [
-                {"trace_id": t, "name": "ok", "value_num": 1.0} for t in ("t-ann", "t-bob")])
+        # outcomes from outside the event stream (the code sandbox), joined by trace
+        store.add_outcomes([Outcome(outcome_id=f"sandbox-{t}", name="tests_passed", value=1, source="sandbox",
+                                    trace_id=t) for t in ("t-ann", "t-bob")], project=name)
         r = runner.invoke(app, ["deploy", "forget", "--user", "ann@example.com"])
         assert r.exit_code == 0, r.output
         assert "deleted 3 events, 1 outcomes and 1 preference pairs from 1 traces" in r.output
         left = {e.trace_id for e in store.iter_events(project=name)}
         assert left == {"t-bob"}
         assert [p.provenance["trace_id"] for p in store.iter_pairs(set_name="production")] == ["t-bob"]
+        assert [o.trace_id for o in store.outcomes(project=name)] == ["t-bob"]
         assert len(list(store.iter_events(project="other"))) == 3  # another project is untouched
         r = runner.invoke(app, ["deploy", "forget", "--trace", "t-bob"])
         assert "deleted 3 events" in r.output and list(store.iter_events(project=name)) == []

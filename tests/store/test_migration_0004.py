@@ -20,7 +20,7 @@ def test_upgrade_from_0003_keeps_rows_and_matches_the_models(store_url: str) -> 
     upgrade(store.engine, "0003")
     with store.engine.begin() as conn:  # a version recorded before 0004 (the old columns only)
         conn.execute(insert(ModelVersionRow.__table__).values(name="rm", version="v1", kind="reward", path="/m"))
-    upgrade(store.engine)
+    upgrade(store.engine, "0004")
     assert current_revision(store.engine) == "0004"
     with store.engine.connect() as conn:
         assert conn.execute(select(ModelVersionRow.__table__.c.name)).scalar_one() == "rm"

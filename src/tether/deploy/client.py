@@ -78,9 +78,15 @@ class Client:
         """The user's edit of the answer."""
         self._log_simple(EventType.CORRECTION, trace_id, corrected_response=corrected_response, **extra)
 
-    def log_outcome(self, trace_id: str, name: str, value: float | str, **extra: Any) -> None:
-        """A real-world result: tests passed, ticket resolved, conversion."""
-        self._log_simple(EventType.OUTCOME, trace_id, name=name, value=value, **extra)
+    def log_outcome(self, trace_id: str, name: str, value: float | str, *, kind: str | None = None,
+                    source: str | None = None, **extra: Any) -> None:
+        """A real-world result: tests passed, ticket resolved, conversion; minutes or weeks after the generation.
+
+        `kind` (binary / numeric / categorical; default from the value) and `source` (default `event`) travel in
+        the event's attributes; the store files it as an outcome joined to the trace's generation."""
+        attributes = dict(extra.pop("attributes", None) or {})
+        attributes.update({k: v for k, v in (("kind", kind), ("source", source)) if v is not None})
+        self._log_simple(EventType.OUTCOME, trace_id, name=name, value=value, attributes=attributes, **extra)
 
     feedback = log_feedback
     correction = log_correction

@@ -2,7 +2,7 @@
 
 "Derived" in the store today means, for each affected trace:
 - every event of the trace (generation, feedback, correction, outcome) in the project;
-- rows of the `outcomes` table with that trace_id;
+- outcomes (`outcomes` table: outcome events, sandbox and grader results) with that trace_id in the project;
 - preference pairs whose provenance names the trace (`provenance.trace_id`, as written by
   `tether.deploy.feedback.corrections_to_pairs`).
 A user's traces are those whose events carry the user id in `enduser.id` / `user.id` / `user_id`, as an

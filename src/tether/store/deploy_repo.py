@@ -99,7 +99,7 @@ def traces_with_attribute(store: Store, project: str, keys: Sequence[str], value
 
 
 def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[int, int, int]:
-    """In one transaction, delete the traces' events in the project, outcomes with their trace ids and
+    """In one transaction, delete the traces' events and outcomes in the project and
     preference pairs whose provenance names one; returns (events, outcomes, pairs) deleted."""
     ids = sorted(traces)
     events = outcomes = pairs = 0
@@ -108,7 +108,8 @@ def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[
             part = ids[i : i + _CHUNK]
             events += conn.execute(
                 delete(EventRow).where(EventRow.project == project, EventRow.trace_id.in_(part))).rowcount or 0
-            outcomes += conn.execute(delete(OutcomeRow).where(OutcomeRow.trace_id.in_(part))).rowcount or 0
+            outcomes += conn.execute(delete(OutcomeRow).where(
+                OutcomeRow.project == project, OutcomeRow.trace_id.in_(part))).rowcount or 0
         # provenance is free-form JSON: match in Python, portable across SQLite and PostgreSQL
         doomed = [pid for pid, prov in conn.execute(
             select(PreferencePairRow.id, PreferencePairRow.provenance).where(PreferencePairRow.provenance.is_not(None)))

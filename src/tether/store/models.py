@@ -142,15 +142,26 @@ class EventRow(Base):
 
 
 class OutcomeRow(Base):
+    """An outcome (records.Outcome), idempotent by (project, outcome_id), joined to its generation by trace_id."""
+
     __tablename__ = "outcomes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(255), default="default")
+    outcome_id: Mapped[str] = mapped_column(String(256))
     trace_id: Mapped[str | None] = mapped_column(String(256), index=True)
     name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
     value_num: Mapped[float | None] = mapped_column(Float)
     value_text: Mapped[str | None] = mapped_column(Text)
-    source: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime | None] = mapped_column()
+    source: Mapped[str] = mapped_column(String(255))
+    observed_at: Mapped[datetime | None] = mapped_column()
+    generated_at: Mapped[datetime | None] = mapped_column()
+    delay_seconds: Mapped[float | None] = mapped_column(Float)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("project", "outcome_id", name="uq_outcomes_project_outcome"),)
 
 
 class ModelVersionRow(Base):

@@ -13,7 +13,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.orm import aliased
 
-from tether.records import Comparison, Event, PreferencePair, Rater, RaterProfile, content_hash
+from tether.records import (
+    Comparison,
+    Event,
+    EventType,
+    Outcome,
+    PreferencePair,
+    Rater,
+    RaterProfile,
+    content_hash,
+)
+from tether.store import outcomes_repo
 from tether.store.bulk import StagedLoader, datetime_param, insert_ignore, json_param
 from tether.store.engine import make_engine, upgrade
 from tether.store.models import (
@@ -386,7 +396,34 @@ class Store(StageResults):
             rows = [event_to_row(e, project, now) for e in chunk]
             stored += insert_ignore(conn, _EVENTS, rows)
             seen += len(chunk)
+            # outcome events also land in `outcomes`, joined to their generation (stored before or after them)
+            generations = [e for e in chunk if e.type == EventType.GENERATION]
+            if generations:
+                outcomes_repo.link_generations(conn, project, generations)
+            outcomes = [outcomes_repo.outcome_of_event(e) for e in chunk if e.type == EventType.OUTCOME]
+            if outcomes:
+                outcomes_repo.add_outcomes(conn, outcomes, project)
         return WriteResult(stored=stored, duplicates=seen - stored)
+
+    # -- outcomes ----------------------------------------------------------------------
+
+    def add_outcomes(self, outcomes: Iterable[Outcome], *, project: str = "default",
+                     conn: Connection | None = None) -> WriteResult:
+        """Store outcomes idempotently by (project, outcome_id), with their generation's time where known."""
+        if conn is None:
+            with self.transaction() as c:
+                return self.add_outcomes(outcomes, project=project, conn=c)
+        stored = seen = 0
+        for chunk in _chunks(outcomes, CHUNK):
+            n_stored, n_seen = outcomes_repo.add_outcomes(conn, chunk, project)
+            stored, seen = stored + n_stored, seen + n_seen
+        return WriteResult(stored=stored, duplicates=seen - stored)
+
+    def outcomes(self, *, project: str | None = None, trace_id: str | None = None,
+                 source: str | None = None) -> list[Outcome]:
+        """Stored outcomes in arrival order (a project's, a trace's, a source's)."""
+        with self.engine.connect() as conn:
+            return list(outcomes_repo.iter_outcomes(conn, project=project, trace_id=trace_id, source=source))
 
     def iter_events(self, *, project: str | None = None, batch: int = 2000) -> Iterator[Event]:
         stmt = select(_EVENTS).order_by(EventRow.id)

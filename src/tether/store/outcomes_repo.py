@@ -1,0 +1,117 @@
+"""SQL for outcomes: stored idempotently by (project, outcome_id) and joined to their generation by trace.
+
+An outcome's `generated_at` (and so its delay) comes from the project's generation event of the same trace: at
+write time when that generation is already stored, or later when it arrives (`link_generations`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from tether.records import Event, EventType, Outcome
+from tether.store.bulk import insert_ignore
+from tether.store.models import EventRow, OutcomeRow
+
+_OUTCOMES = OutcomeRow.__table__
+_CHUNK = 500  # trace ids per IN (...)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)  # SQLite gives back naive datetimes; the store's clock is UTC
+
+
+def outcome_of_event(event: Event) -> Outcome:
+    """An `outcome` event as an Outcome: its id is the event's, its kind and source may be given in attributes
+    (`kind`, `source`; default: kind from the value, source `event`)."""
+    attrs = dict(event.attributes)
+    data: dict[str, Any] = {"outcome_id": event.event_id, "name": event.name, "value": event.value,
+                            "trace_id": event.trace_id, "observed_at": event.timestamp, "attributes": attrs}
+    for key in ("kind", "source"):
+        if isinstance(attrs.get(key), str):
+            data[key] = attrs.pop(key)
+    return Outcome.model_validate(data)
+
+
+def _generation_times(conn: Connection, project: str, traces: Sequence[str]) -> dict[str, datetime]:
+    """The earliest generation timestamp of each trace that has one in the project."""
+    times: dict[str, datetime] = {}
+    for i in range(0, len(traces), _CHUNK):
+        stmt = (select(EventRow.trace_id, func.min(EventRow.timestamp))
+                .where(EventRow.project == project, EventRow.type == EventType.GENERATION.value,
+                       EventRow.trace_id.in_(traces[i:i + _CHUNK]))
+                .group_by(EventRow.trace_id))
+        times.update((t, _aware(ts)) for t, ts in conn.execute(stmt))
+    return times
+
+
+def _row(o: Outcome, project: str, generated: datetime | None, now: datetime) -> dict[str, Any]:
+    generated_at = o.generated_at or generated
+    delay = o.delay_seconds
+    if delay is None and generated_at is not None and o.observed_at is not None:
+        delay = (o.observed_at - generated_at).total_seconds()
+    return {"project": project, "outcome_id": o.outcome_id, "trace_id": o.trace_id, "name": o.name,
+            "kind": o.kind.value if o.kind else None, "source": o.source,
+            "value_num": o.value if isinstance(o.value, float | int) else None,
+            "value_text": o.value if isinstance(o.value, str) else None,
+            "observed_at": o.observed_at, "generated_at": generated_at, "delay_seconds": delay,
+            "attributes": o.attributes or None, "extra": o.model_extra or None, "stored_at": now}
+
+
+def add_outcomes(conn: Connection, outcomes: Iterable[Outcome], project: str) -> tuple[int, int]:
+    """Store outcomes (a repeated outcome_id in the project is stored once); returns (stored, seen)."""
+    items = list(outcomes)
+    traces = sorted({o.trace_id for o in items if o.trace_id is not None and o.generated_at is None})
+    times = _generation_times(conn, project, traces) if traces else {}
+    now = datetime.now(UTC)
+    rows = [_row(o, project, times.get(o.trace_id) if o.trace_id else None, now) for o in items]
+    return insert_ignore(conn, _OUTCOMES, rows), len(rows)
+
+
+def link_generations(conn: Connection, project: str, generations: Iterable[Event]) -> int:
+    """Give outcomes that arrived before their generation its time and their delay; returns rows updated."""
+    waiting = select(OutcomeRow.id).where(OutcomeRow.project == project, OutcomeRow.generated_at.is_(None),
+                                          OutcomeRow.trace_id.is_not(None)).limit(1)
+    if conn.execute(waiting).first() is None:  # the common case: outcomes come after their generation
+        return 0
+    first: dict[str, datetime] = {}
+    for e in generations:
+        if e.trace_id not in first or e.timestamp < first[e.trace_id]:
+            first[e.trace_id] = e.timestamp
+    traces = sorted(first)
+    updated = 0
+    for i in range(0, len(traces), _CHUNK):
+        stmt = (select(OutcomeRow.id, OutcomeRow.trace_id, OutcomeRow.observed_at)
+                .where(OutcomeRow.project == project, OutcomeRow.generated_at.is_(None),
+                       OutcomeRow.trace_id.in_(traces[i:i + _CHUNK])))
+        for row_id, trace, observed in conn.execute(stmt).all():
+            generated = first[trace]
+            delay = (_aware(observed) - generated).total_seconds() if observed is not None else None
+            updated += conn.execute(update(OutcomeRow).where(OutcomeRow.id == row_id)
+                                    .values(generated_at=generated, delay_seconds=delay)).rowcount or 0
+    return updated
+
+
+def outcome_from_row(row: Any) -> Outcome:
+    data: dict[str, Any] = dict(row.extra or {})
+    data.update(outcome_id=row.outcome_id, name=row.name, kind=row.kind, source=row.source,
+                value=row.value_num if row.value_num is not None else row.value_text, trace_id=row.trace_id,
+                observed_at=_aware(row.observed_at), generated_at=_aware(row.generated_at),
+                delay_seconds=row.delay_seconds, attributes=row.attributes or {})
+    return Outcome.model_validate(data)
+
+
+def iter_outcomes(conn: Connection, *, project: str | None = None, trace_id: str | None = None,
+                  source: str | None = None) -> Iterator[Outcome]:
+    """Stored outcomes in arrival order, filtered by project, trace and source."""
+    stmt = select(_OUTCOMES).order_by(OutcomeRow.id)
+    for column, value in ((OutcomeRow.project, project), (OutcomeRow.trace_id, trace_id),
+                          (OutcomeRow.source, source)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    for row in conn.execute(stmt).all():
+        yield outcome_from_row(row)
