@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tether.deploy.pii_checksums import IBAN_LENGTHS, digits, entropy, iban_ok, luhn_ok, ssn_ok
 
-__all__ = ["DETECTORS", "Detector", "Probe", "Start", "email_norm", "gate", "next_match", "regex_scan"]
+__all__ = ["DETECTORS", "Detector", "Probe", "Start", "card_ok", "email_norm", "gate", "next_match", "regex_scan"]
 
 
 # -- detector plumbing --------------------------------------------------------------------------------------
@@ -208,7 +208,8 @@ _CARD = re.compile(
 )
 
 
-def _card_ok(v: str) -> bool:
+def card_ok(v: str) -> bool:
+    """A card number: 13-19 digits, Luhn, a card network's first digit, one separator style."""
     d = digits(v)
     if not (13 <= len(d) <= 19 and luhn_ok(d) and d[0] in "2345689" and len(set(d)) > 1):
         return False
@@ -465,7 +466,7 @@ DETECTORS: tuple[Detector, ...] = (
              (_AT_DOMAIN, _LOCAL_BEFORE)),
     Detector("IBAN", regex_scan(_IBAN, 0, iban_ok, _iban_cut, start=_IBAN_START), _iban_norm,
              lambda p: p.digits >= 2 and _IBAN_HINT.search(p.text) is not None, (_IBAN,)),
-    Detector("CREDIT_CARD", regex_scan(_CARD, 0, _card_ok, start=_CARD_START), digits,
+    Detector("CREDIT_CARD", regex_scan(_CARD, 0, card_ok, start=_CARD_START), digits,
              lambda p: p.digits >= 13, (_CARD,)),
     Detector("SSN", regex_scan(_SSN_CTX, 1, ssn_ok, start=Start(re.compile("s(?:s|oc)"), lower=True)), digits,
              lambda p: p.digits >= 9 and ("ss" in p.low or "soc" in p.low), (_SSN_CTX,)),

@@ -1,0 +1,84 @@
+"""What the ingestion API accepts beyond the `Event` model (Event v2 in the README's formats): one copy of the rules.
+
+The server (`api._ingest`), the SDK (`Client.log`, before anything is queued or spooled), the in-process
+`Ingestor` and `tether import events` (a bad line is a bad line, `--skip-bad` skips it) all call
+`event_problems`, so a client never learns a rule from a 422 it could have known locally.
+
+- `event_id`, `trace_id`: 1-256 characters without NUL (as in v1), and no PII: an id in which the
+  redactor finds an e-mail, phone number, card number, IBAN, SSN, IP address or secret (also when the
+  id's `-_/:.|` separators are read as blanks, so `order-4111111111111111` counts) is refused with
+  the field and the type named. Ids are refused, not redacted: a redacted id would differ from the
+  id the client holds (its retries, `GET /v1/events?trace_id=`, its acks) and, keyed, would change
+  when the key changes, so a retry after a rotation would be stored twice.
+- `model`: 1-255 printable ASCII characters (space to `~`), no leading or trailing blank; then redacted.
+- `model`, `name`: at most 255 characters also after redaction (a placeholder can be longer than the
+  value it replaces; the column holds 255).
+- no NUL anywhere (PostgreSQL text cannot hold it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tether.deploy.pii import Redactor
+from tether.records import Event
+
+MAX_SHORT_FIELD = 255  # model and name columns are String(255)
+MAX_BODY_BYTES = 5 * 1024 * 1024  # the server's default request limit (413 above it)
+MAX_BATCH = 1000  # events per request
+ID_FIELDS = ("event_id", "trace_id")
+_MODEL = re.compile(r"[!-~](?:[ -~]{0,253}[!-~])?")
+_ID_SEPARATORS = str.maketrans("-_/:.|", "      ")
+# find() and lengths never depend on the key: an unkeyed redactor gives the same spans and placeholder lengths
+_FINDER = Redactor(b"tether-event-rules-unkeyed")
+_NAMES = {"EMAIL": "an e-mail address", "PHONE": "a phone number", "CREDIT_CARD": "a payment card number",
+          "IBAN": "an IBAN", "SSN": "a social security number", "IPV4": "an IP address", "IPV6": "an IP address",
+          "SECRET": "a secret (password, key or token)", "URL_TOKEN": "a URL with a token or credentials"}
+
+
+def id_pii(value: str) -> str | None:
+    """The PII type found in an id, or None when the id is safe to store as it is."""
+    found = _FINDER.find(value) or _FINDER.find(value.translate(_ID_SEPARATORS))
+    return found[0].type if found else None
+
+
+def event_problems(event: Event) -> list[str]:
+    """Everything the server would refuse in this (model-valid) event, each as 'field: why'."""
+    problems = []
+    for key in ID_FIELDS:
+        kind = id_pii(getattr(event, key))
+        if kind is not None:
+            problems.append(f"{key}: looks like {_NAMES.get(kind, kind)}; ids must not carry personal data "
+                            "(use an opaque id such as a UUID)")
+    if event.model is not None and not _MODEL.fullmatch(event.model):
+        problems.append(f"model: must be 1-{MAX_SHORT_FIELD} printable ASCII characters without leading or "
+                        "trailing blanks")
+    for key in ("model", "name"):
+        v = getattr(event, key)
+        if v is not None and (len(v) > MAX_SHORT_FIELD or len(_FINDER.redact(v)) > MAX_SHORT_FIELD):
+            problems.append(f"{key}: longer than {MAX_SHORT_FIELD} characters"
+                            + ("" if len(v) > MAX_SHORT_FIELD else " once PII in it is replaced by placeholders"))
+    # PostgreSQL text cannot hold NUL; checking the serialized form covers nested attributes and keys too
+    if "\\u0000" in event.model_dump_json():
+        problems.append("contains a NUL character (\\u0000), which the store cannot hold")
+    return problems
+
+
+def check_event(event: Event) -> Event:
+    """The event, or ValueError naming every problem (`event_problems`)."""
+    problems = event_problems(event)
+    if problems:
+        raise ValueError("event refused: " + "; ".join(problems))  # the values are not echoed: they may be PII
+    return event
+
+
+def problems_as_detail(events: list[Event]) -> list[dict[str, Any]]:
+    """The 422 detail for a batch: one entry per problem, located by index and field."""
+    out = []
+    for i, e in enumerate(events):
+        for p in event_problems(e):
+            field = p.split(":", 1)[0]
+            loc = ["events", i, field] if field in ("event_id", "trace_id", "model", "name") else ["events", i]
+            out.append({"loc": loc, "msg": p})
+    return out
