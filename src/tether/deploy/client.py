@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tether.deploy.event_rules import MAX_BODY_BYTES, check_event
+from tether.deploy.event_rules import MAX_BATCH, MAX_BODY_BYTES, check_event
 from tether.deploy.spool import WriteAheadLog, disk_form, private_dir, read_lines, write_lines
 from tether.records import Event, EventType
 
@@ -61,6 +61,7 @@ class Client:
         self._queue: queue.Queue[tuple[Event, int] | None] = queue.Queue()
         self._pending = 0  # events queued or in flight, not yet acked or spooled
         self._cv = threading.Condition()
+        self._replay_lock = threading.Lock()
         self._closed = False
         self.sent = 0
         self.spooled = 0
@@ -123,16 +124,20 @@ class Client:
 
     def replay(self) -> int:
         """Send spooled batches now (the worker also does this by itself); returns events acknowledged."""
+        with self._replay_lock:  # the worker and a caller must not send (or reject) one file twice
+            return self._replay()
+
+    def _replay(self) -> int:
         done = 0
         for path in sorted(self.spool_dir.glob("batch-*.jsonl")):
             events, broken = read_lines(path)
             if broken:  # half a line written by a client killed mid-write: never logged, so nothing is lost
                 log.warning("%s: %d unreadable line(s) skipped", path.name, broken)
-            if self._send(events, spool_on_failure=False, on_disk=True):
-                path.unlink(missing_ok=True)
-                done += len(events)
-            else:
+            acked = self._send(events, spool_on_failure=False, on_disk=True)
+            if acked is None:
                 break
+            path.unlink(missing_ok=True)
+            done += acked
         return done
 
     def close(self, timeout: float | None = 30.0) -> None:
@@ -213,10 +218,12 @@ class Client:
             self._pending -= len(items)
             self._cv.notify_all()
 
-    def _send(self, payload: list[dict[str, Any]], *, spool_on_failure: bool, on_disk: bool = False) -> bool:
-        """Deliver events: True when every one is acknowledged or rejected, False when the server stayed
-        unreachable (the undelivered rest is then spooled if `spool_on_failure`). Requests stay under the
-        body limit; a 413 halves the request, a 422 bisects it down to the events the server refuses."""
+    def _send(self, payload: list[dict[str, Any]], *, spool_on_failure: bool, on_disk: bool = False) -> int | None:
+        """Deliver events: how many were acknowledged once every one is acknowledged or rejected, None when the
+        server stayed unreachable (the undelivered rest is then spooled if `spool_on_failure`). Requests stay
+        under the body limit; a 413 halves the request, a 422 bisects it down to the events the server refuses.
+        `on_disk`: the events are already in their redacted disk form (a replayed spool)."""
+        acked = 0
         parts = self._by_size(payload)
         parts.reverse()  # a stack: the first part is sent first
         while parts:
@@ -226,8 +233,9 @@ class Client:
                 log.warning("server unreachable after %d tries (%s)", self.max_retries + 1, detail)
                 if spool_on_failure:
                     self._spool([e for p in [part, *parts] for e in p], on_disk=on_disk)
-                return False
+                return None
             if 200 <= status < 300:
+                acked += len(part)
                 self.sent += len(part)
                 if self.on_ack is not None:
                     self.on_ack([e["event_id"] for e in part])
@@ -239,15 +247,15 @@ class Client:
                 self.rejected += len(part)
                 log.error("%d event(s) rejected (%s): %s", len(part), status, detail)
                 write_lines(self.spool_dir / "rejected.jsonl", part if on_disk else map(disk_form, part), append=True)
-        return True
+        return acked
 
     def _by_size(self, payload: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        """Consecutive runs of events whose JSON array stays under the request limit."""
+        """Consecutive runs of events whose JSON array stays under the request limits (bytes and events)."""
         parts: list[list[dict[str, Any]]] = [[]]
         size = 2
         for e in payload:
             n = len(orjson.dumps(e)) + 1
-            if parts[-1] and size + n > self.max_body_bytes:
+            if parts[-1] and (size + n > self.max_body_bytes or len(parts[-1]) >= MAX_BATCH):
                 parts.append([])
                 size = 2
             parts[-1].append(e)

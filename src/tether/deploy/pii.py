@@ -104,6 +104,19 @@ class Redactor:
         self.digest_chars = digest_chars
         self._detectors: list[Detector] = [d for d in DETECTORS if d.type in self.types]
         self._normalizers = {d.type: d.normalize for d in reversed(self._detectors)}
+        self._short: dict[str, str] = {}  # model names, feedback names, attribute keys: a few values recur
+
+    def redact_short(self, text: str) -> str:
+        """`redact` with a bounded cache, for the short strings that recur in every batch."""
+        if len(text) > 256:
+            return self.redact(text)
+        hit = self._short.get(text)
+        if hit is None:
+            hit = self.redact(text)
+            if len(self._short) >= 4096:
+                self._short.clear()
+            self._short[text] = hit
+        return hit
 
     def pseudonym(self, type_: str, value: str) -> str:
         """The placeholder for a value: same value and secret, same placeholder, everywhere."""
@@ -180,7 +193,7 @@ class Redactor:
         if isinstance(value, str):
             return self.redact(value)
         if isinstance(value, dict):
-            return {self.redact(str(k)): self.redact_value(v) for k, v in value.items()}
+            return {self.redact_short(str(k)): self.redact_value(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.redact_value(v) for v in value]
         return self.redact_number(value)
@@ -189,10 +202,14 @@ class Redactor:
         """The event with every client-set text, number and key redacted; ids are kept (`event_rules` refuses
         PII-shaped ones before this runs)."""
         update: dict[str, Any] = {}
-        for key in ("prompt", "response", "corrected_response", "model", "name"):
+        for key in ("prompt", "response", "corrected_response"):
             text = getattr(event, key)
             if text is not None:
                 update[key] = self.redact(text)
+        for key in ("model", "name"):
+            text = getattr(event, key)
+            if text is not None:
+                update[key] = self.redact_short(text)
         if event.value is not None:
             update["value"] = self.redact(event.value) if isinstance(event.value, str) else \
                 self.redact_number(event.value)
@@ -201,7 +218,7 @@ class Redactor:
         extras = event.model_extra or {}
         if extras:
             # an unknown top-level key is stored as metadata: its name is client text too
-            clean = {self.redact(k): self.redact_value(v) for k, v in extras.items()}
+            clean = {self.redact_short(k): self.redact_value(v) for k, v in extras.items()}
             data = event.model_dump(exclude=set(extras))
             data.update(update)
             data.update(clean)
