@@ -59,7 +59,7 @@ def _short_field_problems(key: str, value: str) -> tuple[str, ...]:
     if key == "model" and not _MODEL.fullmatch(value):
         problems.append(f"model: must be 1-{MAX_SHORT_FIELD} printable ASCII characters without leading or "
                         "trailing blanks")
-    if len(value) > MAX_SHORT_FIELD or len(_FINDER.redact(value)) > MAX_SHORT_FIELD:
+    if len(value) > MAX_SHORT_FIELD or len(_FINDER.redact_short(value)) > MAX_SHORT_FIELD:
         problems.append(f"{key}: longer than {MAX_SHORT_FIELD} characters"
                         + ("" if len(value) > MAX_SHORT_FIELD else " once PII in it is replaced by placeholders"))
     return tuple(problems)

@@ -87,6 +87,8 @@ def number_pii(value: Any) -> tuple[str, str] | None:
     return None
 
 
+_JOINERS_AS_BLANKS = str.maketrans("-_/:.|", "      ")
+_HAS_JOINER = re.compile(r"[-_/:.|]")
 _PLACEHOLDER = re.compile(r"<(?:" + "|".join(PII_TYPES) + r")_[0-9a-f]{6}>")
 
 
@@ -107,16 +109,31 @@ class Redactor:
         self._short: dict[str, str] = {}  # model names, feedback names, attribute keys: a few values recur
 
     def redact_short(self, text: str) -> str:
-        """`redact` with a bounded cache, for the short strings that recur in every batch."""
+        """Redact a name-like string (model, feedback name, attribute key), whose parts are often joined by
+        `-_/:.|` (`resource.415-555-0132`, `user_4111111111111111`): a second pass reads those as blanks.
+        Cached: a few such values recur in every batch."""
         if len(text) > 256:
             return self.redact(text)
         hit = self._short.get(text)
         if hit is None:
-            hit = self.redact(text)
+            hit = self._redact_joined(self.redact(text))
             if len(self._short) >= 4096:
                 self._short.clear()
             self._short[text] = hit
         return hit
+
+    def _redact_joined(self, text: str) -> str:
+        if not _HAS_JOINER.search(text):
+            return text
+        found = self.find(text.translate(_JOINERS_AS_BLANKS))  # one character for one: the spans carry over
+        if not found:
+            return text
+        parts, pos = [], 0
+        for f in found:
+            parts += [text[pos:f.start], self.pseudonym(f.type, text[f.start:f.end])]
+            pos = f.end
+        parts.append(text[pos:])
+        return "".join(parts)
 
     def pseudonym(self, type_: str, value: str) -> str:
         """The placeholder for a value: same value and secret, same placeholder, everywhere."""
