@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from tether.deploy.pii_checksums import IBAN_LENGTHS, digits, entropy, iban_ok, luhn_ok, ssn_ok
 
-__all__ = ["DETECTORS", "Detector", "Probe", "Start", "card_ok", "email_norm", "gate", "next_match", "regex_scan"]
+__all__ = ["DETECTORS", "GATE_WORDS", "Detector", "Probe", "Start", "card_ok", "email_norm", "gate", "next_match",
+           "regex_scan"]
 
 
 # -- detector plumbing --------------------------------------------------------------------------------------
@@ -433,7 +434,7 @@ def _iban_norm(v: str) -> str:
 
 # every detector's pre-check implies `gate(text)`; a text without (most attribute values) is skipped whole
 _GATE_CHARS = re.compile(r"[0-9@=:%\[({<]")
-_GATE_WORDS = ("-----", " at", "\tat", "bearer", "token", "pass", "pwd", "sk-", "sk_", "pk_", "rk_", "gh", "github",
+GATE_WORDS = ("-----", " at", "\tat", "bearer", "token", "pass", "pwd", "sk-", "sk_", "pk_", "rk_", "gh", "github",
                "akia", "asia", "xox", "aiza", "glpat-", "eyj")
 
 
@@ -442,7 +443,7 @@ def gate(text: str) -> bool:
     if _GATE_CHARS.search(text) is not None:
         return True
     low = text.lower()
-    return any(w in low for w in _GATE_WORDS)
+    return any(w in low for w in GATE_WORDS)
 
 
 DETECTORS: tuple[Detector, ...] = (
