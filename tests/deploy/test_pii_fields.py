@@ -105,6 +105,20 @@ def test_ids_v1_clients_send_are_still_accepted() -> None:
     assert [i for i in ids if id_pii(i)] == []
 
 
+def test_ids_checked_as_a_batch_get_what_each_gets_alone() -> None:
+    import random
+
+    from tether.deploy.event_rules import ids_pii
+
+    rng = random.Random(0)
+    parts = ["order", "4111111111111111", EMAIL, "415-555-0132", "219-09-9999", "DE89370400440532013000", "x", "7",
+             "10.0.0.1", "sk-" + "ab12" * 8, "john_at_gmail_dot_com", "run", "2026", "\n", "00000000", "ab"]
+    ids = ["-".join(rng.choice(parts) for _ in range(rng.randint(1, 3))) for _ in range(400)]
+    batch = ids_pii(ids)
+    assert batch == {i: ids_pii([i])[i] for i in ids}
+    assert 50 < sum(v is not None for v in batch.values()) < 400  # both kinds are in the mix
+
+
 def test_attribute_keys_are_redacted(api) -> None:
     client, store, h = api
     assert client.post("/v1/events", json=[gen(attributes={EMAIL: "x", "nested": {f"to {EMAIL}": [1]}})],

@@ -173,7 +173,10 @@ class WriteAheadLog:
     @staticmethod
     def recover(folder: Path) -> list[Path]:
         """Segments of dead writers, renamed to spool batches; returns the new batch paths."""
-        import fcntl
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): no write-ahead log could have been written here
+            return []
 
         out = []
         for path in sorted(folder.glob("wal-*.jsonl")):
