@@ -102,10 +102,14 @@ class Client:
         if self._closed:
             raise RuntimeError("client is closed")
         check_event(event)
-        size = len(orjson.dumps(event.model_dump(mode="json"))) + 2
-        if size > self.max_body_bytes:
-            raise ValueError(f"event refused: {size} bytes as JSON, more than the {self.max_body_bytes}-byte "
-                             "request limit")
+        texts = sum(len(t) for t in (event.prompt, event.response, event.corrected_response, event.value) if
+                    isinstance(t, str))
+        # JSON escaping makes a character at most 6 bytes: serialize only an event that could be too big
+        if 6 * texts + len(orjson.dumps([event.attributes, event.model_extra])) + 4096 > self.max_body_bytes:
+            size = len(orjson.dumps(event.model_dump(mode="json"))) + 2
+            if size > self.max_body_bytes:
+                raise ValueError(f"event refused: {size} bytes as JSON, more than the {self.max_body_bytes}-byte "
+                                 "request limit")
         segment = self._wal.append(event) if self._wal is not None else -1
         with self._cv:
             self._pending += 1
