@@ -15,7 +15,7 @@ from tests.deploy.test_client import FlakyTransport
 from typer.testing import CliRunner
 
 from tether.cli import app
-from tether.config import find_project, init_project
+from tether.config import find_project
 from tether.deploy.api import create_app
 from tether.deploy.client import Client
 from tether.deploy.keys import create_key
@@ -74,21 +74,13 @@ def found(text: str) -> list[str]:
     return [v for v in RAW if v in text]
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "proj"
-    init_project(root, name="shop")
-    monkeypatch.chdir(root)
-    monkeypatch.delenv("TETHER_DATABASE_URL", raising=False)
-    return root
-
-
-def test_no_planted_value_is_found_raw_anywhere(project: Path, tmp_path: Path,
+def test_no_planted_value_is_found_raw_anywhere(project_dir: Path, tmp_path: Path,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     runner = CliRunner()
     store = find_project().store()
-    key = create_key(store, "shop")
+    tenant = find_project().name
+    key = create_key(store, tenant)
     h = {"Authorization": f"Bearer {key}"}
     application = create_app(store)
     with TestClient(application) as http:
@@ -123,7 +115,7 @@ def test_no_planted_value_is_found_raw_anywhere(project: Path, tmp_path: Path,
     r = runner.invoke(app, ["export", "events", str(out)])
     assert r.exit_code == 0, r.output
 
-    stored = list(store.iter_events(project="shop"))
+    stored = list(store.iter_events(project=tenant))
     assert len(stored) == 4 * 4 + 1  # api, sdk, spooled, imported; one OTLP span
     text = db_text(store)
     assert "resource.<PHONE_" in text and text.count("<CREDIT_CARD_") > 17  # the scan reads every stored value

@@ -126,7 +126,8 @@ router = APIRouter(prefix="/v1", tags=["ingestion"])
 
 
 async def _ingest(served: Ingestion, events: list[Event], key: KeyInfo, skipped: int = 0) -> IngestResult:
-    problems = problems_as_detail(events)  # the rules the SDK checks too (`event_rules`)
+    # the rules the SDK checks too (`event_rules`); a large batch is checked off the event loop (~25 us an event)
+    problems = await run_in_threadpool(problems_as_detail, events) if len(events) > 64 else problems_as_detail(events)
     if problems:
         raise HTTPException(422, problems)
     try:
