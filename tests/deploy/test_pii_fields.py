@@ -157,6 +157,19 @@ def test_number_rules_follow_the_checksums() -> None:
     assert number_pii(True) is None and number_pii(4111111111111111.5) is None and number_pii(-CARD)[0] == "CREDIT_CARD"
 
 
+def test_a_value_under_a_context_key_is_redacted_as_its_text_would_be(api) -> None:
+    client, store, h = api
+    attrs = {"password": "Tr0ub4dor&3", "phone": "4155550132", "user": {"ssn": "219099999"}, "note": "4155550132"}
+    r = client.post("/v1/events", json=[gen(attributes=attrs, db_password="hunter2!x")], headers=h)
+    assert r.status_code == 200
+    (e,) = store.iter_events(project="p")
+    a = e.attributes
+    assert a["password"].startswith("<SECRET_") and a["phone"].startswith("<PHONE_")
+    assert a["user"]["ssn"].startswith("<SSN_") and e.extras["db_password"].startswith("<SECRET_")
+    assert a["note"] == "4155550132"  # no context, no shape beyond ten digits: as in a text, kept
+    assert "Tr0ub4dor&3" not in stored_json(store) and "hunter2!x" not in stored_json(store)
+
+
 def test_unknown_top_level_keys_are_redacted(api) -> None:
     client, store, h = api
     assert client.post("/v1/events", json=[gen(**{EMAIL: CARD})], headers=h).status_code == 200

@@ -25,14 +25,16 @@ from tether.store import Store
 EMAIL, CARD, PHONE, SSN, IBAN = "zoe.planted@example.org", "4111111111111111", "415-555-0132", "219-09-9999", \
     "DE89370400440532013000"
 # as texts, and the numbers as a client sends them (a JSON number stores its digits)
-RAW = [EMAIL, CARD, "4111 1111 1111 1111", PHONE, SSN, IBAN, "4155550132", "219099999"]
+PASSWORD = "Tr0ub4dor&3"
+RAW = [EMAIL, CARD, "4111 1111 1111 1111", PHONE, SSN, IBAN, "4155550132", "219099999", PASSWORD]
 TEXT = f"mail {EMAIL}, card 4111 1111 1111 1111, call {PHONE}, ssn {SSN}, iban {IBAN}"
 NUMBERS = {"card": int(CARD), "phone": 4155550132, "ssn": 219099999}
 
 
 def planted_events(tag: str) -> list[dict]:
     """Every field a client can set on /v1/events, each holding planted values."""
-    attrs = {**NUMBERS, "text": TEXT, EMAIL: "key", f"nested {IBAN}": {"list": [TEXT, int(CARD)], PHONE: 1}}
+    attrs = {**NUMBERS, "text": TEXT, EMAIL: "key", f"nested {IBAN}": {"list": [TEXT, int(CARD)], PHONE: 1},
+             "password": PASSWORD, "user": {"phone": "4155550132", "ssn": "219099999"}}
     base = {"timestamp": "2026-11-27T03:00:00Z", "attributes": attrs, f"extra {EMAIL}": TEXT, "user_id": EMAIL,
             "extra_number": int(CARD)}
     return [

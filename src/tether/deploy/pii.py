@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.deploy.pii_checksums import iban_ok, luhn_ok, ssn_ok
-from tether.deploy.pii_patterns import DETECTORS, Detector, Probe, card_ok, gate
+from tether.deploy.pii_patterns import DETECTORS, Detector, Probe, card_ok, context_key, gate
 from tether.deploy.pii_text import Folded, fold
 from tether.records import Event
 
@@ -107,6 +107,7 @@ class Redactor:
         self._detectors: list[Detector] = [d for d in DETECTORS if d.type in self.types]
         self._normalizers = {d.type: d.normalize for d in reversed(self._detectors)}
         self._short: dict[str, str] = {}  # model names, feedback names, attribute keys: a few values recur
+        self._context: dict[str, bool] = {}  # attribute key -> whether it gives its value context
 
     def redact_short(self, text: str) -> str:
         """Redact a name-like string (model, feedback name, attribute key), whose parts are often joined by
@@ -210,10 +211,31 @@ class Redactor:
         if isinstance(value, str):
             return self.redact(value)
         if isinstance(value, dict):
-            return {self.redact_short(str(k)): self.redact_value(v) for k, v in value.items()}
+            return self._redact_items(value)
         if isinstance(value, list):
             return [self.redact_value(v) for v in value]
         return self.redact_number(value)
+
+    def _redact_items(self, items: dict[Any, Any]) -> dict[str, Any]:
+        out = {}
+        for k, v in items.items():
+            key = str(k)
+            if isinstance(v, str) and self._context_key(key):
+                # the name is the context the value lacks: {"password": "hunter2"} reads as "password=hunter2"
+                red = self.redact(f"{key}={v}")
+                v = red[len(key) + 1:] if red.startswith(key + "=") else self.redact(v)
+            else:
+                v = self.redact_value(v)
+            out[self.redact_short(key)] = v
+        return out
+
+    def _context_key(self, key: str) -> bool:
+        hit = self._context.get(key)
+        if hit is None:
+            if len(self._context) >= 4096:
+                self._context.clear()
+            hit = self._context[key] = context_key(key)
+        return hit
 
     def redact_event(self, event: Event) -> Event:
         """The event with every client-set text, number and key redacted; ids are kept (`event_rules` refuses
@@ -235,7 +257,7 @@ class Redactor:
         extras = event.model_extra or {}
         if extras:
             # an unknown top-level key is stored as metadata: its name is client text too
-            clean = {self.redact_short(k): self.redact_value(v) for k, v in extras.items()}
+            clean = self._redact_items(extras)
             data = event.model_dump(exclude=set(extras))
             data.update(update)
             data.update(clean)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from tether.deploy.pii_checksums import IBAN_LENGTHS, digits, entropy, iban_ok, luhn_ok, ssn_ok
 
-__all__ = ["DETECTORS", "GATE_WORDS", "Detector", "Probe", "Start", "card_ok", "email_norm", "gate", "next_match",
+__all__ = ["DETECTORS", "GATE_WORDS", "Detector", "Probe", "Start", "card_ok", "context_key", "email_norm", "gate",
+           "next_match",
            "regex_scan"]
 
 
@@ -417,6 +418,14 @@ _PHONE_WORDS = re.compile("phone|telephone|tel|mobile|mob|cell|fax|whatsapp|sms|
 _PHONE_START = re.compile(r"[+(0-9](?<![\w+/=.-][+(0-9])(?<![0-9][ .-][(0-9])")
 _has_key_word = _any("pass", "pwd", "secret", "key", "token", "auth", "credential")
 _has_phone_word = _any("phone", "tel", "mob", "cell", "fax", "whatsapp", "sms", "call", "text", "reach", "ring", "dial")
+_has_ssn_word = _any("ss", "soc")
+
+
+def context_key(key: str) -> bool:
+    """Can this name give a value the context a detector reads (`password`, `phone`, `ssn`)? Then an attribute
+    `{"password": "hunter2"}` is redacted as the text `password=hunter2` would be."""
+    low = key.lower()
+    return _has_key_word(low) or _has_phone_word(low) or _has_ssn_word(low)
 # " at ", "[at]", "( at )": the literal "at" first, so the search jumps between its occurrences
 _AT_HINT = re.compile(
     r"at(?:(?<=[ \t]at)[ \t]|(?:(?<=[\[({<]at)|(?<=[\[({<][ \t]at)|(?<=[\[({<][ \t]{2}at))[ \t]{0,2}[\])}>])"
