@@ -3,11 +3,14 @@ private and redacted files on disk, and a write-ahead spool that survives SIGKIL
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,18 +151,36 @@ time.sleep(60)
 """
 
 
+@contextlib.contextmanager
+def served(store: Store) -> Iterator[str]:
+    """The ingestion API on a real port, in a thread of this process (only the client is killed here)."""
+    import uvicorn
+
+    from tether.deploy.process import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 def test_sigkill_of_the_client_with_write_ahead_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
-    from tether.deploy.process import ServerProcess
     from tether.store import deploy_repo
 
-    url = f"sqlite:///{tmp_path / 'wal.db'}"
-    store = Store(url)
+    store = Store(f"sqlite:///{tmp_path / 'wal.db'}")
     key = create_key(store, "drill")
     spool = tmp_path / "spool"
     n = 2000
-    with ServerProcess(url) as server:
+    with served(store) as url:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        child = subprocess.Popen([sys.executable, "-c", _CHILD, server.url, key, str(spool), str(n)],
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, url, key, str(spool), str(n)],
                                  stdout=subprocess.PIPE, env=env)
         try:
             assert child.stdout.readline().strip() == b"logged"
@@ -168,7 +189,7 @@ def test_sigkill_of_the_client_with_write_ahead_loses_nothing_and_duplicates_not
             child.wait()
         assert list(spool.glob("wal-*.jsonl"))  # what the dead client had not settled is on disk
         assert EMAIL.encode() not in b"".join(p.read_bytes() for p in spool.iterdir() if p.is_file())
-        with Client(server.url, key, flush_interval=0.05, spool_dir=spool) as after:
+        with Client(url, key, flush_interval=0.05, spool_dir=spool) as after:
             assert after.recovered > 0
             after.replay()
     rows, distinct, ids = deploy_repo.event_id_counts(store, "drill")
