@@ -110,7 +110,10 @@ class WriteAheadLog:
     """
 
     def __init__(self, folder: Path, segment_events: int = 10_000) -> None:
-        import fcntl  # POSIX only: the lock is how a crashed writer is told from a live one
+        try:
+            import fcntl  # POSIX only: the lock is how a crashed writer is told from a live one
+        except ImportError:
+            raise RuntimeError("write_ahead=True needs POSIX file locks (fcntl); not available here") from None
 
         self._fcntl = fcntl
         self.folder = folder
