@@ -84,6 +84,7 @@ def import_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import a file into the project's store (all or nothing, idempotent)."""
+    from tether.deploy.event_rules import event_problems
     from tether.deploy.ingest import import_redactor
     from tether.io import InputError, import_file
     from tether.io.formats import get_format
@@ -96,7 +97,7 @@ def import_(
         with byte_progress(f"import {kind}", total_bytes(file) if file.exists() else 0) as advance:
             report = import_file(store, kind, file, skip_bad=skip_bad, set_name=set_name, on_bytes=advance,
                                  transform_event=import_redactor(store, tenant) if events else None,
-                                 project=tenant)
+                                 check_event=event_problems if events else None, project=tenant)
     except InputError as exc:
         if exc.n_bad == 1:
             raise fail(str(exc), "nothing was imported; fix the line or pass --skip-bad FILE") from None

@@ -312,7 +312,7 @@ _REQUIRED_BY_TYPE: dict[EventType, tuple[str, ...]] = {
 
 
 class Event(_Record):
-    """A production event (FORMATS.md, Event v1)."""
+    """A production event (FORMATS.md, Event v2: v1 narrowed by `tether.deploy.event_rules`)."""
 
     event_id: StrictStr = Field(min_length=1, max_length=256)
     type: EventType

@@ -1,16 +1,20 @@
 """The Python SDK: `Client(url, api_key).log_generation(...)` and friends.
 
-Events are validated locally, queued, and sent in batches by one background thread. A failed
-send is retried with exponential backoff (event ids make retries safe: the server stores an id
-once); when the server stays unreachable the batch goes to an on-disk spool (JSONL files) that
-is replayed once the server answers again, also by the next Client on the same spool folder.
-Only a 4xx other than 408/429 drops a batch from the send path: it is kept in `rejected.jsonl`.
+Events are validated locally with the server's own rules (the `Event` model and `event_rules`: a bad
+event raises ValueError in `log_*`, it is never queued), queued, and sent in batches by one background
+thread, each request under the server's body limit. A failed send is retried with exponential backoff
+(event ids make retries safe: the server stores an id once); when the server stays unreachable the batch
+goes to an on-disk spool (JSONL files) that is replayed once the server answers again, also by the next
+Client on the same spool folder. A 413 splits the batch in halves; a 422 bisects it, so only the events
+the server refuses go to `rejected.jsonl` and every valid one is stored. Another 4xx (other than
+408/425/429: retried) rejects the batch. Spool files are private (folder 0700, files 0600) and redacted
+with unkeyed placeholders (`tether.deploy.spool`). With `write_ahead=True` every event is on disk before
+`log_*` returns, so a crash of the client process right after it loses nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import random
 import threading
@@ -24,6 +28,8 @@ from typing import Any
 import httpx
 import orjson
 
+from tether.deploy.event_rules import MAX_BATCH, MAX_BODY_BYTES, check_event
+from tether.deploy.spool import WriteAheadLog, disk_form, private_dir, read_lines, write_lines
 from tether.records import Event, EventType
 
 log = logging.getLogger("tether.client")
@@ -36,21 +42,26 @@ class Client:
     def __init__(self, url: str, api_key: str, *, batch_size: int = 100, flush_interval: float = 0.5,
                  max_retries: int = 6, backoff_base: float = 0.1, backoff_max: float = 5.0, timeout: float = 10.0,
                  spool_dir: str | Path | None = None, transport: httpx.BaseTransport | None = None,
-                 on_ack: Callable[[list[str]], None] | None = None) -> None:
+                 on_ack: Callable[[list[str]], None] | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+                 write_ahead: bool = False) -> None:
         self.url = url.rstrip("/")
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.spool_dir = Path(spool_dir) if spool_dir is not None else Path.home() / ".tether" / "spool"
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.max_body_bytes = max_body_bytes
+        self.spool_dir = private_dir(Path(spool_dir) if spool_dir is not None else Path.home() / ".tether" / "spool")
         self.on_ack = on_ack  # called with the event ids of every acknowledged batch (tests, metrics)
+        # segments of a client that died are spooled batches now; the worker replays them
+        self.recovered = sum(len(read_lines(p)[0]) for p in WriteAheadLog.recover(self.spool_dir))
+        self._wal = WriteAheadLog(self.spool_dir) if write_ahead else None
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport,
                                   headers={"Authorization": f"Bearer {api_key}"})
-        self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[Event, int] | None] = queue.Queue()
         self._pending = 0  # events queued or in flight, not yet acked or spooled
         self._cv = threading.Condition()
+        self._replay_lock = threading.Lock()
         self._closed = False
         self.sent = 0
         self.spooled = 0
@@ -93,12 +104,22 @@ class Client:
     outcome = log_outcome
 
     def log(self, event: Event) -> None:
-        """Queue an already-built event."""
+        """Queue an already-built event; ValueError (naming the fields) for one the server would refuse."""
         if self._closed:
             raise RuntimeError("client is closed")
+        check_event(event)
+        texts = sum(len(t) for t in (event.prompt, event.response, event.corrected_response, event.value) if
+                    isinstance(t, str))
+        # JSON escaping makes a character at most 6 bytes: serialize only an event that could be too big
+        if 6 * texts + len(orjson.dumps([event.attributes, event.model_extra])) + 4096 > self.max_body_bytes:
+            size = len(orjson.dumps(event.model_dump(mode="json"))) + 2
+            if size > self.max_body_bytes:
+                raise ValueError(f"event refused: {size} bytes as JSON, more than the {self.max_body_bytes}-byte "
+                                 "request limit")
+        segment = self._wal.append(event) if self._wal is not None else -1
         with self._cv:
             self._pending += 1
-        self._queue.put(event)
+        self._queue.put((event, segment))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued event is acknowledged or spooled; False on timeout."""
@@ -113,14 +134,20 @@ class Client:
 
     def replay(self) -> int:
         """Send spooled batches now (the worker also does this by itself); returns events acknowledged."""
+        with self._replay_lock:  # the worker and a caller must not send (or reject) one file twice
+            return self._replay()
+
+    def _replay(self) -> int:
         done = 0
         for path in sorted(self.spool_dir.glob("batch-*.jsonl")):
-            events = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-            if self._send(events, spool_on_failure=False):
-                path.unlink(missing_ok=True)
-                done += len(events)
-            else:
+            events, broken = read_lines(path)
+            if broken:  # half a line written by a client killed mid-write: never logged, so nothing is lost
+                log.warning("%s: %d unreadable line(s) skipped", path.name, broken)
+            acked = self._send(events, spool_on_failure=False, on_disk=True)
+            if acked is None:
                 break
+            path.unlink(missing_ok=True)
+            done += acked
         return done
 
     def close(self, timeout: float | None = 30.0) -> None:
@@ -131,7 +158,7 @@ class Client:
         self._closed = True
         if not flushed:
             # the server is still not answering: write what is queued to the spool now, the next Client replays it
-            left: list[Event] = []
+            left: list[tuple[Event, int]] = []
             while True:
                 try:
                     item = self._queue.get_nowait()
@@ -140,13 +167,14 @@ class Client:
                 if item is not None:
                     left.append(item)
             if left:
-                self._spool([e.model_dump(mode="json") for e in left])
-                with self._cv:
-                    self._pending -= len(left)
+                self._spool([e.model_dump(mode="json") for e, _ in left])
+                self._settled(left)
         self._queue.put(None)
         self._thread.join(timeout)
         if not self._thread.is_alive():  # else the worker still retries a batch; it closes the connection itself
             self._http.close()
+            if self._wal is not None:
+                self._wal.close()
 
     def __enter__(self) -> Client:
         return self
@@ -165,7 +193,7 @@ class Client:
         last_replay = 0.0
         stop = False
         while not stop:
-            batch: list[Event] = []
+            batch: list[tuple[Event, int]] = []
             try:
                 item = self._queue.get(timeout=self.flush_interval)
                 if item is None:
@@ -182,11 +210,8 @@ class Client:
             except queue.Empty:
                 pass
             if batch:
-                payload = [e.model_dump(mode="json") for e in batch]
-                self._send(payload, spool_on_failure=True)
-                with self._cv:
-                    self._pending -= len(batch)
-                    self._cv.notify_all()
+                self._send([e.model_dump(mode="json") for e, _ in batch], spool_on_failure=True)
+                self._settled(batch)
             if time.monotonic() - last_replay > 5 * self.flush_interval and not stop:
                 last_replay = time.monotonic()
                 try:
@@ -195,49 +220,81 @@ class Client:
                     log.warning("spool replay failed: %s", exc)
         self._http.close()
 
-    def _send(self, payload: list[dict[str, Any]], *, spool_on_failure: bool) -> bool:
-        """POST with retries; True when acknowledged (or rejected as bad input), False when spooled/failed."""
-        body = orjson.dumps(payload)
+    def _settled(self, items: list[tuple[Event, int]]) -> None:
+        """These events are acked, rejected or spooled: nothing in memory is needed for them any more."""
+        if self._wal is not None:
+            self._wal.done(seg for _, seg in items)
+        with self._cv:
+            self._pending -= len(items)
+            self._cv.notify_all()
+
+    def _send(self, payload: list[dict[str, Any]], *, spool_on_failure: bool, on_disk: bool = False) -> int | None:
+        """Deliver events: how many were acknowledged once every one is acknowledged or rejected, None when the
+        server stayed unreachable (the undelivered rest is then spooled if `spool_on_failure`). Requests stay
+        under the body limit; a 413 halves the request, a 422 bisects it down to the events the server refuses.
+        `on_disk`: the events are already in their redacted disk form (a replayed spool)."""
+        acked = 0
+        parts = self._by_size(payload)
+        parts.reverse()  # a stack: the first part is sent first
+        while parts:
+            part = parts.pop()
+            status, detail = self._post(part)
+            if status is None:
+                log.warning("server unreachable after %d tries (%s)", self.max_retries + 1, detail)
+                if spool_on_failure:
+                    self._spool([e for p in [part, *parts] for e in p], on_disk=on_disk)
+                return None
+            if 200 <= status < 300:
+                acked += len(part)
+                self.sent += len(part)
+                if self.on_ack is not None:
+                    self.on_ack([e["event_id"] for e in part])
+            elif status in (413, 422) and len(part) > 1:
+                half = len(part) // 2
+                parts += [part[half:], part[:half]]
+            else:
+                # the server will never take these: keep them for a human, do not retry forever
+                self.rejected += len(part)
+                log.error("%d event(s) rejected (%s): %s", len(part), status, detail)
+                write_lines(self.spool_dir / "rejected.jsonl", part if on_disk else map(disk_form, part), append=True)
+        return acked
+
+    def _by_size(self, payload: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Consecutive runs of events whose JSON array stays under the request limits (bytes and events)."""
+        parts: list[list[dict[str, Any]]] = [[]]
+        size = 2
+        for e in payload:
+            n = len(orjson.dumps(e)) + 1
+            if parts[-1] and (size + n > self.max_body_bytes or len(parts[-1]) >= MAX_BATCH):
+                parts.append([])
+                size = 2
+            parts[-1].append(e)
+            size += n
+        return parts
+
+    def _post(self, part: list[dict[str, Any]]) -> tuple[int | None, str]:
+        """POST with retries on connection errors and retryable statuses: (final status or None, detail)."""
+        body = orjson.dumps(part)
+        detail = ""
         for attempt in range(self.max_retries + 1):
             try:
                 r = self._http.post("/v1/events", content=body, headers={"Content-Type": "application/json"})
             except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the HTTP client was closed meanwhile
-                status, detail = None, str(exc)
+                detail = str(exc)
             else:
-                status, detail = r.status_code, r.text[:300]
-                if 200 <= status < 300:
-                    self.sent += len(payload)
-                    if self.on_ack is not None:
-                        self.on_ack([e["event_id"] for e in payload])
-                    return True
-                if 400 <= status < 500 and status not in _RETRYABLE:
-                    # the server will never take this batch: keep it for a human, do not retry forever
-                    self.rejected += len(payload)
-                    log.error("batch of %d events rejected (%s): %s", len(payload), status, detail)
-                    self._append(self.spool_dir / "rejected.jsonl", payload)
-                    return True
+                detail = r.text[:300]
+                if r.status_code < 300 or (400 <= r.status_code < 500 and r.status_code not in _RETRYABLE):
+                    return r.status_code, detail
             self.failed_requests += 1
             if attempt < self.max_retries:
                 delay = min(self.backoff_max, self.backoff_base * 2**attempt)
                 time.sleep(delay * (0.5 + random.random() / 2))  # jitter: retries from many clients spread out
-        log.warning("server unreachable after %d tries (%s)", self.max_retries + 1, detail)
-        if spool_on_failure:
-            self._spool(payload)
-        return False
+        return None, detail
 
-    def _spool(self, payload: list[dict[str, Any]]) -> None:
+    def _spool(self, payload: list[dict[str, Any]], *, on_disk: bool = False) -> None:
+        """Write a batch (redacted, 0600) atomically: replay never sees half a batch."""
         final = self.spool_dir / f"batch-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.jsonl"
         tmp = final.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            for e in payload:
-                fh.write(orjson.dumps(e) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(final)  # atomic: replay never sees half a batch
+        write_lines(tmp, payload if on_disk else map(disk_form, payload), append=False, sync=True)
+        tmp.replace(final)
         self.spooled += len(payload)
-
-    @staticmethod
-    def _append(path: Path, payload: list[dict[str, Any]]) -> None:
-        with path.open("ab") as fh:
-            for e in payload:
-                fh.write(orjson.dumps(e) + b"\n")

@@ -7,25 +7,11 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable
 
+from tether.deploy.event_rules import check_event
 from tether.deploy.keys import DEFAULT_PROJECT, project_secret
 from tether.deploy.pii import Redactor
 from tether.records import Event
 from tether.store import Store, WriteResult
-
-MAX_SHORT_FIELD = 255  # model and name columns are String(255)
-
-
-def check_storable(event: Event) -> list[str]:
-    """Problems the database would reject (so the API answers 422, never 500): long short fields, NUL bytes."""
-    problems = []
-    for key in ("model", "name"):
-        v = getattr(event, key)
-        if v is not None and len(v) > MAX_SHORT_FIELD:
-            problems.append(f"{key}: longer than {MAX_SHORT_FIELD} characters")
-    # PostgreSQL text cannot hold NUL; checking the serialized form covers nested attributes too
-    if "\\u0000" in event.model_dump_json():
-        problems.append("contains a NUL character (\\u0000), which the store cannot hold")
-    return problems
 
 
 class Ingestor:
@@ -45,9 +31,10 @@ class Ingestor:
             return r
 
     def ingest(self, events: Iterable[Event], project: str) -> WriteResult:
-        """Redact then store in one committed transaction; a repeated event_id is stored once."""
+        """Check (`event_rules`, ValueError), redact, then store in one committed transaction; a repeated event_id
+        is stored once."""
         redactor = self.redactor(project)
-        clean = [redactor.redact_event(e) for e in events]
+        clean = [redactor.redact_event(check_event(e)) for e in events]
         with self.store.write_transaction() as conn:
             return self.store.add_events(clean, project=project, conn=conn)
 
@@ -59,9 +46,10 @@ class Ingestor:
 
 
 def import_redactor(store: Store, project: str = DEFAULT_PROJECT) -> Callable[[Event], Event]:
-    """For `tether.io.import_file(transform_event=...)`: redacts as the HTTP path does (secret made on first use)."""
+    """For `tether.io.import_file(transform_event=...)`: checks and redacts as the HTTP path does (secret made on
+    first use); pass `event_problems` as `check_event` too, so that `--skip-bad` skips refused lines."""
     ingestor = Ingestor(store)
-    return lambda event: ingestor.redactor(project).redact_event(event)
+    return lambda event: ingestor.redactor(project).redact_event(check_event(event))
 
 
 class GroupCommitter:

@@ -41,11 +41,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.deploy.pii_checksums import iban_ok, luhn_ok, ssn_ok
-from tether.deploy.pii_patterns import DETECTORS, Detector, Probe, gate
+from tether.deploy.pii_patterns import DETECTORS, Detector, Probe, card_ok, context_key, gate
 from tether.deploy.pii_text import Folded, fold
 from tether.records import Event
 
-__all__ = ["PII_TYPES", "Finding", "Redactor", "luhn_ok", "iban_ok", "ssn_ok"]
+__all__ = ["PII_TYPES", "Finding", "Redactor", "luhn_ok", "iban_ok", "number_pii", "ssn_ok"]
 
 PII_TYPES = ("EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "SSN", "IPV4", "IPV6", "SECRET", "URL_TOKEN")
 
@@ -60,6 +60,35 @@ class Finding:
     value: str
 
 
+_NANP = re.compile(r"1?[2-9][0-9]{2}[2-9][0-9]{6}")
+
+
+def number_pii(value: Any) -> tuple[str, str] | None:
+    """(type, digits) when a JSON number has the shape of a card, SSN or phone number, else None.
+
+    A number has no separators and no context, so its shape decides: 13-19 digits that pass the card
+    check (Luhn, a network's first digit), 9 digits that pass the SSN rules, 10 digits (11 with a
+    leading 1) that form a North American number. An integral float counts as its integer. SSNs whose
+    area starts with 0 lose that digit as a number and are not caught; international numbers are not.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        if not value.is_integer() or abs(value) >= 1e19:
+            return None
+        value = int(value)
+    d = str(abs(value))
+    if 13 <= len(d) <= 19 and card_ok(d):
+        return "CREDIT_CARD", d
+    if len(d) == 9 and ssn_ok(d):
+        return "SSN", d
+    if len(d) in (10, 11) and _NANP.fullmatch(d):
+        return "PHONE", d
+    return None
+
+
+_JOINERS_AS_BLANKS = str.maketrans("-_/:.|", "      ")
+_HAS_JOINER = re.compile(r"[-_/:.|]")
 _PLACEHOLDER = re.compile(r"<(?:" + "|".join(PII_TYPES) + r")_[0-9a-f]{6}>")
 
 
@@ -77,6 +106,35 @@ class Redactor:
         self.digest_chars = digest_chars
         self._detectors: list[Detector] = [d for d in DETECTORS if d.type in self.types]
         self._normalizers = {d.type: d.normalize for d in reversed(self._detectors)}
+        self._short: dict[str, str] = {}  # model names, feedback names, attribute keys: a few values recur
+        self._context: dict[str, bool] = {}  # attribute key -> whether it gives its value context
+
+    def redact_short(self, text: str) -> str:
+        """Redact a name-like string (model, feedback name, attribute key), whose parts are often joined by
+        `-_/:.|` (`resource.415-555-0132`, `user_4111111111111111`): a second pass reads those as blanks.
+        Cached: a few such values recur in every batch."""
+        if len(text) > 256:
+            return self.redact(text)
+        hit = self._short.get(text)
+        if hit is None:
+            hit = self._redact_joined(self.redact(text))
+            if len(self._short) >= 4096:
+                self._short.clear()
+            self._short[text] = hit
+        return hit
+
+    def _redact_joined(self, text: str) -> str:
+        if not _HAS_JOINER.search(text):
+            return text
+        found = self.find(text.translate(_JOINERS_AS_BLANKS))  # one character for one: the spans carry over
+        if not found:
+            return text
+        parts, pos = [], 0
+        for f in found:
+            parts += [text[pos:f.start], self.pseudonym(f.type, text[f.start:f.end])]
+            pos = f.end
+        parts.append(text[pos:])
+        return "".join(parts)
 
     def pseudonym(self, type_: str, value: str) -> str:
         """The placeholder for a value: same value and secret, same placeholder, everywhere."""
@@ -143,27 +201,65 @@ class Redactor:
         parts.append(text[pos:])
         return "".join(parts)
 
+    def redact_number(self, value: Any) -> Any:
+        """A number shaped like a card, SSN or phone number (`number_pii`) as its placeholder; others as they are."""
+        found = number_pii(value)
+        return value if found is None else self.pseudonym(*found)
+
     def redact_value(self, value: Any) -> Any:
-        """Redact strings inside JSON-like values (attributes), leaving the structure as is."""
+        """Redact strings, numbers and keys inside JSON-like values (attributes), keeping the structure."""
         if isinstance(value, str):
             return self.redact(value)
         if isinstance(value, dict):
-            return {k: self.redact_value(v) for k, v in value.items()}
+            return self._redact_items(value)
         if isinstance(value, list):
             return [self.redact_value(v) for v in value]
-        return value
+        return self.redact_number(value)
+
+    def _redact_items(self, items: dict[Any, Any]) -> dict[str, Any]:
+        out = {}
+        for k, v in items.items():
+            key = str(k)
+            if isinstance(v, str) and self._context_key(key):
+                # the name is the context the value lacks: {"password": "hunter2"} reads as "password=hunter2"
+                red = self.redact(f"{key}={v}")
+                v = red[len(key) + 1:] if red.startswith(key + "=") else self.redact(v)
+            else:
+                v = self.redact_value(v)
+            out[self.redact_short(key)] = v
+        return out
+
+    def _context_key(self, key: str) -> bool:
+        hit = self._context.get(key)
+        if hit is None:
+            if len(self._context) >= 4096:
+                self._context.clear()
+            hit = self._context[key] = context_key(key)
+        return hit
 
     def redact_event(self, event: Event) -> Event:
-        """The event with its texts, string value and attributes redacted (ids are kept)."""
+        """The event with every client-set text, number and key redacted; ids are kept (`event_rules` refuses
+        PII-shaped ones before this runs)."""
         update: dict[str, Any] = {}
         for key in ("prompt", "response", "corrected_response"):
             text = getattr(event, key)
             if text is not None:
                 update[key] = self.redact(text)
-        if isinstance(event.value, str):
-            update["value"] = self.redact(event.value)
+        for key in ("model", "name"):
+            text = getattr(event, key)
+            if text is not None:
+                update[key] = self.redact_short(text)
+        if event.value is not None:
+            update["value"] = self.redact(event.value) if isinstance(event.value, str) else \
+                self.redact_number(event.value)
         if event.attributes:
             update["attributes"] = self.redact_value(event.attributes)
-        for key, val in (event.model_extra or {}).items():
-            update[key] = self.redact_value(val)
+        extras = event.model_extra or {}
+        if extras:
+            # an unknown top-level key is stored as metadata: its name is client text too
+            clean = self._redact_items(extras)
+            data = event.model_dump(exclude=set(extras))
+            data.update(update)
+            data.update(clean)
+            return Event.model_validate(data)
         return event.model_copy(update=update)

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 from tether.deploy.pii_checksums import IBAN_LENGTHS, digits, entropy, iban_ok, luhn_ok, ssn_ok
 
-__all__ = ["DETECTORS", "Detector", "Probe", "Start", "email_norm", "gate", "next_match", "regex_scan"]
+__all__ = ["DETECTORS", "GATE_WORDS", "Detector", "Probe", "Start", "card_ok", "context_key", "email_norm", "gate",
+           "next_match",
+           "regex_scan"]
 
 
 # -- detector plumbing --------------------------------------------------------------------------------------
@@ -208,7 +210,8 @@ _CARD = re.compile(
 )
 
 
-def _card_ok(v: str) -> bool:
+def card_ok(v: str) -> bool:
+    """A card number: 13-19 digits, Luhn, a card network's first digit, one separator style."""
     d = digits(v)
     if not (13 <= len(d) <= 19 and luhn_ok(d) and d[0] in "2345689" and len(set(d)) > 1):
         return False
@@ -415,6 +418,14 @@ _PHONE_WORDS = re.compile("phone|telephone|tel|mobile|mob|cell|fax|whatsapp|sms|
 _PHONE_START = re.compile(r"[+(0-9](?<![\w+/=.-][+(0-9])(?<![0-9][ .-][(0-9])")
 _has_key_word = _any("pass", "pwd", "secret", "key", "token", "auth", "credential")
 _has_phone_word = _any("phone", "tel", "mob", "cell", "fax", "whatsapp", "sms", "call", "text", "reach", "ring", "dial")
+_has_ssn_word = _any("ss", "soc")
+
+
+def context_key(key: str) -> bool:
+    """Can this name give a value the context a detector reads (`password`, `phone`, `ssn`)? Then an attribute
+    `{"password": "hunter2"}` is redacted as the text `password=hunter2` would be."""
+    low = key.lower()
+    return _has_key_word(low) or _has_phone_word(low) or _has_ssn_word(low)
 # " at ", "[at]", "( at )": the literal "at" first, so the search jumps between its occurrences
 _AT_HINT = re.compile(
     r"at(?:(?<=[ \t]at)[ \t]|(?:(?<=[\[({<]at)|(?<=[\[({<][ \t]at)|(?<=[\[({<][ \t]{2}at))[ \t]{0,2}[\])}>])"
@@ -432,7 +443,7 @@ def _iban_norm(v: str) -> str:
 
 # every detector's pre-check implies `gate(text)`; a text without (most attribute values) is skipped whole
 _GATE_CHARS = re.compile(r"[0-9@=:%\[({<]")
-_GATE_WORDS = ("-----", " at", "\tat", "bearer", "token", "pass", "pwd", "sk-", "sk_", "pk_", "rk_", "gh", "github",
+GATE_WORDS = ("-----", " at", "\tat", "bearer", "token", "pass", "pwd", "sk-", "sk_", "pk_", "rk_", "gh", "github",
                "akia", "asia", "xox", "aiza", "glpat-", "eyj")
 
 
@@ -441,7 +452,7 @@ def gate(text: str) -> bool:
     if _GATE_CHARS.search(text) is not None:
         return True
     low = text.lower()
-    return any(w in low for w in _GATE_WORDS)
+    return any(w in low for w in GATE_WORDS)
 
 
 DETECTORS: tuple[Detector, ...] = (
@@ -465,7 +476,7 @@ DETECTORS: tuple[Detector, ...] = (
              (_AT_DOMAIN, _LOCAL_BEFORE)),
     Detector("IBAN", regex_scan(_IBAN, 0, iban_ok, _iban_cut, start=_IBAN_START), _iban_norm,
              lambda p: p.digits >= 2 and _IBAN_HINT.search(p.text) is not None, (_IBAN,)),
-    Detector("CREDIT_CARD", regex_scan(_CARD, 0, _card_ok, start=_CARD_START), digits,
+    Detector("CREDIT_CARD", regex_scan(_CARD, 0, card_ok, start=_CARD_START), digits,
              lambda p: p.digits >= 13, (_CARD,)),
     Detector("SSN", regex_scan(_SSN_CTX, 1, ssn_ok, start=Start(re.compile("s(?:s|oc)"), lower=True)), digits,
              lambda p: p.digits >= 9 and ("ss" in p.low or "soc" in p.low), (_SSN_CTX,)),

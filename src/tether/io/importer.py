@@ -43,6 +43,7 @@ def import_file(
     set_name: str = "default",
     on_bytes: Callable[[int], None] | None = None,
     transform_event: Callable[[Event], Event] | None = None,
+    check_event: Callable[[Event], list[str]] | None = None,
     project: str | None = None,
 ) -> ImportReport:
     """Import one file (or folder) of `kind` into the store, all or nothing.
@@ -52,7 +53,8 @@ def import_file(
     them all. Items a reader skips on purpose (PandaLM's 'garbage' verdicts) are counted in
     `skipped`. With `skip_bad`, bad lines go to that file (JSONL: file, line, key, error, raw) and the
     rest is imported. Production events pass through `transform_event` before anything is
-    stored: the deploy stage's PII redactor (`tether.deploy.ingest.import_redactor`), as on the HTTP path.
+    stored: the deploy stage's PII redactor (`tether.deploy.ingest.import_redactor`), as on the HTTP path;
+    an event for which `check_event` names problems (`tether.deploy.event_rules.event_problems`) is a bad line.
     """
     fmt = get_format(kind)
     if fmt.reader is None:
@@ -76,6 +78,11 @@ def import_file(
                 report.skipped += 1
                 report.skipped_reasons[item.reason] = report.skipped_reasons.get(item.reason, 0) + 1
                 continue
+            if check_event is not None and not isinstance(item, BadLine):
+                problems = check_event(item[1])
+                if problems:  # no raw copy in the side file: the refused value may be PII
+                    field = problems[0].split(":", 1)[0]
+                    item = BadLine(str(path), item[0], field, "; ".join(problems))
             if isinstance(item, BadLine):
                 if side is None:  # keep reading to name the others; nothing more is stored
                     n_bad += 1
