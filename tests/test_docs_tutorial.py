@@ -72,7 +72,7 @@ def test_tutorial_runs(tmp_path: Path):
     project = tmp_path / "tutorial"
     text = "\n".join(outputs)
     assert "imported 2997 comparisons" in text and "imported 2312 pairs" in text
-    assert "rejected" in (project / "rejected.jsonl").read_text()  # the broken line, with its reason
+    assert '"key":"shown_first"' in (project / "rejected.jsonl").read_text()  # the broken line, with its reason
     assert "no task type blocked" in text  # PandaLM's annotators agree
     assert "blocked for scaling: coding, common-sense" in text  # PRD's human reviewers do not
     assert (project / "rm" / "reward_contract.json").is_file()

@@ -20,11 +20,11 @@ def _cell(text: str) -> str:
 
 
 def _commands(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
-    """(path, command) for the command and every visible sub-command, depth first, in listing order."""
+    """(path, command) for the command and every visible sub-command, depth first, in the order `--help` lists them."""
     yield path, command
     subcommands = getattr(command, "commands", None)
     if subcommands:
-        for name in sorted(subcommands):
+        for name in subcommands:  # as registered, the order `--help` lists them in
             sub = subcommands[name]
             if not getattr(sub, "hidden", False):
                 yield from _commands(sub, [*path, name])
@@ -57,7 +57,7 @@ def render() -> str:
         subcommands = getattr(command, "commands", None)
         if subcommands:
             listed = [f"- [`{name} {sub}`](#{'-'.join([*path, sub])}): {_cell(c.get_short_help_str(limit=120))}"
-                      for sub, c in sorted(subcommands.items()) if not getattr(c, "hidden", False)]
+                      for sub, c in subcommands.items() if not getattr(c, "hidden", False)]
             parts.append("Commands:\n\n" + "\n".join(listed) + "\n")
     return "\n".join(parts)
 
