@@ -77,6 +77,7 @@ def test_tutorial_runs(tmp_path: Path):
     assert "blocked for scaling: coding, common-sense" in text  # PRD's human reviewers do not
     assert (project / "rm" / "reward_contract.json").is_file()
     assert "accuracy" in text and (project / "rm-gate.html").is_file()
+    assert '"p_chosen"' in (project / "pandalm-trl.jsonl").read_text().splitlines()[0]
     assert "rm " in outputs[-1] and "train.jsonl (100 pairs)" in outputs[-1]  # tether models list
 
 
