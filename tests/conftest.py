@@ -69,3 +69,11 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str)
     monkeypatch.chdir(root)
     monkeypatch.delenv("TETHER_DATABASE_URL", raising=False)
     return root
+
+
+@pytest.fixture(autouse=True)
+def _pii_key_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own PII key file (never the checkout's .tether/), and no key from the environment."""
+    monkeypatch.setenv("TETHER_PII_KEY_FILE", str(tmp_path_factory.mktemp("pii") / "pii_keys.json"))
+    for name in ("TETHER_PII_KEY", "TETHER_PII_KEY_ID", "TETHER_PII_SECRET"):
+        monkeypatch.delenv(name, raising=False)

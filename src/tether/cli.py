@@ -58,6 +58,9 @@ def init(
         project = init_project(path, name=name, database_url=database_url, force=force)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    from tether.deploy.keyring import Keyring, project_key_file
+
+    Keyring(project_key_file(project)).current(project.name)  # the pseudonym key, outside the database
     out.print(f"initialized project [bold]{escape(project.name)}[/] in {escape(str(project.root))}")
     out.print(f"database: {escape(hide_password(project.database_url))}", highlight=False)
 
@@ -202,9 +205,9 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
     """Run the Tether server for this project: rater app at /collect, ingestion API at /v1."""
     import uvicorn
 
-    from tether.server import create_app
+    from tether.server import server_config
 
-    uvicorn.run(create_app(require_project(), secure_cookies=secure_cookies), host=host, port=port, log_level="info")
+    uvicorn.Server(server_config(require_project(), host=host, port=port, secure_cookies=secure_cookies)).run()
 
 
 models_app = typer.Typer(help="The registry: every recorded model version with its lineage, config and gate.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
@@ -29,3 +31,18 @@ def create_app(project: Project | str | None = None, *, secure_cookies: bool = F
         return RedirectResponse(f"{COLLECT_PREFIX}/", status_code=307)
 
     return app
+
+
+def server_config(project: Project | str | None = None, *, host: str = "127.0.0.1", port: int = 8000,
+                  secure_cookies: bool = False, **uvicorn_options: Any):  # noqa: ANN201 - uvicorn imported lazily
+    """The uvicorn config `tether serve` runs: the global app, and an access log that never shows a sign-in token
+    (`/collect/r/***`)."""
+    import uvicorn
+
+    from tether.collect.security import hide_sign_in_tokens
+
+    uvicorn_options.setdefault("log_level", "info")
+    config = uvicorn.Config(create_app(project, secure_cookies=secure_cookies), host=host, port=port,
+                            **uvicorn_options)  # configures logging
+    hide_sign_in_tokens()  # after, so that nothing replaces it
+    return config

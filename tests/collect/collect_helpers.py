@@ -57,3 +57,16 @@ def answer_all(store: Store, rater: str, decide, *, campaign: str = "c1", rng: r
             submit_answer(store, aid, rater, decide(task))
             n += 1
 
+
+
+def follow_sign_in_link(client, link_path: str):  # noqa: ANN001, ANN201
+    """Open a sign-in link (a form, no session yet) and press its button, as a rater's browser does; returns the
+    response after redirects."""
+    import re
+
+    page = client.get(link_path)
+    assert page.status_code == 200, page.text
+    assert "tether_rater" not in page.headers.get("set-cookie", "")  # the GET signs nobody in
+    fields = dict(re.findall(r'name="(csrf_token|token)" value="([^"]+)"', page.text))
+    action = re.search(r'<form[^>]*action="([^"]+)"', page.text).group(1)
+    return client.post(action, data=fields)

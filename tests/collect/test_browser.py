@@ -58,7 +58,10 @@ def browser():  # noqa: ANN201
 
 def work_through_queue(page, base: str, token: str, rater: str) -> dict[str, dict]:  # noqa: ANN001
     """Sign in, then answer every task with the keyboard only; returns what the DOM showed per task URL."""
-    page.goto(f"{base}/r/{token}")
+    page.goto(f"{base}/r/{token}")  # the link page only shows a form: signing in takes a click
+    assert page.locator("text=signed in as").count() == 0
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
     assert page.locator(f"text=signed in as {rater}").count() == 1
     seen: dict[str, dict] = {}
     with page.expect_navigation():

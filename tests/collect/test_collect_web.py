@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from collect_helpers import setup_campaign
+from collect_helpers import follow_sign_in_link, setup_campaign
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -39,7 +39,7 @@ def world(store_url: str) -> Iterator[dict]:
 
 def sign_in(client: TestClient, token: str) -> str:
     """Follow the sign-in link; returns the queue page."""
-    r = client.get(f"/r/{token}")
+    r = follow_sign_in_link(client, f"/r/{token}")
     assert r.status_code == 200 and r.url.path == "/rater"
     return r.text
 
@@ -217,7 +217,7 @@ def test_mounted_under_a_prefix_links_follow(store_url: str):
 
     enroll(store, "c1", ["carol"])
     with TestClient(create_server(store_url)) as client:
-        r = client.get(f"/collect/r/{tokens['carol']}")
+        r = follow_sign_in_link(client, f"/collect/r/{tokens['carol']}")
         assert r.status_code == 200 and r.url.path == "/collect/rater"
         assert 'href="http://testserver/collect/rater/tasks/' in r.text
     store.close()
@@ -242,6 +242,8 @@ def test_texts_are_escaped_not_rendered(store_url: str):
 def test_pages_carry_a_script_nonce_csp_and_frame_denial(world):
     """Every page gets Content-Security-Policy with a fresh nonce its inline script carries, and is never framed."""
     page = world["alice"].get(f"/r/{world['tokens']['alice']}")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]  # the link page too
+    page = follow_sign_in_link(world["alice"], f"/r/{world['tokens']['alice']}")
     csp = page.headers["content-security-policy"]
     nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
     assert f'<script nonce="{nonce}">' in page.text and "frame-ancestors 'none'" in csp
@@ -259,5 +261,8 @@ def test_serve_with_secure_cookies_marks_session_cookies_secure(store_url: str):
     store.close()
     for secure in (False, True):
         with TestClient(create_server(store_url, secure_cookies=secure), base_url="https://testserver") as client:
-            r = client.get(f"/collect/r/{token}", follow_redirects=False)
+            client.get(f"/collect/r/{token}")
+            r = client.post("/collect/r", data={"token": token, "csrf_token": client.cookies["tether_link_csrf"]},
+                            follow_redirects=False)
+            assert "tether_rater=" in r.headers["set-cookie"]
             assert ("secure" in r.headers["set-cookie"].lower()) is secure

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from collect_helpers import follow_sign_in_link
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -27,7 +28,7 @@ def test_links_from_a_bare_host_open_the_served_app(project_dir: Path):
     relink = CliRunner().invoke(app, ["raters", "link", "ben", "--base-url", "https://label.example.org/"])
     assert relink.exit_code == 0 and "\thttps://label.example.org/collect/r/" in relink.stdout
     with TestClient(create_app(find_project())) as client:
-        r = client.get(urlsplit(links["ana"]).path)  # the link's path on the server `tether serve` runs
+        r = follow_sign_in_link(client, urlsplit(links["ana"]).path)  # the link's path on `tether serve`
         assert r.status_code == 200 and r.url.path == "/collect/rater"
 
 

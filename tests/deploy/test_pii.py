@@ -55,7 +55,7 @@ def test_pseudonyms_are_consistent_keyed_and_normalized() -> None:
     a, b = Redactor(SECRET), Redactor(b"another-secret-0123456789")
     t1 = a.redact("mail Anna.Meyer@Example.org now")
     t2 = a.redact("again: anna.meyer@example.org")
-    p1 = re.search(r"<EMAIL_[0-9a-f]{6}>", t1).group(0)
+    p1 = re.search(r"<EMAIL_k1_[0-9a-f]{24}>", t1).group(0)
     assert p1 in t2  # same person, same placeholder across traces (case-normalized)
     assert p1 not in b.redact("anna.meyer@example.org")  # a different project secret, a different pseudonym
     assert a.redact("+1 415 555 0132") == a.redact("+1-415-555-0132")  # phones compared by digits

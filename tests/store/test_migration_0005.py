@@ -26,7 +26,7 @@ def test_upgrade_from_0004_carries_old_outcomes_and_matches_the_models(store_url
                           "VALUES ('t1', 'tests_passed', 1.0, NULL, 'ci', :t), "
                           "('t2', 'ticket', NULL, 'resolved', NULL, NULL), ('t3', 'revenue', 12.5, NULL, NULL, NULL)"),
                      {"t": T})
-    upgrade(store.engine)
+    upgrade(store.engine, "0005")
     assert current_revision(store.engine) == "0005"
     with store.engine.connect() as conn:
         assert "outcomes_0001" not in inspect(conn).get_table_names()

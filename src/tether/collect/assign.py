@@ -48,6 +48,7 @@ def fill_queue(store: Store, campaign: str, rater_id: str, *, rng: random.Random
     with store.write_transaction() as conn:
         info = get_campaign(conn, campaign, lock=True)
         s = info.settings
+        repo.expire_open_assignments(conn, info.id, s.assignment_expiry_hours)
         qual = _enrolment(conn, info.id, rater_id)
         if qual is None or qual.status not in repo.OPEN_STATUSES:
             return []

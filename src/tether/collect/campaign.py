@@ -34,6 +34,11 @@ class CampaignError(ValueError):
     """A campaign operation that cannot be done as asked (unknown name, bad state)."""
 
 
+DEFAULT_ASSIGNMENT_EXPIRY_HOURS = 24.0
+DEFAULT_LINK_EXPIRY_DAYS = 30.0
+NOT_STORED = {"link_expiry_days"}  # settings that are no campaign column
+
+
 class CampaignSettings(BaseModel):
     """How a campaign runs; validated once, stored on the campaign row."""
 
@@ -54,6 +59,12 @@ class CampaignSettings(BaseModel):
     qualification_gold: int = Field(default=0, ge=0, description="gold items a rater answers before real work")
     pass_threshold: float = Field(default=0.8, ge=0.0, le=1.0, description="gold accuracy needed to qualify")
     queue_size: int = Field(default=5, ge=1, le=100, description="open tasks per rater at a time")
+    assignment_expiry_hours: float = Field(default=DEFAULT_ASSIGNMENT_EXPIRY_HOURS, gt=0, le=24 * 365,
+                                           description="an issued task not answered within this many hours "
+                                                       "goes back to the pool")
+    # not stored per campaign: read from tether.toml [campaign] when links are issued (tether raters import/link)
+    link_expiry_days: float = Field(default=DEFAULT_LINK_EXPIRY_DAYS, gt=0, le=3650,
+                                    description="sign-in links expire this many days after they are issued")
     interface: StrictStr = "tether-web"
 
     @model_validator(mode="after")
@@ -145,7 +156,7 @@ def create_campaign(store: Store, settings: CampaignSettings, items: Iterable[Ca
             raise CampaignError(f"item {pos + 1}: pair {row['pair_id']} appears twice")
         seen.add(row["pair_id"])
     with store.write_transaction() as conn:
-        if not repo.add_campaign(conn, settings.model_dump(), rows, rubric_version, rubric):
+        if not repo.add_campaign(conn, settings.model_dump(exclude=NOT_STORED), rows, rubric_version, rubric):
             raise CampaignError(f"campaign {settings.name!r} already exists")
         info = get_campaign(conn, settings.name)
         for task_type in sorted({i.task_type for i in items}):

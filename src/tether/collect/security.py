@@ -8,16 +8,55 @@ there is nothing to brute-force, and a stolen database reveals no usable credent
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tether.collect.campaign import DEFAULT_LINK_EXPIRY_DAYS
+from tether.config import find_project
 from tether.records import Rater
 from tether.store import Conn, Store
 from tether.store import collect_repo as repo
 from tether.store.collect_repo import revoke_rater_tokens as revoke_rater_tokens  # re-exported (ends sessions too)
 
 SESSION_LIFETIME = timedelta(hours=12)
+LINK_LIFETIME = timedelta(days=DEFAULT_LINK_EXPIRY_DAYS)  # default; tether.toml [campaign] link_expiry_days
+_SIGN_IN_PATH = re.compile(r"(/r/)[^/?#\s\"]+")
+
+
+def redact_sign_in_path(text: str) -> str:
+    """`text` with the token of every sign-in path (`.../r/TOKEN`) replaced by `***`."""
+    return _SIGN_IN_PATH.sub(r"\1***", text)
+
+
+class RedactSignInTokens(logging.Filter):
+    """For uvicorn's access log: the request line shows `/collect/r/***`, never a sign-in token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_sign_in_path(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact_sign_in_path(record.msg)
+        return True
+
+
+def hide_sign_in_tokens(logger: str = "uvicorn.access") -> None:
+    """Install the filter on a logger (once); call it after uvicorn configured logging."""
+    log = logging.getLogger(logger)
+    if not any(isinstance(f, RedactSignInTokens) for f in log.filters):
+        log.addFilter(RedactSignInTokens())
+
+
+def link_lifetime(days: float | None = None) -> timedelta:
+    """How long a new sign-in link lives: `days` if given, else tether.toml's [campaign] link_expiry_days, else 30."""
+    if days is None:
+        raw = (find_project().config.model_extra or {}).get("campaign") or {}
+        days = raw.get("link_expiry_days", DEFAULT_LINK_EXPIRY_DAYS) if isinstance(raw, dict) else None
+    if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 3650:
+        raise ValueError(f"link_expiry_days: expected a number of days in (0, 3650], got {days!r}")
+    return timedelta(days=days)
 
 
 def new_secret() -> str:
@@ -30,27 +69,40 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def issue_rater_token(store: Store, rater_id: str, *, conn: Conn | None = None) -> str:
-    """Create a sign-in token for a known rater; the plain token is returned once and never stored."""
+def issue_rater_token(store: Store, rater_id: str, *, lifetime: timedelta = LINK_LIFETIME,
+                      conn: Conn | None = None) -> str:
+    """Create a sign-in token for a known rater, valid for `lifetime`; the plain token is returned once and never
+    stored."""
+    if lifetime <= timedelta(0):
+        raise ValueError(f"a sign-in link's lifetime must be positive, got {lifetime}")
     if conn is None:
         with store.write_transaction() as c:
-            return issue_rater_token(store, rater_id, conn=c)
+            return issue_rater_token(store, rater_id, lifetime=lifetime, conn=c)
     if not repo.known_raters(conn, [rater_id]):
         raise KeyError(f"unknown rater {rater_id!r}: import the rater first (tether raters import)")
     token = new_secret()
-    repo.add_rater_token(conn, rater_id, hash_secret(token))
+    repo.add_rater_token(conn, rater_id, hash_secret(token), lifetime)
     return token
 
 
-def create_raters_with_tokens(store: Store, raters: list[Rater]) -> dict[str, str]:
+def create_raters_with_tokens(store: Store, raters: list[Rater], *,
+                              lifetime: timedelta = LINK_LIFETIME) -> dict[str, str]:
     """Store raters (new ones only get attributes) and a fresh sign-in token for each."""
     store.upsert_raters(raters)
     with store.write_transaction() as conn:
-        return {r.id: issue_rater_token(store, r.id, conn=conn) for r in raters}
+        return {r.id: issue_rater_token(store, r.id, lifetime=lifetime, conn=conn) for r in raters}
+
+
+def revoke_rater(store: Store, rater_id: str) -> int:
+    """Revoke every sign-in link of a rater and end their live sessions; KeyError for an unknown rater."""
+    with store.connect() as conn:
+        if not repo.known_raters(conn, [rater_id]):
+            raise KeyError(f"unknown rater {rater_id!r}")
+    return revoke_rater_tokens(store, rater_id)
 
 
 def rater_for_token(store: Store, token: str) -> str | None:
-    """The rater id a live token belongs to, or None."""
+    """The rater id a live (not revoked, not expired) token belongs to, or None."""
     return repo.credential_owner(store, "rater", hash_secret(token))
 
 

@@ -39,6 +39,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 RATER_COOKIE = "tether_rater"
 ADMIN_COOKIE = "tether_admin"
 LOGIN_CSRF_COOKIE = "tether_login_csrf"
+LINK_CSRF_COOKIE = "tether_link_csrf"
 MAX_ID = 2**31 - 1
 
 AssignmentId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
@@ -159,14 +160,31 @@ def home(request: Request) -> HTMLResponse:
                 message=f"Raters: open your personal sign-in link. Team: sign in at {login}.")
 
 
-@router.get("/r/{token}", name="rater_sign_in")
+@router.get("/r/{token}", response_class=HTMLResponse, name="rater_sign_in")
 def rater_sign_in(request: Request, store: StoreDep, token: Annotated[str, PathParam(max_length=128)]) -> Response:
+    # A GET only shows a form: a link opened by a cross-site page, a prefetcher or a mail scanner signs nobody in
+    # (login CSRF); the POST carries a double-submit token that a cross-site form cannot know.
+    if security.rater_for_token(store, token) is None:
+        raise HTTPException(404, "unknown, expired or revoked sign-in link: ask for a new one")
+    csrf = security.new_secret()
+    response = page(request, "sign_in.html", token=token, csrf_token=csrf)
+    _set_cookie(request, response, LINK_CSRF_COOKIE, csrf)
+    return response
+
+
+@router.post("/r", name="rater_sign_in_post")
+def rater_sign_in_post(request: Request, store: StoreDep, token: Annotated[str, Form(min_length=1, max_length=128)],
+                       csrf_token: Annotated[str, Form(max_length=128)] = "",
+                       tether_link_csrf: Annotated[str | None, Cookie()] = None) -> Response:
+    if not tether_link_csrf or not security.same_secret(tether_link_csrf, csrf_token):
+        raise HTTPException(403, "CSRF token missing or wrong: open your sign-in link again")
     rater_id = security.rater_for_token(store, token)
     if rater_id is None:
-        raise HTTPException(404, "unknown or revoked sign-in link")
+        raise HTTPException(404, "unknown, expired or revoked sign-in link: ask for a new one")
     cookie, _ = security.open_session(store, "rater", rater_id)
     response = RedirectResponse(request.url_for("rater_queue"), status_code=303)
     _set_cookie(request, response, RATER_COOKIE, cookie)
+    response.delete_cookie(LINK_CSRF_COOKIE, path=_cookie_path(request))
     return response
 
 

@@ -100,7 +100,7 @@ def deploy_forget(
     store = open_store()
     try:
         name = events_tenant(project)
-        res = forget(store, name, traces=trace or (), user=user, redactor=Ingestor(store).redactor(name))
+        res = forget(store, name, traces=trace or (), user=user, redactors=Ingestor(store).lookup_redactors(name))
     finally:
         store.close()
     out.print(f"deleted {res.events} events, {res.outcomes} outcomes and {res.pairs} preference pairs "
@@ -122,6 +122,30 @@ def deploy_redact(
         sys.stdout.write(Ingestor(store).redactor(events_tenant(project)).redact(text))
     finally:
         store.close()
+
+
+@deploy_app.command("rotate-key")
+def deploy_rotate_key(
+    project: Annotated[str | None, typer.Option(help="Events tenant whose pseudonym key is rotated "
+                                                     "[default: the project's name in tether.toml].")] = None,
+) -> None:
+    """Make a new pseudonym key for new data; older keys stay in the key file so that forget finds old data.
+
+    Restart a running server to use the new key."""
+    from tether.deploy.keyring import Keyring, KeyringError
+
+    store = open_store()
+    try:
+        ring = Keyring(store=store)
+        name = events_tenant(project)
+        key = ring.rotate(name)
+        kept = [k.id for k in ring.keys(name)[1:]]
+    except KeyringError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    out.print(f"events tenant {name!r}: new pseudonyms use key {key.id}; kept for lookup: {', '.join(kept) or '-'} "
+              f"(in {ring.path})", highlight=False)
 
 
 @deploy_app.command("pii-eval")

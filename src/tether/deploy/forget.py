@@ -31,20 +31,21 @@ class ForgetResult:
     pairs: int = 0
 
 
-def traces_of_user(store: Store, project: str, user: str, redactor: Redactor | None = None) -> set[str]:
-    """Trace ids whose events name `user` in a user attribute."""
-    wanted = {user}
-    if redactor is not None:
-        wanted.add(redactor.redact(user))
+def traces_of_user(store: Store, project: str, user: str, redactors: Iterable[Redactor] = ()) -> set[str]:
+    """Trace ids whose events name `user` in a user attribute: raw, or as its pseudonym under any of `redactors`
+    (one per key the project had: `Ingestor.lookup_redactors`, so data written before a key rotation is found)."""
+    wanted = {user} | {r.redact(user) for r in redactors}
     return deploy_repo.traces_with_attribute(store, project, USER_KEYS, wanted)
 
 
 def forget(store: Store, project: str, *, traces: Iterable[str] = (), user: str | None = None,
-           redactor: Redactor | None = None) -> ForgetResult:
-    """Delete the given traces (and a user's traces) and what was derived from them, in one transaction."""
+           redactor: Redactor | None = None, redactors: Iterable[Redactor] = ()) -> ForgetResult:
+    """Delete the given traces (and a user's traces) and what was derived from them, in one transaction.
+
+    A user id is looked up raw and as its pseudonym under `redactor` and every one of `redactors`."""
     targets = set(traces)
     if user is not None:
-        targets |= traces_of_user(store, project, user, redactor)
+        targets |= traces_of_user(store, project, user, [*([redactor] if redactor else []), *redactors])
     result = ForgetResult(traces=len(targets))
     if targets:
         result.events, result.outcomes, result.pairs = deploy_repo.delete_traces(store, project, targets)

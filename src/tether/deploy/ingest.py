@@ -8,7 +8,8 @@ import weakref
 from collections.abc import Callable, Iterable
 
 from tether.deploy.event_rules import check_event
-from tether.deploy.keys import DEFAULT_PROJECT, project_secret
+from tether.deploy.keyring import Keyring
+from tether.deploy.keys import DEFAULT_PROJECT
 from tether.deploy.pii import Redactor
 from tether.records import Event
 from tether.store import Store, WriteResult
@@ -17,18 +18,23 @@ from tether.store import Store, WriteResult
 class Ingestor:
     """Redacts and stores events for any project of one store (one redactor per project, cached)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, keyring: Keyring | None = None) -> None:
         self.store = store
+        self.keyring = keyring or Keyring(store=store)
         self._redactors: dict[str, Redactor] = {}
         self._lock = threading.Lock()
 
     def redactor(self, project: str) -> Redactor:
-        """The project's redactor (its secret is created on first use)."""
+        """The project's redactor under its current key (made on first use; rotation takes a restart)."""
         with self._lock:
             r = self._redactors.get(project)
             if r is None:
-                r = self._redactors[project] = Redactor(project_secret(self.store, project))
+                r = self._redactors[project] = self.keyring.redactor(project)
             return r
+
+    def lookup_redactors(self, project: str) -> list[Redactor]:
+        """One redactor per key the project ever had, current first (to find data written under older keys)."""
+        return self.keyring.lookup_redactors(project)
 
     def ingest(self, events: Iterable[Event], project: str) -> WriteResult:
         """Check (`event_rules`, ValueError), redact, then store in one committed transaction; a repeated event_id

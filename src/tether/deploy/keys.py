@@ -1,9 +1,8 @@
-"""Per-project ingestion API keys (stored as SHA-256 only) and the per-project PII secret."""
+"""Per-project ingestion API keys (stored as SHA-256 only); the PII pseudonym keys are in `keyring`."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 
 from tether.store import Store, deploy_repo
@@ -12,7 +11,6 @@ from tether.store.deploy_repo import list_keys as list_keys  # re-exported: ever
 
 KEY_PREFIX = "tk_"
 DEFAULT_PROJECT = "default"  # the events namespace `tether import events` and Store.add_events use
-SECRET_ENV = "TETHER_PII_SECRET"
 
 
 def hash_key(key: str) -> str:
@@ -40,11 +38,3 @@ def authenticate(store: Store, key: str) -> KeyInfo | None:
     """The key's info if it exists and is not revoked, else None."""
     found = deploy_repo.list_keys(store, key_hash=hash_key(key))
     return found[0] if found and found[0].revoked_at is None else None
-
-
-def project_secret(store: Store, project: str) -> bytes:
-    """The project's PII pseudonym key: $TETHER_PII_SECRET if set, else one made once and kept in the store."""
-    env = os.environ.get(SECRET_ENV)
-    if env:
-        return env.encode("utf-8")
-    return deploy_repo.project_secret(store, project, secrets.token_hex(32)).encode("utf-8")

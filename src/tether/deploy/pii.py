@@ -4,10 +4,14 @@ Each detector (`pii_patterns`) is a bounded regular expression plus, where the i
 one, its checksum (Luhn for cards, mod-97 and the registered length for IBANs, SSA rules for SSNs),
 so a random 16-digit number is not called a card; context rules catch what only context tells
 ("phone=4155550132", "social security number 123456789", "password: Tr0ub4dor&3"). A found value
-becomes `<TYPE_xxxxxx>` where `xxxxxx` is an HMAC of the normalized value under the project secret:
-the same email maps to the same placeholder in every trace, queue and dataset (also when written
-`anna.meyer%40example.org` or `anna dot meyer at example dot org`), and nobody without the secret
-can reverse or test a guess.
+becomes `<TYPE_KEYID_digest>` (`<EMAIL_k1_3f2a…>`, 24 hex digits: 96 bits) where the digest is an HMAC
+of the normalized value under the tenant's key `KEYID` (`tether.deploy.keyring`, kept outside the
+database): the same email maps to the same placeholder in every trace, queue and dataset (also when
+written `anna.meyer%40example.org` or `anna dot meyer at example dot org`), and nobody without the key
+can reverse or test a guess. 96 bits make a collision between two of a billion distinct values a
+~6e-12 event (n^2 / 2^97), so `forget --user` never takes another user's data for theirs. Stores
+written before key ids hold `<TYPE_xxxxxx>` (24 bits, no key id): they are still recognised as
+placeholders, and `Redactor(secret, key_id=None, digest_chars=6)` re-makes them for lookup.
 
 Linear time for any input: every pattern's repetitions are bounded, so redaction cost grows with
 the text's length only: inputs built to make a backtracking engine go quadratic cost no more per
@@ -45,7 +49,7 @@ from tether.deploy.pii_patterns import DETECTORS, Detector, Probe, card_ok, cont
 from tether.deploy.pii_text import Folded, fold
 from tether.records import Event
 
-__all__ = ["PII_TYPES", "Finding", "Redactor", "luhn_ok", "iban_ok", "number_pii", "ssn_ok"]
+__all__ = ["DIGEST_CHARS", "PII_TYPES", "Finding", "Redactor", "luhn_ok", "iban_ok", "number_pii", "ssn_ok"]
 
 PII_TYPES = ("EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "SSN", "IPV4", "IPV6", "SECRET", "URL_TOKEN")
 
@@ -89,16 +93,28 @@ def number_pii(value: Any) -> tuple[str, str] | None:
 
 _JOINERS_AS_BLANKS = str.maketrans("-_/:.|", "      ")
 _HAS_JOINER = re.compile(r"[-_/:.|]")
-_PLACEHOLDER = re.compile(r"<(?:" + "|".join(PII_TYPES) + r")_[0-9a-f]{6}>")
+DIGEST_CHARS = 24  # hex digits: 96 bits
+LEGACY_DIGEST_CHARS = 6  # the id-less pseudonyms of stores written before key ids
+KEY_ID = re.compile(r"[a-z][a-z0-9]{0,7}")
+# a placeholder with a key id, or a legacy one: never redacted again
+_PLACEHOLDER = re.compile(r"<(?:" + "|".join(PII_TYPES) + r")_(?:[a-z][a-z0-9]{0,7}_[0-9a-f]{24,64}|[0-9a-f]{6})>")
 
 
 class Redactor:
-    """Finds structured PII and replaces it with `<TYPE_hmac6>` placeholders keyed by a project secret."""
+    """Finds structured PII and replaces it with `<TYPE_KEYID_digest>` placeholders keyed by a tenant's key."""
 
-    def __init__(self, secret: bytes | str, types: Iterable[str] = PII_TYPES, digest_chars: int = 6) -> None:
+    def __init__(self, secret: bytes | str, types: Iterable[str] = PII_TYPES, digest_chars: int = DIGEST_CHARS,
+                 key_id: str | None = "k1") -> None:
         self.secret = secret.encode("utf-8") if isinstance(secret, str) else secret
         if len(self.secret) < 16:
-            raise ValueError("the PII secret must be at least 16 bytes (see `tether deploy secret`)")
+            raise ValueError("the PII key must be at least 16 bytes (see tether.deploy.keyring)")
+        if key_id is not None:
+            if not KEY_ID.fullmatch(key_id):
+                raise ValueError(f"key id {key_id!r}: a lowercase letter and up to 7 letters or digits")
+            if not DIGEST_CHARS <= digest_chars <= 64:
+                raise ValueError(f"digest_chars={digest_chars}: use {DIGEST_CHARS} to 64 hex digits (96+ bits)")
+        self.key_id = key_id
+        self._prefix = "" if key_id is None else f"{key_id}_"
         self.types = frozenset(types)
         unknown = self.types - set(PII_TYPES)
         if unknown:
@@ -143,7 +159,7 @@ class Redactor:
     def _pseudonym_folded(self, type_: str, folded: str) -> str:
         norm = self._normalizers.get(type_, str)(folded)
         mac = hmac.new(self.secret, f"{type_}\x1f{norm}".encode(), hashlib.sha256).hexdigest()
-        return f"<{type_}_{mac[: self.digest_chars]}>"
+        return f"<{type_}_{self._prefix}{mac[: self.digest_chars]}>"
 
     def _find_folded(self, text: str) -> tuple[list[tuple[str, int, int]], Folded]:
         folded = fold(text)

@@ -23,6 +23,18 @@ BASE_URL_HELP = ("Where raters reach `tether serve` (scheme, host, port, any pro
                  f"at {COLLECT_PATH}/r/TOKEN.")
 
 
+EXPIRES_HELP = ("Days the link stays valid [default: tether.toml [campaign] link_expiry_days, else 30].")
+
+
+def _lifetime(days: float | None):  # noqa: ANN202
+    from tether.collect.security import link_lifetime
+
+    try:
+        return link_lifetime(days)
+    except ValueError as exc:
+        raise fail(f"--expires-days: {exc}") from None
+
+
 def sign_in_link(base_url: str, token: str) -> str:
     """The sign-in link for a token: BASE/collect/r/TOKEN (a base that already ends in /collect is kept as is)."""
     base = base_url.rstrip("/")
@@ -37,6 +49,7 @@ def import_(
                                               "attributes (CSV lists as a;b).")],
     base_url: Annotated[str, typer.Option(help=BASE_URL_HELP)] = "http://127.0.0.1:8000",
     links: Annotated[bool, typer.Option(help="Issue a sign-in link for each rater.")] = True,
+    expires_days: Annotated[float | None, typer.Option(help=EXPIRES_HELP, show_default=False)] = None,
 ) -> None:
     """Import raters; each gets a personal sign-in link, printed once (tokens are stored hashed)."""
     from tether.collect.security import create_raters_with_tokens
@@ -48,10 +61,11 @@ def import_(
         raters = read_candidates(file)
     except (InputError, FileNotFoundError) as exc:
         raise fail(str(exc), "nothing was imported") from None
+    lifetime = _lifetime(expires_days) if links else None
     store = open_store()
     try:
-        if links:
-            tokens = create_raters_with_tokens(store, raters)
+        if lifetime is not None:
+            tokens = create_raters_with_tokens(store, raters, lifetime=lifetime)
         else:
             store.upsert_raters(raters)
             tokens = {}
@@ -157,18 +171,36 @@ def qualify_cmd(
 
 @raters_app.command("link")
 def link(rater: Annotated[str, typer.Argument()],
-         base_url: Annotated[str, typer.Option(help=BASE_URL_HELP)] = "http://127.0.0.1:8000") -> None:
-    """Issue a new sign-in link for a rater (old links keep working until revoked)."""
+         base_url: Annotated[str, typer.Option(help=BASE_URL_HELP)] = "http://127.0.0.1:8000",
+         expires_days: Annotated[float | None, typer.Option(help=EXPIRES_HELP, show_default=False)] = None) -> None:
+    """Issue a new sign-in link for a rater (old links keep working until they expire or are revoked)."""
     from tether.collect.security import issue_rater_token
 
+    lifetime = _lifetime(expires_days)
     store = open_store()
     try:
-        token = issue_rater_token(store, rater)
+        token = issue_rater_token(store, rater, lifetime=lifetime)
     except KeyError as exc:
         raise fail(str(exc.args[0])) from None
     finally:
         store.close()
     typer.echo(f"{rater}\t{sign_in_link(base_url, token)}")
+
+
+@raters_app.command("revoke")
+def revoke(rater: Annotated[str, typer.Argument(help="Rater id.")]) -> None:
+    """Revoke every sign-in link of a rater and sign them out everywhere (issue a new link with `link`)."""
+    from tether.collect.security import revoke_rater
+    from tether.console import out
+
+    store = open_store()
+    try:
+        n = revoke_rater(store, rater)
+    except KeyError as exc:
+        raise fail(str(exc.args[0])) from None
+    finally:
+        store.close()
+    out.print(f"revoked {n} sign-in link(s) of {rater}; their sessions are ended")
 
 
 def register(app: typer.Typer) -> None:

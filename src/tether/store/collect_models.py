@@ -31,6 +31,8 @@ class CampaignRow(Base):
     qualification_gold: Mapped[int] = mapped_column(Integer, default=0)  # gold answers before regular work
     pass_threshold: Mapped[float] = mapped_column(Float, default=0.8)
     queue_size: Mapped[int] = mapped_column(Integer, default=5)
+    # an issued task not answered within this many hours goes back to the pool
+    assignment_expiry_hours: Mapped[float] = mapped_column(Float, default=24.0, server_default="24")
     interface: Mapped[str] = mapped_column(String(255), default="tether-web")
     # Bumped at the start of every write transaction that issues work: serializes issuance
     # per campaign on PostgreSQL (row lock) and takes SQLite's write lock up front.
@@ -121,13 +123,14 @@ class AssignmentRow(Base):
 
 
 class RaterTokenRow(Base):
-    """A rater's personal sign-in token, stored only as a SHA-256 digest."""
+    """A rater's personal sign-in token, stored only as a SHA-256 digest; refused after `expires_at`."""
 
     __tablename__ = "rater_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     rater_id: Mapped[str] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()  # always set since 0006; a NULL one is refused
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 

@@ -220,6 +220,13 @@ def assignment_log(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
+def expire_open_assignments(conn: Connection, campaign_id: int, hours: float) -> int:
+    """Delete assignments of a campaign issued more than `hours` ago and still unanswered (back to the pool)."""
+    return conn.execute(delete(AssignmentRow).where(
+        AssignmentRow.campaign_id == campaign_id, AssignmentRow.answered_at.is_(None),
+        AssignmentRow.issued_at < _now() - timedelta(hours=hours))).rowcount
+
+
 def withdraw_open_assignments(conn: Connection, campaign_id: int, task_type: str) -> int:
     """Delete issued-but-unanswered assignments of a task type (they are re-issued after it resumes)."""
     item_ids = select(_ITEMS.id).where(_ITEMS.campaign_id == campaign_id, _ITEMS.task_type == task_type)
@@ -229,14 +236,18 @@ def withdraw_open_assignments(conn: Connection, campaign_id: int, task_type: str
 
 
 def queue_is_full(store: Store, campaign: str, rater_id: str) -> bool:
-    """Whether a rater already holds the campaign's queue size of open assignments (read only)."""
+    """Whether a rater already holds the campaign's queue size of open assignments, none of them expired
+    (read only)."""
     with store.connect() as conn:
-        size, open_count = conn.execute(
-            select(CampaignRow.queue_size, func.count(AssignmentRow.id))
+        size, hours, open_count, oldest = conn.execute(
+            select(CampaignRow.queue_size, CampaignRow.assignment_expiry_hours, func.count(AssignmentRow.id),
+                   func.min(AssignmentRow.issued_at))
             .outerjoin(AssignmentRow, and_(AssignmentRow.campaign_id == CampaignRow.id,
                                            AssignmentRow.rater_id == rater_id, AssignmentRow.answered_at.is_(None)))
-            .where(CampaignRow.name == campaign).group_by(CampaignRow.queue_size)
-        ).first() or (0, 0)
+            .where(CampaignRow.name == campaign).group_by(CampaignRow.queue_size, CampaignRow.assignment_expiry_hours)
+        ).first() or (0, 0.0, 0, None)
+    if oldest is not None and _aware(oldest) < _now() - timedelta(hours=hours):
+        return False  # an expired task: the write path returns it to the pool and refills
     return size > 0 and open_count >= size
 
 
@@ -476,17 +487,23 @@ def withdraw_for_requalification(conn: Connection, campaign_id: int, rater_id: s
     return conn.execute(select(func.coalesce(func.max(AssignmentRow.id), 0))).scalar_one()
 
 
-def add_rater_token(conn: Connection, rater_id: str, token_hash: str) -> None:
-    conn.execute(RaterTokenRow.__table__.insert(),
-                 [{"rater_id": rater_id, "token_hash": token_hash, "created_at": _now()}])
+def add_rater_token(conn: Connection, rater_id: str, token_hash: str, lifetime: timedelta) -> datetime:
+    """Store a token's digest valid for `lifetime` from now; returns when it expires."""
+    now = _now()
+    conn.execute(RaterTokenRow.__table__.insert(), [{"rater_id": rater_id, "token_hash": token_hash,
+                                                     "created_at": now, "expires_at": now + lifetime}])
+    return now + lifetime
 
 
 def credential_owner(store: Store, role: str, secret_hash: str) -> str | None:
     """The rater id ('rater': a sign-in token) or admin name ('admin') a live credential belongs to, or None."""
     table, owner, hashed = ((RaterTokenRow, RaterTokenRow.rater_id, RaterTokenRow.token_hash) if role == "rater"
                             else (AdminCredentialRow, AdminCredentialRow.name, AdminCredentialRow.secret_hash))
+    live = [hashed == secret_hash, table.revoked_at.is_(None)]
+    if role == "rater":
+        live.append(RaterTokenRow.expires_at > _now())  # NULL (never set) is refused too
     with store.connect() as conn:
-        return conn.execute(select(owner).where(hashed == secret_hash, table.revoked_at.is_(None))).scalar()
+        return conn.execute(select(owner).where(*live)).scalar()
 
 
 def revoke_rater_tokens(store: Store, rater_id: str) -> int:

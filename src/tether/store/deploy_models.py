@@ -24,7 +24,7 @@ class ApiKeyRow(Base):
 
 
 class ProjectSecretRow(Base):
-    """The HMAC key for a project's PII pseudonyms (made once, on first use)."""
+    """Where PII pseudonym secrets were kept before key files; emptied by the key ring on first use (keyring.py)."""
 
     __tablename__ = "project_secrets"
     project: Mapped[str] = mapped_column(String(255), primary_key=True)

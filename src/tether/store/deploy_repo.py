@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select, update
 
 from tether.records import Event
-from tether.store.bulk import insert_ignore
 from tether.store.deploy_models import ApiKeyRow, ProjectSecretRow
 from tether.store.models import EventRow, OutcomeRow, PreferencePairRow
 from tether.store.repository import Store, event_from_row
@@ -55,17 +54,17 @@ def list_keys(store: Store, project: str | None = None, *, key_hash: str | None 
         return [KeyInfo(r.id, r.project, r.prefix, r.name, r.created_at, r.revoked_at) for r in conn.execute(stmt)]
 
 
-def project_secret(store: Store, project: str, fresh: str) -> str:
-    """The project's stored PII secret; when there is none, `fresh` is stored first."""
+def stored_project_secrets(store: Store) -> dict[str, str]:
+    """Pseudonym secrets a store kept before key files (tenant -> secret); moved out by the key ring."""
     table = ProjectSecretRow.__table__
     with store.connect() as conn:
-        found = conn.execute(select(table.c.secret).where(table.c.project == project)).scalar()
-    if found is None:
-        with store.write_transaction() as conn:
-            # two servers racing both insert-or-ignore, then both read the winner
-            insert_ignore(conn, table, [{"project": project, "secret": fresh, "created_at": datetime.now(UTC)}])
-            found = conn.execute(select(table.c.secret).where(table.c.project == project)).scalar_one()
-    return found
+        return {r.project: r.secret for r in conn.execute(select(table.c.project, table.c.secret))}
+
+
+def delete_project_secrets(store: Store, projects: list[str]) -> None:
+    table = ProjectSecretRow.__table__
+    with store.write_transaction() as conn:
+        conn.execute(delete(table).where(table.c.project.in_(projects)))
 
 
 def events_for_trace(store: Store, project: str, trace_id: str, limit: int = 1000) -> list[Event]:
