@@ -197,3 +197,29 @@ def test_grade_command_bad_input(tmp_path: Path) -> None:
     src = _write(tmp_path / "in3.jsonl", ["[1, 2]"])
     res = runner.invoke(app, ["grade", str(src), "-o", str(tmp_path / "o.jsonl")])
     assert res.exit_code == 2 and "in3.jsonl:1: expected a JSON object" in res.output
+
+
+def test_audit_opens_the_disagreements_as_a_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tether.cli_support import open_store
+    from tether.collect.campaign import get_campaign
+    from tether.config import init_project
+
+    src = _scored(tmp_path / "s.jsonl", seed=4)
+    init_project(tmp_path / "proj")
+    monkeypatch.chdir(tmp_path / "proj")
+    monkeypatch.delenv("TETHER_DATABASE_URL", raising=False)
+    (tmp_path / "rubric.md").write_text("Which answer is correct?")
+    res = runner.invoke(app, ["audit", str(src), "--bootstrap", "0", "--campaign", "rm-mistakes", "--rubric",
+                              str(tmp_path / "rubric.md"), "--items", str(tmp_path / "items.jsonl")])
+    assert res.exit_code == 0, res.output
+    n = len((tmp_path / "items.jsonl").read_text().splitlines())
+    assert n > 0 and f"opened campaign 'rm-mistakes' with {n} items" in res.output
+    store = open_store()
+    try:
+        with store.engine.connect() as conn:
+            assert get_campaign(conn, "rm-mistakes").settings.name == "rm-mistakes"
+    finally:
+        store.close()
+    again = runner.invoke(app, ["audit", str(src), "--bootstrap", "0", "--campaign", "rm-mistakes", "--rubric",
+                                str(tmp_path / "rubric.md")])
+    assert again.exit_code == 2 and "already exists" in again.output

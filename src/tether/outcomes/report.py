@@ -83,7 +83,7 @@ def _plots(audit: OutcomeAudit) -> list[tuple[str, str]]:
         ax.axvline(0.5, color="k", ls="--", lw=1, label="chance")
         ax.set_yticks(y, [n for n, _ in rows])
         ax.set(xlabel="AUC (passing above failing)", xlim=(0, 1), title="AUC by slice")
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
         out.append(("AUC by slice", png_base64(fig)))
     bon = [(n, s) for n, s in _rows(audit) if s.n_bon_prompts]
     if bon:
@@ -94,7 +94,7 @@ def _plots(audit: OutcomeAudit) -> list[tuple[str, str]]:
             ax.barh(y + off, [getattr(s, attr).value for _, s in bon], height=0.2, label=label)
         ax.set_yticks(y, [n for n, _ in bon])
         ax.set(xlabel="share of prompts answered by a passing response", xlim=(0, 1), title="Best-of-n selection")
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
         out.append(("Best-of-n selection against oracle and random", png_base64(fig)))
     return out
 
