@@ -223,3 +223,29 @@ def test_audit_opens_the_disagreements_as_a_campaign(tmp_path: Path, monkeypatch
     again = runner.invoke(app, ["audit", str(src), "--bootstrap", "0", "--campaign", "rm-mistakes", "--rubric",
                                 str(tmp_path / "rubric.md")])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_audit_reads_exported_events_joined_by_trace(tmp_path: Path) -> None:
+    """One events export holds the generations (scored) and their outcomes, which arrive later by trace."""
+    lines = []
+    day = "2026-01-01T00:00:00Z"
+    for t in range(12):
+        passed = t % 3 != 0
+        lines.append({"event_id": f"g{t}", "type": "generation", "trace_id": f"tr{t}", "timestamp": day,
+                      "model": "v1" if t < 6 else "v2", "prompt": f"p{t // 2}", "response": f"r{t}",
+                      "score": float(passed) + 0.1 * t})
+        lines.append({"event_id": f"f{t}", "type": "feedback", "trace_id": f"tr{t}", "timestamp": day,
+                      "name": "thumbs", "value": -1})
+        lines.append({"event_id": f"o{t}", "type": "outcome", "trace_id": f"tr{t}", "timestamp": day,
+                      "name": "tests_passed", "value": int(passed)})
+        lines.append({"event_id": f"x{t}", "type": "outcome", "trace_id": f"tr{t}", "timestamp": day,
+                      "name": "ticket_resolved", "value": "resolved"})
+    events = _write(tmp_path / "events.jsonl", lines)
+    res = runner.invoke(app, ["audit", str(events), "--outcomes", str(events), "--outcome-name", "tests_passed",
+                              "--bootstrap", "10", "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    assert got["overall"]["n"] == 12 and got["overall"]["n_passed"] == 8 and got["overall"]["auc"]["value"] == 1.0
+    assert set(got["by_slice"]["model"]) == {"v1", "v2"}
+    res = runner.invoke(app, ["audit", str(events), "--outcomes", str(events), "--outcome-name", "nps"])
+    assert res.exit_code == 2 and "no outcome named 'nps' in the file" in res.output

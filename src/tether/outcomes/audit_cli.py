@@ -16,9 +16,11 @@ OutcomesOpt = Annotated[Path | None, typer.Option(
     "--outcomes", help="Outcomes JSONL joined to IN by trace_id, task_id + sample, or prompt + response "
                        "(e.g. `tether outcomes run` output); without it IN holds the outcomes itself.")]
 ThresholdOpt = Annotated[float, typer.Option("--threshold", help="An outcome value at or above this passes.")]
+NameOpt = Annotated[str | None, typer.Option("--outcome-name", help="Only --outcomes lines with this `name` (e.g. "
+                                                                     "tests_passed in exported outcome events).")]
 
 
-def _read(path: Path, outcomes: Path | None, *, need_score: bool):  # noqa: ANN202
+def _read(path: Path, outcomes: Path | None, *, need_score: bool, outcome_name: str | None = None):  # noqa: ANN202
     """Rows of IN (joined with --outcomes); bad input exits with the file, line and key named."""
     from tether.io import InputError
     from tether.outcomes.scored import join_outcomes, read_scored
@@ -27,7 +29,8 @@ def _read(path: Path, outcomes: Path | None, *, need_score: bool):  # noqa: ANN2
         rows = read_scored(path, need_score=need_score, need_outcome=outcomes is None)
         if outcomes is None:
             return rows
-        rows, missing = join_outcomes(rows, read_scored(outcomes, need_score=False), outcomes_file=str(outcomes))
+        found = read_scored(outcomes, need_score=False, side="outcomes", outcome_name=outcome_name)
+        rows, missing = join_outcomes(rows, found, outcomes_file=str(outcomes))
     except InputError as exc:
         more = [str(b) for b in exc.bad_lines[1:5]]
         if exc.n_bad > len(exc.bad_lines[:5]):
@@ -47,6 +50,7 @@ def audit_cmd(
     scores: Annotated[Path, typer.Argument(help="JSONL of responses: prompt + response (or trace_id), score, and "
                                                 "passed / outcome (or give --outcomes).")],
     outcomes: OutcomesOpt = None,
+    outcome_name: NameOpt = None,
     model: Annotated[Path | None, typer.Option("--model", help="Reward model or ensemble folder: score the "
                                                                "responses with it instead of reading `score`.")] = None,
     objective: Annotated[str | None, typer.Option(help="Head of --model to score with [default: its only head, "
@@ -76,7 +80,7 @@ def audit_cmd(
         raise fail("--campaign needs --rubric FILE (what raters are asked)")
     if bootstrap < 0 or max_cases < 0:
         raise fail("--bootstrap and --max-cases must be >= 0")
-    rows = _read(scores, outcomes, need_score=model is None)
+    rows = _read(scores, outcomes, need_score=model is None, outcome_name=outcome_name)
     if model is not None:
         rows = _score(rows, model, objective)
     cfg = AuditConfig(n_boot=bootstrap, seed=seed, pass_threshold=threshold, max_cases=max_cases)
@@ -157,6 +161,7 @@ def pairs_cmd(
     out_file: Annotated[Path, typer.Option("-o", "--out", help="Preference pairs JSONL (v1; `tether reward train "
                                                                 "--pairs`).")],
     outcomes: OutcomesOpt = None,
+    outcome_name: NameOpt = None,
     weight: Annotated[float, typer.Option(help="Weight of each pair (times the outcome gap when graded).")] = 1.0,
     objective: Annotated[str, typer.Option(help="Objective (reward head) the pairs train.")] = "overall",
     max_per_prompt: Annotated[int, typer.Option(help="Pairs kept per prompt, sampled (0: all).")] = 4,
@@ -170,7 +175,7 @@ def pairs_cmd(
 
     if max_per_prompt < 0:
         raise fail("--max-per-prompt must be >= 0 (0: all)")
-    rows = _read(source, outcomes, need_score=False)
+    rows = _read(source, outcomes, need_score=False, outcome_name=outcome_name)
     cfg = PairConfig(weight=weight, objective=objective, pass_threshold=threshold,
                      max_per_prompt=max_per_prompt or None, seed=seed)
     try:

@@ -30,6 +30,7 @@ SAMPLE_KEYS = ("sample", "sample_index", "sample_id", "completion_id")
 GROUP_KEYS = ("prompt_id", "task_id")
 SLICE_KEYS = {"task_type": ("task_type",), "language": ("language", "lang"),
               "model": ("model_version", "model")}
+EVENT_TYPES = {"generation", "feedback", "correction", "outcome"}
 PASS_WORDS = {"passed", "pass", "correct", "resolved", "success", "true", "yes"}
 FAIL_WORDS = {"failed", "fail", "incorrect", "wrong", "unresolved", "failure", "false", "no", "timeout", "error",
               "killed"}
@@ -149,9 +150,17 @@ def _row(obj: dict[str, Any], lineno: int, path: str, need_score: bool, need_out
                           tuple(keys), trace, slices, meta)
 
 
-def read_scored(path: str | Path, *, need_score: bool = True, need_outcome: bool = True) -> list[ScoredResponse]:
+def read_scored(path: str | Path, *, need_score: bool = True, need_outcome: bool = True,
+                side: str = "responses", outcome_name: str | None = None) -> list[ScoredResponse]:
     """Read a JSONL file of scored responses; every bad line is collected and an InputError names the first (file,
-    line and key) with a count of the rest. An empty file is an error too."""
+    line and key) with a count of the rest. An empty file is an error too.
+
+    Exported production events (FORMATS.md, Event) read as they are: on the `responses` side only `generation`
+    events count, on the `outcomes` side only `outcome` events (of `outcome_name`, when given); feedback and
+    corrections are left out on both."""
+    if side not in ("responses", "outcomes"):
+        raise ValueError(f"side must be 'responses' or 'outcomes', got {side!r}")
+    wanted = "generation" if side == "responses" else "outcome"
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
@@ -164,6 +173,11 @@ def read_scored(path: str | Path, *, need_score: bool = True, need_outcome: bool
             if len(bad) < MAX_LISTED:
                 bad.append(obj)
             continue
+        kind = obj.get("type")
+        if isinstance(kind, str) and kind in EVENT_TYPES and kind != wanted:
+            continue
+        if outcome_name is not None and obj.get("name") != outcome_name:
+            continue
         try:
             rows.append(_row(obj, lineno, str(path), need_score, need_outcome))
         except ValueError as exc:
@@ -174,7 +188,8 @@ def read_scored(path: str | Path, *, need_score: bool = True, need_outcome: bool
     if bad:
         raise InputError(bad[0], bad, n_bad)
     if not rows:
-        raise InputError(BadLine(str(path), 0, None, "no responses in the file"))
+        what = f"no outcome named {outcome_name!r}" if outcome_name is not None else f"no {side}"
+        raise InputError(BadLine(str(path), 0, None, f"{what} in the file"))
     return rows
 
 
