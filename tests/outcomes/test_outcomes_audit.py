@@ -212,3 +212,21 @@ def test_join_outcomes_by_trace_sample_or_text(tmp_path: Path) -> None:
                                                       {"trace_id": "t1", "passed": False}]), need_score=False)
     with pytest.raises(ValueError, match="lines 1 and 2 give different outcomes"):
         join_outcomes(scored, clash)
+
+
+def test_verdict_names_a_slice_where_failures_outscore_passes() -> None:
+    rows = planted(5, n_prompts=60)
+    for r in rows:  # on code the score now favours what fails
+        if r.slices["task_type"] == "code":
+            r.score = (-2.0 if r.value else 0.0) + r.score
+    res = audit_outcomes(rows, AuditConfig(n_boot=100))
+    assert res.by_slice["task_type"]["code"].auc.hi < 0.5
+    assert any("task_type 'code'" in line and "ranks failing responses above passing ones" in line
+               for line in res.verdict)
+
+
+def test_audit_refuses_rows_without_score_or_outcome() -> None:
+    with pytest.raises(ValueError, match="line 3: no score"):
+        audit_outcomes([ScoredResponse(3, "q", "a", None, 1.0, "g", ("k",))])
+    with pytest.raises(ValueError, match="no scored responses"):
+        audit_outcomes([])
