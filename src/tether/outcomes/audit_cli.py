@@ -13,8 +13,8 @@ from tether.cli_support import fail, open_store
 from tether.console import console, out, step_progress
 
 OutcomesOpt = Annotated[Path | None, typer.Option(
-    "--outcomes", help="Outcomes JSONL joined to IN by trace_id, task_id + sample, or prompt + response "
-                       "(e.g. `tether outcomes run` output); without it IN holds the outcomes itself.")]
+    "--outcomes", help="Outcomes JSONL joined to the responses by trace_id, task_id + sample, or prompt + response "
+                       "(e.g. `tether outcomes run` output); without it the responses file holds the outcomes itself.")]
 ThresholdOpt = Annotated[float, typer.Option("--threshold", help="An outcome value at or above this passes.")]
 NameOpt = Annotated[str | None, typer.Option("--outcome-name", help="Only --outcomes lines with this `name` (e.g. "
                                                                      "tests_passed in exported outcome events).")]
@@ -53,8 +53,8 @@ def audit_cmd(
     outcome_name: NameOpt = None,
     model: Annotated[Path | None, typer.Option("--model", help="Reward model or ensemble folder: score the "
                                                                "responses with it instead of reading `score`.")] = None,
-    objective: Annotated[str | None, typer.Option(help="Head of --model to score with [default: its only head, "
-                                                       "else overall].")] = None,
+    objective: Annotated[str | None, typer.Option(help="Head of --model to score with (default: its only head, "
+                                                       "else overall).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
     cases: Annotated[Path | None, typer.Option(help="Write every disagreement case (JSONL, with scores and "
                                                     "lines) here.")] = None,
