@@ -155,11 +155,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--report", type=Path, default=None, help="write the two audits' HTML reports into this folder")
     ap.add_argument("--results", type=Path, default=None, help="also save the figures as JSON here")
-    ap.add_argument("--render", type=Path, default=None, help="rewrite the text from figures saved by --results")
+    ap.add_argument("--only", choices=("hh", "outcome"), default=None,
+                    help="train and score one of the two reward models (run both halves as two processes)")
+    ap.add_argument("--render", type=Path, nargs="+", default=None,
+                    help="rewrite the text from figures saved by --results (several: their models merged)")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = ap.parse_args()
     if args.render:
-        text = render(json.loads(args.render.read_text()), args)
+        figs = [json.loads(p.read_text()) for p in args.render]
+        merged = {**figs[0], "models": {k: v for f in figs for k, v in f["models"].items()},
+                  "seconds": max(f["seconds"] for f in figs if "seconds" in f)}
+        text = render(merged, args)
         print(text)
         if not args.no_write:
             write_subsection(TITLE, text, section_title=SECTION)
@@ -194,6 +200,8 @@ def main() -> None:
     figures["longest_eval"] = longest(eval_half)
     with tempfile.TemporaryDirectory() as tmp:
         for key, pairs in (("hh", hh_train), ("outcome", opairs)):
+            if args.only not in (None, key):
+                continue
             out = Path(tmp) / f"rm-{key}"
             train_s = train_rm(pairs, out, args, args.seed)
             audit, score_s = audit_with(out, eval_rows, args)
