@@ -223,6 +223,9 @@ def main() -> None:
     figures["seconds"] = time.perf_counter() - start
     if args.results:
         args.results.write_text(json.dumps(figures, indent=2))
+    if args.only:
+        print(f"figures of the {args.only} model only: combine both runs' --results files with --render")
+        return
     text = render(figures, args)
     print(text)
     if not args.no_write:
