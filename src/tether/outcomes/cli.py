@@ -85,5 +85,8 @@ def run_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `tether outcomes ...`."""
+    """Add `tether outcomes ...`: `run` here, `audit`, `pairs` and `grade` from audit_cli."""
+    from tether.outcomes.audit_cli import register as register_audit
+
+    register_audit(outcomes_app)
     app.add_typer(outcomes_app, name="outcomes")
