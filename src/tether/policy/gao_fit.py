@@ -99,6 +99,7 @@ def fit_gao(d: Sequence[float] | np.ndarray, gain: Sequence[float] | np.ndarray,
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     sample = np.random.default_rng(seed).multivariate_normal(coef, cov, size=draws, method="svd")
     turns = np.array([t if (t := turnover(form, a, b)) is not None else np.inf for a, b in sample])
-    lo, hi = np.quantile(turns, [0.025, 0.975])
+    ordered = np.sort(turns)  # order statistics, not np.quantile: it interpolates inf - inf into nan warnings
+    lo, hi = ordered[int(0.025 * (draws - 1))], ordered[int(np.ceil(0.975 * (draws - 1)))]
     ci = (float(lo) if np.isfinite(lo) else float("nan"), float(hi) if np.isfinite(hi) else float("nan"))
     return GaoFit(form, alpha, beta, float(se[0]), float(se[1]), cov, n, turnover(form, alpha, beta), ci)

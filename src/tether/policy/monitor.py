@@ -159,10 +159,10 @@ class OverOptMonitor:
         rec["best_step"] = self.best["step"] if self.best else step
         self.history.append(rec)
         rec.update(self._fit())
-        rec["warn"] = rec["cusum"] > self.alarm.threshold / 2
-        rec["raise_kl"] = rec["warn"] and not self._warned
-        self._warned = rec["warn"] if rec["warn"] else (self._warned and rec["cusum"] > 0)
         rec["alarm"] = self.alarm.alarmed
+        rec["warn"] = rec["cusum"] > self.alarm.threshold / 2
+        rec["raise_kl"] = rec["warn"] and not self._warned and not rec["alarm"]  # past the alarm, a raise is moot
+        self._warned = rec["warn"] if rec["warn"] else (self._warned and rec["cusum"] > 0)
         if flags:
             self.events.append({"step": step, "event": "signatures", "why": f"drifted > {self.flag_sd} baseline SDs "
                                 f"without a held-out gain: {', '.join(flags)}"})
