@@ -120,8 +120,8 @@ def test_signatures_on_hand_made_texts() -> None:
     assert s["refusal"].tolist() == [0.0, 0.0, 1.0, 0.0]
     # "the cat the cat the cat": bigrams the-cat x3, cat-the x2 -> 2 distinct of 5
     assert s["repetition"][3] == pytest.approx(1 - 2 / 5)
-    assert repetition("a b c d".split()) == 0.0 and repetition(["a"]) == 0.0
-    assert "mayor" not in " ".join(t for t in texts) and signatures(["The mayor"])["hedging"][0] == 0.0
+    assert repetition(["a", "b", "c", "d"]) == 0.0 and repetition(["a"]) == 0.0
+    assert signatures(["The mayor may come"])["hedging"][0] == pytest.approx(100 / 4)  # "may", not "mayor"
 
 
 def test_signature_flags_drift_only_without_a_heldout_gain() -> None:

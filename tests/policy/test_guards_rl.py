@@ -27,7 +27,7 @@ def rising_proxy() -> FunctionEvaluator:
     def fn(prompts: list[str], responses: list[str]) -> dict[str, list[float]]:
         held = prompts[0] in HELDOUT
         calls[0] += held
-        return {"digits": [sum(c.isdigit() for c in r) / max(1, len(r)) + 0.01 * calls[0] * held
+        return {"digits": [sum(c.isdigit() for c in r) / max(1, len(r)) + calls[0] * held
                            for r in responses]}
 
     return FunctionEvaluator(fn, ["digits"], name="proxy")
