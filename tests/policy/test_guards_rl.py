@@ -47,19 +47,8 @@ def rise_then_fall(peak: int, delta: float = 0.1) -> FunctionEvaluator:
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from tether.sim.policy import train_tokenizer
-
-    tok = train_tokenizer([f"What is {i} plus {i}? Answer: {2 * i} yes no maybe" for i in range(200)], 300)
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=1, n_head=2,
-                                       eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id))
-    out = tmp_path_factory.mktemp("guard-lm")
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+def lm(digits_lm: Path) -> Path:
+    return digits_lm
 
 
 def _cfg(**kw: object) -> RLConfig:

@@ -52,21 +52,18 @@ def fresh_accelerate():  # noqa: ANN201
     AcceleratorState._reset_state(True)
 
 
-def test_the_callback_stops_a_trl_grpo_run_at_the_alarm_and_rolls_back(tmp_path: Path, fresh_accelerate: None) -> None:
+def test_the_callback_stops_a_trl_grpo_run_at_the_alarm_and_rolls_back(digits_lm: Path, tmp_path: Path,
+                                                                       fresh_accelerate: None) -> None:
     from datasets import Dataset
-    from transformers import GPT2Config, GPT2LMHeadModel, PrinterCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
     from tether.policy.rl_guard import Guard
     from tether.policy.trl_callback import GuardCallback
-    from tether.sim.policy import train_tokenizer
 
-    tok = train_tokenizer([f"What is {i} plus {i}? Answer: {2 * i} yes no maybe" for i in range(200)], 300)
+    tok = AutoTokenizer.from_pretrained(digits_lm)
     tok.padding_side = "left"
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=1, n_head=2,
-                                       eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id,
-                                       pad_token_id=tok.pad_token_id))
+    model = AutoModelForCausalLM.from_pretrained(digits_lm)
     args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2,
                       max_completion_length=8, max_steps=10, learning_rate=3e-2, logging_steps=1, report_to=[],
                       save_strategy="no", use_cpu=True, disable_tqdm=True, seed=0)
