@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--held", type=int, default=200, help="held-out prompts per check")
     parser.add_argument("--sft-steps", type=int, default=120)
+    parser.add_argument("--policy", type=Path, default=None, help="starting sim policy (default: train one)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -50,9 +51,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="guard_null_"))
     world = World(0)
-    policy = work / "sft"
-    train_policy(world, policy, PolicyConfig(max_steps=args.sft_steps, max_seconds=3600, threads=args.threads),
-                 show_progress=False)
+    policy = args.policy
+    if policy is None:
+        policy = work / "sft"
+        train_policy(world, policy, PolicyConfig(max_steps=args.sft_steps, max_seconds=3600, threads=args.threads),
+                     show_progress=False)
     train = [p.text for p in world.prompts(2000, stream="rl-study-train")]
     held = [p.text for p in world.prompts(args.held, stream="rl-study-heldout")]
     gold = GoldEvaluator(world)

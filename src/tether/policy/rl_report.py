@@ -96,6 +96,10 @@ def write_rl_report(run_dir: str | Path, path: str | Path, title: str = "Online 
     return path
 
 
+def _num(x: float | None) -> str:
+    return "&infin;" if x is None or not np.isfinite(x) else f"{x:.3g}"
+
+
 def _monitor_section(rows: list[dict], summary: dict | None) -> str:
     """The over-optimisation monitor: proxy, held-out (and gold) against sqrt(KL) with the Gao fit of the held-out
     gain, the alarm statistic, the events (KL raised, signatures flagged, alarm, rollback) and the fit."""
@@ -112,11 +116,14 @@ def _monitor_section(rows: list[dict], summary: dict | None) -> str:
     esc = html.escape
     d = np.array([r["monitor/sqrt_kl"] for r in checks])
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    for key, label in (("proxy", "proxy (training evaluator)"), ("heldout", "held-out evaluator"),
-                       ("gold", "gold (truth, not used to decide)")):
+    right = ax.twinx()  # the proxy on its own scale: a reward model's z-scores dwarf a gold or judge score
+    for key, label, axis, color in (("proxy", "proxy (training evaluator; right axis)", right, "C0"),
+                                    ("heldout", "held-out evaluator", ax, "C1"),
+                                    ("gold", "gold (truth, not used to decide)", ax, "C2")):
         if all(f"monitor/{key}" in r for r in checks):
             ys = np.array([r[f"monitor/{key}"] for r in checks])
-            ax.plot(d, ys - ys[0], marker="o", ms=3, lw=1.2, label=f"{label}, gain")
+            axis.plot(d, ys - ys[0], marker="o", ms=3, lw=1.2, color=color, label=f"{label}, gain")
+    right.set_ylabel("proxy gain")
     last = checks[-1]
     if "monitor/gao/alpha" in last:
         grid = np.linspace(0, max(d.max(), 1e-3) * 1.2, 200)
@@ -134,7 +141,8 @@ def _monitor_section(rows: list[dict], summary: dict | None) -> str:
     ax.set_xlabel("sqrt(KL) to the reference (nats per completion)")
     ax.set_ylabel("gain over the first check")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    handles = [h for a in (ax, right) for h in a.get_legend_handles_labels()[0]]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=7)
     stat = _panel(checks, ["monitor/cusum", "monitor/cusum_threshold"], "CUSUM")
     summary = summary or {}
     events = "".join(f"<tr><td>{e['step']}</td><td>{esc(e['event'])}</td><td>{esc(e['why'])}</td></tr>"
@@ -143,8 +151,9 @@ def _monitor_section(rows: list[dict], summary: dict | None) -> str:
     fit_text = (f"<p>Gao RL fit of the held-out gain, d(&alpha; &minus; &beta; log d): &alpha; = "
                 f"{fit['gao/alpha']:.4g} &plusmn; {1.96 * fit['gao/alpha_se']:.2g}, &beta; = {fit['gao/beta']:.4g} "
                 f"&plusmn; {1.96 * fit['gao/beta_se']:.2g} (95%); predicted turnover at sqrt(KL) "
-                f"{fit['gao/turnover']:.3g} (95% interval {fit['gao/turnover_lo']:.3g}&ndash;"
-                f"{fit['gao/turnover_hi']:.3g}).</p>") if "gao/alpha" in fit else \
+                f"{_num(fit['gao/turnover'])} (95% interval {_num(fit['gao/turnover_lo'])}&ndash;"
+                f"{_num(fit['gao/turnover_hi'])}; &infin;: no turnover in more than 2.5% of the bootstrap "
+                "draws).</p>") if "gao/alpha" in fit else \
         "<p>Too few checks for a Gao fit.</p>"
     best_text = (f"<p>Best check by held-out score: step {summary['best']['step']} (held-out "
                  f"{summary['best']['heldout']:.4f}, sqrt(KL) {summary['best']['sqrt_kl']:.3f}). Alarm: one-sided "
