@@ -189,7 +189,9 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
     (`tether.policy.rl_guard`) scores `heldout_prompts` with `heldout` (and `truth`, shown only) at step 0 and every
     N steps, raises the KL coefficient when the proxy/held-out gap opens, and on its alarm stops the run and (unless
     `cfg.rollback` is off) rolls back to the best check's weights; its fields go to the metrics log under
-    `monitor/`, its events and fit to tether_rl.json and the report."""
+    `monitor/`, its events and fit to tether_rl.json and the report. The monitor's history is not checkpointed: a
+    resumed run's first check is its new baseline. With `kl_control="adaptive"` a raise lasts until the controller
+    moves the coefficient again."""
     from tether.training import MetricsLog, make_accelerator, resolve_precision, save_checkpoint
     from tether.training import progress as progress_bar
     from tether.training import resume as resume_from
