@@ -104,7 +104,13 @@ def write(args, rows: list[dict]) -> None:  # noqa: ANN001
         f"the world's gold `overall`, the monitor checking {args.held} held-out prompts every {args.every} steps with "
         f"gold as its held-out evaluator too (so every alarm is a false one; alarm level 0.05 over the run's checks). "
         f"{machine_note()}", "", *table, "",
-        f"False alarms: **{alarms} over {len(rows)} seeds** (goal 0).", ""])
+        f"False alarms: **{alarms} over {len(rows)} seeds** (goal 0).", "",
+        "Read with care: with one evaluator as proxy and held-out, the proxy rises at a check exactly when the "
+        "held-out score does, so the alarm only counts checks where the held-out score rose — an alarm is then "
+        "nearly impossible by construction, and 0 is weak evidence. The calibrated false-alarm rate is checked on "
+        "simulated null sequences in tests/policy/test_guards.py. Note also that the held-out gold (sampled "
+        "answers, T = 1) barely moves in these short runs: the best check beats the start by at most the gain "
+        "in the table.", ""])
     print(text)
     write_subsection("Over-optimisation monitor: false alarms with gold as the reward", text)
 
