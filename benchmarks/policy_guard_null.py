@@ -12,10 +12,8 @@ the Gao RL fit's predicted turnover.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,39 +21,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from policy_rl_common import machine_note, write_subsection  # noqa: E402
+from policy_rl_common import guard_study_args, machine_note, sim_start, write_subsection  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=150)
-    parser.add_argument("--every", type=int, default=10)
-    parser.add_argument("--prompts-per-step", type=int, default=8)
-    parser.add_argument("--k", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--held", type=int, default=200, help="held-out prompts per check")
-    parser.add_argument("--sft-steps", type=int, default=120)
-    parser.add_argument("--policy", type=Path, default=None, help="starting sim policy (default: train one)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--no-write", action="store_true")
+    parser = guard_study_args(__doc__.splitlines()[0], steps=150, every=10, held=200)
     args = parser.parse_args()
-
-    import torch
 
     from tether.policy.rl import train_rl
     from tether.policy.rl_config import RLConfig
-    from tether.sim import PolicyConfig, World, train_policy
     from tether.sim.evaluators import GoldEvaluator
 
-    torch.set_num_threads(args.threads)
-    work = Path(tempfile.mkdtemp(prefix="guard_null_"))
-    world = World(0)
-    policy = args.policy
-    if policy is None:
-        policy = work / "sft"
-        train_policy(world, policy, PolicyConfig(max_steps=args.sft_steps, max_seconds=3600, threads=args.threads),
-                     show_progress=False)
+    world, work, policy = sim_start(args, "guard_null_")
     train = [p.text for p in world.prompts(2000, stream="rl-study-train")]
     held = [p.text for p in world.prompts(args.held, stream="rl-study-heldout")]
     gold = GoldEvaluator(world)

@@ -12,11 +12,9 @@ and at the alarm, the proxy's gain and the answers' length. (No unguarded contin
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,39 +22,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from policy_rl_common import machine_note, write_subsection  # noqa: E402
+from policy_rl_common import guard_study_args, machine_note, sim_start, write_subsection  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--every", type=int, default=5)
+    parser = guard_study_args(__doc__.splitlines()[0])
     parser.add_argument("--bonus", type=float, default=0.05, help="proxy bonus per 10 words")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--held", type=int, default=100)
-    parser.add_argument("--sft-steps", type=int, default=120)
-    parser.add_argument("--policy", type=Path, default=None, help="starting sim policy (default: train one)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-
-    import torch
 
     from tether.policy.evaluators import FunctionEvaluator
     from tether.policy.rl import train_rl
     from tether.policy.rl_config import RLConfig
-    from tether.sim import PolicyConfig, World, train_policy
     from tether.sim.evaluators import GoldEvaluator
 
-    torch.set_num_threads(args.threads)
-    work = Path(tempfile.mkdtemp(prefix="guard_planted_"))
-    world = World(0)
-    policy = args.policy
-    if policy is None:
-        policy = work / "sft"
-        train_policy(world, policy, PolicyConfig(max_steps=args.sft_steps, max_seconds=3600, threads=args.threads),
-                     show_progress=False)
+    world, work, policy = sim_start(args, "guard_planted_")
     gold = GoldEvaluator(world)
 
     def hackable(prompts, responses):  # noqa: ANN001, ANN202
@@ -69,9 +48,9 @@ def main() -> None:
     rows = []
     for seed in range(args.seeds):
         cfg = RLConfig(objectives=["overall"], steps=args.steps, seed=seed, lr=args.lr, kl_coef=0.0,
-                       monitor_every=args.every, rollback=False, kl_raise=1.0, prompts_per_step=8,
-                       completions_per_prompt=8, sample_every=25, alarm_horizon=max(2, args.steps // args.every + 1),
-                       name=f"planted-{seed}")
+                       monitor_every=args.every, rollback=False, kl_raise=1.0,
+                       prompts_per_step=args.prompts_per_step, completions_per_prompt=args.k, sample_every=25,
+                       alarm_horizon=max(2, args.steps // args.every + 1), name=f"planted-{seed}")
         t0 = time.perf_counter()
         res = train_rl(policy, train, proxy, work / f"rl-{seed}", cfg, progress=False, heldout=gold,
                        heldout_prompts=held)
