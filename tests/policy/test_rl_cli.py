@@ -197,3 +197,39 @@ def test_rl_and_eval_with_a_real_reward_model_through_its_contract(lm: Path, tmp
                               "--report", str(tmp_path / "e.html"), "--max-new-tokens", "6", "--json"])
     assert res.exit_code == 0, res.output
     assert set(json.loads(res.stdout)["means"]) == {"quality"}
+
+
+def test_rl_with_the_monitor_writes_its_fields_to_the_metrics_and_the_report(lm: Path, prompts: Path,
+                                                                             project_dir: Path) -> None:
+    from tether.sim import World
+
+    held = project_dir / "heldout.jsonl"
+    held.write_text("".join(json.dumps({"prompt": p.text}) + "\n" for p in World(0).prompts(6, stream="heldout")))
+    out = project_dir / "guarded"
+    res = runner.invoke(_app(), ["policy", "rl", str(out), "--model", str(lm), "--prompts", str(prompts),
+                                 "--evaluator", "gold", "--objective", "overall", "--steps", "2",
+                                 "--max-new-tokens", "8", "--k", "2", "--monitor-every", "1", "--heldout", "sim-gold",
+                                 "--heldout-prompts", str(held), "--truth", "gold", "--no-rollback"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    checks = [r for r in rows if "monitor/heldout" in r]
+    assert [r["step"] for r in checks] == [0, 1, 2]
+    # the same evaluator as held-out and truth: the two columns agree
+    assert all(r["monitor/gold"] == r["monitor/heldout"] for r in checks)
+    assert {"monitor/cusum", "monitor/proxy", "monitor/sqrt_kl", "monitor/sig/hedging"} <= set(checks[-1])
+    assert "Over-optimisation monitor" in (out / "report.html").read_text()
+    meta = json.loads((out / "tether_rl.json").read_text())
+    assert meta["config"]["monitor_every"] == 1 and meta["config"]["rollback"] is False
+    assert meta["monitor"]["checks"] == 3
+
+
+def test_rl_monitor_options_need_each_other(lm: Path, prompts: Path, project_dir: Path) -> None:
+    out = project_dir / "x"
+    base = ["policy", "rl", str(out), "--model", str(lm), "--prompts", str(prompts), "--evaluator", "gold"]
+    res = runner.invoke(_app(), [*base, "--monitor-every", "2"])
+    assert res.exit_code != 0 and "--monitor-every needs --heldout" in _flat(res.output)
+    res = runner.invoke(_app(), [*base, "--heldout", "gold"])
+    assert res.exit_code != 0 and "add --monitor-every" in _flat(res.output)
+    res = runner.invoke(_app(), [*base, "--monitor-every", "2", "--heldout", "nope", "--heldout-prompts",
+                                 str(prompts)])
+    assert res.exit_code != 0 and "--heldout nope: not a folder" in _flat(res.output)

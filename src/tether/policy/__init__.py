@@ -7,6 +7,7 @@ DPO family on curated pairs) and online RL (GRPO / RLOO / PPO against any evalua
     result = train_dpo("models/sft", pairs, "models/dpo", DPOConfig(loss="sigmoid", beta=0.1))
     write_report("models/dpo", samples=result.samples)
     train_rl("models/sft", prompts, load_evaluator("models/rm"), "models/rl", RLConfig(algorithm="grpo"))
+    train_rl(..., RLConfig(monitor_every=10), heldout=load_evaluator("models/rm-b"), heldout_prompts=held)  # guarded
 
 Importing this package does not import torch; the submodules that need it load it on use.
 """
@@ -25,6 +26,10 @@ _LAZY = {"load_policy": "generation", "generate": "generation", "prompt_format_o
          "named_evaluator": "evaluators", "weighted_reward": "evaluators",
          "RLConfig": "rl_config", "EvalConfig": "rl_config", "train_rl": "rl", "rl_iter": "rl", "RLResult": "rl",
          "kl_controller": "rl", "write_rl_report": "rl_report",
+         # guards: the over-optimisation monitor, the Gao fit, hacking signatures, the TRL callback
+         "Guard": "rl_guard", "OverOptMonitor": "monitor", "SequentialAlarm": "monitor", "BestWeights": "monitor",
+         "fit_gao": "gao_fit", "GaoFit": "gao_fit", "signatures": "signatures", "SignatureBaseline": "signatures",
+         "GuardCallback": "trl_callback",
          # offline: SFT and the DPO family
          "SFTConfig": "config", "DPOConfig": "config", "train_sft": "sft", "train_sft_iter": "sft", "SFTResult": "sft",
          "train_dpo": "dpo", "train_dpo_iter": "dpo", "DPOResult": "dpo", "DisplacementMonitor": "dpo",

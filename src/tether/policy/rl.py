@@ -68,6 +68,7 @@ class RLResult:
     seconds: float
     stopped: str | None = None
     last: dict[str, float] = field(default_factory=dict)
+    monitor: dict[str, Any] | None = None  # the over-optimisation monitor's summary (checks, events, best, fit)
 
     @property
     def completions_per_second(self) -> float:
@@ -178,11 +179,19 @@ def train_rl(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, o
 
 def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, out_dir: str | Path,
             config: RLConfig | None = None, *, resume: bool = False, progress: bool = True,
-            prompt_format: str | None = None, save: bool = True) -> Generator[dict[str, float], None, RLResult]:
+            prompt_format: str | None = None, save: bool = True, heldout: Evaluator | None = None,
+            heldout_prompts: Sequence[str] | None = None, truth: Evaluator | None = None
+            ) -> Generator[dict[str, float], None, RLResult]:
     """`train_rl` one step at a time: yields `{}` once set up, then each step's metrics; returns the RLResult.
 
-    Lets a caller interleave training with other work (the benchmark steps it between TRL's steps; a monitor
-    scores held-out prompts between steps). `save=False` skips writing the final folder."""
+    Lets a caller interleave training with other work (the benchmark steps it between TRL's steps).
+    `save=False` skips writing the final folder. With `cfg.monitor_every`, the over-optimisation monitor
+    (`tether.policy.rl_guard`) scores `heldout_prompts` with `heldout` (and `truth`, shown only) at step 0 and every
+    N steps, raises the KL coefficient when the proxy/held-out gap opens, and on its alarm stops the run and (unless
+    `cfg.rollback` is off) rolls back to the best check's weights; its fields go to the metrics log under
+    `monitor/`, its events and fit to tether_rl.json and the report. The monitor's history is not checkpointed: a
+    resumed run's first check is its new baseline. With `kl_control="adaptive"` a raise lasts until the controller
+    moves the coefficient again."""
     from tether.training import MetricsLog, make_accelerator, resolve_precision, save_checkpoint
     from tether.training import progress as progress_bar
     from tether.training import resume as resume_from
@@ -193,11 +202,14 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
     prompts = list(prompts)
     if len(prompts) < cfg.prompts_per_step:
         raise ValueError(f"{len(prompts)} prompts, fewer than the {cfg.prompts_per_step} a step takes")
+    guard = _guard(cfg, evaluator, weights, heldout, heldout_prompts, truth, prompt_format or "")
     out = Path(out_dir)
     precision = resolve_precision(cfg.mixed_precision)
     accelerator = make_accelerator(precision)
     opt, ref, tokenizer = _setup(policy, cfg, precision, accelerator)
     fmt = prompt_format if prompt_format is not None else prompt_format_of(policy)
+    if guard is not None:
+        guard.prompt_format = fmt
     controller = kl_controller(cfg)
     accelerator.register_for_checkpointing(RunState(controller))
     step = resume_from(accelerator, out / "checkpoints") if resume else 0
@@ -208,6 +220,8 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
           MetricsLog(out, cfg.log_with, start_step=step, enabled=accelerator.is_main_process,
                      run_name=cfg.name) as log, samples):
         advance(step)
+        if guard is not None:  # the first check: the starting (reference) policy, the baseline of everything
+            log.log(step, **_monitor_check(guard, opt, ref, tokenizer, step, controller))
         while step < cfg.steps:
             t0 = time.perf_counter()
             batch = _prompt_batch(prompts, cfg, step, accelerator)
@@ -219,6 +233,10 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
             result.seconds += seconds
             result.completions += len(exp.prompts)
             metrics.update(lr=opt.lr, seconds=seconds, completions_per_s=len(exp.prompts) / seconds)
+            if guard is not None:
+                metrics.update(_signature_fields(exp))
+            if guard is not None and guard.due(step):
+                metrics.update(_monitor_check(guard, opt, ref, tokenizer, step, controller))
             log.log(step, **metrics)
             if cfg.sample_every and (step == 1 or step % cfg.sample_every == 0):
                 samples.add(step, exp)
@@ -227,13 +245,61 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
             yield metrics
             if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
                 save_checkpoint(accelerator, out / "checkpoints", step)
+            if guard is not None and metrics.get("monitor/alarm"):
+                result.stopped = f"over-optimisation alarm at step {step}: {guard.monitor.events[-1]['why']}"
+                if cfg.rollback:
+                    actor = opt.accelerator.unwrap_model(opt.model)
+                    best = guard.restore(actor, getattr(opt, "master", None))
+                    result.stopped += f"; rolled back to step {best}"
+                    guard.monitor.events.append({"step": step, "event": "rollback",
+                                                 "why": f"weights of step {best}, the best held-out check"})
+                break
             if isinstance(controller, KLBudget) and controller.exhausted:
                 result.stopped = (f"KL budget spent at step {step}: sqrt(KL) {controller.sqrt_kl:.3f} > "
                                   f"{controller.max_sqrt_kl}")
                 break
+    if guard is not None:
+        result.monitor = guard.monitor.summary()
     if save and accelerator.is_main_process:
         _save(opt, tokenizer, out, cfg, policy, fmt, result)
     return result
+
+
+def _guard(cfg: RLConfig, evaluator: Evaluator, weights: dict[str, float], heldout: Evaluator | None,
+           heldout_prompts: Sequence[str] | None, truth: Evaluator | None, fmt: str) -> Any:
+    """The monitor's `Guard` when `cfg.monitor_every` asks for one (its evaluator and prompts then required)."""
+    from tether.policy.rl_guard import Guard
+
+    if not cfg.monitor_every:
+        return None
+    if heldout is None or not heldout_prompts:
+        raise ValueError("monitor_every needs a held-out evaluator and held-out prompts (--heldout, "
+                         "--heldout-prompts)")
+    return Guard.build(heldout_prompts, evaluator, weights, heldout, truth=truth, every=cfg.monitor_every,
+                       rollback=cfg.rollback, level=cfg.alarm_level, horizon=cfg.alarm_horizon,
+                       raise_kl=cfg.kl_raise, prompt_format=fmt, max_new_tokens=cfg.max_new_tokens,
+                       temperature=cfg.temperature, stop=cfg.stop, seed=cfg.seed)
+
+
+def _monitor_check(guard: Any, opt: Any, ref: Any, tokenizer: Any, step: int, controller: Any) -> dict[str, float]:
+    """A check: the monitor's record; keep the best weights; raise the KL coefficient on evidence."""
+    from tether.policy.rl_guard import metric_fields
+
+    actor = opt.accelerator.unwrap_model(opt.model)
+    rec = guard.check(actor.policy, ref, tokenizer, step)
+    guard.keep_if_best(rec, actor, getattr(opt, "master", None))
+    inner = getattr(controller, "controller", controller)
+    new = guard.raised_coef(rec, inner.value)
+    if new is not None:
+        inner.value = new
+    return metric_fields(rec)
+
+
+def _signature_fields(exp: Experience) -> dict[str, float]:
+    """The step's reward-hacking signatures on its training completions, under `sig/`."""
+    from tether.policy.signatures import signature_means
+
+    return {f"sig/{k}": v for k, v in signature_means(exp.rollout.texts).items()}
 
 
 def _setup(policy: str | Path, cfg: RLConfig, precision: str, accelerator: Any) -> tuple[Any, Any, Any]:
@@ -252,7 +318,7 @@ def _setup(policy: str | Path, cfg: RLConfig, precision: str, accelerator: Any) 
     if precision == "bf16":
         actor.to(torch.bfloat16)
     ref = None
-    if cfg.kl_coef > 0 or cfg.kl_control != "fixed":
+    if cfg.kl_coef > 0 or cfg.kl_control != "fixed" or cfg.monitor_every:  # the monitor measures KL, may raise it
         ref = copy.deepcopy(model).eval().requires_grad_(False).to(accelerator.device)
     actor.train()
     opt = adamw(accelerator, actor, [cfg.lr], total=cfg.steps, warmup=cfg.warmup, weight_decay=cfg.weight_decay,
@@ -403,7 +469,7 @@ def _save(opt: Any, tokenizer: Any, out: Path, cfg: RLConfig, parent: str | Path
     (out / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     info = {"parent": str(Path(parent).resolve()), "config": asdict(cfg), "steps": result.steps,
             "completions": result.completions, "seconds": result.seconds, "stopped": result.stopped,
-            "last": result.last}
+            "last": result.last, "monitor": result.monitor}
     (out / RL_FILE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
     if (out / "checkpoints").exists() and not cfg.save_every:
         shutil.rmtree(out / "checkpoints")

@@ -19,7 +19,8 @@ from tether.policy.rl_config import EvalConfig, RLConfig
 RL_OPTIONS = ("algorithm", "objectives", "steps", "prompts_per_step", "completions_per_prompt", "max_new_tokens",
               "temperature", "top_k", "stop", "max_prompt_tokens", "strict_prompts", "lr", "warmup", "max_grad_norm",
               "epochs", "clip", "scale_rewards", "kl_coef", "kl_control", "kl_in", "kl_estimator", "kl_target",
-              "max_sqrt_kl", "value_coef", "seed", "mixed_precision", "save_every", "sample_every", "log_with")
+              "max_sqrt_kl", "value_coef", "seed", "mixed_precision", "save_every", "sample_every", "log_with",
+              "monitor_every", "rollback", "alarm_level", "alarm_horizon", "kl_raise")
 EVAL_OPTIONS = ("completions_per_prompt", "max_new_tokens", "temperature", "stop", "batch_size", "seed", "backend")
 
 PromptsOpt = Annotated[Path, typer.Option("--prompts", help="Prompts: JSONL with a `prompt` on each line, or a "
@@ -120,6 +121,20 @@ def build_evaluator(rewards: list[Path], evaluator: Any, aggregation: str | None
         raise fail(str(exc)) from None
 
 
+def heldout_source(source: str | None, seed: int, flag: str = "--heldout") -> Any:
+    """A held-out evaluator: a reward-model (or ensemble) folder, or a named evaluator (gold, ...); None if none."""
+    if not source:
+        return None
+    if Path(source).is_dir():
+        return build_evaluator([Path(source)], None, None, None, True)
+    from tether.policy.evaluators import named_evaluator
+
+    try:
+        return named_evaluator(source.removeprefix("sim-"), seed)
+    except ValueError as exc:
+        raise fail(f"{flag} {source}: not a folder, and {exc}") from None
+
+
 def starting_policy(out_dir: Path, legacy_out: Path | None, model: Path | None) -> tuple[Path, Path]:
     """(policy, out_dir) of `rl OUT --model POLICY`, as `sft` and `dpo` take them (and TRL's `--model_name_or_path`,
     `--output_dir`); the first form, `rl POLICY OUT`, still works, with a deprecation warning."""
@@ -153,6 +168,12 @@ def rl_cmd(
     gate_override: Annotated[str | None, typer.Option(help="Use a reward model whose gate failed; the reason is "
                                                             "logged.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint in OUT_DIR.")] = False,
+    heldout: Annotated[str | None, typer.Option(help="Monitor: the held-out evaluator the policy never trains on, a "
+                                                     "reward-model folder or a named evaluator (gold / sim-gold).")
+                       ] = None,
+    heldout_prompts: Annotated[Path | None, typer.Option(help="Monitor: held-out prompts (as --prompts).")] = None,
+    truth: Annotated[str | None, typer.Option(help="Monitor: a named evaluator shown beside the others but never "
+                                                   "used to decide (the simulated world's gold).")] = None,
     config: RLConfig,
 ) -> None:
     """Optimise a policy online (GRPO, RLOO or PPO) against reward models or an evaluator, with a KL tether."""
@@ -174,9 +195,18 @@ def rl_cmd(
     texts = read_prompts(prompts)
     if not (policy / "config.json").is_file():
         raise fail(f"{policy}: not a Hugging Face model folder (no config.json)")
+    guard_kw: dict[str, Any] = {}
+    if cfg.monitor_every:
+        if heldout is None or heldout_prompts is None:
+            raise fail("--monitor-every needs --heldout EVALUATOR and --heldout-prompts FILE")
+        guard_kw = {"heldout": heldout_source(heldout, evaluator_seed),
+                    "heldout_prompts": read_prompts(heldout_prompts),
+                    "truth": heldout_source(truth, evaluator_seed, "--truth")}
+    elif heldout or heldout_prompts or truth:
+        raise fail("--heldout, --heldout-prompts and --truth are the monitor's: add --monitor-every N")
     ev = build_evaluator(rewards, scorer, aggregation, lam, normalize)
     try:
-        res = train_rl(policy, texts, ev, out_dir, cfg, resume=resume)
+        res = train_rl(policy, texts, ev, out_dir, cfg, resume=resume, **guard_kw)
     except (MissingObjective, ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     last = res.last

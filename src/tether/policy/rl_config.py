@@ -46,6 +46,11 @@ class RLConfig:
     kl_target: float = setting(6.0, "adaptive: KL target in nats per completion")
     kl_horizon: float = setting(10000.0, "adaptive: horizon in completions")
     max_sqrt_kl: float = setting(2.0, "budget: stop once sqrt(KL per completion) exceeds this")
+    monitor_every: int = setting(0, "over-optimisation monitor: score the held-out prompts every N steps (0: off)")
+    rollback: bool = setting(True, "monitor: on the alarm, roll back to the best check's weights (else keep the last)")
+    alarm_level: float = setting(0.05, "monitor: false-alarm rate of the sequential alarm over --alarm-horizon checks")
+    alarm_horizon: int = setting(50, "monitor: checks the false-alarm rate is controlled over")
+    kl_raise: float = setting(2.0, "monitor: factor the KL coefficient is raised by when the proxy/held-out gap opens")
     value_coef: float = setting(0.1, "PPO: weight of the value loss")
     value_clip: float = setting(0.2, "PPO: value clip")
     gamma: float = setting(1.0, "PPO: discount")
@@ -72,6 +77,14 @@ class RLConfig:
             raise ValueError(f"kl_estimator must be k1, k2 or k3, got {self.kl_estimator!r}")
         if self.scale_rewards not in ("group", "batch", "none"):
             raise ValueError(f"scale_rewards must be group, batch or none, got {self.scale_rewards!r}")
+        if self.monitor_every < 0:
+            raise ValueError(f"monitor_every must be >= 0, got {self.monitor_every}")
+        if not 0 < self.alarm_level < 1:
+            raise ValueError(f"alarm_level must be in (0, 1), got {self.alarm_level}")
+        if self.alarm_horizon < 2:
+            raise ValueError(f"alarm_horizon must be >= 2, got {self.alarm_horizon}")
+        if self.kl_raise < 1:
+            raise ValueError(f"kl_raise must be >= 1 (the monitor only raises the KL), got {self.kl_raise}")
         for name in ("steps", "prompts_per_step", "max_new_tokens", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -86,10 +86,84 @@ def write_rl_report(run_dir: str | Path, path: str | Path, title: str = "Online 
                "KL"),
               ("Completion length (tokens)", ["length", "length_max"], "tokens"),
               ("Entropy (nats per token)", ["entropy"], "nats")]
+    sigs = sorted({k for r in rows for k in r if k.startswith("sig/")})
+    panels.append(("Reward-hacking signatures of the training completions (length: words; hedging, flattery: per 100 "
+                   "words; repetition, refusal: shares)", sigs, "value"))
     imgs = "".join(_img(t, _panel(rows, keys, y)) for t, keys, y in panels if any(k in r for r in rows for k in keys))
+    guard = _monitor_section(rows, meta.get("monitor"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_page(title, f"<table>{table}</table>{imgs}{_samples_table(samples)}"), encoding="utf-8")
+    path.write_text(_page(title, f"<table>{table}</table>{guard}{imgs}{_samples_table(samples)}"), encoding="utf-8")
     return path
+
+
+def _num(x: float | None) -> str:
+    return "&infin;" if x is None or not np.isfinite(x) else f"{x:.3g}"
+
+
+def _monitor_section(rows: list[dict], summary: dict | None) -> str:
+    """The over-optimisation monitor: proxy, held-out (and gold) against sqrt(KL) with the Gao fit of the held-out
+    gain, the alarm statistic, the events (KL raised, signatures flagged, alarm, rollback) and the fit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tether.policy.gao_fit import curve
+
+    checks = [r for r in rows if "monitor/heldout" in r]
+    if not checks:
+        return ""
+    esc = html.escape
+    d = np.array([r["monitor/sqrt_kl"] for r in checks])
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    right = ax.twinx()  # the proxy on its own scale: a reward model's z-scores dwarf a gold or judge score
+    for key, label, axis, color in (("proxy", "proxy (training evaluator; right axis)", right, "C0"),
+                                    ("heldout", "held-out evaluator", ax, "C1"),
+                                    ("gold", "gold (truth, not used to decide)", ax, "C2")):
+        if all(f"monitor/{key}" in r for r in checks):
+            ys = np.array([r[f"monitor/{key}"] for r in checks])
+            axis.plot(d, ys - ys[0], marker="o", ms=3, lw=1.2, color=color, label=f"{label}, gain")
+    right.set_ylabel("proxy gain")
+    last = checks[-1]
+    if "monitor/gao/alpha" in last:
+        grid = np.linspace(0, max(d.max(), 1e-3) * 1.2, 200)
+        ax.plot(grid, curve("rl", grid, last["monitor/gao/alpha"], last["monitor/gao/beta"]), "k--", lw=1,
+                label="Gao RL fit of the held-out gain")
+        t = last.get("monitor/gao/turnover")
+        if t is not None and np.isfinite(t) and t < grid[-1]:
+            ax.axvline(t, color="grey", ls=":", label=f"predicted turnover sqrt(KL) {t:.2f}")
+    alarms = [r["monitor/sqrt_kl"] for r in checks if r.get("monitor/alarm")]
+    if alarms:
+        ax.axvline(alarms[0], color="red", lw=1, label="alarm")
+    best = [r["monitor/sqrt_kl"] for r in checks if r.get("monitor/is_best")]
+    if best:
+        ax.axvline(best[-1], color="green", lw=1, label="best check (rollback target)")
+    ax.set_xlabel("sqrt(KL) to the reference (nats per completion)")
+    ax.set_ylabel("gain over the first check")
+    ax.grid(alpha=0.3)
+    handles = [h for a in (ax, right) for h in a.get_legend_handles_labels()[0]]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=7)
+    stat = _panel(checks, ["monitor/cusum", "monitor/cusum_threshold"], "CUSUM")
+    summary = summary or {}
+    events = "".join(f"<tr><td>{e['step']}</td><td>{esc(e['event'])}</td><td>{esc(e['why'])}</td></tr>"
+                     for e in summary.get("events", []))
+    fit = summary.get("fit") or {}
+    fit_text = (f"<p>Gao RL fit of the held-out gain, d(&alpha; &minus; &beta; log d): &alpha; = "
+                f"{fit['gao/alpha']:.4g} &plusmn; {1.96 * fit['gao/alpha_se']:.2g}, &beta; = {fit['gao/beta']:.4g} "
+                f"&plusmn; {1.96 * fit['gao/beta_se']:.2g} (95%); predicted turnover at sqrt(KL) "
+                f"{_num(fit['gao/turnover'])} (95% interval {_num(fit['gao/turnover_lo'])}&ndash;"
+                f"{_num(fit['gao/turnover_hi'])}; &infin;: no turnover in more than 2.5% of the bootstrap "
+                "draws).</p>") if "gao/alpha" in fit else \
+        "<p>Too few checks for a Gao fit.</p>"
+    best_text = (f"<p>Best check by held-out score: step {summary['best']['step']} (held-out "
+                 f"{summary['best']['heldout']:.4f}, sqrt(KL) {summary['best']['sqrt_kl']:.3f}). Alarm: one-sided "
+                 f"CUSUM, threshold {summary.get('threshold', float('nan')):.2f} for a false-alarm rate of "
+                 f"{summary.get('level')} over {summary.get('horizon')} checks.</p>") if summary.get("best") else ""
+    return ("<h2>Over-optimisation monitor</h2>" + best_text + fit_text
+            + (f"<table class=s><tr><th>step</th><th>event</th><th>why</th></tr>{events}</table>" if events else
+               "<p>No events: no KL raise, no flagged signature, no alarm.</p>")
+            + _img("Proxy, held-out and gold gains against sqrt(KL), with the Gao fit", fig)
+            + _img("Alarm statistic per check", stat))
 
 
 @dataclass
