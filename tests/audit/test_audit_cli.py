@@ -131,3 +131,19 @@ def test_audit_report_prints_math_text_in_ids_as_typed(project_dir: Path, synth,
     result = runner.invoke(app, ["audit", str(path), "--bootstrap", "0", "--min-shared", "5"])
     assert result.exit_code == 0, result.output
     assert r"$\frac{$" in (project_dir / ".tether" / "reports" / "audit.html").read_text(encoding="utf-8")
+
+
+def test_curate_leaves_attention_check_answers_out(project_dir: Path, comparisons_file: Path):
+    """A campaign export marks attention-check answers with `item_kind`; they test raters, not responses."""
+    rows = [json.loads(line) for line in comparisons_file.read_text().splitlines()]
+    check = {"prompt": "Attention check: choose B.", "response_a": "A", "response_b": "B", "shown_first": "a",
+             "choice": "b", "task_type": "clear", "item_kind": "attention"}
+    rows += [{**check, "rater": r} for r in ("c0", "c1", "c2")]
+    mixed = comparisons_file.with_name("mixed.jsonl")
+    write_jsonl(mixed, rows)
+    result = runner.invoke(app, ["curate", str(mixed), "--policy", "keep", "--include-blocked", "-o", "all.jsonl",
+                                 "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    assert "left out 3 attention-check judgments" in result.output
+    pairs = [json.loads(line) for line in (project_dir / "all.jsonl").read_text().splitlines()]
+    assert len(pairs) == 100 and not any(p["prompt"].startswith("Attention check") for p in pairs)

@@ -34,7 +34,7 @@ def _load(file: Path | None, kind: str, objective: str | None, task_type: str | 
         if not out:
             raise fail("the project store holds no comparisons (matching the filters)",
                        "import some first: tether import comparisons FILE, or pass FILE")
-        return out
+        return _without_attention_checks(out)
     try:
         out = list(read_records("comparisons", path=file, kind=kind, **filters))
     except InputError as exc:
@@ -43,7 +43,21 @@ def _load(file: Path | None, kind: str, objective: str | None, task_type: str | 
         raise fail(str(exc)) from None
     if not out:
         raise fail(f"{file}: no comparisons (matching the filters)")
-    return out
+    return _without_attention_checks(out)
+
+
+def _without_attention_checks(comparisons: list) -> list:
+    """Attention-check answers ("choose B") test the rater, not the responses: they would inflate agreement
+    and end up as trivial training pairs. Gold items stay: their texts are real and their labels known."""
+    from tether.console import console
+
+    kept = [c for c in comparisons if c.extras.get("item_kind") != "attention"]
+    if len(kept) < len(comparisons):
+        console.print(f"left out {len(comparisons) - len(kept)} attention-check judgments (campaign items of kind "
+                      "attention)", highlight=False)
+    if not kept:
+        raise fail("every comparison is an attention-check answer: nothing to audit")
+    return kept
 
 
 def _record(result, comparisons: list, file: Path | None):  # noqa: ANN001, ANN202
