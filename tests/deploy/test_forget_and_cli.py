@@ -13,6 +13,8 @@ from tether.config import find_project
 from tether.deploy.feedback import corrections_to_pairs
 from tether.deploy.ingest import Ingestor
 from tether.deploy.keys import authenticate
+from tether.outcomes.pairs import outcome_pairs
+from tether.outcomes.scored import ScoredResponse
 from tether.records import Event, Outcome
 
 runner = CliRunner()
@@ -119,3 +121,22 @@ def test_forget_user_finds_a_user_id_sent_at_the_top_level(project_dir: Path) ->
     assert r.exit_code == 0, r.output
     with find_project().store() as store:
         assert [e.trace_id for e in store.iter_events()] == ["t2"]
+
+
+def test_forget_reaches_pairs_built_from_outcomes(project_dir: Path) -> None:
+    """Outcome pairs name the traces of both sides; forgetting either side's trace deletes the pair."""
+    store = find_project().store()
+    try:
+        rows = [ScoredResponse(line=i, prompt="2+2?", response=r, score=None, value=v, group="2+2?", keys=(), trace_id=t)
+                for i, (r, v, t) in enumerate([("4", 1.0, "t-pass"), ("5", 0.0, "t-fail"), ("four", 1.0, "t-keep")])]
+        pairs = outcome_pairs(rows)
+        assert {p.provenance["rejected_trace_id"] for p in pairs} == {"t-fail"}
+        store.add_pairs(pairs, set_name="outcome")
+        r = runner.invoke(app, ["deploy", "forget", "--trace", "t-pass"])
+        assert r.exit_code == 0, r.output
+        left = list(store.iter_pairs(set_name="outcome"))
+        assert [p.provenance["chosen_trace_id"] for p in left] == ["t-keep"]
+        runner.invoke(app, ["deploy", "forget", "--trace", "t-fail"])
+        assert list(store.iter_pairs(set_name="outcome")) == []
+    finally:
+        store.close()

@@ -97,6 +97,10 @@ def traces_with_attribute(store: Store, project: str, keys: Sequence[str], value
     return traces
 
 
+# provenance keys that name a trace a pair was built from: production corrections, outcome pairs' two sides
+_TRACE_KEYS = ("trace_id", "chosen_trace_id", "rejected_trace_id")
+
+
 def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[int, int, int]:
     """In one transaction, delete the traces' events and outcomes in the project and
     preference pairs whose provenance names one; returns (events, outcomes, pairs) deleted."""
@@ -112,7 +116,7 @@ def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[
         # provenance is free-form JSON: match in Python, portable across SQLite and PostgreSQL
         doomed = [pid for pid, prov in conn.execute(
             select(PreferencePairRow.id, PreferencePairRow.provenance).where(PreferencePairRow.provenance.is_not(None)))
-            if isinstance(prov, dict) and prov.get("trace_id") in traces]
+            if isinstance(prov, dict) and any(prov.get(k) in traces for k in _TRACE_KEYS)]
         for i in range(0, len(doomed), _CHUNK):
             pairs += conn.execute(
                 delete(PreferencePairRow).where(PreferencePairRow.id.in_(doomed[i : i + _CHUNK]))).rowcount or 0
