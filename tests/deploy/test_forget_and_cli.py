@@ -127,7 +127,8 @@ def test_forget_reaches_pairs_built_from_outcomes(project_dir: Path) -> None:
     """Outcome pairs name the traces of both sides; forgetting either side's trace deletes the pair."""
     store = find_project().store()
     try:
-        rows = [ScoredResponse(line=i, prompt="2+2?", response=r, score=None, value=v, group="2+2?", keys=(), trace_id=t)
+        rows = [ScoredResponse(line=i, prompt="2+2?", response=r, score=None, value=v, group="2+2?", keys=(),
+                               trace_id=t)
                 for i, (r, v, t) in enumerate([("4", 1.0, "t-pass"), ("5", 0.0, "t-fail"), ("four", 1.0, "t-keep")])]
         pairs = outcome_pairs(rows)
         assert {p.provenance["rejected_trace_id"] for p in pairs} == {"t-fail"}
