@@ -43,6 +43,7 @@ class TrlScorer:
 
     def __init__(self, model, tok, objective: str, max_length: int) -> None:  # noqa: ANN001
         self.model, self.tok, self.objective, self.max_length = model.float().eval(), tok, objective, max_length
+        self.objectives = [objective]  # evaluate() checks the heads first
 
     def score(self, prompts: list[str], responses: list[str]) -> dict[str, np.ndarray]:
         import torch
@@ -123,6 +124,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--trl-precision", choices=["auto", "bf16", "fp32"], default="auto")
+    parser.add_argument("--settings", choices=["both", "group_by_length", "plain"], default="both",
+                        help="TRL settings to run: both, or only the one with / without group_by_length")
     parser.add_argument("--held", type=int, default=None, help="evaluate on only this many held-out pairs (smoke)")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
@@ -165,6 +168,7 @@ def main() -> None:
             "gradient_checkpointing": False, "bf16": trl_bf16, "train_sampling_strategy": "group_by_length",
             "remove_unused_columns": False}),
     )
+    configs = {"both": configs, "plain": configs[:1], "group_by_length": configs[1:]}[args.settings]
     ds = Dataset.from_list([{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "length": length[id(p)]}
                             for p in train_pairs])
     runs: dict[str, list[dict]] = {name: [] for name, _ in configs}
@@ -186,14 +190,14 @@ def main() -> None:
             trl_wall, trl_cpu = hook.end - hook.start - hook.inside, hook.end_cpu - hook.start_cpu - hook.inside_cpu
             run = {"trl": timed_pairs / trl_wall, "trl_cpu": trl_cpu / timed_pairs,
                    "ours": timed_pairs / ours.wall, "ours_cpu": ours.cpu / timed_pairs}
+            print(f"rep {rep + 1} {name}: TRL {run['trl']:.2f} pairs/s, ours {run['ours']:.2f} "
+                  f"({run['ours'] / run['trl']:.2f}x), load {os.getloadavg()[0]:.1f}", file=sys.stderr)
             if rep == args.reps - 1:  # the last repetition's models are scored on the held-out split
                 result = ours.finish()
                 run["trl_acc"] = evaluate(TrlScorer(trainer.model, tok, train_pairs[0].objective, args.max_length),
                                           held).accuracy
                 run["ours_acc"] = evaluate(RewardModel.load(result.path), held).accuracy
             runs[name].append(run)
-            print(f"rep {rep + 1} {name}: TRL {run['trl']:.2f} pairs/s, ours {run['ours']:.2f} "
-                  f"({run['ours'] / run['trl']:.2f}x), load {os.getloadavg()[0]:.1f}", file=sys.stderr)
             del trainer, model, ours
 
     def med(name: str, key: str) -> float:
@@ -211,7 +215,8 @@ def main() -> None:
     fastest = max((name for name, _ in configs), key=lambda n: med(n, "trl"))
     speedup = statistics.median(r["ours"] / r["trl"] for r in runs[fastest])
     lines = [
-        f"`python benchmarks/reward_throughput.py --steps {args.steps} --reps {args.reps} --warmup {args.warmup}` — "
+        f"`python benchmarks/reward_throughput.py --steps {args.steps} --reps {args.reps} --warmup {args.warmup} "
+        f"--settings {args.settings}{f' --held {args.held}' if args.held else ''}` — "
         f"MiniLM-L6 + scalar head, HH-RLHF harmless-base 80% split ({len(train_pairs)} of {len(train_all)} pairs fit "
         f"TRL's max_length {args.max_length}; both sides train on those), batch {args.batch}, {args.steps} optimizer "
         f"steps per run and side, the first {args.warmup} untimed on both; {args.reps} runs per TRL setting, "
