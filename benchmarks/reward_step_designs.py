@@ -1,8 +1,8 @@
 """One reward-model training step (forward + backward) under each forward design, interleaved in one process.
 
 MiniLM-L6 + scalar head, the reward benchmark's data (HH-RLHF harmless-base 80% split, max length 256, batch 16
-pairs = 32 sequences, length-bucketed batches from the first 512 pairs), the precision `auto` picks here. Designs, round-robin on the
-same batches so that machine load falls on all of them alike:
+pairs = 32 sequences, length-bucketed batches from the first 512 pairs), the precision `auto` picks here.
+Designs, round-robin on the same batches so that machine load falls on all of them alike:
 
 - padded: transformers' BERT forward with tether's matmul attention (the path before tether.reward.packed)
 - fused QKV: one [hidden, 3 x hidden] projection, padded layout
