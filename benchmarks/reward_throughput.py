@@ -2,22 +2,27 @@
 
 Same model (MiniLM-L6 + scalar head), same data (HH-RLHF harmless-base, 80% split, the pairs TRL keeps
 at max_length 256 — TRL drops longer ones, so both sides train on exactly those), batch 16, the same
-number of optimizer steps. TRL runs three times: at its defaults (RewardConfig: bf16 autocast, gradient
-checkpointing), at its fastest RewardConfig setting here (bf16, no gradient checkpointing), and with that
-plus length-grouped batches (`train_sampling_strategy="group_by_length"`, which needs a `length` column and
-`remove_unused_columns=False` with TRL's reward datasets). Ours is stepped *inside* TRL's runs (a
-TrainerCallback advances our trainer by one step after every third TRL step), so both sides see the same
-machine load; TRL's time excludes the time spent in our steps. Held-out accuracy: all models on the 20%
-split (TRL's models scored with the same left truncation to 256 tokens as ours).
+number of optimizer steps. TRL at its fastest RewardConfig settings: no gradient checkpointing, with and without
+length-grouped batches (`train_sampling_strategy="group_by_length"`, which needs a `length` column and
+`remove_unused_columns=False` with TRL's reward datasets), its precision picked as ours is (`--trl-precision auto`:
+bf16 autocast where the CPU has native bf16 matmul, else fp32 — emulated bf16 is slower). Each run trains a fresh
+TRL model and a fresh one of ours for `--steps` steps, ours stepped after every TRL step (a TrainerCallback), so
+both sides see the same machine load; TRL's time excludes the time spent in our steps. Both sides skip the same
+`--warmup` steps from timing. `--reps` runs per TRL setting, interleaved (setting A, B, A, B, ...); the table gives
+the median of the runs' pairs/s (wall) and CPU seconds per pair, and the median of the per-run speed-ups.
+Held-out accuracy: the last repetition's models on the 20% split (TRL's scored with the same left truncation to
+256 tokens as ours); with `--steps 92` (the epoch's full batches) that is a full epoch's accuracy.
 
-    python benchmarks/reward_throughput.py --steps 92        # the epoch's 92 full batches of the 80% split
-    python benchmarks/reward_throughput.py --steps 3 --held 20 --no-write   # smoke run
+    python benchmarks/reward_throughput.py --steps 12 --reps 3      # the recorded speed run
+    python benchmarks/reward_throughput.py --steps 92 --reps 1      # one epoch, held-out accuracy
+    python benchmarks/reward_throughput.py --steps 3 --reps 1 --warmup 1 --held 20 --no-write   # smoke run
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +43,7 @@ class TrlScorer:
 
     def __init__(self, model, tok, objective: str, max_length: int) -> None:  # noqa: ANN001
         self.model, self.tok, self.objective, self.max_length = model.float().eval(), tok, objective, max_length
+        self.objectives = [objective]  # evaluate() checks the heads first
 
     def score(self, prompts: list[str], responses: list[str]) -> dict[str, np.ndarray]:
         import torch
@@ -59,28 +65,72 @@ def _interleave_class():  # noqa: ANN202
     from transformers import TrainerCallback
 
     class Interleave(TrainerCallback):
-        """After every `every`-th TRL step (offset `phase`), run one step of ours; `inside` is the time it took."""
+        """After every TRL step, one step of ours. Clocks (wall and process CPU) start after `warmup` steps;
+        `inside` is the time our steps took since then, which TRL's time excludes."""
 
-        def __init__(self, phase: int, every: int, step) -> None:  # noqa: ANN001
-            self.phase, self.every, self.step, self.inside = phase, every, step, 0.0
+        def __init__(self, warmup: int, step) -> None:  # noqa: ANN001
+            self.warmup, self.step = warmup, step
+            self.start = self.start_cpu = self.end = self.end_cpu = None
+            self.inside = self.inside_cpu = 0.0
 
         def on_step_end(self, args, state, control, **kw):  # noqa: ANN001, ANN201, ANN003
-            if state.global_step % self.every == self.phase:
-                t = time.perf_counter()
-                self.step()
+            t, c = time.perf_counter(), time.process_time()
+            self.step(timed=state.global_step > self.warmup)
+            if state.global_step > self.warmup:
                 self.inside += time.perf_counter() - t
+                self.inside_cpu += time.process_time() - c
+            self.end, self.end_cpu = time.perf_counter(), time.process_time()
+            if state.global_step == self.warmup:  # TRL's clock starts after our last untimed step
+                self.start, self.start_cpu = self.end, self.end_cpu
 
     return Interleave
 
 
+class Ours:
+    """A fresh tether.reward run, one step per call; steps after the warm-up are timed (wall and CPU)."""
+
+    def __init__(self, pairs, out: Path, cfg) -> None:  # noqa: ANN001
+        from tether.reward.train import train_iter
+
+        self.it = train_iter(pairs, out, cfg, progress=False)
+        next(self.it)  # setup (tokenize, build) is not timed, as TRL's dataset preparation is not
+        self.wall = self.cpu = 0.0
+        self.steps = self.timed = 0
+        self.losses: list[float] = []
+
+    def __call__(self, timed: bool) -> None:
+        t, c = time.perf_counter(), time.process_time()
+        next(self.it)
+        if timed:
+            self.wall += time.perf_counter() - t
+            self.cpu += time.process_time() - c
+            self.timed += 1
+        self.steps += 1
+
+    def finish(self):  # noqa: ANN201
+        """Save the model (not timed) and return the TrainResult."""
+        try:
+            next(self.it)
+        except StopIteration as done:
+            return done.value
+        raise RuntimeError("our run has steps left")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=92, help="optimizer steps per side")
+    parser.add_argument("--steps", type=int, default=12, help="optimizer steps per run and side")
+    parser.add_argument("--reps", type=int, default=3, help="runs per TRL setting (interleaved)")
+    parser.add_argument("--warmup", type=int, default=2, help="first steps of each run not timed (both sides)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--trl-precision", choices=["auto", "bf16", "fp32"], default="auto")
+    parser.add_argument("--settings", choices=["both", "group_by_length", "plain"], default="both",
+                        help="TRL settings to run: both, or only the one with / without group_by_length")
     parser.add_argument("--held", type=int, default=None, help="evaluate on only this many held-out pairs (smoke)")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
+    if args.steps <= args.warmup:
+        parser.error("--steps must exceed --warmup")
 
     import torch
     from datasets import Dataset
@@ -89,7 +139,8 @@ def main() -> None:
 
     from tether.reward.evaluate import evaluate
     from tether.reward.model import RewardModel
-    from tether.reward.train import TrainConfig, train_iter
+    from tether.reward.train import TrainConfig
+    from tether.training import cpu_has_bf16, resolve_precision
 
     Interleave = _interleave_class()  # noqa: N806
 
@@ -108,81 +159,79 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="reward_bench_"))
     cfg = TrainConfig(backbone="minilm", batch_size=args.batch, max_length=args.max_length, max_steps=args.steps,
                       mixed_precision="auto", name="tether-minilm")
-    ours = train_iter(train_pairs, work / "ours", cfg, progress=False)
-    next(ours)  # setup (tokenize, build) is not timed, as TRL's dataset preparation is not
-    ours_time, ours_steps, result = 0.0, 0, None
-
-    def step_ours() -> None:
-        """One training step of ours (timed); the call that ends the generator saves the model (not timed)."""
-        nonlocal ours_time, ours_steps, result
-        if result is not None:
-            return
-        t = time.perf_counter()
-        try:
-            next(ours)
-            ours_steps += 1
-            ours_time += time.perf_counter() - t
-        except StopIteration as done:
-            result = done.value
-
+    ours_precision = resolve_precision("auto")
+    trl_bf16 = {"auto": cpu_has_bf16(), "bf16": True, "fp32": False}[args.trl_precision]
+    trl_prec = "bf16 autocast" if trl_bf16 else "fp32"
     configs = (
-        ("TRL defaults (bf16 autocast, gradient checkpointing)", {}),
-        ("TRL bf16, no gradient checkpointing (fastest RewardConfig setting)", {"gradient_checkpointing": False}),
-        ("TRL bf16, no gradient checkpointing, group_by_length", {
-            "gradient_checkpointing": False, "train_sampling_strategy": "group_by_length",
+        (f"TRL {trl_prec}, no gradient checkpointing", {"gradient_checkpointing": False, "bf16": trl_bf16}),
+        (f"TRL {trl_prec}, no gradient checkpointing, group_by_length", {
+            "gradient_checkpointing": False, "bf16": trl_bf16, "train_sampling_strategy": "group_by_length",
             "remove_unused_columns": False}),
     )
+    configs = {"both": configs, "plain": configs[:1], "group_by_length": configs[1:]}[args.settings]
     ds = Dataset.from_list([{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "length": length[id(p)]}
                             for p in train_pairs])
-    runs = {}
-    for phase, (name, extra) in enumerate(configs):
-        torch.manual_seed(0)
-        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
-        rc = RewardConfig(output_dir=str(work / "trl"), per_device_train_batch_size=args.batch,
-                          max_length=args.max_length, max_steps=args.steps, report_to=[], save_strategy="no",
-                          use_cpu=True, eos_token="[SEP]", disable_tqdm=True, logging_steps=10**6, seed=0, **extra)
-        trainer = RewardTrainer(model=model, args=rc, train_dataset=ds, processing_class=tok)
-        assert len(trainer.train_dataset) == len(train_pairs), "TRL kept a different set of pairs"
-        hook = Interleave(phase, len(configs), step_ours)
-        trainer.add_callback(hook)
-        t0, steps0, time0 = time.perf_counter(), ours_steps, ours_time
-        trainer.train()
-        wall = time.perf_counter() - t0 - hook.inside
-        # ours during this run (same load); full batches when --steps is a multiple of the epoch's full batches
-        during = (ours_steps - steps0) * args.batch / max(ours_time - time0, 1e-9)
-        runs[name] = {"seconds": wall, "pairs": args.steps * args.batch, "tokens": trainer._total_train_tokens,
-                      "during": during,
-                      "scorer": TrlScorer(trainer.model, tok, train_pairs[0].objective, args.max_length)}
-        print(f"{name}: {wall:.1f}s; ours so far {ours_steps} steps in {ours_time:.1f}s", file=sys.stderr)
-    while result is None:  # step counts not divisible by 3 leave a step or the final save
-        step_ours()
-    rm = RewardModel.load(work / "ours")
+    runs: dict[str, list[dict]] = {name: [] for name, _ in configs}
+    for rep in range(args.reps):
+        for name, extra in configs:
+            ours = Ours(train_pairs, work / f"ours-{rep}", cfg)
+            torch.manual_seed(0)
+            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+            rc = RewardConfig(output_dir=str(work / "trl"), per_device_train_batch_size=args.batch,
+                              max_length=args.max_length, max_steps=args.steps, report_to=[], save_strategy="no",
+                              use_cpu=True, eos_token="[SEP]", disable_tqdm=True, logging_steps=10**6, seed=0,
+                              **extra)
+            trainer = RewardTrainer(model=model, args=rc, train_dataset=ds, processing_class=tok)
+            assert len(trainer.train_dataset) == len(train_pairs), "TRL kept a different set of pairs"
+            hook = Interleave(args.warmup, ours)
+            trainer.add_callback(hook)
+            trainer.train()
+            timed_pairs = (args.steps - args.warmup) * args.batch
+            trl_wall, trl_cpu = hook.end - hook.start - hook.inside, hook.end_cpu - hook.start_cpu - hook.inside_cpu
+            run = {"trl": timed_pairs / trl_wall, "trl_cpu": trl_cpu / timed_pairs,
+                   "ours": timed_pairs / ours.wall, "ours_cpu": ours.cpu / timed_pairs}
+            print(f"rep {rep + 1} {name}: TRL {run['trl']:.2f} pairs/s, ours {run['ours']:.2f} "
+                  f"({run['ours'] / run['trl']:.2f}x), load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+            if rep == args.reps - 1:  # the last repetition's models are scored on the held-out split
+                result = ours.finish()
+                run["trl_acc"] = evaluate(TrlScorer(trainer.model, tok, train_pairs[0].objective, args.max_length),
+                                          held).accuracy
+                run["ours_acc"] = evaluate(RewardModel.load(result.path), held).accuracy
+            runs[name].append(run)
+            del trainer, model, ours
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name])
 
     rows = []
-    for name, r in runs.items():
-        acc = evaluate(r["scorer"], held).accuracy
-        rows.append((name, r["pairs"] / r["seconds"], r["tokens"] / r["seconds"], acc, r["seconds"], r["during"]))
-    ours_eval = evaluate(rm, held)
-    ours_row = ("tether.reward (bf16 model + fp32 master weights, length-bucketed, matmul attention on CPU)",
-                result.pairs_seen / ours_time, result.tokens_seen / ours_time, ours_eval.accuracy, ours_time,
-                result.pairs_seen / ours_time)
-    best = max(rows, key=lambda r: r[1])
+    for name, _ in configs:
+        last = runs[name][-1]
+        per_run = " / ".join(f"{r['ours'] / r['trl']:.2f}x" for r in runs[name])
+        rows.append(f"| {name} | {med(name, 'trl'):.2f} | {med(name, 'trl_cpu'):.2f} | {med(name, 'ours'):.2f} | "
+                    f"{med(name, 'ours_cpu'):.2f} | "
+                    f"{per_run} | "
+                    f"**{statistics.median(r['ours'] / r['trl'] for r in runs[name]):.2f}x** | "
+                    f"{last['trl_acc']:.3f} vs {last['ours_acc']:.3f} |")
+    fastest = max((name for name, _ in configs), key=lambda n: med(n, "trl"))
+    speedup = statistics.median(r["ours"] / r["trl"] for r in runs[fastest])
     lines = [
-        f"`python benchmarks/reward_throughput.py --steps {args.steps}` — MiniLM-L6 + scalar head, HH-RLHF "
-        f"harmless-base 80% split ({len(train_pairs)} of {len(train_all)} pairs fit TRL's max_length "
-        f"{args.max_length}; both sides train on those), batch {args.batch}, {args.steps} optimizer steps per side "
-        f"({args.steps * args.batch} pairs), ours stepped between TRL's steps in the same process. "
-        f"Held-out accuracy on the other 20% ({len(held)} pairs). {machine_note()}",
+        f"`python benchmarks/reward_throughput.py --steps {args.steps} --reps {args.reps} --warmup {args.warmup} "
+        f"--settings {args.settings}{f' --held {args.held}' if args.held else ''}` — "
+        f"MiniLM-L6 + scalar head, HH-RLHF harmless-base 80% split ({len(train_pairs)} of {len(train_all)} pairs fit "
+        f"TRL's max_length {args.max_length}; both sides train on those), batch {args.batch}, {args.steps} optimizer "
+        f"steps per run and side, the first {args.warmup} untimed on both; {args.reps} runs per TRL setting, "
+        f"interleaved, each with a fresh model on both sides, ours stepped after every TRL step in the same process. "
+        f"Precision: ours `auto` = {ours_precision}, TRL {trl_prec} (this CPU has native bf16 matmul: "
+        f"{cpu_has_bf16()}). Held-out accuracy: the last run's models after {args.steps} steps, on the other 20% "
+        f"({len(held)} pairs). {machine_note()}",
         "",
-        "| trainer | pairs/s | tokens/s (non-pad) | held-out accuracy | train seconds | tether.reward pairs/s "
-        "during this run | tether.reward speed-up (same run) |",
-        "|---|---|---|---|---|---|---|",
-        *[f"| {n} | {p:.2f} | {t:.0f} | {a:.3f} | {s:.1f} | {d:.2f} | {d / p:.2f}x |"
-          for n, p, t, a, s, d in [*rows, ours_row]],
+        "| TRL setting | TRL pairs/s (median) | TRL CPU s/pair | tether.reward pairs/s (median, same runs) | "
+        "tether.reward CPU s/pair | speed-up per run | speed-up (median) | held-out accuracy TRL vs ours |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
         "",
-        f"Speed-up over TRL's fastest setting here ({best[0]}), both measured during that run: "
-        f"**{best[5] / best[1]:.2f}x** pairs/s (whole-run average of ours: {ours_row[1] / best[1]:.2f}x); "
-        f"held-out accuracy {ours_row[3]:.3f} vs {best[3]:.3f}.",
+        f"Against TRL's fastest setting here ({fastest}): **{speedup:.2f}x** pairs/s (median of the per-run "
+        f"ratios over {args.reps} runs).",
     ]
     text = "\n".join(lines)
     print(text)

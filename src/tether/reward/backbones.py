@@ -64,6 +64,8 @@ class RewardNet(nn.Module):
         if not objectives or len(set(objectives)) != len(objectives):
             raise ValueError(f"objectives must be distinct and non-empty, got {objectives}")
         self.body, self.objectives, self.kind, self.pooling = body, list(objectives), kind, pooling
+        # training: the padding-free forward of tether.reward.packed (BERT-family encoders, mean pooling, no dropout)
+        self.packed = False
         hidden = body.config.hidden_size if hasattr(body.config, "hidden_size") else body.config.n_embd
         self.heads = None if kind == "seqcls" else nn.Linear(hidden, len(objectives))
         if self.heads is not None:
@@ -73,6 +75,10 @@ class RewardNet(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         if self.kind == "seqcls":
             return self.body(input_ids=input_ids, attention_mask=attention_mask).logits
+        if self.packed:
+            from tether.reward.packed import mean_pooled
+
+            return self.heads(mean_pooled(self.body, input_ids, attention_mask))
         # pool in fp32: a bf16 sum over hundreds of tokens loses the differences the heads compare
         h = self.body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
         mask = attention_mask.to(h.dtype).unsqueeze(-1)

@@ -28,7 +28,8 @@ def _load_model(path: Path):  # noqa: ANN202
 reward_app = typer.Typer(help="Reward models: train, audit, score, gate; `list` and `show` the recorded versions.",
                          no_args_is_help=True)
 TRAIN_OPTIONS = ("backbone", "objectives", "epochs", "max_steps", "batch_size", "lr", "max_grad_norm", "max_length",
-                 "seed", "use_weights", "use_soft_labels", "tie_model", "mixed_precision", "save_every", "log_with")
+                 "seed", "use_weights", "use_soft_labels", "tie_model", "mixed_precision", "pack", "save_every",
+                 "log_with")
 GATE_OPTIONS = ("min_accuracy", "max_ece", "max_length_correlation", "min_matched_accuracy", "min_ceiling_ratio")
 
 

@@ -35,6 +35,7 @@ class TrainConfig:
     # bf16: the model computes in bf16, AdamW steps fp32 master weights; fp16: autocast + loss scaling
     mixed_precision: str = setting("auto", "auto (bf16 where the hardware has it), bf16, fp16 or no")
     bucket: bool = setting(True, "length-bucketed batches (little padding)")
+    pack: bool = setting(True, "BERT-family encoders: train without padded tokens, one fused QKV matmul")
     use_weights: bool = setting(True, "the audit's per-pair weights multiply each pair's loss")
     use_soft_labels: bool = setting(True, "p_chosen as the target probability")
     tie_model: TieModel = setting("half", "ties: half (p = 0.5) or davidson")

@@ -82,6 +82,7 @@ def train_iter(pairs: Sequence[PreferencePair], out_dir: str | Path, config: Tra
     counts = yield from _steps(opt, data, tokenizer.pad_token_id, cfg, out, step, total, per_epoch, progress)
     seconds = time.perf_counter() - t0
     model = opt.trained_model()
+    model.packed = False  # scoring keeps transformers' forward
     if attention:
         _set_attention(model, attention)  # inference keeps the model's own (SDPA's forward is the fast one)
     contracts: list[RewardContract] = []
@@ -119,6 +120,10 @@ def _build(cfg: TrainConfig, objectives: list[str], device, from_scratch_config)
             if isinstance(module, torch.nn.Dropout):
                 module.p = 0.0
     attention = getattr(net.body.config, "_attn_implementation", None)
+    from tether.reward.packed import supports
+
+    # dropout on: the packed forward has none, keep transformers' own
+    net.packed = cfg.pack and not cfg.dropout and net.kind == "encoder" and supports(net.body, net.pooling)
     if device.type == "cpu":  # see tether.reward.attention
         from tether.reward.attention import register
 

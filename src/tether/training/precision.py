@@ -61,9 +61,8 @@ class MasterWeights:
         """The masters' values into the model's parameters (rounded to their dtype)."""
         import torch
 
-        with torch.no_grad():
-            for p, m in self.pairs:
-                p.copy_(m)
+        with torch.no_grad():  # one foreach call: a per-parameter loop costs ~100 dispatches a step
+            torch._foreach_copy_([p for p, _ in self.pairs], [m for _, m in self.pairs])
 
     def state_dict(self) -> dict:
         return {"master": [m.detach() for _, m in self.pairs]}
