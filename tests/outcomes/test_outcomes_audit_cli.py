@@ -40,7 +40,8 @@ def _scored(path: Path, n_prompts: int = 30, seed: int = 0) -> Path:
 def test_audit_writes_report_cases_and_campaign_items(tmp_path: Path) -> None:
     src = _scored(tmp_path / "s.jsonl")
     res = runner.invoke(app, ["audit", str(src), "--bootstrap", "50", "--report", str(tmp_path / "r.html"),
-                              "--cases", str(tmp_path / "cases.jsonl"), "--items", str(tmp_path / "items.jsonl")])
+                              "--cases", str(tmp_path / "cases.jsonl"), "--items", str(tmp_path / "items.jsonl")],
+                         env={"COLUMNS": None})  # xdist workers set COLUMNS=80: the slice table's cells would wrap
     assert res.exit_code == 0, res.output
     assert "Overall the reward model ranks passing above failing" in res.output
     assert "task_type=code" in res.output and "best-of-n" in res.output
