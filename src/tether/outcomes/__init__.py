@@ -11,6 +11,7 @@ against it.
     result = audit_outcomes(rows)               # AUC, rank correlation, calibration, best-of-n, by slice
     pairs = outcome_pairs(rows)                 # passing chosen over failing, provenance source "outcome"
     grade_numeric("... #### 18", "18").passed   # True
+    HumanEvalEvaluator()(prompts, completions)  # {"tests_passed": ...}: a policy reward or held-out evaluator
 
 Outcome events (SDK `log_outcome`, the ingestion API) are stored as outcomes by the store itself.
 """
@@ -30,6 +31,7 @@ _LAZY = {
     "AuditConfig": "audit", "OutcomeAudit": "audit", "audit_outcomes": "audit",
     "PairConfig": "pairs", "outcome_pairs": "pairs", "campaign_items": "pairs", "score_rows": "pairs",
     "write_report": "report", "print_summary": "report",
+    "HumanEvalEvaluator": "evaluators", "NumericAnswerEvaluator": "evaluators", "UnknownTask": "evaluators",
 }
 
 __all__, __getattr__ = lazy_exports(__name__, _LAZY)

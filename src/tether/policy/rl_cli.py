@@ -27,8 +27,9 @@ PromptsOpt = Annotated[Path, typer.Option("--prompts", help="Prompts: JSONL with
                                                              "text file with one prompt per line.")]
 RewardOpt = Annotated[list[Path] | None, typer.Option("--reward", help="tether.reward model or ensemble folder "
                                                                        "(repeat for several objectives).")]
-EvaluatorOpt = Annotated[str | None, typer.Option("--evaluator", help="A named evaluator, e.g. gold (the "
-                                                                      "simulated world's gold reward).")]
+EvaluatorOpt = Annotated[str | None, typer.Option("--evaluator", help="A named evaluator: gold (the "
+                                                                      "simulated world's gold reward), humaneval (the "
+                                                                      "task's tests, run in the outcomes sandbox).")]
 EvalSeedOpt = Annotated[int, typer.Option("--evaluator-seed", help="Seed of the named evaluator (gold: world seed).")]
 AggOpt = Annotated[str | None, typer.Option(help="Ensembles: mean, min (worst case), mean_std (mean - lam * std) "
                                                  "or mean_var (default: the ensemble's own).")]
