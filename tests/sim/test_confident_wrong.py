@@ -61,6 +61,7 @@ def test_outcome_rows_follow_gold_correctness() -> None:
         outcome_rows(World(seed=1), 5, tasks=["overdose"])
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the option under test, not the store
 def test_cli_plants_the_slice(project_dir) -> None:  # noqa: ANN001
     import json
 
