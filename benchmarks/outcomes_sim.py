@@ -9,7 +9,8 @@ Per seed: World(seed) with a planted slice — every rater prefers a confident w
 2. Reward model R on the rater pairs (MiniLM + head, --steps optimizer steps of batch 16, training seed = seed).
 3. --eval-prompts factual prompts x 4 sampled responses with outcomes (`tether.sim.outcome_rows`, stream
    `outcome-eval`), scored by R; `audit_outcomes` -> AUC per task type and the verdict's lines. Found = the
-   planted slice's AUC interval lies below 0.5 and no other task type's does.
+   verdict flags the planted task type (AUC at chance or below while overall is above) and no other, and its AUC
+   is the lowest; strictly below chance (interval under 0.5) is reported beside.
 4. --train-prompts other prompts x 4 responses (stream `outcome-train`) -> `outcome_pairs`; reward model R+O on
    rater pairs + outcome pairs, same settings and the same number of steps.
 5. Gold accuracy of R and R+O on --test fresh gold-labelled pairs of the planted task type (and on --test pairs of
@@ -41,7 +42,7 @@ import numpy as np  # noqa: E402
 from reward_common import machine_note, write_subsection  # noqa: E402
 
 SECTION = "## Outcomes"
-TITLE = "Simulated world: the planted confident-wrong slice, found and fixed"
+TITLE = "Simulated world: a planted slice where raters and outcomes disagree"
 OBJECTIVE = "overall"
 
 
@@ -101,10 +102,8 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
         result = audit_outcomes(score_rows(eval_rows, model, OBJECTIVE), audit_cfg)
         right[key] = {"slice": pair_margins(model, slice_test) > 0, "other": pair_margins(model, other_test) > 0}
         aucs = slice_aucs(result)
-        others = [v for k, v in aucs.items() if k != args.planted]
         out["models"][key] = {
             "auc": aucs, "auc_overall": [result.overall.auc.value, result.overall.auc.lo, result.overall.auc.hi],
-            "found": bool(aucs[args.planted][2] < 0.5 and all(v[2] >= 0.5 for v in others)),
             "verdict": [v for v in result.verdict if "task_type" in v],
             "gold_slice": float(right[key]["slice"].mean()), "gold_other": float(right[key]["other"].mean()),
             "seconds": time.perf_counter() - t1,
@@ -118,6 +117,16 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
         out[f"gain_{part}"] = paired_bootstrap(right["rater"][part], right["rater+outcome"][part], 2000, seed)
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def findings(m: dict, planted: str) -> dict:
+    """From one model's audit: task types its verdict flags, whether the planted one has the lowest AUC, and
+    whether the planted one's AUC interval lies wholly below 0.5 while no other's does."""
+    others = [v for k, v in m["auc"].items() if k != planted]
+    mine = m["auc"][planted]
+    return {"flagged": sorted(k for k in m["auc"] if any(f"task_type {k!r}" in v for v in m["verdict"])),
+            "lowest": all(v[0] > mine[0] for v in others),
+            "below": mine[2] < 0.5 and all(v[2] >= 0.5 for v in others)}
 
 
 def ci(v: list) -> str:
@@ -146,7 +155,7 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
         f"seeded), 95%. {minutes:.0f} min. {note}",
         "",
         f"| seed | rater audit: alpha on `{p}` (overall) | rater labels right on `{p}` | AUC on `{p}`, rater model "
-        f"| lowest AUC among other task types | slice found | AUC on `{p}` after retraining |",
+        f"| lowest AUC among other task types | task types the verdict flags | AUC on `{p}` after retraining |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -154,7 +163,7 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
         low_k, low_v = min(((k, v) for k, v in a["auc"].items() if k != p), key=lambda kv: kv[1][0])
         lines.append(f"| {r['seed']} | {r['planted_alpha']:.2f} ({r['alpha_overall']:.2f}) | "
                      f"{r['planted_label_acc']:.2f} | {ci(a['auc'][p])} | {ci(low_v)} (`{low_k}`) | "
-                     f"{'yes' if a['found'] else 'no'} | {ci(b['auc'][p])} |")
+                     f"{', '.join(findings(a, p)['flagged']) or 'none'} | {ci(b['auc'][p])} |")
     lines += ["", f"| seed | rater pairs + outcome pairs | gold accuracy on `{p}`: rater → rater+outcome | gain "
               "(points, 95%) | other task types: rater → rater+outcome | gain (points, 95%) |",
               "|---|---|---|---|---|---|"]
@@ -164,13 +173,17 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
                      f"{b['gold_slice']:.3f} ({r['n_slice_test']} pairs) | **{pts(r['gain_slice'])}** | "
                      f"{a['gold_other']:.3f} → {b['gold_other']:.3f} ({r['n_other_test']} pairs) | "
                      f"{pts(r['gain_other'])} |")
-    found = sum(r["models"]["rater"]["found"] for r in results)
+    f = [findings(r["models"]["rater"], p) for r in results]
+    found = sum(x["flagged"] == [p] and x["lowest"] for x in f)
+    below = sum(x["below"] for x in f)
     raised = sum(r["gain_slice"][1] > 0 for r in results)
     lines += ["", "Verdict lines of the outcome audit on the rater model (first seed): "
               + " ".join(results[0]["models"]["rater"]["verdict"] or ["(none on task types)"]), "",
               "Done-when checks:",
-              f"- the audit finds the planted slice: **{'met' if found == len(results) else 'not met'}** — its AUC "
-              f"interval on `{p}` lies below 0.5 and no other task type's does in {found} of {len(results)} seeds.",
+              f"- the audit finds the planted slice: **{'met' if found == len(results) else 'not met'}** — its "
+              f"verdict flags `{p}` and no other task type, and `{p}` has the lowest AUC, in {found} of "
+              f"{len(results)} seeds; the AUC interval lies wholly below 0.5 (the model prefers what fails) in "
+              f"{below} of {len(results)}.",
               f"- retraining with outcome pairs raises gold accuracy on the slice, interval excluding zero: "
               f"**{'met' if raised == len(results) else 'not met'}** — in {raised} of {len(results)} seeds."]
     return "\n".join(lines)
