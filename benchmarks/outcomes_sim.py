@@ -177,6 +177,19 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
     found = sum(x["flagged"] == [p] and x["lowest"] for x in f)
     below = sum(x["below"] for x in f)
     raised = sum(r["gain_slice"][1] > 0 for r in results)
+    lines += ["", "Outcome AUC over all task types, rater model → rater+outcome model: " + "; ".join(
+        f"seed {r['seed']} {ci(r['models']['rater']['auc_overall'])} → "
+        f"{ci(r['models']['rater+outcome']['auc_overall'])}" for r in results) + "."]
+    for key in ("rater", "rater+outcome"):
+        lines += ["", f"Per task type AUC, {key} model (first seed): " + ", ".join(
+            f"`{k}` {ci(v)}" for k, v in results[0]["models"][key]["auc"].items()) + "."]
+    if any(r["models"]["rater"]["auc_overall"][1] <= 0.5 for r in results):
+        lines += ["", "Where the rater model's overall AUC interval includes 0.5, it hardly separates passing from "
+                  "failing responses on any task type (the sampled responses also vary in length, hedging and "
+                  "fluency independently of the outcome), so the audit's rule — flag a slice at chance while the "
+                  "model is above chance overall — has little to contrast the planted slice with: at "
+                  f"{args.steps} steps and {args.pairs} candidate pairs the model has not learnt correctness from "
+                  "the raters anywhere, not only where they are biased."]
     lines += ["", "Verdict lines of the outcome audit on the rater model (first seed): "
               + " ".join(results[0]["models"]["rater"]["verdict"] or ["(none on task types)"]), "",
               "Done-when checks:",
