@@ -152,7 +152,7 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
         f"(`audit_outcomes`, {args.n_boot} bootstrap resamples of prompts) on {args.eval_prompts} held-out factual "
         f"prompts x 4 responses. Gold accuracy on {args.test} fresh `{p}` pairs and fresh pairs of the other task "
         f"types (gold ties left out); gain = rater+outcome minus rater, paired bootstrap over test pairs (2000, "
-        f"seeded), 95%. {minutes:.0f} min. {note}",
+        f"seeded), 95%. {minutes:.0f} min (summed over the runs). {note}",
         "",
         f"| seed | rater audit: alpha on `{p}` (overall) | rater labels right on `{p}` | AUC on `{p}`, rater model "
         f"| lowest AUC among other task types | task types the verdict flags | AUC on `{p}` after retraining |",
@@ -190,6 +190,12 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
                   "model is above chance overall — has little to contrast the planted slice with: at "
                   f"{args.steps} steps and {args.pairs} candidate pairs the model has not learnt correctness from "
                   "the raters anywhere, not only where they are biased."]
+    if any(r["gain_slice"][2] < 0 for r in results):
+        lines += ["", "Where retraining lowered gold accuracy on the slice: outcome pairs are ordered by correctness "
+                  "alone (a passing response that is verbose, hedged or disfluent is `chosen` over a failing concise "
+                  "one) while the gold `overall` objective also weighs concision, fluency and honesty, and the same "
+                  "number of steps is spread over about 2.8x as many pairs — the likely cause, not tested here "
+                  "(e.g. by outcome pairs that differ in correctness only, or more steps)."]
     lines += ["", "Verdict lines of the outcome audit on the rater model (first seed): "
               + " ".join(results[0]["models"]["rater"]["verdict"] or ["(none on task types)"]), "",
               "Done-when checks:",
@@ -222,7 +228,7 @@ def main() -> None:
     if args.render:
         saved = [json.loads(f.read_text()) for f in args.render]
         results = [r for s in saved for r in s["results"]]
-        minutes = sum(s["minutes"] for s in saved)
+        minutes = sum(s["minutes"] for s in saved)  # process minutes summed over the runs (they may overlap)
         first = saved[0]["args"]
         for key in ("planted", "bias", "pairs", "steps", "eval_prompts", "train_prompts", "test", "n_boot"):
             setattr(args, key, type(getattr(args, key))(first[key]))
