@@ -27,8 +27,9 @@ from tether.sim.raters import RaterTraits, SimRater
 from tether.sim.responses import Style
 from tether.sim.world import World
 
-_POLICY, __getattr__ = lazy_exports(__name__, {n: "policy" for n in (  # torch loads only when the policy is used
-    "train_policy", "generate", "evaluate_policy", "PolicyResult")})
+_POLICY, __getattr__ = lazy_exports(__name__, {**{n: "policy" for n in (  # torch loads only when the policy is used
+    "train_policy", "generate", "evaluate_policy", "PolicyResult")},
+    "outcome_rows": "outcomes", "ResponseMix": "outcomes"})
 
 __all__ = [
     "Assignment", "CampaignConfig", "CampaignRun", "CandidateConfig", "CandidatePair", "GoldConfig", "OBJECTIVES",

@@ -37,6 +37,20 @@ def _task_list(tasks: str | None) -> list[str] | None:
     return names
 
 
+def _biases(text: str | None) -> dict[str, float]:
+    """`code_output=0.15,interest=0.1` as a dict; a malformed entry is a ValueError naming it."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"expected TASK_TYPE=BIAS, got {part!r}")
+    return out
+
+
 @sim_app.command()
 def campaign(
     pairs: Annotated[int, typer.Option(help="Candidate pairs to annotate.", min=1)] = 200,
@@ -50,6 +64,9 @@ def campaign(
                                                  min=0.0, max=1.0)] = 0.6,
     spam_fraction: Annotated[float, typer.Option(help="Share of spammers in the pool.", min=0.0, max=1.0)] = 0.05,
     counterbalance: Annotated[bool, typer.Option(help="Alternate display order across a pair's raters.")] = True,
+    confident_wrong: Annotated[str | None, typer.Option(
+        help="Planted slice: TASK_TYPE=BIAS[,...] — on those task types every rater prefers a confident wrong "
+             "answer (e.g. code_output=0.15); off by default.")] = None,
     truth: Annotated[Path | None, typer.Option("--truth", help="Write gold labels per pair_id (JSONL).")] = None,
     rater_truth: Annotated[Path | None, typer.Option("--rater-truth",
                                                      help="Write the raters' hidden traits (JSONL).")] = None,
@@ -69,8 +86,12 @@ def campaign(
     begin = _parse_time(start, "--start")
     project = require_project()  # before simulating: the result is stored
     world = World(seed=seed)
-    traits = TraitDistribution(**{**world.config.raters.traits.model_dump(), "position_bias": position_bias,
-                                  "spam_fraction": spam_fraction})
+    try:
+        traits = TraitDistribution(**{**world.config.raters.traits.model_dump(), "position_bias": position_bias,
+                                      "spam_fraction": spam_fraction,
+                                      "confident_wrong": _biases(confident_wrong)})
+    except ValueError as exc:
+        raise fail(f"--confident-wrong: {exc}") from None
     pool = world.rater_pool(raters, traits=traits)
     try:
         items = world.candidate_pairs(pairs, tasks=_task_list(tasks))

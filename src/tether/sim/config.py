@@ -89,6 +89,23 @@ class TraitDistribution(_Config):
     lapse_rate: float = Field(0.02, ge=0, le=1, description="an attentive rater's chance to click at random")
     spanish_speakers: float = Field(0.35, ge=0, le=1)
     tie_rate_when_unsure: float = Field(0.0, ge=0, le=1)
+    confident_wrong: dict[str, float] = Field(
+        default_factory=dict,
+        description="task type -> utility every rater adds to a confidently stated wrong answer there (one that "
+                    "does not hedge), which they also never notice is wrong: a planted slice where raters' "
+                    "preference and outcomes disagree (off by default)",
+    )
+
+    @model_validator(mode="after")
+    def _confident_wrong_valid(self) -> TraitDistribution:
+        from tether.sim.tasks import TASKS
+
+        known = {t.label for t in TASKS.values()}
+        if unknown := sorted(set(self.confident_wrong) - known):
+            raise ValueError(f"confident_wrong: unknown task type(s) {unknown}; known: {sorted(known)}")
+        if bad := sorted(k for k, v in self.confident_wrong.items() if not v >= 0):
+            raise ValueError(f"confident_wrong: the bias must be >= 0 (task type(s) {bad})")
+        return self
 
 
 class RaterPoolConfig(_Config):

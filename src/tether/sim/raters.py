@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tether.records import Rater
@@ -39,6 +39,7 @@ class RaterTraits:
     spam_rate: float  # chance a judgment is a random click
     tie_rate_when_unsure: float = 0.0
     spammer: bool = False
+    confident_wrong: dict[str, float] = field(default_factory=dict)  # task type -> liking of confident wrong answers
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class SimRater:
                 "position_bias": t.position_bias, "verbosity_bias": t.verbosity_bias,
                 "disagreement_aversion": t.disagreement_aversion, "taste_formality": t.taste_formality,
                 "taste_enthusiasm": t.taste_enthusiasm, "noise_sd": t.noise_sd, "spam_rate": t.spam_rate,
-                "spammer": t.spammer}
+                "spammer": t.spammer, "confident_wrong": t.confident_wrong}
 
 
 def _level(x: float, cuts: tuple[float, ...], names: tuple[str, ...]) -> str:
@@ -98,6 +99,7 @@ def make_pool(config: RaterPoolConfig, rng: random.Random) -> list[SimRater]:
             spam_rate=d.spammer_rate if spammer else d.lapse_rate,
             tie_rate_when_unsure=d.tie_rate_when_unsure,
             spammer=spammer,
+            confident_wrong=dict(d.confident_wrong),
         )
         scale = d.verbosity_bias_sd or 1.0
         profile = {
@@ -145,11 +147,14 @@ def perceive(rater: SimRater, prompt: str, text: str, objective: str, gold: Gold
     t = rater.traits
     c = components(prompt, text, gold)
     noticed = True
-    if c.correct < 1.0 and task.kind != "risky":
-        noticed = rng.random() < t.expertise.get(task.domain, 0.5)
+    wrong = c.correct < 1.0 and task.kind != "risky"
+    lure = t.confident_wrong.get(task.label, 0.0) if wrong and not c.hedging else 0.0
+    if wrong:
+        # the planted slice: a confident wrong answer is never noticed, and gains `lure`
+        noticed = rng.random() < t.expertise.get(task.domain, 0.5) and lure == 0
         if not noticed:  # an unnoticed wrong fact looks right, and so does its unsafe dose
             c = replace(c, correct=1.0, safety=1.0 if not c.harmful else c.safety)
-    value = combine(c, gold)[objective]
+    value = combine(c, gold)[objective] + lure
     formality, enthusiasm = style_features(text)
     value += t.verbosity_bias * min(c.words, 150) / 100
     value -= t.disagreement_aversion * disagrees(text)
