@@ -150,3 +150,24 @@ def test_a_tiny_constrained_run_logs_costs_and_multipliers(digits_lm: Path, tmp_
     bad = RLConfig(objectives=["digits"], constraints=["safety>=0.9"], steps=1)
     with pytest.raises(MissingObjective, match="safety"):
         train_rl(digits_lm, prompts, ev, tmp_path / "x", bad, progress=False)
+
+
+def test_a_resumed_constrained_run_keeps_its_multipliers(digits_lm: Path, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import shutil
+
+    from tether.policy.evaluators import FunctionEvaluator
+    from tether.policy.rl import train_rl
+    from tether.policy.rl_config import RLConfig
+
+    ev = FunctionEvaluator(lambda p, r: {"digits": [sum(c.isdigit() for c in x) / max(1, len(x)) for x in r]},
+                           ["digits"], name="digits")
+    prompts = [f"What is {i} plus {i}?" for i in range(16)]
+    cfg = RLConfig(objectives=["digits"], constraints=["length<=0"], steps=4, save_every=2, max_new_tokens=8,
+                   lr=3e-2, sample_every=0, kl_coef=0.01)
+    straight = train_rl(digits_lm, prompts, ev, tmp_path / "a", cfg, progress=False, save=False)
+    (tmp_path / "b" / "checkpoints").mkdir(parents=True)
+    shutil.copytree(tmp_path / "a" / "checkpoints" / "step-2", tmp_path / "b" / "checkpoints" / "step-2")
+    resumed = train_rl(digits_lm, prompts, ev, tmp_path / "b", cfg, resume=True, progress=False, save=False)
+    assert resumed.last["constraint/length/lambda"] == pytest.approx(straight.last["constraint/length/lambda"])
+    assert straight.last["constraint/length/lambda"] > 0

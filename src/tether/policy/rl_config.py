@@ -24,7 +24,7 @@ class RLConfig:
 
     algorithm: Algorithm = setting("grpo", "grpo (group-normalised), rloo (leave-one-out) or ppo (value head, GAE)")
     objectives: list[str] = setting(["overall"], "objective to maximise, NAME or NAME=WEIGHT (repeat; weighted sum)")
-    constraints: list[str] = setting([], "constraint E[cost] <= threshold, PID-Lagrangian: NAME>=V (objective), "
+    constraints: list[str] = setting([], "constraint: mean cost <= threshold, PID-Lagrangian: NAME>=V (objective), "
                                          "cost:NAME<=V (objective that is a cost), length<=WORDS, refusal<=RATE "
                                          "(repeat)")
     pid: str = setting("0.1,0.05,0", "constraints: the multipliers' PID gains KP,KI,KD (Stooke et al. 2020)")
