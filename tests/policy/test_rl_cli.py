@@ -233,3 +233,37 @@ def test_rl_monitor_options_need_each_other(lm: Path, prompts: Path, project_dir
     res = runner.invoke(_app(), [*base, "--monitor-every", "2", "--heldout", "nope", "--heldout-prompts",
                                  str(prompts)])
     assert res.exit_code != 0 and "--heldout nope: not a folder" in _flat(res.output)
+
+
+def test_rl_with_constraints_logs_multipliers_and_refuses_an_uncalibrated_cost_model(lm: Path, prompts: Path,
+                                                                                      project_dir: Path) -> None:
+    from tether.policy.constraints import PIDGains, PIDLagrangian
+    from tether.records import RewardContract
+    from tether.reward.gate import Check, GateResult, save_gate
+    from tether.reward.model import write_contracts
+
+    out = project_dir / "constrained"
+    base = ["policy", "rl", str(out), "--model", str(lm), "--prompts", str(prompts), "--evaluator", "gold",
+            "--objective", "overall", "--steps", "2", "--max-new-tokens", "8", "--k", "2"]
+    res = runner.invoke(_app(), [*base, "--constraint", "safety<=0.02"])
+    assert res.exit_code == 2 and "write safety>=0.02" in _flat(res.output)
+    res = runner.invoke(_app(), [*base, "--constraint", "length<=1", "--pid", "0.2,0.1,0"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    pid = PIDLagrangian(1.0, PIDGains(0.2, 0.1, 0.0))  # the multipliers follow the logged costs through the PID
+    assert [r["constraint/length/lambda"] for r in rows] == pytest.approx(
+        [pid.update(r["constraint/length/cost"]) for r in rows])
+    assert rows[-1]["constraint/length/lambda"] > 0  # violated (several words per completion): it acts
+    assert json.loads((out / "tether_rl.json").read_text())["config"]["constraints"] == ["length<=1"]
+
+    # a reward model that passed its gate (at a looser ECE bound) is still refused as a cost above ECE 0.1
+    rm = project_dir / "rm-loose"
+    rm.mkdir()
+    write_contracts(rm, [RewardContract(name="rm/harmless", objective="harmless",
+                                        normalization={"mean": 0.0, "std": 1.0})])
+    save_gate(rm, GateResult([Check("accuracy", 0.7, 0.6, True, "min"), Check("ece", 0.2, 0.25, True, "max")]))
+    cmd = [*base[:3], "--model", str(lm), "--prompts", str(prompts), "--reward", str(rm), "--objective", "harmless",
+           "--constraint", "harmless>=0.5"]
+    res = runner.invoke(_app(), [*cmd])
+    assert res.exit_code == 2 and "cost model refused" in _flat(res.output)
+    assert "ECE 0.2000 > 0.1" in _flat(res.output) and "--calibration-override" in _flat(res.output)

@@ -40,6 +40,7 @@ from tether.policy.advantages import (
     masked_whiten,
     rloo_advantages,
 )
+from tether.policy.constraints import ConstraintShaper, PIDGains, parse_constraints
 from tether.policy.evaluators import Evaluator, parse_weights, require_objectives, weighted_reward
 from tether.policy.generation import (
     META_FILE,
@@ -135,21 +136,27 @@ def kl_controller(cfg: RLConfig) -> FixedKLController | AdaptiveKLController | K
 
 
 class RunState:
-    """What a checkpoint needs beyond accelerate's: the KL controller's coefficient and observed sqrt(KL)."""
+    """What a checkpoint needs beyond accelerate's: the KL controller's coefficient and observed sqrt(KL), and the
+    constraints' PID multipliers."""
 
-    def __init__(self, controller: Any) -> None:
-        self.controller = controller
+    def __init__(self, controller: Any, shaper: ConstraintShaper | None = None) -> None:
+        self.controller, self.shaper = controller, shaper
 
     def _inner(self) -> Any:
         return getattr(self.controller, "controller", self.controller)
 
     def state_dict(self) -> dict:
-        return {"coef": self._inner().value, "sqrt_kl": getattr(self.controller, "sqrt_kl", 0.0)}
+        state = {"coef": self._inner().value, "sqrt_kl": getattr(self.controller, "sqrt_kl", 0.0)}
+        if self.shaper is not None:
+            state["constraints"] = self.shaper.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self._inner().value = state["coef"]
         if hasattr(self.controller, "sqrt_kl"):
             self.controller.sqrt_kl = state["sqrt_kl"]
+        if self.shaper is not None and "constraints" in state:
+            self.shaper.load_state_dict(state["constraints"])
 
 
 @dataclass
@@ -159,11 +166,13 @@ class Experience:
     rollout: Rollout
     prompts: list[str]  # the prompt of each row
     scores: dict[str, np.ndarray]
-    reward: torch.Tensor  # (B,) weighted objective scores
+    reward: torch.Tensor  # (B,) weighted objective scores (with constraints: shaped by their multipliers)
     old_logps: torch.Tensor | None  # (B, T); None: the update's own, detached (one epoch, GRPO / RLOO)
     ref_logps: torch.Tensor | None  # (B, T); None: no KL term (coefficient 0)
     old_values: torch.Tensor | None  # (B, T) PPO
     sampled_logps: torch.Tensor | None = None  # (B, T) the policy's log-probs before the update (set by it)
+    constraint_fields: dict[str, float] = field(default_factory=dict)  # costs, thresholds, multipliers
+    main_reward: float | None = None  # the weighted objectives' mean before the constraints shaped it
 
 
 def train_rl(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, out_dir: str | Path,
@@ -198,7 +207,9 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
 
     cfg = (config or RLConfig()).check()
     weights = parse_weights(cfg.objectives)
-    require_objectives(evaluator, weights)  # before any work
+    shaper = ConstraintShaper(parse_constraints(cfg.constraints), PIDGains.parse(cfg.pid)) if cfg.constraints \
+        else None
+    require_objectives(evaluator, [*weights, *(shaper.objectives if shaper else [])])  # before any work
     prompts = list(prompts)
     if len(prompts) < cfg.prompts_per_step:
         raise ValueError(f"{len(prompts)} prompts, fewer than the {cfg.prompts_per_step} a step takes")
@@ -211,7 +222,7 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
     if guard is not None:
         guard.prompt_format = fmt
     controller = kl_controller(cfg)
-    accelerator.register_for_checkpointing(RunState(controller))
+    accelerator.register_for_checkpointing(RunState(controller, shaper))
     step = resume_from(accelerator, out / "checkpoints") if resume else 0
     samples = _SampleLog(out / SAMPLES_FILE, step, accelerator.is_main_process)
     result = RLResult(out, step, 0, 0.0)
@@ -225,7 +236,7 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
         while step < cfg.steps:
             t0 = time.perf_counter()
             batch = _prompt_batch(prompts, cfg, step, accelerator)
-            exp = _experience(opt, ref, tokenizer, batch, evaluator, weights, cfg, fmt, step)
+            exp = _experience(opt, ref, tokenizer, batch, evaluator, weights, cfg, fmt, step, shaper)
             metrics = _update(opt, exp, cfg, controller.value)
             metrics.update(_observe(exp, controller, cfg))
             step += 1
@@ -336,8 +347,10 @@ def _prompt_batch(prompts: list[str], cfg: RLConfig, step: int, accelerator: Any
 
 
 def _experience(opt: Any, ref: Any, tokenizer: Any, batch: list[str], evaluator: Evaluator,
-                weights: dict[str, float], cfg: RLConfig, fmt: str, step: int) -> Experience:
-    """Sample k completions per prompt, score them, and take the no-grad log-probs and values the update needs."""
+                weights: dict[str, float], cfg: RLConfig, fmt: str, step: int,
+                shaper: ConstraintShaper | None = None) -> Experience:
+    """Sample k completions per prompt, score them (the constraints' multipliers updated on this batch's costs and
+    shaping its reward), and take the no-grad log-probs and values the update needs."""
     actor = opt.accelerator.unwrap_model(opt.model)
     r = rollout(actor.policy, tokenizer, batch, k=cfg.completions_per_prompt, prompt_format=fmt,
                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k, stop=cfg.stop,
@@ -346,7 +359,9 @@ def _experience(opt: Any, ref: Any, tokenizer: Any, batch: list[str], evaluator:
     rows = [batch[i] for i in r.prompt_index]
     scores = evaluator(rows, r.texts)
     device = r.input_ids.device
-    reward = torch.as_tensor(weighted_reward(scores, weights), dtype=torch.float32, device=device)
+    main = weighted_reward(scores, weights)
+    shaped, fields = shaper.shape(main, scores, r.texts) if shaper is not None else (main, {})
+    reward = torch.as_tensor(shaped, dtype=torch.float32, device=device)
     old_logps = old_values = ref_logps = None
     with torch.no_grad():
         if cfg.algorithm == "ppo" or cfg.epochs > 1:
@@ -355,7 +370,8 @@ def _experience(opt: Any, ref: Any, tokenizer: Any, batch: list[str], evaluator:
         if ref is not None:
             ref_logps = Actor(ref)(r.input_ids, r.attention_mask, r.prompt_width, cfg.temperature,
                                    r.completion_mask)[0]
-    return Experience(r, rows, scores, reward, old_logps, ref_logps, old_values)
+    return Experience(r, rows, scores, reward, old_logps, ref_logps, old_values, constraint_fields=fields,
+                      main_reward=float(np.mean(main)))
 
 
 def _advantages(exp: Experience, cfg: RLConfig, coef: float, old_logps: torch.Tensor
@@ -414,7 +430,9 @@ def _observe(exp: Experience, controller: Any, cfg: RLConfig) -> dict[str, float
     out = {"reward": exp.reward.mean().item(), "reward_std": exp.reward.std().item(),
            **{f"reward/{o}": float(np.mean(s)) for o, s in exp.scores.items()},
            "length": lengths.mean().item(), "length_max": lengths.max().item(), "truncated": float(r.truncated),
-           "kl_coef": controller.value}
+           "kl_coef": controller.value, **exp.constraint_fields}
+    if exp.constraint_fields:
+        out["reward_main"] = exp.main_reward
     if exp.ref_logps is not None:
         logps = exp.sampled_logps
         kl = (kl_estimate(logps, exp.ref_logps, "k1") * mask).sum(-1).mean().item()

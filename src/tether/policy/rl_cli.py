@@ -20,7 +20,7 @@ RL_OPTIONS = ("algorithm", "objectives", "steps", "prompts_per_step", "completio
               "temperature", "top_k", "stop", "max_prompt_tokens", "strict_prompts", "lr", "warmup", "max_grad_norm",
               "epochs", "clip", "scale_rewards", "kl_coef", "kl_control", "kl_in", "kl_estimator", "kl_target",
               "max_sqrt_kl", "value_coef", "seed", "mixed_precision", "save_every", "sample_every", "log_with",
-              "monitor_every", "rollback", "alarm_level", "alarm_horizon", "kl_raise")
+              "monitor_every", "rollback", "alarm_level", "alarm_horizon", "kl_raise", "constraints", "pid")
 EVAL_OPTIONS = ("completions_per_prompt", "max_new_tokens", "temperature", "stop", "batch_size", "seed", "backend")
 
 PromptsOpt = Annotated[Path, typer.Option("--prompts", help="Prompts: JSONL with a `prompt` on each line, or a "
@@ -108,6 +108,29 @@ def check_sources(rewards: list[Path], evaluator: Any, objectives: list[str], *,
                    + "; ".join(f"{k} scores {', '.join(v) or 'nothing'}" for k, v in found.items()))
 
 
+def check_cost_models(rewards: list[Path], constraints: list[str], override: str | None) -> None:
+    """A reward model whose head is a constraint's cost must have a saved ECE <= 0.1 (`tether reward gate`)."""
+    from tether.console import out
+    from tether.policy.constraints import CalibrationRefused, parse_constraints, require_calibrated
+    from tether.reward.scoring import folder_objectives
+
+    try:
+        parsed = parse_constraints(constraints)
+    except ValueError as exc:
+        raise fail(f"--constraint: {exc}") from None
+    for c in parsed:
+        for folder in rewards:
+            if c.objective is None or c.objective not in folder_objectives(folder):
+                continue
+            try:
+                require_calibrated(folder, c.text, override=override)
+            except CalibrationRefused as exc:
+                raise fail(f"cost model refused: {exc}", "or pass --calibration-override 'REASON' to use it anyway") \
+                    from None
+            if override:
+                out.print(f"calibration check of {folder} for {c.text!r} overridden: {override}")
+
+
 def build_evaluator(rewards: list[Path], evaluator: Any, aggregation: str | None, lam: float | None,
                     normalize: bool) -> Any:
     """The reward models (loaded now) and the named evaluator as one evaluator."""
@@ -173,6 +196,9 @@ def rl_cmd(
                                                      "reward-model folder or a named evaluator (gold / sim-gold).")
                        ] = None,
     heldout_prompts: Annotated[Path | None, typer.Option(help="Monitor: held-out prompts (as --prompts).")] = None,
+    calibration_override: Annotated[str | None, typer.Option(help="Use a reward model as a constraint's cost "
+                                                                  "although its saved ECE is missing or above 0.1; "
+                                                                  "the reason is printed.")] = None,
     truth: Annotated[str | None, typer.Option(help="Monitor: a named evaluator shown beside the others but never "
                                                    "used to decide (the simulated world's gold).")] = None,
     config: RLConfig,
@@ -193,6 +219,7 @@ def rl_cmd(
         raise fail(str(exc)) from None
     scorer = named(evaluator, evaluator_seed)
     check_sources(rewards, scorer, cfg.objectives, gate_override=gate_override)
+    check_cost_models(rewards, cfg.constraints, calibration_override)
     texts = read_prompts(prompts)
     if not (policy / "config.json").is_file():
         raise fail(f"{policy}: not a Hugging Face model folder (no config.json)")

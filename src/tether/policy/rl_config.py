@@ -19,10 +19,15 @@ class RLConfig:
     """Hyper-parameters of one online-RL run (plain values, nanoGPT style)."""
 
     cli_names: ClassVar[dict[str, str]] = {"objectives": "objective", "mixed_precision": "precision",
-                                           "completions_per_prompt": "k", "stop": "stop"}
+                                           "completions_per_prompt": "k", "stop": "stop",
+                                           "constraints": "constraint"}
 
     algorithm: Algorithm = setting("grpo", "grpo (group-normalised), rloo (leave-one-out) or ppo (value head, GAE)")
     objectives: list[str] = setting(["overall"], "objective to maximise, NAME or NAME=WEIGHT (repeat; weighted sum)")
+    constraints: list[str] = setting([], "constraint: mean cost <= threshold, PID-Lagrangian: NAME>=V (objective), "
+                                         "cost:NAME<=V (objective that is a cost), length<=WORDS, refusal<=RATE "
+                                         "(repeat)")
+    pid: str = setting("0.1,0.05,0", "constraints: the multipliers' PID gains KP,KI,KD (Stooke et al. 2020)")
     steps: int = setting(100, "optimizer steps (each on one batch of fresh completions)")
     prompts_per_step: int = setting(4, "prompts per step")
     completions_per_prompt: int = setting(4, "completions sampled per prompt (k)")
@@ -85,6 +90,10 @@ class RLConfig:
             raise ValueError(f"alarm_horizon must be >= 2, got {self.alarm_horizon}")
         if self.kl_raise < 1:
             raise ValueError(f"kl_raise must be >= 1 (the monitor only raises the KL), got {self.kl_raise}")
+        from tether.policy.constraints import PIDGains, parse_constraints
+
+        parse_constraints(self.constraints)
+        PIDGains.parse(self.pid)
         for name in ("steps", "prompts_per_step", "max_new_tokens", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -81,7 +81,8 @@ def write_rl_report(run_dir: str | Path, path: str | Path, title: str = "Online 
     table = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in facts)
     rewards = [k for k in (rows[0] if rows else {}) if k.startswith("reward/")]
     panels = [("Loss", ["loss", "policy_loss", "value_loss"], "loss"),
-              ("Reward (weighted objectives) and per objective", ["reward", *rewards], "mean score"),
+              ("Reward (weighted objectives, shaped by any constraints) and per objective",
+               ["reward", "reward_main", *rewards], "mean score"),
               ("KL to the reference (nats per completion) and its coefficient", ["kl", "kl_k3", "sqrt_kl", "kl_coef"],
                "KL"),
               ("Completion length (tokens)", ["length", "length_max"], "tokens"),
@@ -90,10 +91,42 @@ def write_rl_report(run_dir: str | Path, path: str | Path, title: str = "Online 
     panels.append(("Reward-hacking signatures of the training completions (length: words; hedging, flattery: per 100 "
                    "words; repetition, refusal: shares)", sigs, "value"))
     imgs = "".join(_img(t, _panel(rows, keys, y)) for t, keys, y in panels if any(k in r for r in rows for k in keys))
-    guard = _monitor_section(rows, meta.get("monitor"))
+    guard = _monitor_section(rows, meta.get("monitor")) + _constraints_section(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_page(title, f"<table>{table}</table>{guard}{imgs}{_samples_table(samples)}"), encoding="utf-8")
     return path
+
+
+def _constraints_section(rows: list[dict]) -> str:
+    """Per constraint: its batch-mean cost against the threshold, and its PID multiplier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({k.split("/")[1] for r in rows for k in r if k.startswith("constraint/") and k.endswith("/lambda")})
+    if not names:
+        return ""
+    fig, axes = plt.subplots(len(names), 2, figsize=(9, 2.6 * len(names)), squeeze=False)
+    for (left, right), name in zip(axes, names, strict=True):
+        pre = f"constraint/{name}/"
+        steps = [r["step"] for r in rows if pre + "cost" in r]
+        left.plot(steps, [r[pre + "cost"] for r in rows if pre + "cost" in r], lw=1.2, label="batch mean")
+        left.plot(steps, [r[pre + "threshold"] for r in rows if pre + "cost" in r], "--", c="k", lw=1,
+                  label="threshold")
+        left.set_title(f"{name}", fontsize=9)
+        left.legend(fontsize=7)
+        right.plot(steps, [r[pre + "lambda"] for r in rows if pre + "cost" in r], c="C3", lw=1.2)
+        right.set_title(f"{name}: multiplier (PID)", fontsize=9)
+        for ax in (left, right):
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+    fig.tight_layout()
+    viol = {n: np.mean([r[f"constraint/{n}/violated"] for r in rows if f"constraint/{n}/violated" in r])
+            for n in names}
+    table = "".join(f"<tr><th>{html.escape(n)}</th><td>{v:.0%} of steps over the threshold</td></tr>"
+                    for n, v in viol.items())
+    return _img("Constraints: cost against threshold, and the Lagrange multiplier", fig) + f"<table>{table}</table>"
 
 
 def _num(x: float | None) -> str:
