@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from tether.cli import app
 from tether.io import write_jsonl
 from tether.raters.judge import JudgeConfig, JudgeError, JudgeItem, judge, load_api_key, parse_verdict, read_items
-from tether.records import Choice, Side
+from tether.records import Choice, Comparison, Side
 
 KEY = "sk-test-5f1c0ffee-never-log-me"
 runner = CliRunner()
@@ -164,6 +164,14 @@ def test_cli_judge_store_and_audit_show_the_judges_position_bias(endpoint, proje
     rubric = tmp_path / "rubric.md"
     rubric.write_text("Prefer the correct answer.\n")
     monkeypatch.setenv("JUDGE_KEY", KEY)
+    humans = find_project().store()
+    try:  # three careful humans pick the good answer in both orders: the judge is audited beside them
+        humans.add_comparisons(
+            Comparison(prompt=i.prompt, response_a=i.response_a, response_b=i.response_b, task_type=i.task_type,
+                       shown_first=order, choice=Choice.A if "good" in i.response_a else Choice.B, rater=f"h{r}")
+            for i in _items() for r in range(3) for order in (Side.A, Side.B))
+    finally:
+        humans.close()
     out = tmp_path / "judgments.jsonl"
     result = runner.invoke(app, ["raters", "judge", str(pairs), "--base-url", url, "--model", "tiny-judge",
                                  "--rubric", str(rubric), "--api-key-env", "JUDGE_KEY", "--retry-wait", "0",
@@ -175,7 +183,7 @@ def test_cli_judge_store_and_audit_show_the_judges_position_bias(endpoint, proje
     assert len(rows) == 50 and {r["rater"] for r in rows} == {"judge:tiny-judge"}
     store = find_project().store()
     try:
-        stored = list(store.iter_comparisons())
+        stored = [c for c in store.iter_comparisons() if c.rater.startswith("judge:")]
     finally:
         store.close()
     assert sorted(json.dumps(comparison_to_v1(c), sort_keys=True, default=str) for c in stored) == sorted(
@@ -189,7 +197,12 @@ def test_cli_judge_store_and_audit_show_the_judges_position_bias(endpoint, proje
     # 12 of 25 judged pairs: the first shown won in both orders; the other 13 were judged on merit
     assert judge_pos["n_swapped"] == 25 and judge_pos["n_favoured_first"] == 12
     assert judge_pos["n_consistent"] == 13
-    assert d["position"]["overall"]["rate"] > 0.7
+    assert d["position"]["by_rater"]["h0"]["n_consistent"] == d["position"]["by_rater"]["h0"]["n_swapped"] == 27
+    # agreement with the human raters: the judge sides with them except where it picked a lazy pair's first-shown
+    # poor answer (12 of its 50 verdicts), and its reliability falls below theirs
+    judge_row = d["raters"]["judge:tiny-judge"]
+    assert judge_row["n_judgments"] == 50 and judge_row["consensus_agreement"] == pytest.approx(38 / 50)
+    assert judge_row["reliability"] < 0.8 < d["raters"]["h0"]["reliability"]
 
     everything = result.output + audit.output + out.read_text() + caplog.text + \
         (project_dir / "audit.json").read_text()
@@ -225,3 +238,28 @@ def test_a_refused_key_stops_the_run_without_echoing_it():
     with serve_in_thread(api) as port, pytest.raises(JudgeError, match="refused the API key") as exc:
         judge(_items()[:3], JudgeConfig(f"http://127.0.0.1:{port}/v1", "m", "r", retry_wait=0), api_key=KEY)
     assert KEY not in str(exc.value)
+
+
+def test_rate_limits_and_timeouts_are_retried():
+    import asyncio
+
+    api = FastAPI()
+    calls: Counter[str] = Counter()
+
+    @api.post("/v1/chat/completions")
+    async def chat(request: Request):  # noqa: ANN202
+        body = await request.json()
+        prompt = body["messages"][1]["content"].split("[User request]\n", 1)[1].split("\n", 1)[0]
+        calls[prompt] += 1
+        if prompt == "rate limited" and calls[prompt] <= 2:
+            return JSONResponse({"error": "slow down"}, status_code=429)
+        if prompt == "slow" and calls[prompt] == 1:
+            await asyncio.sleep(1.5)  # past the client's timeout: the call is abandoned and retried
+        return {"choices": [{"message": {"role": "assistant", "content": "[[B]]"}}]}
+
+    items = [JudgeItem("rate limited", "x", "y"), JudgeItem("slow", "x", "y")]
+    with serve_in_thread(api) as port:
+        result = judge(items, JudgeConfig(f"http://127.0.0.1:{port}/v1", "m", "r", both_orders=False, retry_wait=0,
+                                          timeout=0.4))
+    assert result.unjudged == 0 and result.retries == 3
+    assert [c.choice for c in result.comparisons] == [Choice.B, Choice.B]
