@@ -197,6 +197,9 @@ def test_cli_judge_store_and_audit_show_the_judges_position_bias(endpoint, proje
     # 12 of 25 judged pairs: the first shown won in both orders; the other 13 were judged on merit
     assert judge_pos["n_swapped"] == 25 and judge_pos["n_favoured_first"] == 12
     assert judge_pos["n_consistent"] == 13
+    # first-position rate: 24 lazy verdicts + one of each merit-judged pair's two orders = 37 of 50
+    assert judge_pos["rate"] == pytest.approx(37 / 50) and judge_pos["p_value"] < 0.01
+    assert d["position"]["by_rater"]["h0"]["rate"] == pytest.approx(0.5)
     assert d["position"]["by_rater"]["h0"]["n_consistent"] == d["position"]["by_rater"]["h0"]["n_swapped"] == 27
     # agreement with the human raters: the judge sides with them except where it picked a lazy pair's first-shown
     # poor answer (12 of its 50 verdicts), and its reliability falls below theirs
