@@ -272,7 +272,8 @@ def judge(items: Sequence[JudgeItem] | Iterable[JudgeItem], config: JudgeConfig,
                         result.failures.append(f"{where}: unjudged, {reason}")
                     elif (verdict := parse_verdict(reply)) is None:
                         result.unparsed += 1
-                        result.failures.append(f"{where}: unparseable verdict {reply[:80]!r}")
+                        shown = reply[:80].replace(api_key, "***") if api_key else reply[:80]  # an echoing server
+                        result.failures.append(f"{where}: unparseable verdict {shown!r}")
                     else:
                         result.comparisons.append(Comparison(
                             prompt=item.prompt, response_a=item.response_a, response_b=item.response_b,
