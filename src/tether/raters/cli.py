@@ -203,6 +203,70 @@ def revoke(rater: Annotated[str, typer.Argument(help="Rater id.")]) -> None:
     out.print(f"revoked {n} sign-in link(s) of {rater}; their sessions are ended")
 
 
+@raters_app.command("judge")
+def judge_cmd(
+    file: Annotated[Path, typer.Argument(help="Pairs to judge: campaign items or comparisons JSONL (prompt, "
+                                              "response_a, response_b, task_type).")],
+    base_url: Annotated[str, typer.Option(help="OpenAI-compatible endpoint base, e.g. http://127.0.0.1:8000/v1 "
+                                               "(vLLM, TGI, llama.cpp server, a hosted API); POSTs "
+                                               "BASE/chat/completions.")],
+    model: Annotated[str, typer.Option(help="Model name sent to the endpoint; the rater is judge:MODEL.")],
+    rubric: Annotated[Path, typer.Option(help="Rubric or constitution (text/Markdown): the judge's system "
+                                              "prompt.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the judgments as v1 comparisons "
+                                                                       "JSONL.")] = None,
+    store: Annotated[bool, typer.Option("--store", help="Store the judgments in the project store.")] = False,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
+    api_key_file: Annotated[Path | None, typer.Option(help="File holding the API key (mode 0600; a file others "
+                                                           "can read is refused).")] = None,
+    one_order: Annotated[bool, typer.Option("--one-order", help="Judge each pair once (A shown first) instead "
+                                                                "of in both display orders.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 4,
+    retry_wait: Annotated[float, typer.Option(min=0, help="Seconds before the first retry of a failed call; "
+                                                          "doubles each retry (5 retries).")] = 1.0,
+    campaign: Annotated[str | None, typer.Option(help="Campaign name to record on each judgment.")] = None,
+) -> None:
+    """Judge pairs with an LLM through an OpenAI-compatible endpoint; verdicts are comparisons, audited like
+    a human's (`tether audit` shows the judge's position bias)."""
+    from tether.console import console, out, step_progress
+    from tether.io import write_jsonl
+    from tether.io.v1 import comparison_to_v1
+    from tether.raters.judge import JudgeConfig, JudgeError, judge, load_api_key, read_items
+
+    if output is None and not store:
+        raise fail("nowhere to put the judgments", "pass -o FILE and/or --store")
+    try:
+        rubric_text = rubric.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"{rubric}: cannot read the rubric ({exc})") from None
+    try:
+        key = load_api_key(api_key_env, api_key_file)
+        config = JudgeConfig(base_url, model, rubric_text, both_orders=not one_order, concurrency=concurrency,
+                             retry_wait=retry_wait, campaign=campaign)
+        items = read_items(file)
+        total = len(items) * (1 if one_order else 2)
+        with step_progress(f"judging with {model}", total) as advance:
+            result = judge(items, config, api_key=key, on_progress=advance)
+    except (JudgeError, FileNotFoundError) as exc:
+        raise fail(str(exc), "nothing was written") from None
+    for reason in result.failures[:10]:
+        console.print(f"  {reason}", highlight=False, markup=False)
+    out.print(f"{len(result.comparisons)} judgments by {config.rater} from {total} calls; "
+              f"{result.unjudged} unjudged (call failed after retries), {result.unparsed} unparseable; "
+              f"{result.retries} retries", highlight=False)
+    if output is not None:
+        write_jsonl(output, (comparison_to_v1(c) for c in result.comparisons))
+        out.print(f"wrote {len(result.comparisons)} comparisons to {output}")
+    if store:
+        db = open_store()
+        try:
+            written = db.add_comparisons(result.comparisons)
+        finally:
+            db.close()
+        out.print(f"stored {written.stored} comparisons (rater {config.rater}, interface llm-judge); "
+                  f"audit them with tether audit", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add `tether raters ...`."""
     app.add_typer(raters_app, name="raters")
