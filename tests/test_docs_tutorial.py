@@ -37,6 +37,7 @@ def _env() -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.pop("TETHER_DATABASE_URL", None)  # the pages create their own projects
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.pop("COLUMNS", None)  # xdist workers set 80; a user's piped output is not wrapped
     return env
 
 
