@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from tether.collect.campaign import DEFAULT_LINK_EXPIRY_DAYS
 from tether.config import find_project
+from tether.console import RedactingLogFilter
 from tether.records import Rater
 from tether.store import Conn, Store
 from tether.store import collect_repo as repo
@@ -31,15 +32,11 @@ def redact_sign_in_path(text: str) -> str:
     return _SIGN_IN_PATH.sub(r"\1***", text)
 
 
-class RedactSignInTokens(logging.Filter):
+class RedactSignInTokens(RedactingLogFilter):
     """For uvicorn's access log: the request line shows `/collect/r/***`, never a sign-in token."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact_sign_in_path(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = redact_sign_in_path(record.msg)
-        return True
+    def __init__(self) -> None:
+        super().__init__(redact_sign_in_path)
 
 
 def hide_sign_in_tokens(logger: str = "uvicorn.access") -> None:

@@ -6,11 +6,12 @@ OpenRLHF sends no header, so the token may travel as `?token=` in its `--reward.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import re
 import stat
 from pathlib import Path
+
+from tether.console import RedactingLogFilter
 
 TOKEN_ENV = "TETHER_REWARD_TOKEN"
 MIN_TOKEN_LENGTH = 16
@@ -72,14 +73,10 @@ def require_token_for(host: str, token: str | None) -> None:
                          f"http://{host}:PORT/get_reward?token=...")
 
 
-class RedactToken(logging.Filter):
+class RedactToken(RedactingLogFilter):
     """Replaces the value of any `token=` in a log record (uvicorn's access log prints the query string)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact_token(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = redact_token(record.msg)
-        return True
+    def __init__(self) -> None:
+        super().__init__(redact_token)
 
 
