@@ -266,3 +266,15 @@ def test_rate_limits_and_timeouts_are_retried():
                                           timeout=0.4))
     assert result.unjudged == 0 and result.retries == 3
     assert [c.choice for c in result.comparisons] == [Choice.B, Choice.B]
+
+
+def test_cli_fails_when_no_call_gives_a_verdict(tmp_path: Path):
+    pairs = tmp_path / "pairs.jsonl"
+    write_jsonl(pairs, [{"prompt": "p", "response_a": "x", "response_b": "y"}])
+    rubric = tmp_path / "rubric.md"
+    rubric.write_text("r")
+    out = tmp_path / "o.jsonl"
+    result = runner.invoke(app, ["raters", "judge", str(pairs), "--base-url", "http://127.0.0.1:9/v1", "--model",
+                                 "m", "--rubric", str(rubric), "--retry-wait", "0", "-o", str(out)])
+    assert result.exit_code == 2 and "gave no usable verdict" in result.output and "2 unjudged" in result.output
+    assert not out.exists()

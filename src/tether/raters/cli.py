@@ -254,6 +254,8 @@ def judge_cmd(
     out.print(f"{len(result.comparisons)} judgments by {config.rater} from {total} calls; "
               f"{result.unjudged} unjudged (call failed after retries), {result.unparsed} unparseable; "
               f"{result.retries} retries", highlight=False)
+    if not result.comparisons:
+        raise fail(f"the judge at {base_url} gave no usable verdict", "nothing was written; see the reasons above")
     if output is not None:
         write_jsonl(output, (comparison_to_v1(c) for c in result.comparisons))
         out.print(f"wrote {len(result.comparisons)} comparisons to {output}")
