@@ -60,6 +60,7 @@ def work_through_queue(page, base: str, token: str, rater: str) -> dict[str, dic
     """Sign in, then answer every task with the keyboard only; returns what the DOM showed per task URL."""
     page.goto(f"{base}/r/{token}")  # the link page only shows a form: signing in takes a click
     assert page.locator("text=signed in as").count() == 0
+    page.screenshot(path=str(ARTIFACTS / f"rater_sign_in_{rater}.png"), full_page=True)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
     assert page.locator(f"text=signed in as {rater}").count() == 1
