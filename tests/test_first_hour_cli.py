@@ -74,3 +74,22 @@ def test_init_with_a_bad_database_url_leaves_nothing_behind(tmp_path: Path, monk
     again = runner.invoke(app, ["init", str(tmp_path / "p"), "--force", "--database-url", "nosuchdriver://h/db"])
     assert again.exit_code == 2 and (tmp_path / "p" / "tether.toml").read_text() == before
     assert (tmp_path / "p" / ".tether" / "tether.db").is_file()
+
+
+def test_tether_warnings_print_as_one_plain_line(capsys) -> None:
+    """Not Python's `…/audit/cli.py:105: IdentificationWarning: …` with the source line under it."""
+    import warnings
+
+    from tether.audit.models import IdentificationWarning
+    from tether.cli_support import show_warnings_plainly
+
+    others = []
+    with warnings.catch_warnings():  # restores warnings.showwarning afterwards
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, category, *rest: others.append((category, str(message)))
+        show_warnings_plainly()
+        warnings.warn("position effect not identified", IdentificationWarning, stacklevel=1)
+        warnings.warn("a library's own warning", DeprecationWarning, stacklevel=1)
+    err = capsys.readouterr().err
+    assert "warning: position effect not identified" in err and "IdentificationWarning" not in err
+    assert others == [(DeprecationWarning, "a library's own warning")]  # left to Python's (or pytest's) display

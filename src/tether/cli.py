@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from tether.cli_support import events_tenant, fail, open_store, require_project
+from tether.cli_support import events_tenant, fail, open_store, require_project, show_warnings_plainly
 from tether.config import ConfigError, hide_password, init_project
 from tether.console import byte_progress, out
 
@@ -42,6 +42,7 @@ def main_options(
                                           is_eager=True)] = False,
 ) -> None:
     """RLHF as a continuous, audited practice."""
+    show_warnings_plainly()
 
 
 @app.command()

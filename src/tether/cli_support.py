@@ -168,3 +168,22 @@ def load_pairs(file: Path | None, set_name: str | None, kind: str, objective: st
                    f"{file}: no preference pairs (matching the filters)",
                    "see `tether stats` for the sets" if file is None else None)
     return out
+
+
+def show_warnings_plainly() -> None:
+    """Tether's own warnings are written for users: print them as one `warning:` line, not Python's
+    `file.py:105: IdentificationWarning: ...` with the source line under it. Others keep Python's format."""
+    import warnings
+
+    shown = warnings.showwarning
+    if getattr(shown, "_tether", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+        if category.__module__.split(".")[0] == "tether":
+            console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show._tether = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
