@@ -18,9 +18,9 @@ from tether.collect.campaign import DEFAULT_LINK_EXPIRY_DAYS
 from tether.config import find_project
 from tether.console import RedactingLogFilter
 from tether.records import Rater
-from tether.store import Conn, Store
+from tether.store import Conn, Store, credentials_repo
 from tether.store import collect_repo as repo
-from tether.store.collect_repo import revoke_rater_tokens as revoke_rater_tokens  # re-exported (ends sessions too)
+from tether.store.credentials_repo import revoke_rater_tokens as revoke_rater_tokens  # re-exported (ends sessions too)
 
 SESSION_LIFETIME = timedelta(hours=12)
 LINK_LIFETIME = timedelta(days=DEFAULT_LINK_EXPIRY_DAYS)  # default; tether.toml [campaign] link_expiry_days
@@ -78,7 +78,7 @@ def issue_rater_token(store: Store, rater_id: str, *, lifetime: timedelta = LINK
     if not repo.known_raters(conn, [rater_id]):
         raise KeyError(f"unknown rater {rater_id!r}: import the rater first (tether raters import)")
     token = new_secret()
-    repo.add_rater_token(conn, rater_id, hash_secret(token), lifetime)
+    credentials_repo.add_rater_token(conn, rater_id, hash_secret(token), lifetime)
     return token
 
 
@@ -100,20 +100,20 @@ def revoke_rater(store: Store, rater_id: str) -> int:
 
 def rater_for_token(store: Store, token: str) -> str | None:
     """The rater id a live (not revoked, not expired) token belongs to, or None."""
-    return repo.credential_owner(store, "rater", hash_secret(token))
+    return credentials_repo.credential_owner(store, "rater", hash_secret(token))
 
 
 def create_admin_credential(store: Store, name: str) -> str:
     """Create an admin credential for a team member; returned once, stored hashed."""
     secret = new_secret()
-    if not repo.add_admin(store, name, hash_secret(secret)):
+    if not credentials_repo.add_admin(store, name, hash_secret(secret)):
         raise ValueError(f"admin {name!r} already exists")
     return secret
 
 
 def admin_for_secret(store: Store, secret: str) -> str | None:
     """The admin name a live credential belongs to, or None."""
-    return repo.credential_owner(store, "admin", hash_secret(secret))
+    return credentials_repo.credential_owner(store, "admin", hash_secret(secret))
 
 
 @dataclass(frozen=True)
@@ -129,13 +129,13 @@ def open_session(store: Store, role: str, subject: str) -> tuple[str, Session]:
     """Start a browser session; returns the cookie value (stored hashed) and the session."""
     cookie = new_secret()
     session = Session(role=role, subject=subject, csrf_token=new_secret())
-    repo.add_session(store, hash_secret(cookie), role, subject, session.csrf_token, SESSION_LIFETIME)
+    credentials_repo.add_session(store, hash_secret(cookie), role, subject, session.csrf_token, SESSION_LIFETIME)
     return cookie, session
 
 
 def session_for_cookie(store: Store, cookie: str, role: str) -> Session | None:
     """The live session behind a cookie value in the given role, or None."""
-    found = repo.session(store, hash_secret(cookie), role)
+    found = credentials_repo.session(store, hash_secret(cookie), role)
     if found is None or found[2] <= datetime.now(UTC):
         return None
     return Session(role=role, subject=found[0], csrf_token=found[1])
@@ -143,7 +143,7 @@ def session_for_cookie(store: Store, cookie: str, role: str) -> Session | None:
 
 def close_session(store: Store, cookie: str) -> None:
     """End a session (sign out)."""
-    repo.expire_session(store, hash_secret(cookie))
+    credentials_repo.expire_session(store, hash_secret(cookie))
 
 
 def same_secret(a: str, b: str) -> bool:

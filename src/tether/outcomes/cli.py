@@ -88,9 +88,13 @@ def register(app: typer.Typer) -> None:
     """Add `tether outcomes ...`: `run` here, `audit`, `pairs` and `grade` from audit_cli; and the HumanEval tests
     as the evaluator `humaneval` of `tether policy rl / eval` (a policy reward or a held-out evaluator)."""
     from tether.outcomes.audit_cli import register as register_audit
-    from tether.outcomes.evaluators import humaneval_evaluator
     from tether.policy.evaluators import register_evaluator
 
+    def humaneval(seed: int):  # noqa: ANN202  (the sandbox is imported only when the evaluator is asked for)
+        from tether.outcomes.evaluators import humaneval_evaluator
+
+        return humaneval_evaluator(seed)
+
     register_audit(outcomes_app)
-    register_evaluator("humaneval", humaneval_evaluator)
+    register_evaluator("humaneval", humaneval)
     app.add_typer(outcomes_app, name="outcomes")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from tether.records import PreferencePair
+from tether.training.batches import plan_batches as plan_batches  # re-exported
 
+BUCKET_POOL = 8  # batches per length-sorted pool: small, so a batch stays close to a random draw of content
 META_FILE = "tether_policy.json"  # as tether.policy.generation; kept here so the data side needs no torch
 
 
@@ -172,23 +173,6 @@ def encode_pairs(tokenizer: Any, pairs: Sequence[PreferencePair], prompt_format:
                         dtype=np.float32)
     return EncodedPairs(p, [x[0] for x in a], [x[1] for x in a], weight, p_chosen,
                         np.array([x.tie for x in pairs], dtype=bool))
-
-
-def plan_batches(lengths: np.ndarray, batch_size: int, seed: int, *, bucket: bool = True,
-                 pool: int = 8) -> list[list[int]]:
-    """One epoch of batches. Bucketed: shuffle, sort each pool of `pool` batches by length, shuffle the batches.
-
-    A small pool keeps each batch a random draw of content (length often tracks the task) with little padding."""
-    rng = random.Random(seed)
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    if bucket:
-        chunk = batch_size * pool
-        order = [i for s in range(0, len(order), chunk) for i in sorted(order[s:s + chunk], key=lambda j: lengths[j])]
-    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-    if bucket:
-        rng.shuffle(batches)
-    return batches
 
 
 @dataclass

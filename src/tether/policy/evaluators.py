@@ -19,14 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from tether.reward.ensemble import AGGREGATIONS as AGGREGATIONS  # re-exported
+from tether.reward.ensemble import Aggregation, aggregate
 from tether.reward.scoring import apply_contract  # defined with the contracts; importable from here as before
-
-Aggregation = Literal["mean", "min", "mean_std", "mean_var"]
-AGGREGATIONS = ("mean", "min", "mean_std", "mean_var")
 
 
 @runtime_checkable
@@ -88,19 +87,6 @@ class RewardModelEvaluator:
         _check_lengths(prompts, responses)
         raw = self.model.score(list(prompts), list(responses))
         return {o: apply_contract(raw[o], self.model.contract(o), self.normalize) for o in self.objectives}
-
-
-def aggregate(members: np.ndarray, how: Aggregation = "mean", lam: float = 1.0) -> np.ndarray:
-    """Combine ``[k, n]`` member scores into n: mean, min (worst case), mean - lam * std, or mean - lam * var."""
-    if how == "mean":
-        return members.mean(0)
-    if how == "min":
-        return members.min(0)
-    if how == "mean_std":
-        return members.mean(0) - lam * members.std(0)
-    if how == "mean_var":
-        return members.mean(0) - lam * members.var(0)
-    raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {how!r}")
 
 
 class EnsembleEvaluator:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tether.policy.data import META_FILE, ensure_pad_token, format_of, plan_batches
+from tether.policy.data import BUCKET_POOL, META_FILE, ensure_pad_token, format_of, plan_batches
 
 
 def load_causal_lm(path: str | Path) -> tuple[Any, Any, str | None]:
@@ -84,7 +84,7 @@ def schedule(lengths: np.ndarray, batch_size: int, seed: int, bucket: bool, star
     for s in range(start, total):
         e = s // per_epoch
         if e != epoch:
-            epoch, plan = e, plan_batches(lengths, batch_size, seed * 1000 + e, bucket=bucket)
+            epoch, plan = e, plan_batches(lengths, batch_size, seed * 1000 + e, bucket=bucket, pool=BUCKET_POOL)
         batch = plan[s % per_epoch]
         yield s, batch[accelerator.process_index::accelerator.num_processes] or batch
 

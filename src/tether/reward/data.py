@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from tether.records import PreferencePair, content_hash
+from tether.training.batches import plan_batches as plan_batches  # re-exported: the reward trainer's batches
 
 
 @dataclass
@@ -70,23 +70,6 @@ def encode(tokenizer, pairs: Sequence[PreferencePair], objectives: list[str], ma
                           dtype=np.float32),
         tie=np.array([p.tie for p in pairs], dtype=bool),
     )
-
-
-def plan_batches(lengths: np.ndarray, batch_size: int, seed: int, *, bucket: bool = True,
-                 pool: int = 64) -> list[list[int]]:
-    """One epoch of batches. Bucketed: shuffle, sort each pool of `pool` batches by length, shuffle the batches.
-
-    Pairs of similar length share a batch, so little compute goes to padding, and batch order stays random."""
-    rng = random.Random(seed)
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    if bucket:
-        chunk = batch_size * pool
-        order = [i for s in range(0, len(order), chunk) for i in sorted(order[s:s + chunk], key=lambda j: lengths[j])]
-    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-    if bucket:
-        rng.shuffle(batches)
-    return batches
 
 
 def pad(seqs: Sequence[list[int]], pad_id: int):  # noqa: ANN201

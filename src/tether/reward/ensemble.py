@@ -4,8 +4,8 @@ Members are compared on a common footing: each member's scores are shifted by it
 (from its contract), because Bradley–Terry fixes differences, not levels. Logit scale is kept, so
 the spread across members is in the same units as the scores.
 
-Aggregation: `mean`, `min` (pessimistic), or `mean_var` = mean - lam * variance (uncertainty-penalized,
-the conservative reward for policy optimization).
+Aggregation: `mean`, `min` (pessimistic), `mean_std` = mean - lam * std, or `mean_var` = mean - lam * variance
+(uncertainty-penalized, the conservative reward for policy optimization).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import numpy as np
 
 from tether.records import PreferencePair
 
-Aggregation = Literal["mean", "min", "mean_var"]
+Aggregation = Literal["mean", "min", "mean_std", "mean_var"]
+AGGREGATIONS = ("mean", "min", "mean_std", "mean_var")
 ENSEMBLE_FILE = "reward_ensemble.json"
 
 
@@ -34,14 +35,16 @@ class EnsembleScores:
 
 
 def aggregate(members: np.ndarray, how: Aggregation = "mean", lam: float = 1.0) -> np.ndarray:
-    """Combine [k, n] member scores into n scores."""
+    """Combine ``[k, n]`` member scores into n: mean, min (worst case), mean - lam * std, or mean - lam * var."""
     if how == "mean":
         return members.mean(0)
     if how == "min":
         return members.min(0)
+    if how == "mean_std":
+        return members.mean(0) - lam * members.std(0)
     if how == "mean_var":
         return members.mean(0) - lam * members.var(0)
-    raise ValueError(f"aggregation must be 'mean', 'min' or 'mean_var', got {how!r}")
+    raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {how!r}")
 
 
 class RewardEnsemble:

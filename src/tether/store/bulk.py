@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -180,3 +181,32 @@ class StagedLoader:
                     cur.execute(f"TRUNCATE {stage}")
         finally:
             cur.close()
+
+
+@dataclass
+class WriteResult:
+    """What a write did: rows newly stored and rows that were already there."""
+
+    stored: int = 0
+    duplicates: int = 0
+
+    @property
+    def seen(self) -> int:
+        return self.stored + self.duplicates
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -10,8 +10,9 @@ from sqlalchemy import delete, func, select, update
 
 from tether.records import Event
 from tether.store.deploy_models import ApiKeyRow, ProjectSecretRow
+from tether.store.event_store import event_from_row
 from tether.store.models import EventRow, OutcomeRow, PreferencePairRow
-from tether.store.repository import Store, event_from_row
+from tether.store.repository import Store
 
 _CHUNK = 500  # ids per DELETE ... IN (...)
 _KEYS = ApiKeyRow.__table__

@@ -12,17 +12,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from tether.records import Event, EventType, Outcome
+from tether.store.bulk import aware as _aware
 from tether.store.bulk import insert_ignore
 from tether.store.models import EventRow, OutcomeRow
 
 _OUTCOMES = OutcomeRow.__table__
 _CHUNK = 500  # trace ids per IN (...)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)  # SQLite gives back naive datetimes; the store's clock is UTC
 
 
 def outcome_of_event(event: Event) -> Outcome:

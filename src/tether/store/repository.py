@@ -6,7 +6,6 @@ import contextlib
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,17 +14,16 @@ from sqlalchemy.orm import aliased
 
 from tether.records import (
     Comparison,
-    Event,
-    EventType,
-    Outcome,
     PreferencePair,
     Rater,
     RaterProfile,
     content_hash,
 )
-from tether.store import outcomes_repo
-from tether.store.bulk import StagedLoader, datetime_param, insert_ignore, json_param
+from tether.store.bulk import StagedLoader, WriteResult, datetime_param, insert_ignore, json_param
+from tether.store.bulk import aware as _aware
+from tether.store.bulk import chunks as _chunks
 from tether.store.engine import make_engine, upgrade
+from tether.store.event_store import EventStore
 from tether.store.models import (
     Base,
     ComparisonRow,
@@ -65,36 +63,7 @@ _COMPARISON_LOAD = [
 ]
 
 
-@dataclass
-class WriteResult:
-    """What a write did: rows newly stored and rows that were already there."""
-
-    stored: int = 0
-    duplicates: int = 0
-
-    @property
-    def seen(self) -> int:
-        return self.stored + self.duplicates
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-
-
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-class Store(StageResults):
+class Store(StageResults, EventStore):
     """Access to a Tether database (SQLite embedded by default, PostgreSQL by URL)."""
 
     def __init__(self, url: str, *, migrate: bool = True, durable: bool = False) -> None:
@@ -382,61 +351,6 @@ class Store(StageResults):
                   "attributes": profile.attributes, "created_at": datetime.now(UTC)}],
             )
 
-    # -- events ------------------------------------------------------------------------
-
-    def add_events(self, events: Iterable[Event], *, project: str = "default",
-                   conn: Connection | None = None) -> WriteResult:
-        """Store events idempotently by (project, event_id); the caller redacts first."""
-        if conn is None:
-            with self.transaction() as c:
-                return self.add_events(events, project=project, conn=c)
-        seen = stored = 0
-        now = datetime.now(UTC)
-        for chunk in _chunks(events, CHUNK):
-            rows = [event_to_row(e, project, now) for e in chunk]
-            stored += insert_ignore(conn, _EVENTS, rows)
-            seen += len(chunk)
-            # outcome events also land in `outcomes`, joined to their generation (stored before or after them)
-            generations = [e for e in chunk if e.type == EventType.GENERATION]
-            if generations:
-                outcomes_repo.link_generations(conn, project, generations)
-            outcomes = [outcomes_repo.outcome_of_event(e) for e in chunk if e.type == EventType.OUTCOME]
-            if outcomes:
-                outcomes_repo.add_outcomes(conn, outcomes, project)
-        return WriteResult(stored=stored, duplicates=seen - stored)
-
-    # -- outcomes ----------------------------------------------------------------------
-
-    def add_outcomes(self, outcomes: Iterable[Outcome], *, project: str = "default",
-                     conn: Connection | None = None) -> WriteResult:
-        """Store outcomes idempotently by (project, outcome_id), with their generation's time where known."""
-        if conn is None:
-            with self.transaction() as c:
-                return self.add_outcomes(outcomes, project=project, conn=c)
-        stored = seen = 0
-        for chunk in _chunks(outcomes, CHUNK):
-            n_stored, n_seen = outcomes_repo.add_outcomes(conn, chunk, project)
-            stored, seen = stored + n_stored, seen + n_seen
-        return WriteResult(stored=stored, duplicates=seen - stored)
-
-    def outcomes(self, *, project: str | None = None, trace_id: str | None = None,
-                 source: str | None = None) -> list[Outcome]:
-        """Stored outcomes in arrival order (a project's, a trace's, a source's)."""
-        with self.engine.connect() as conn:
-            return list(outcomes_repo.iter_outcomes(conn, project=project, trace_id=trace_id, source=source))
-
-    def iter_events(self, *, project: str | None = None, batch: int = 2000) -> Iterator[Event]:
-        stmt = select(_EVENTS).order_by(EventRow.id)
-        if project is not None:
-            stmt = stmt.where(EventRow.project == project)
-        for row in self._paged(stmt, EventRow.id, batch):
-            yield event_from_row(row)
-
-    def event_projects(self) -> list[str]:
-        """The projects (tenants) that have stored events."""
-        with self.engine.connect() as conn:
-            return list(conn.execute(select(EventRow.project).distinct().order_by(EventRow.project)).scalars())
-
     # -- summary -----------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
@@ -509,42 +423,3 @@ def comparison_from_row(row: Any, prompt: str, a: str, b: str) -> Comparison:
         created_at=_aware(row.created_at),
     )
     return Comparison.model_validate(data)
-
-
-def event_to_row(e: Event, project: str, now: datetime) -> dict[str, Any]:
-    value = e.value
-    return {
-        "project": project,
-        "event_id": e.event_id,
-        "type": e.type.value,
-        "trace_id": e.trace_id,
-        "timestamp": e.timestamp,
-        "model": e.model,
-        "prompt": e.prompt,
-        "response": e.response,
-        "name": e.name,
-        "value_num": value if isinstance(value, float | int) else None,
-        "value_text": value if isinstance(value, str) else None,
-        "corrected_response": e.corrected_response,
-        "attributes": e.attributes or None,
-        "extra": e.model_extra or None,
-        "stored_at": now,
-    }
-
-
-def event_from_row(row: Any) -> Event:
-    data: dict[str, Any] = dict(row.extra or {})
-    data.update(
-        event_id=row.event_id,
-        type=row.type,
-        trace_id=row.trace_id,
-        timestamp=_aware(row.timestamp),
-        model=row.model,
-        prompt=row.prompt,
-        response=row.response,
-        name=row.name,
-        value=row.value_num if row.value_num is not None else row.value_text,
-        corrected_response=row.corrected_response,
-        attributes=row.attributes or {},
-    )
-    return Event.model_validate(data)
