@@ -27,7 +27,9 @@ campaign_app = typer.Typer(help="Annotation campaigns: create, watch, pause, rev
 def create(
     name: Annotated[str, typer.Argument(help="Campaign name (letters, digits, . _ -).")],
     items: Annotated[Path, typer.Option(help="JSONL of items: prompt, response_a, response_b, task_type, "
-                                             "kind (regular/gold/attention), expected.")],
+                                             "kind (regular/gold/attention), expected; a rating (Likert) item: "
+                                             "prompt, response, task: rating, scale: [1, 5], scale_labels, "
+                                             "objectives.")],
     rubric: Annotated[Path, typer.Option(help="Rubric text file (Markdown or plain text).")],
     rubric_version: Annotated[str, typer.Option(help="Version name of this first rubric.")] = "v1",
     enroll: Annotated[list[str] | None, typer.Option(help="Rater id to enroll; repeat.")] = None,
@@ -52,8 +54,10 @@ def create(
         raise fail(str(exc)) from None
     finally:
         store.close()
-    kinds = {k: sum(i.kind == k for i in parsed) for k in ("regular", "gold", "attention")}
-    out.print(f"created campaign [bold]{name}[/]: {kinds['regular']} pairs, {kinds['gold']} gold, "
+    kinds = {k: sum(i.kind == k and i.task == "pairwise" for i in parsed) for k in ("regular", "gold", "attention")}
+    n_rating = sum(i.task == "rating" for i in parsed)
+    rated = f"{n_rating} rating items, " if n_rating else ""
+    out.print(f"created campaign [bold]{name}[/]: {kinds['regular']} pairs, {rated}{kinds['gold']} gold, "
               f"{kinds['attention']} attention items; objectives {', '.join(settings.objectives)}; "
               f"{len({i.task_type for i in parsed})} task types in pilot")
 

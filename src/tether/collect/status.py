@@ -8,7 +8,7 @@ from typing import Any
 
 from tether.collect.assign import gold_accuracy
 from tether.collect.campaign import audit_blocks, get_campaign, task_type_states
-from tether.collect.campaign_checks import agreement_by_task_type, position_bias
+from tether.collect.campaign_checks import agreement_by_task_type, position_bias, rating_agreement
 from tether.store import Store
 from tether.store import collect_repo as repo
 
@@ -41,6 +41,12 @@ def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
                             mean_time_on_task_s=None if mean_ms is None else round(float(mean_ms) / 1000, 2))
     for tt, value in agreement_by_task_type(regular).items():
         per_type[tt]["agreement_so_far"] = value
+    ratings: dict[str, list] = defaultdict(list)
+    for r in store.iter_ratings(campaign=campaign):
+        ratings[r.task_type].append(r)
+    for tt, rs in ratings.items():
+        if tt in per_type and (value := rating_agreement(rs)) is not None:
+            per_type[tt]["agreement_so_far"] = value
     return {
         "campaign": campaign,
         "objectives": info.settings.objectives,
