@@ -220,19 +220,12 @@ class Comparison(_Record):
         )
 
 
-class Turn(BaseModel):
+class Turn(_Record):
     """One turn of a conversation prompt (FORMATS.md, Rating: `prompt` as a list of turns)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     role: StrictStr = Field(min_length=1, max_length=64)
     content: StrictStr
-
-    @field_validator("role", "content", mode="after")
-    @classmethod
-    def _no_nul(cls, v: str) -> str:
-        if "\x00" in v:
-            raise ValueError("contains a NUL character (\\x00), which cannot be stored")
-        return v
 
 
 class Rating(_Record):

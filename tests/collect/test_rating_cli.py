@@ -85,7 +85,14 @@ def test_mixed_campaign_is_created_audited_and_exported(project_dir: Path, tmp_p
 
     # both kinds export in their documented formats
     run("export", "ratings", str(tmp_path / "ratings.jsonl"), "--campaign", "mix")
-    run("export", "comparisons", str(tmp_path / "comparisons.jsonl"), "--campaign", "mix")
+    note = " ".join(run("campaign", "export", "mix", str(tmp_path / "comparisons.jsonl")).output.split())
+    assert f"also holds {2 * 2 * N_LIKERT} ratings" in note
+    run("campaign", "export", "mix", str(tmp_path / "comparisons.jsonl"), "--ratings",
+        str(tmp_path / "campaign-ratings.jsonl"), "--assignments", str(tmp_path / "log.jsonl"))
+    assert (tmp_path / "campaign-ratings.jsonl").read_text() == (tmp_path / "ratings.jsonl").read_text()
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert {e["task"] for e in log} == {"pairwise", "rating"}
+    assert all(set(e["answers"]["scores"]) == {"overall"} for e in log if e["task"] == "rating")
     exported = [json.loads(line) for line in (tmp_path / "ratings.jsonl").read_text().splitlines()]
     assert len(exported) == 2 * 2 * N_LIKERT
     assert {"prompt", "response", "score", "scale_min", "scale_max", "rater", "item_id", "objective", "task_type",

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from tests.store.migration_steps import downgrade, schema_diffs
 
 from tether.records import Rating
 from tether.store import Store
-from tether.store.engine import _alembic_config, current_revision, upgrade
-from tether.store.models import Base
+from tether.store.engine import current_revision, upgrade
 
 T = datetime(2026, 5, 1, 12, tzinfo=UTC)
 TABLES = ("ratings", "campaign_items")
@@ -38,8 +35,7 @@ def test_upgrade_from_0006_keeps_items_pairwise_and_stores_ratings(store_url: st
     assert current_revision(store.engine) == "0007"
     with store.engine.connect() as conn:
         task, spec = conn.execute(text("SELECT task, task_spec FROM campaign_items")).one()
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert [d for d in diffs if any(f"'{t}'" in repr(d) or f"table=<{t}>" in repr(d) for t in TABLES)] == []
+    assert schema_diffs(store, TABLES) == []
     assert (task, spec) == ("pairwise", None)
     rating = Rating(prompt=[{"role": "user", "content": "hi"}], response="hello", score=4, scale_max=5, rater="ana",
                     rationale="friendly", created_at=T)
@@ -50,10 +46,7 @@ def test_upgrade_from_0006_keeps_items_pairwise_and_stores_ratings(store_url: st
 
 def test_downgrade_to_0006_drops_ratings_and_the_item_columns(store_url: str) -> None:
     store = Store(store_url)
-    cfg = _alembic_config(store.engine)
-    with store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0006")
+    downgrade(store, "0006")
     with store.engine.connect() as conn:
         insp = inspect(conn)
         assert "ratings" not in insp.get_table_names()

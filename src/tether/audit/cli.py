@@ -17,7 +17,6 @@ KIND_HELP = "Kind of FILE (any importable comparisons kind: comparisons, pandalm
 def _load(file: Path | None, kind: str, objective: str | None, task_type: str | None, campaign: str | None):  # noqa: ANN202
     """Comparisons from FILE (read with the kind's reader) or from the project store, filtered."""
     from tether.console import step_progress
-    from tether.io import InputError
     from tether.io.formats import read_records
 
     filters = {"objective": objective, "task_type": task_type, "campaign": campaign}
@@ -35,22 +34,29 @@ def _load(file: Path | None, kind: str, objective: str | None, task_type: str | 
             raise fail("the project store holds no comparisons (matching the filters)",
                        "import some first: tether import comparisons FILE, or pass FILE")
         return _without_attention_checks(out)
+    return _without_attention_checks(_read_file("comparisons", file, kind, filters))
+
+
+def _read_file(target: str, file: Path, kind: str, filters: dict) -> list:
+    """Records of `target` in FILE (read with the kind's reader), filtered; a clear error for a bad or empty file."""
+    from tether.io import InputError
+    from tether.io.formats import read_records
+
     try:
-        out = list(read_records("comparisons", path=file, kind=kind, **filters))
+        out = list(read_records(target, path=file, kind=kind, **filters))
     except InputError as exc:
         raise fail(str(exc), "fix the line, or import with --skip-bad and audit the store") from None
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     if not out:
-        raise fail(f"{file}: no comparisons (matching the filters)")
-    return _without_attention_checks(out)
+        raise fail(f"{file}: no {target} (matching the filters)")
+    return out
 
 
 def _load_judgments(file: Path | None, kind: str, objective: str | None, task_type: str | None,
                     campaign: str | None) -> tuple[list, list]:
     """(comparisons, ratings) to audit: a FILE holds one kind (`--kind ratings` for a ratings file); the store
     gives both (a campaign may mix pairwise and rating tasks)."""
-    from tether.io import InputError
     from tether.io.formats import get_format, read_records
 
     filters = {"objective": objective, "task_type": task_type, "campaign": campaign}
@@ -59,15 +65,7 @@ def _load_judgments(file: Path | None, kind: str, objective: str | None, task_ty
     except ValueError as exc:
         raise fail(str(exc)) from None
     if file_holds_ratings:
-        try:
-            ratings = list(read_records("ratings", path=file, kind=kind, **filters))
-        except InputError as exc:
-            raise fail(str(exc), "fix the line, or import with --skip-bad and audit the store") from None
-        except (ValueError, FileNotFoundError) as exc:
-            raise fail(str(exc)) from None
-        if not ratings:
-            raise fail(f"{file}: no ratings (matching the filters)")
-        return [], ratings
+        return [], _read_file("ratings", file, kind, filters)
     if file is not None:
         return _load(file, kind, objective, task_type, campaign), []
     store = open_store()

@@ -177,9 +177,12 @@ def review(name: Annotated[str, typer.Argument()],
 
 @campaign_app.command("export")
 def export(name: Annotated[str, typer.Argument()], file: Annotated[Path, typer.Argument(help="Comparisons JSONL.")],
-           assignments: Annotated[Path | None, typer.Option(help="Also write the assignment log here.")] = None
+           assignments: Annotated[Path | None, typer.Option(help="Also write the assignment log here.")] = None,
+           ratings: Annotated[Path | None, typer.Option(help="Also write the campaign's ratings (Rating v1 JSONL, "
+                                                             "its Likert tasks' answers) here.")] = None,
            ) -> None:
-    """Export the campaign's comparisons (v1 JSONL) and optionally its assignment log (order, timings)."""
+    """Export the campaign's comparisons (v1 JSONL), and optionally its ratings and assignment log (order,
+    timings)."""
     from tether.collect.campaign import CampaignError
     from tether.collect.export import assignment_log
     from tether.console import out
@@ -189,6 +192,11 @@ def export(name: Annotated[str, typer.Argument()], file: Annotated[Path, typer.A
     store = open_store()
     try:
         n = export_file(store, "comparisons", file, campaign=name)
+        if ratings is not None:
+            r = export_file(store, "ratings", ratings, campaign=name)
+            out.print(f"wrote {r} ratings to {ratings}")
+        elif (r := sum(1 for _ in store.iter_ratings(campaign=name, batch=500))) > 0:
+            out.print(f"the campaign also holds {r} ratings (Likert tasks): pass --ratings FILE to write them")
         if assignments is not None:
             m = write_jsonl(assignments, assignment_log(store, name))
             out.print(f"wrote {m} assignments to {assignments}")

@@ -65,13 +65,18 @@ def comparison_to_v1(c: Comparison) -> dict[str, Any]:
         "objective": c.objective,
         "task_type": c.task_type,
     }
-    for key in _COMPARISON_OPTIONAL:
-        value = getattr(c, key)
+    return _with_optional(out, c, _COMPARISON_OPTIONAL)
+
+
+def _with_optional(out: dict[str, Any], record: Comparison | Rating, optional: tuple[str, ...]) -> dict[str, Any]:
+    """`out` with the record's optional keys that have a value, its time, then its kept metadata."""
+    for key in optional:
+        value = getattr(record, key)
         if value is not None:
             out[key] = value
-    if c.created_at is not None:
-        out["created_at"] = _iso(c.created_at)
-    for key, value in c.extras.items():
+    if record.created_at is not None:
+        out["created_at"] = _iso(record.created_at)
+    for key, value in record.extras.items():
         out.setdefault(key, value)
     return out
 
@@ -92,15 +97,7 @@ def rating_to_v1(r: Rating) -> dict[str, Any]:
         "objective": r.objective,
         "task_type": r.task_type,
     }
-    for key in _RATING_OPTIONAL:
-        value = getattr(r, key)
-        if value is not None:
-            out[key] = value
-    if r.created_at is not None:
-        out["created_at"] = _iso(r.created_at)
-    for key, value in r.extras.items():
-        out.setdefault(key, value)
-    return out
+    return _with_optional(out, r, _RATING_OPTIONAL)
 
 
 def pair_to_v1(p: PreferencePair) -> dict[str, Any]:

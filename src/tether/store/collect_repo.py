@@ -231,8 +231,8 @@ def assignment_log(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
     a = AssignmentRow
     rows = conn.execute(
         select(a.id.label("assignment_id"), a.rater_id.label("rater"), _ITEMS.pair_id, _ITEMS.task_type,
-               _ITEMS.kind.label("item_kind"), a.objectives, a.shown_first, a.phase, a.rubric_version, a.issued_at,
-               a.first_shown_at, a.answered_at, a.time_on_task_ms, a.answers)
+               _ITEMS.task, _ITEMS.kind.label("item_kind"), a.objectives, a.shown_first, a.phase, a.rubric_version,
+               a.issued_at, a.first_shown_at, a.answered_at, a.time_on_task_ms, a.answers)
         .join(_ITEMS, _ITEMS.id == a.item_id)
         .where(a.campaign_id == campaign_id)
         .order_by(a.id)
