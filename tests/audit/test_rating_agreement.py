@@ -37,7 +37,7 @@ def test_interval_alpha_matches_nltk():
 
     rng = random.Random(5)
     ratings = []
-    for item in range(30):
+    for item in range(15):
         truth = rng.randint(1, 7)
         for rater in rng.sample(range(5), rng.randint(2, 4)):
             ratings.append(Rating(prompt=f"p{item}", response="r", score=max(1, min(7, truth + rng.randint(-2, 2))),

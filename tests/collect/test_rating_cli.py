@@ -8,6 +8,7 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 from rating_helpers import RUBRIC, dialogue
 from typer.testing import CliRunner
 
@@ -38,6 +39,8 @@ def _items(path: Path) -> Path:
     return path
 
 
+# one backend: the ratings' storage is tested on both in test_rating_tasks.py and the 0007 migration test
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_mixed_campaign_is_created_audited_and_exported(project_dir: Path, tmp_path: Path):
     (project_dir / "rubric.md").write_text(RUBRIC)
     run("raters", "import", str(Path(__file__).parents[1] / "data" / "raters" / "candidates.csv"))
@@ -82,6 +85,9 @@ def test_mixed_campaign_is_created_audited_and_exported(project_dir: Path, tmp_p
     status = json.loads(run("campaign", "status", "mix", "--json").output)
     assert "likert-vague" in status["blocked_by_audit"] and "likert-vague" in status["paused_task_types"]
     assert "likert-clear" not in status["paused_task_types"]
+    assert {tt: v["task"] for tt, v in status["task_types"].items()} == {
+        "dialogue": "pairwise", "likert-clear": "rating", "likert-vague": "rating"}
+    assert status["task_types"]["likert-clear"]["agreement_so_far"] == clear["alpha"]
 
     # both kinds export in their documented formats
     run("export", "ratings", str(tmp_path / "ratings.jsonl"), "--campaign", "mix")

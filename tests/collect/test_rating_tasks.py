@@ -184,3 +184,19 @@ def test_rating_items_are_validated(store: Store):
     odd = [CampaignItem(prompt="p", task="rating", response="r", objectives=["style"])]
     with pytest.raises(CampaignError, match="not campaign objectives"):
         create_campaign(store, CampaignSettings(name="o"), odd, "rubric")
+
+
+def test_a_rating_item_may_ask_for_some_objectives_only(store: Store):
+    items = [CampaignItem(prompt="p", task="rating", response="r", scale=(1, 3), objectives=["harmlessness"]),
+             CampaignItem(prompt="q", task="rating", response="s", scale=(1, 3))]
+    create_campaign(store, CampaignSettings(name="some", objectives=OBJECTIVES, overlap=2, pilot_items=0,
+                                            gold_rate=0, attention_rate=0), items, "Rate it.")
+    store.upsert_raters([Rater(id="a")])
+    enroll(store, "some", ["a"])
+    fill_queue(store, "some", "a")
+    asked = {get_task(store, aid, "a").prompt: get_task(store, aid, "a").objectives for aid, _c, _t in
+             open_tasks(store, "a")}
+    assert asked == {"p": ["harmlessness"], "q": OBJECTIVES}
+    aid = next(aid for aid, _c, _t in open_tasks(store, "a") if get_task(store, aid, "a").prompt == "p")
+    (rating,) = submit_answer(store, aid, "a", {"harmlessness": 3}, rationale="  ")
+    assert (rating.objective, rating.score, rating.rationale, rating.scale_max) == ("harmlessness", 3, None, 3)

@@ -91,14 +91,17 @@ def fill_queue(store: Store, campaign: str, rater_id: str, *, rng: random.Random
 
 def _issue(conn: Conn, info: CampaignInfo, rater_id: str, item_id: int, task_type: str, phase: str,
            rng: random.Random) -> int:
-    a_first, b_first = repo.display_counts(conn, item_id)
-    # counterbalance when the orders so far are uneven, a fair coin when they are level
-    shown_first = rng.choice("ab") if a_first == b_first else ("a" if a_first < b_first else "b")
     version, _ = current_rubric(conn, info.id, task_type)
     task, spec = repo.item_task(conn, item_id)
     objectives = info.settings.objectives
-    if task == "rating" and spec and spec.get("objectives"):
-        objectives = spec["objectives"]  # a rating item may ask for some of the campaign's objectives only
+    if task == "rating":
+        shown_first = "a"  # one response: no display order to balance
+        if spec and spec.get("objectives"):
+            objectives = spec["objectives"]  # a rating item may ask for some of the campaign's objectives only
+    else:
+        a_first, b_first = repo.display_counts(conn, item_id)
+        # counterbalance when the orders so far are uneven, a fair coin when they are level
+        shown_first = rng.choice("ab") if a_first == b_first else ("a" if a_first < b_first else "b")
     return repo.add_assignment(conn, info.id, item_id, rater_id, list(objectives), shown_first, phase, version)
 
 

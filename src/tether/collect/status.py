@@ -21,6 +21,7 @@ def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
         states = task_type_states(conn, info.id)
         blocked = audit_blocks(conn, info, audit)
         items, work = repo.campaign_counts(conn, info.id)
+        tasks = repo.task_type_tasks(conn, info.id)
         raters = repo.enrolments(conn, info.id)
         gold = {r.rater_id: gold_accuracy(conn, info.id, r.rater_id) for r in raters}
     regular = [c for c in store.iter_comparisons(campaign=campaign) if "item_kind" not in c.extras]
@@ -29,9 +30,9 @@ def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
         by_rater[c.rater].append(c)
     bias = position_bias(regular)
     per_type: dict[str, dict[str, Any]] = {
-        tt: {"status": st.status, "pilot_round": st.pilot_round, "rubric_version": st.rubric_version,
-             "pilot_agreement": st.agreement, "reason": st.reason, "items": {}, "issued": 0, "answered": 0,
-             "mean_time_on_task_s": None}
+        tt: {"task": tasks.get(tt, "pairwise"), "status": st.status, "pilot_round": st.pilot_round,
+             "rubric_version": st.rubric_version, "pilot_agreement": st.agreement, "reason": st.reason, "items": {},
+             "issued": 0, "answered": 0, "mean_time_on_task_s": None}
         for tt, st in states.items()
     }
     for tt, kind, n in items:
