@@ -93,7 +93,7 @@ def test_campaign_walkthrough_runs(tmp_path: Path):
     assert "resumed: support" in text
 
 
-FIELDS_DOCUMENTED = ["Comparison", "PreferencePair", "Event", "RewardContract", "Rater"]
+FIELDS_DOCUMENTED = ["Comparison", "Rating", "PreferencePair", "Event", "RewardContract", "Rater"]
 
 
 @pytest.mark.parametrize("record", FIELDS_DOCUMENTED)

@@ -77,8 +77,8 @@ def _kinds_help(target: str) -> str:
 
 @app.command("import")
 def import_(
-    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, hh-rlhf, trl, hf, hf-comparisons, "
-                                             "pandalm, prd, labelstudio, argilla")],
+    kind: Annotated[str, typer.Argument(help="comparisons, ratings, pairs, events, hh-rlhf, trl, hf, "
+                                             "hf-comparisons, pandalm, prd, labelstudio, argilla")],
     file: Annotated[Path, typer.Argument(help="File (JSONL, JSON, .gz, .parquet) or folder (prd, hf, "
                                                         "argilla).")],
     skip_bad: Annotated[
@@ -134,12 +134,12 @@ def import_(
 
 @app.command()
 def export(
-    kind: Annotated[str, typer.Argument(help="comparisons, pairs, events, trl, hf, hf-comparisons, "
+    kind: Annotated[str, typer.Argument(help="comparisons, ratings, pairs, events, trl, hf, hf-comparisons, "
                                              "hh-rlhf, pandalm")],
     file: Annotated[Path, typer.Argument(help="Output file (.gz compresses; hf: a folder, or a .parquet file).")],
     set_name: Annotated[str | None, typer.Option("--set", help="Only this preference set.")] = None,
-    objective: Annotated[str | None, typer.Option(help="Only this objective (comparisons).")] = None,
-    campaign: Annotated[str | None, typer.Option(help="Only this campaign (comparisons).")] = None,
+    objective: Annotated[str | None, typer.Option(help="Only this objective (comparisons, ratings).")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign (comparisons, ratings).")] = None,
     project: Annotated[str | None, typer.Option(help="Only this project's events (events); each event names "
                                                      "its project.")] = None,
 ) -> None:
@@ -153,7 +153,7 @@ def export(
         options: dict = {}
         if fmt.target == "pairs":
             options["set_name"] = set_name
-        elif fmt.target == "comparisons":
+        elif fmt.target in ("comparisons", "ratings"):
             options.update(objective=objective, campaign=campaign)
         elif fmt.target == "events":
             options["project"] = project

@@ -7,6 +7,7 @@ Validation lives here once: a record that exists is valid. Records keep unknown 
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -18,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StrictStr,
     field_validator,
     model_validator,
@@ -30,6 +32,8 @@ __all__ = [
     "Direction",
     "Prompt",
     "Comparison",
+    "Rating",
+    "Turn",
     "PreferencePair",
     "Rater",
     "RaterProfile",
@@ -214,6 +218,60 @@ class Comparison(_Record):
             self.rubric_version or "",
             self.created_at.isoformat() if self.created_at else "",
         )
+
+
+class Turn(_Record):
+    """One turn of a conversation prompt (FORMATS.md, Rating: `prompt` as a list of turns)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    role: StrictStr = Field(min_length=1, max_length=64)
+    content: StrictStr
+
+
+class Rating(_Record):
+    """One human or model judgment of one response on a scale (FORMATS.md, Rating v1)."""
+
+    prompt: StrictStr | list[Turn]
+    response: StrictStr
+    score: StrictInt
+    scale_min: StrictInt = 1
+    scale_max: StrictInt = 7
+    scale_labels: list[StrictStr] | None = None
+    rater: StrictStr = Field(min_length=1)
+    objective: StrictStr = "overall"
+    task_type: StrictStr = "default"
+    campaign: StrictStr | None = None
+    interface: StrictStr | None = None
+    rubric_version: StrictStr | None = None
+    created_at: UtcDatetime | None = None
+    rationale: StrictStr | None = None
+    item_id: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _on_scale(self) -> Rating:
+        if not self.scale_min < self.scale_max:
+            raise ValueError(f"scale_min ({self.scale_min}) must be below scale_max ({self.scale_max})")
+        if not self.scale_min <= self.score <= self.scale_max:
+            raise ValueError(f"score {self.score} is outside the scale {self.scale_min}..{self.scale_max}")
+        points = self.scale_max - self.scale_min + 1
+        if self.scale_labels is not None and len(self.scale_labels) != points:
+            raise ValueError(f"scale_labels: {len(self.scale_labels)} labels for a {points}-point scale")
+        if self.item_id is None:
+            object.__setattr__(self, "item_id", content_hash(self.prompt_text, self.response))
+        return self
+
+    @property
+    def prompt_text(self) -> str:
+        """The prompt as one string: itself, or a conversation as its JSON list of turns."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        return json.dumps([t.model_dump() for t in self.prompt], ensure_ascii=False, separators=(",", ":"))
+
+    def dedup_key(self) -> str:
+        """Identity of a judgment: re-importing the same rating stores it once."""
+        return content_hash(self.item_id or "", self.rater, self.objective, self.campaign or "",
+                            self.interface or "", self.rubric_version or "",
+                            self.created_at.isoformat() if self.created_at else "")
 
 
 class PreferencePair(_Record):

@@ -129,3 +129,92 @@ def test_two_raters_by_keyboard(server: dict, browser):  # noqa: ANN001
     assert admin.locator("#answered").inner_text() == "6"
     assert "picked in 6 of 6" in admin.locator("#position-bias").inner_text()
     admin.screenshot(path=str(ARTIFACTS / "campaign_page.png"), full_page=True)
+
+
+@pytest.fixture
+def mixed_server(tmp_path: Path) -> Iterator[dict]:
+    """A campaign mixing multi-turn pairwise items and Likert items, two raters."""
+    from rating_helpers import create_mixed_campaign
+
+    from tether.server import create_app
+
+    url = f"sqlite:///{tmp_path / 'tether.db'}"
+    store = Store(url)
+    create_mixed_campaign(store)
+    tokens = create_raters_with_tokens(store, [Rater(id="alice"), Rater(id="bob")])
+    enroll(store, "mix", ["alice", "bob"])
+    with serve_in_thread(create_app(url)) as port:
+        yield {"base": f"http://127.0.0.1:{port}/collect", "tokens": tokens, "store": store}
+    store.close()
+
+
+def answer_mixed_queue(page, base: str, token: str, rater: str, shots: bool) -> dict[str, int]:  # noqa: ANN001
+    """Sign in and answer every task with the keyboard only: Likert by number keys, pairs by 1 / T, a rationale
+    typed after R; returns how many tasks of each kind were answered."""
+    page.goto(f"{base}/r/{token}")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    done = {"rating": 0, "pairwise": 0}
+    while "/rater/tasks/" in page.url:
+        kind = page.locator("#answer").get_attribute("data-task")
+        # the rubric is rendered Markdown; the <script> written in it is shown as text and never ran
+        assert page.locator("#rubric h1").inner_text() == "How to judge"
+        assert '<script>document.title = "pwned"</script>' in page.locator("#rubric").inner_text()
+        assert page.title() != "pwned"
+        if kind == "rating":
+            page.keyboard.press("4")  # helpfulness: the 4th point
+            page.keyboard.press("5")  # harmlessness: the 5th point
+            assert page.locator('input[name="score_helpfulness"][value="4"]').is_checked()
+            assert page.locator('input[name="score_harmlessness"][value="5"]').is_checked()
+        else:
+            roles = page.locator("#prompt .turn .role").all_inner_texts()
+            assert roles == ["User", "Assistant", "User"]  # the dialogue, turn by turn
+            page.keyboard.press("1")
+            page.keyboard.press("t")
+            assert page.locator('input[name="choice_helpfulness"][value="first"]').is_checked()
+            assert page.locator('input[name="choice_harmlessness"][value="tie"]').is_checked()
+        page.keyboard.press("r")  # into the rationale box: typed digits and letters stay text
+        page.keyboard.type(f"{rater} 12 t: clear")
+        page.keyboard.press("Escape")
+        assert page.locator("#rationale").input_value() == f"{rater} 12 t: clear"
+        if shots and not done[kind]:
+            page.screenshot(path=str(ARTIFACTS / f"rater_{'likert' if kind == 'rating' else 'multiturn'}_task.png"),
+                            full_page=True)
+            if kind == "rating":
+                page.locator("#rubric").screenshot(path=str(ARTIFACTS / "rater_rubric.png"))
+        done[kind] += 1
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+    assert page.locator("#empty").count() == 1
+    return done
+
+
+def test_likert_multiturn_rationale_and_own_page_by_keyboard(mixed_server: dict, browser):  # noqa: ANN001
+    base, store = mixed_server["base"], mixed_server["store"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    pages = {r: browser.new_context().new_page() for r in ("alice", "bob")}
+    for rater, page in pages.items():
+        done = answer_mixed_queue(page, base, mixed_server["tokens"][rater], rater, shots=rater == "alice")
+        assert done == {"rating": 2, "pairwise": 2}
+
+    ratings = list(store.iter_ratings(campaign="mix"))
+    assert len(ratings) == 2 * 2 * 2
+    assert {(r.objective, r.score) for r in ratings} == {("helpfulness", 4), ("harmlessness", 5)}
+    assert {r.rationale for r in ratings} == {"alice 12 t: clear", "bob 12 t: clear"}
+    comparisons = list(store.iter_comparisons(campaign="mix"))
+    assert len(comparisons) == 2 * 2 * 2
+    assert {c.extras["rationale"] for c in comparisons} == {"alice 12 t: clear", "bob 12 t: clear"}
+    for c in comparisons:  # "1" picked what was on screen first
+        assert c.choice.value == (c.shown_first.value if c.objective == "helpfulness" else "tie")
+
+    # the rater's own page, reached from the queue page's link
+    alice = pages["alice"]
+    with alice.expect_navigation():
+        alice.click("#my-page")
+    assert "/rater/me" in alice.url
+    assert alice.locator("#me-answered").inner_text() == "4"
+    assert "the same score as another rater in 4 of 4 shared ratings" in alice.locator("#rating-agreement").inner_text()
+    assert "shown first in 2 of 2" in " ".join(alice.locator("#position-bias").inner_text().split())
+    alice.screenshot(path=str(ARTIFACTS / "rater_own_page.png"), full_page=True)

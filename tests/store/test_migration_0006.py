@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from tests.store.migration_steps import downgrade, schema_diffs
 
 from tether.collect.security import hash_secret, rater_for_token
 from tether.store import Store
-from tether.store.engine import _alembic_config, current_revision, upgrade
-from tether.store.models import Base
+from tether.store.engine import current_revision, upgrade
 
 T = datetime(2026, 5, 1, 12, tzinfo=UTC)
 TABLES = ("rater_tokens", "campaigns")
@@ -31,13 +28,12 @@ def test_upgrade_from_0005_keeps_links_working_for_30_days_and_campaigns_get_24_
             "gold_rate, attention_rate, qualification_gold, pass_threshold, queue_size, interface, lock_counter, "
             "created_at) VALUES ('c', '', '[\"overall\"]', 2, 0, 0.4, 0, 0, 0, 0.8, 5, 'tether-web', 0, :t)"),
             {"t": T})
-    upgrade(store.engine)
+    upgrade(store.engine, "0006")
     assert current_revision(store.engine) == "0006"
     with store.engine.connect() as conn:
         expires = conn.execute(text("SELECT expires_at FROM rater_tokens")).scalar_one()
         hours = conn.execute(text("SELECT assignment_expiry_hours FROM campaigns")).scalar_one()
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert [d for d in diffs if any(f"'{t}'" in repr(d) or f"table=<{t}>" in repr(d) for t in TABLES)] == []
+    assert schema_diffs(store, TABLES) == []
     expires = expires if isinstance(expires, datetime) else datetime.fromisoformat(str(expires))
     expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
     assert abs(expires - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=5)
@@ -48,10 +44,7 @@ def test_upgrade_from_0005_keeps_links_working_for_30_days_and_campaigns_get_24_
 
 def test_downgrade_to_0005_drops_the_new_columns(store_url: str) -> None:
     store = Store(store_url)
-    cfg = _alembic_config(store.engine)
-    with store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0005")
+    downgrade(store, "0005")
     with store.engine.connect() as conn:
         insp = inspect(conn)
         assert "expires_at" not in {c["name"] for c in insp.get_columns("rater_tokens")}

@@ -11,13 +11,12 @@ import typer
 from tether.audit.config import AuditConfig, CurateConfig
 from tether.cli_support import config_options, fail, open_store, require_project
 
-KIND_HELP = "Kind of FILE (any importable comparisons kind: comparisons, pandalm, prd, ...)."
+KIND_HELP = "Kind of FILE (any importable comparisons kind: comparisons, pandalm, prd, ...; or ratings)."
 
 
 def _load(file: Path | None, kind: str, objective: str | None, task_type: str | None, campaign: str | None):  # noqa: ANN202
     """Comparisons from FILE (read with the kind's reader) or from the project store, filtered."""
     from tether.console import step_progress
-    from tether.io import InputError
     from tether.io.formats import read_records
 
     filters = {"objective": objective, "task_type": task_type, "campaign": campaign}
@@ -35,15 +34,49 @@ def _load(file: Path | None, kind: str, objective: str | None, task_type: str | 
             raise fail("the project store holds no comparisons (matching the filters)",
                        "import some first: tether import comparisons FILE, or pass FILE")
         return _without_attention_checks(out)
+    return _without_attention_checks(_read_file("comparisons", file, kind, filters))
+
+
+def _read_file(target: str, file: Path, kind: str, filters: dict) -> list:
+    """Records of `target` in FILE (read with the kind's reader), filtered; a clear error for a bad or empty file."""
+    from tether.io import InputError
+    from tether.io.formats import read_records
+
     try:
-        out = list(read_records("comparisons", path=file, kind=kind, **filters))
+        out = list(read_records(target, path=file, kind=kind, **filters))
     except InputError as exc:
         raise fail(str(exc), "fix the line, or import with --skip-bad and audit the store") from None
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     if not out:
-        raise fail(f"{file}: no comparisons (matching the filters)")
-    return _without_attention_checks(out)
+        raise fail(f"{file}: no {target} (matching the filters)")
+    return out
+
+
+def _load_judgments(file: Path | None, kind: str, objective: str | None, task_type: str | None,
+                    campaign: str | None) -> tuple[list, list]:
+    """(comparisons, ratings) to audit: a FILE holds one kind (`--kind ratings` for a ratings file); the store
+    gives both (a campaign may mix pairwise and rating tasks)."""
+    from tether.io.formats import get_format, read_records
+
+    filters = {"objective": objective, "task_type": task_type, "campaign": campaign}
+    try:
+        file_holds_ratings = file is not None and get_format(kind).target == "ratings"
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if file_holds_ratings:
+        return [], _read_file("ratings", file, kind, filters)
+    if file is not None:
+        return _load(file, kind, objective, task_type, campaign), []
+    store = open_store()
+    try:
+        ratings = [r for r in read_records("ratings", store, **filters) if "item_kind" not in r.extras]
+        has_comparisons = next(read_records("comparisons", store, **filters), None) is not None
+    finally:
+        store.close()
+    if ratings and not has_comparisons:
+        return [], ratings
+    return _load(file, kind, objective, task_type, campaign), ratings
 
 
 def _without_attention_checks(comparisons: list) -> list:
@@ -80,7 +113,8 @@ def _with_gold(config, gold: Path | None):  # noqa: ANN001, ANN202
         raise fail(str(exc)) from None
 
 
-File = Annotated[Path | None, typer.Argument(help="Comparisons file; default: the project store.")]
+File = Annotated[Path | None, typer.Argument(help="Comparisons (or, with --kind ratings, ratings) file; default: "
+                                                 "the project store (comparisons and ratings).")]
 Kind = Annotated[str, typer.Option("--kind", help=KIND_HELP)]
 Objective = Annotated[str | None, typer.Option(help="Only this objective.")]
 TaskType = Annotated[str | None, typer.Option("--task-type", help="Only this task type.")]
@@ -106,31 +140,47 @@ def audit(
     *,
     config: AuditConfig,
 ) -> None:
-    """Can the labels be trusted? Agreement per task type (0.4 rule), raters, position bias."""
+    """Can the labels be trusted? Agreement per task type (0.4 rule), raters, position bias; ratings (Likert):
+    interval and ordinal agreement."""
     from tether.audit import run_audit
-    from tether.audit.report import print_summary, write_html
+    from tether.audit.ratings import audit_ratings
+    from tether.audit.ratings_report import mixed_audit_run, mixed_numbers, print_ratings_summary, write_mixed_html
+    from tether.audit.report import print_summary
     from tether.config import find_project
     from tether.console import console, out
 
     require_project()  # the run is stored and its reports written in the project: say so before any work
-    comparisons = _load(file, kind, objective, task_type, campaign)
+    comparisons, ratings = _load_judgments(file, kind, objective, task_type, campaign)
+    config = _with_gold(config, gold)
+    result = ratings_audit = None
     with console.status("auditing"):
         try:
-            result = run_audit(comparisons, _with_gold(config, gold))
+            if comparisons:
+                result = run_audit(comparisons, config)
+            if ratings:
+                ratings_audit = audit_ratings(ratings, config)
         except ValueError as exc:
             raise fail(str(exc)) from None
-    print_summary(result, out)
-    run = _record(result, comparisons, file)
+    if result is not None:
+        print_summary(result, out)
+    if ratings_audit is not None:
+        print_ratings_summary(ratings_audit, out)
+    store = open_store()
+    try:
+        run = store.add_audit_run(mixed_audit_run(result, comparisons, ratings_audit, ratings, config,
+                                                  str(file) if file else "store"))
+    finally:
+        store.close()
     out.print(f"stored as audit run {run.id}")
     reports = find_project().data_dir / "reports"
     html_path = html or reports / "audit.html"
     with console.status("writing the HTML report"):
-        write_html(result, html_path)
+        write_mixed_html(result, ratings_audit, html_path)
     out.print(f"HTML report: {html_path}")
+    numbers = mixed_numbers(result, ratings_audit)
     for path in {json_out or reports / "audit.json", reports / "audit.json"}:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n",
-                        encoding="utf-8")
+        path.write_text(json.dumps(numbers, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
     out.print(f"JSON: {json_out or reports / 'audit.json'}")
 
 

@@ -11,11 +11,11 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from tether.collect.campaign import CampaignError, CampaignInfo, audit_blocks, get_campaign
-from tether.collect.campaign_checks import agreement_by_task_type, paused_task_types
-from tether.records import Comparison, Side
+from tether.collect.campaign_checks import agreement_by_task_type, paused_task_types, rating_agreement
+from tether.records import Comparison, Rating, Side
 from tether.store import Conn, Store
 from tether.store import collect_repo as repo
 from tether.store.collect_repo import current_rubric, task_type_states
@@ -91,12 +91,18 @@ def fill_queue(store: Store, campaign: str, rater_id: str, *, rng: random.Random
 
 def _issue(conn: Conn, info: CampaignInfo, rater_id: str, item_id: int, task_type: str, phase: str,
            rng: random.Random) -> int:
-    a_first, b_first = repo.display_counts(conn, item_id)
-    # counterbalance when the orders so far are uneven, a fair coin when they are level
-    shown_first = rng.choice("ab") if a_first == b_first else ("a" if a_first < b_first else "b")
     version, _ = current_rubric(conn, info.id, task_type)
-    return repo.add_assignment(conn, info.id, item_id, rater_id, info.settings.objectives, shown_first, phase,
-                               version)
+    task, spec = repo.item_task(conn, item_id)
+    objectives = info.settings.objectives
+    if task == "rating":
+        shown_first = "a"  # one response: no display order to balance
+        if spec and spec.get("objectives"):
+            objectives = spec["objectives"]  # a rating item may ask for some of the campaign's objectives only
+    else:
+        a_first, b_first = repo.display_counts(conn, item_id)
+        # counterbalance when the orders so far are uneven, a fair coin when they are level
+        shown_first = rng.choice("ab") if a_first == b_first else ("a" if a_first < b_first else "b")
+    return repo.add_assignment(conn, info.id, item_id, rater_id, list(objectives), shown_first, phase, version)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,14 @@ class Task:
     second: str
     shown_first: Side
     answered: bool
+    task: str = "pairwise"  # or "rating": `first` is the one response, rated on `scale`
+    scale: tuple[int, int] | None = None
+    scale_labels: list[str] | None = None
+
+    @property
+    def points(self) -> list[int]:
+        """A rating task's scale points, lowest first."""
+        return list(range(self.scale[0], self.scale[1] + 1)) if self.scale else []
 
 
 def get_task(store: Store, assignment_id: int, rater_id: str, *, mark_shown: bool = True) -> Task:
@@ -130,9 +144,11 @@ def get_task(store: Store, assignment_id: int, rater_id: str, *, mark_shown: boo
         with store.connect() as conn:
             text = repo.rubric_text(conn, row.campaign_id, row.task_type, version) or text
     first, second = (row.a, row.b) if row.shown_first == "a" else (row.b, row.a)
+    spec = row.task_spec or {}
     return Task(id=row.id, campaign=row.campaign, task_type=row.task_type, objectives=list(row.objectives),
                 rubric_version=version, rubric=text, prompt=row.prompt, first=first, second=second,
-                shown_first=Side(row.shown_first), answered=row.answered_at is not None)
+                shown_first=Side(row.shown_first), answered=row.answered_at is not None, task=row.task,
+                scale=tuple(spec["scale"]) if "scale" in spec else None, scale_labels=spec.get("labels"))
 
 
 def to_canonical(display: Display, shown_first: Side) -> str:
@@ -142,10 +158,12 @@ def to_canonical(display: Display, shown_first: Side) -> str:
     return shown_first.value if display == "first" else shown_first.other.value
 
 
-def submit_answer(store: Store, assignment_id: int, rater_id: str, choices: Mapping[str, Display],
-                  confidence: float | None = None) -> list[Comparison]:
-    """Record a rater's answer: one Comparison per objective, in canonical terms with the order they saw."""
+def submit_answer(store: Store, assignment_id: int, rater_id: str, choices: Mapping[str, Display | int],
+                  confidence: float | None = None, rationale: str | None = None) -> list[Comparison | Rating]:
+    """Record a rater's answer: one Comparison per objective, in canonical terms with the order they saw, or
+    for a rating task one Rating per objective (`choices`: objective -> score); `rationale` is stored with each."""
     now = datetime.now(UTC)
+    rationale = (rationale or "").strip() or None
     with store.write_transaction() as conn:
         # the write comes first: it takes the write lock and claims the task atomically
         claim = repo.claim_assignment(conn, assignment_id, rater_id, now)
@@ -157,30 +175,56 @@ def submit_answer(store: Store, assignment_id: int, rater_id: str, choices: Mapp
         if set(choices) != set(row.objectives):
             raise ValueError(f"answer every objective exactly once: expected {sorted(row.objectives)}, "
                              f"got {sorted(choices)}")
-        shown_first = Side(row.shown_first)
         started = row.first_shown_at or row.issued_at
         if started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
         time_ms = max(0, int((now - started).total_seconds() * 1000))
-        canonical = {obj: to_canonical(choices[obj], shown_first) for obj in row.objectives}
-        extras = {"assignment_id": row.id, "time_on_task_ms": time_ms}
+        extras: dict[str, Any] = {"assignment_id": row.id, "time_on_task_ms": time_ms}
         if row.kind != "regular":
             extras["item_kind"] = row.kind
-        comparisons = [
-            Comparison(prompt=row.prompt, response_a=row.a, response_b=row.b, shown_first=shown_first,
-                       choice=canonical[obj], rater=rater_id, pair_id=row.pair_id, objective=obj,
-                       task_type=row.task_type, confidence=confidence, campaign=row.campaign,
-                       interface=row.interface, rubric_version=row.rubric_version, created_at=now, **extras)
-            for obj in row.objectives
-        ]
-        store.add_comparisons(comparisons, conn=conn)
-        repo.record_answer(conn, assignment_id, time_ms, {"choices": canonical, "confidence": confidence})
+        if row.task == "rating":
+            judgments: list[Comparison | Rating] = list(_ratings(row, choices, rater_id, now, rationale, extras))
+            store.add_ratings(judgments, conn=conn)
+            answers: dict[str, Any] = {"scores": dict(choices)}
+        else:
+            shown_first = Side(row.shown_first)
+            if any(choices[obj] not in ("first", "second", "tie") for obj in row.objectives):
+                raise ValueError("a pairwise task is answered with first, second or tie")
+            canonical = {obj: to_canonical(choices[obj], shown_first) for obj in row.objectives}
+            if rationale:
+                extras["rationale"] = rationale
+            judgments = [
+                Comparison(prompt=row.prompt, response_a=row.a, response_b=row.b, shown_first=shown_first,
+                           choice=canonical[obj], rater=rater_id, pair_id=row.pair_id, objective=obj,
+                           task_type=row.task_type, confidence=confidence, campaign=row.campaign,
+                           interface=row.interface, rubric_version=row.rubric_version, created_at=now, **extras)
+                for obj in row.objectives
+            ]
+            store.add_comparisons(judgments, conn=conn)
+            answers = {"choices": canonical, "confidence": confidence}
+        if rationale:
+            answers["rationale"] = rationale
+        repo.record_answer(conn, assignment_id, time_ms, answers)
         info = get_campaign(conn, row.campaign)
         if row.phase == "qualification":
             _update_qualification(conn, info, rater_id)
         elif row.phase == "pilot":
             review_pilot(conn, info, row.task_type)
-    return comparisons
+    return judgments
+
+
+def _ratings(row: repo.TaskRecord, scores: Mapping[str, Any], rater_id: str, now: datetime, rationale: str | None,
+             extras: dict[str, Any]) -> list[Rating]:
+    low, high = (row.task_spec or {}).get("scale", (1, 7))
+    bad = {obj: v for obj, v in scores.items() if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high}
+    if bad:
+        raise ValueError(f"scores must be whole numbers from {low} to {high}, got {bad}")
+    labels = (row.task_spec or {}).get("labels")
+    return [Rating(prompt=row.prompt, response=row.a, score=scores[obj], scale_min=low, scale_max=high,
+                   scale_labels=labels, rater=rater_id, item_id=row.pair_id, objective=obj, task_type=row.task_type,
+                   campaign=row.campaign, interface=row.interface, rubric_version=row.rubric_version,
+                   created_at=now, rationale=rationale, **extras)
+            for obj in row.objectives]
 
 
 def gold_accuracy(conn: Conn, campaign_id: int, rater_id: str, *, after: int = 0) -> tuple[float | None, int]:
@@ -217,8 +261,11 @@ def review_pilot(conn: Conn, info: CampaignInfo, task_type: str, *, force: bool 
     if not force and any(n < info.settings.overlap for n in per_item):
         return None
     threshold = info.settings.agreement_threshold
-    pilot = repo.pilot_comparisons(conn, info.id, info.settings.name, task_type, state.pilot_round)
-    value = agreement_by_task_type(pilot).get(task_type)
+    if repo.task_type_tasks(conn, info.id).get(task_type) == "rating":
+        value = rating_agreement(repo.pilot_ratings(conn, info.id, info.settings.name, task_type, state.pilot_round))
+    else:
+        pilot = repo.pilot_comparisons(conn, info.id, info.settings.name, task_type, state.pilot_round)
+        value = agreement_by_task_type(pilot).get(task_type)
     if value is None:
         if not force:
             return None

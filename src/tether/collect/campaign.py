@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     StrictStr,
     StringConstraints,
     ValidationError,
@@ -20,7 +21,7 @@ from pydantic import (
 from tether.audit.config import AGREEMENT_FLOOR
 from tether.io.errors import BadLine, InputError, bad_from_validation
 from tether.io.jsonl import iter_jsonl
-from tether.records import AuditRun, default_pair_id
+from tether.records import AuditRun, content_hash, default_pair_id
 from tether.store import Conn, Store
 from tether.store import collect_repo as repo
 from tether.store.collect_repo import campaign_names as campaign_names  # re-exported for the web app
@@ -74,13 +75,22 @@ class CampaignSettings(BaseModel):
         return self
 
 
+MAX_SCALE_POINTS = 9  # a rating scale's points are picked with the number keys 1..9
+
+
 class CampaignItem(BaseModel):
-    """One line of a campaign's item file: a pair, its task type, and the expected answer for gold items."""
+    """One line of a campaign's item file: a pair (task "pairwise") or one response to rate on a scale (task
+    "rating"), its task type, and the expected answer for gold items (pairwise only)."""
 
     model_config = ConfigDict(extra="forbid")
     prompt: StrictStr
-    response_a: StrictStr
-    response_b: StrictStr
+    task: Literal["pairwise", "rating"] = "pairwise"
+    response_a: StrictStr | None = None
+    response_b: StrictStr | None = None
+    response: StrictStr | None = None
+    scale: tuple[StrictInt, StrictInt] | None = None
+    scale_labels: list[StrictStr] | None = None
+    objectives: list[Objective] | None = None
     task_type: StrictStr = Field(default="default", min_length=1, max_length=128)
     pair_id: StrictStr | None = None
     kind: Literal["regular", "gold", "attention"] = "regular"
@@ -88,6 +98,16 @@ class CampaignItem(BaseModel):
 
     @model_validator(mode="after")
     def _expected_only_for_checks(self) -> CampaignItem:
+        if self.task == "rating":
+            self._check_rating()
+            return self
+        for key in ("response", "scale", "scale_labels", "objectives"):
+            if getattr(self, key) is not None:
+                raise ValueError(f"{key!r} is for rating items (\"task\": \"rating\"); a pair has response_a "
+                                 "and response_b")
+        if self.response_a is None or self.response_b is None:
+            raise ValueError("a pairwise item needs response_a and response_b (a rating item: \"task\": "
+                             "\"rating\" and response)")
         if self.kind == "regular" and self.expected:
             raise ValueError("'expected' is only for gold and attention items (set kind)")
         if self.kind != "regular" and not self.expected:
@@ -96,9 +116,45 @@ class CampaignItem(BaseModel):
             raise ValueError("response_a and response_b are the same text")
         return self
 
+    def _check_rating(self) -> None:
+        if self.response is None:
+            raise ValueError("a rating item needs 'response' (the one response rated)")
+        if self.response_a is not None or self.response_b is not None:
+            raise ValueError("a rating item has one 'response', not response_a / response_b")
+        if self.kind != "regular" or self.expected:
+            raise ValueError("rating items are regular items: gold and attention checks are pairwise")
+        low, high = self.scale_range
+        if not low < high or high - low + 1 > MAX_SCALE_POINTS:
+            raise ValueError(f"scale [{low}, {high}]: need min < max and at most {MAX_SCALE_POINTS} points "
+                             "(picked with the number keys)")
+        if self.scale_labels is not None and len(self.scale_labels) != high - low + 1:
+            raise ValueError(f"scale_labels: {len(self.scale_labels)} labels for a {high - low + 1}-point scale")
+        if self.objectives is not None and (not self.objectives or len(set(self.objectives)) != len(self.objectives)):
+            raise ValueError(f"objectives: a non-empty list without repeats, got {self.objectives}")
+
+    @property
+    def scale_range(self) -> tuple[int, int]:
+        """A rating item's (min, max); the Rating format's default scale is 1..7."""
+        return self.scale or (1, 7)
+
     @property
     def resolved_pair_id(self) -> str:
-        return self.pair_id or default_pair_id(self.prompt, self.response_a, self.response_b)
+        if self.pair_id:
+            return self.pair_id
+        if self.task == "rating":
+            return content_hash(self.prompt, self.response or "")  # the Rating format's default item_id
+        return default_pair_id(self.prompt, self.response_a or "", self.response_b or "")
+
+    def row(self) -> dict[str, object]:
+        """The item as the store keeps it: a rating item's one response fills both response columns."""
+        row: dict[str, object] = {"pair_id": self.resolved_pair_id, "prompt": self.prompt, "task": self.task,
+                                  "task_type": self.task_type, "kind": self.kind, "expected": self.expected,
+                                  "response_a": self.response_a, "response_b": self.response_b, "task_spec": None}
+        if self.task == "rating":
+            row.update(response_a=self.response, response_b=self.response,
+                       task_spec={"scale": list(self.scale_range), "labels": self.scale_labels,
+                                  "objectives": self.objectives})
+        return row
 
 
 def read_items(path: Path) -> list[CampaignItem]:
@@ -143,13 +199,24 @@ def create_campaign(store: Store, settings: CampaignSettings, items: Iterable[Ca
         if missing:
             raise CampaignError(f"item {item.resolved_pair_id}: expected answer for unknown objective "
                                 f"{sorted(missing)} (campaign objectives: {settings.objectives})")
+        unknown = set(item.objectives or ()) - set(settings.objectives)
+        if unknown:
+            raise CampaignError(f"item {item.resolved_pair_id}: objectives {sorted(unknown)} are not campaign "
+                                f"objectives ({settings.objectives})")
+    tasks_by_type: dict[str, set[str]] = {}
+    for item in items:
+        tasks_by_type.setdefault(item.task_type, set()).add(item.task)
+    mixed = sorted(t for t, tasks in tasks_by_type.items() if len(tasks) > 1)
+    if mixed:
+        raise CampaignError(f"task types {mixed} mix pairwise and rating items: give each kind its own task type "
+                            "(agreement is judged per task type)")
     if not rubric.strip():
         raise CampaignError("the rubric text is empty")
     n_gold = sum(i.kind == "gold" for i in items)
     if settings.qualification_gold > n_gold:
         raise CampaignError(f"qualification_gold={settings.qualification_gold} but the items hold only {n_gold} "
                             "gold items")
-    rows = [{**i.model_dump(), "pair_id": i.resolved_pair_id} for i in items]
+    rows = [i.row() for i in items]
     seen: set[str] = set()
     for pos, row in enumerate(rows):
         if row["pair_id"] in seen:

@@ -2,8 +2,9 @@
 
 The pilot decision goes through `paused_task_types`, the one place the pause rule is applied
 to per-task-type agreement numbers: Krippendorff's alpha (nominal, the audit's primary metric)
-over ALL the pilot's raters. Why not `run_audit`'s verdict: it judges on the raters its label
-model trusts, which on a small pilot can drop the very disagreement a vague rubric causes.
+over ALL the pilot's raters (a rating task type: interval alpha, `tether.audit.ratings`). Why not
+`run_audit`'s verdict: it judges on the raters its label model trusts, which on a small pilot can drop the
+very disagreement a vague rubric causes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from tether.audit import build_table
 from tether.audit.agreement import krippendorff_alpha
 from tether.audit.config import AGREEMENT_FLOOR
 from tether.audit.position import first_position_rate
-from tether.records import Comparison
+from tether.audit.ratings import rating_alphas
+from tether.records import Comparison, Rating
 
 
 def paused_task_types(agreement: Mapping[str, float | None], threshold: float = AGREEMENT_FLOOR) -> set[str]:
@@ -41,6 +43,12 @@ def agreement_by_task_type(comparisons: Iterable[Comparison]) -> dict[str, float
         if math.isfinite(value):
             out[task_type] = value
     return out
+
+
+def rating_agreement(ratings: Iterable[Rating]) -> float | None:
+    """Krippendorff's alpha (interval: the rating audit's primary metric) of ratings; None if it cannot judge."""
+    alphas = rating_alphas(ratings)
+    return None if alphas is None or not math.isfinite(alphas[0]) else float(alphas[0])
 
 
 @dataclass(frozen=True)

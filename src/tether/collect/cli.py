@@ -27,7 +27,9 @@ campaign_app = typer.Typer(help="Annotation campaigns: create, watch, pause, rev
 def create(
     name: Annotated[str, typer.Argument(help="Campaign name (letters, digits, . _ -).")],
     items: Annotated[Path, typer.Option(help="JSONL of items: prompt, response_a, response_b, task_type, "
-                                             "kind (regular/gold/attention), expected.")],
+                                             "kind (regular/gold/attention), expected; a rating (Likert) item: "
+                                             "prompt, response, task: rating, scale: [1, 5], scale_labels, "
+                                             "objectives.")],
     rubric: Annotated[Path, typer.Option(help="Rubric text file (Markdown or plain text).")],
     rubric_version: Annotated[str, typer.Option(help="Version name of this first rubric.")] = "v1",
     enroll: Annotated[list[str] | None, typer.Option(help="Rater id to enroll; repeat.")] = None,
@@ -52,8 +54,10 @@ def create(
         raise fail(str(exc)) from None
     finally:
         store.close()
-    kinds = {k: sum(i.kind == k for i in parsed) for k in ("regular", "gold", "attention")}
-    out.print(f"created campaign [bold]{name}[/]: {kinds['regular']} pairs, {kinds['gold']} gold, "
+    kinds = {k: sum(i.kind == k and i.task == "pairwise" for i in parsed) for k in ("regular", "gold", "attention")}
+    n_rating = sum(i.task == "rating" for i in parsed)
+    rated = f"{n_rating} rating items, " if n_rating else ""
+    out.print(f"created campaign [bold]{name}[/]: {kinds['regular']} pairs, {rated}{kinds['gold']} gold, "
               f"{kinds['attention']} attention items; objectives {', '.join(settings.objectives)}; "
               f"{len({i.task_type for i in parsed})} task types in pilot")
 
@@ -173,9 +177,12 @@ def review(name: Annotated[str, typer.Argument()],
 
 @campaign_app.command("export")
 def export(name: Annotated[str, typer.Argument()], file: Annotated[Path, typer.Argument(help="Comparisons JSONL.")],
-           assignments: Annotated[Path | None, typer.Option(help="Also write the assignment log here.")] = None
+           assignments: Annotated[Path | None, typer.Option(help="Also write the assignment log here.")] = None,
+           ratings: Annotated[Path | None, typer.Option(help="Also write the campaign's ratings (Rating v1 JSONL, "
+                                                             "its Likert tasks' answers) here.")] = None,
            ) -> None:
-    """Export the campaign's comparisons (v1 JSONL) and optionally its assignment log (order, timings)."""
+    """Export the campaign's comparisons (v1 JSONL), and optionally its ratings and assignment log (order,
+    timings)."""
     from tether.collect.campaign import CampaignError
     from tether.collect.export import assignment_log
     from tether.console import out
@@ -185,6 +192,11 @@ def export(name: Annotated[str, typer.Argument()], file: Annotated[Path, typer.A
     store = open_store()
     try:
         n = export_file(store, "comparisons", file, campaign=name)
+        if ratings is not None:
+            r = export_file(store, "ratings", ratings, campaign=name)
+            out.print(f"wrote {r} ratings to {ratings}")
+        elif (r := sum(1 for _ in store.iter_ratings(campaign=name, batch=500))) > 0:
+            out.print(f"the campaign also holds {r} ratings (Likert tasks): pass --ratings FILE to write them")
         if assignments is not None:
             m = write_jsonl(assignments, assignment_log(store, name))
             out.print(f"wrote {m} assignments to {assignments}")

@@ -8,7 +8,7 @@ from typing import Any
 
 from tether.collect.assign import gold_accuracy
 from tether.collect.campaign import audit_blocks, get_campaign, task_type_states
-from tether.collect.campaign_checks import agreement_by_task_type, position_bias
+from tether.collect.campaign_checks import agreement_by_task_type, position_bias, rating_agreement
 from tether.store import Store
 from tether.store import collect_repo as repo
 
@@ -21,6 +21,7 @@ def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
         states = task_type_states(conn, info.id)
         blocked = audit_blocks(conn, info, audit)
         items, work = repo.campaign_counts(conn, info.id)
+        tasks = repo.task_type_tasks(conn, info.id)
         raters = repo.enrolments(conn, info.id)
         gold = {r.rater_id: gold_accuracy(conn, info.id, r.rater_id) for r in raters}
     regular = [c for c in store.iter_comparisons(campaign=campaign) if "item_kind" not in c.extras]
@@ -29,9 +30,9 @@ def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
         by_rater[c.rater].append(c)
     bias = position_bias(regular)
     per_type: dict[str, dict[str, Any]] = {
-        tt: {"status": st.status, "pilot_round": st.pilot_round, "rubric_version": st.rubric_version,
-             "pilot_agreement": st.agreement, "reason": st.reason, "items": {}, "issued": 0, "answered": 0,
-             "mean_time_on_task_s": None}
+        tt: {"task": tasks.get(tt, "pairwise"), "status": st.status, "pilot_round": st.pilot_round,
+             "rubric_version": st.rubric_version, "pilot_agreement": st.agreement, "reason": st.reason, "items": {},
+             "issued": 0, "answered": 0, "mean_time_on_task_s": None}
         for tt, st in states.items()
     }
     for tt, kind, n in items:
@@ -41,6 +42,12 @@ def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
                             mean_time_on_task_s=None if mean_ms is None else round(float(mean_ms) / 1000, 2))
     for tt, value in agreement_by_task_type(regular).items():
         per_type[tt]["agreement_so_far"] = value
+    ratings: dict[str, list] = defaultdict(list)
+    for r in store.iter_ratings(campaign=campaign):
+        ratings[r.task_type].append(r)
+    for tt, rs in ratings.items():
+        if tt in per_type and (value := rating_agreement(rs)) is not None:
+            per_type[tt]["agreement_so_far"] = value
     return {
         "campaign": campaign,
         "objectives": info.settings.objectives,

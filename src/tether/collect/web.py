@@ -17,7 +17,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tether.collect import security
@@ -32,6 +32,8 @@ from tether.collect.assign import (
     submit_answer,
 )
 from tether.collect.campaign import CampaignError, campaign_names, pause_task_type, publish_rubric
+from tether.collect.rater_stats import rater_summary
+from tether.collect.render import dialogue, render_markdown
 from tether.collect.status import campaign_status
 from tether.store import Store
 
@@ -46,12 +48,31 @@ AssignmentId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 CampaignName = Annotated[str, PathParam(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
+ObjectiveName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+MAX_RATIONALE = 5000
+
+
 class AnswerForm(BaseModel):
-    """A task's answer in display terms: one choice per objective, plus an optional confidence."""
+    """A task's answer in display terms: one choice per objective (pairwise) or one score per objective (rating),
+    an optional confidence (pairwise) and an optional free-text rationale."""
 
     model_config = ConfigDict(extra="forbid")
-    choices: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Literal["first", "second", "tie"]]
+    choices: dict[ObjectiveName, Literal["first", "second", "tie"]] = Field(default_factory=dict)
+    scores: dict[ObjectiveName, Annotated[int, Field(ge=-1000, le=1000)]] = Field(default_factory=dict)
     confidence: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    rationale: str | None = Field(default=None, max_length=MAX_RATIONALE)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AnswerForm:
+        if self.choices and self.scores:
+            raise ValueError("an answer has choices (pairwise) or scores (rating), not both")
+        if self.scores and self.confidence is not None:
+            raise ValueError("confidence is asked on pairwise tasks only")
+        return self
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        return dict(self.choices or self.scores)
 
 
 async def app_store(request: Request) -> Store:
@@ -120,26 +141,33 @@ def admin_post(session: Annotated[security.Session, Depends(admin_session)],
 
 
 async def answer_form(request: Request) -> AnswerForm:
-    """Parse `choice_<objective>` radio groups and `confidence` into a validated AnswerForm (422 if bad)."""
+    """Parse `choice_<objective>` / `score_<objective>` radio groups, `confidence` and `rationale` into a validated
+    AnswerForm (422 if bad)."""
     form = await request.form()
     choices: dict[str, Any] = {}
+    scores: dict[str, Any] = {}
     confidence: Any = None
+    rationale: Any = None
     for key, value in form.multi_items():
         if not isinstance(value, str):
             raise RequestValidationError([{"type": "value_error", "loc": ("body", key), "msg": "files not accepted",
                                            "input": None}])
-        if key.startswith("choice_"):
-            if key[7:] in choices:
+        prefix, _, objective = key.partition("_")
+        if prefix in ("choice", "score") and objective:
+            into = choices if prefix == "choice" else scores
+            if objective in into:
                 raise RequestValidationError([{"type": "value_error", "loc": ("body", key),
                                                "msg": "answered twice", "input": value}])
-            choices[key[7:]] = value
+            into[objective] = value
         elif key == "confidence":
             confidence = value or None
+        elif key == "rationale":
+            rationale = value or None
         elif key not in ("csrf_token",):
             raise RequestValidationError([{"type": "extra_forbidden", "loc": ("body", key),
                                            "msg": "unexpected field", "input": value}])
     try:
-        return AnswerForm(choices=choices, confidence=confidence)
+        return AnswerForm(choices=choices, scores=scores, confidence=confidence, rationale=rationale)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
@@ -216,15 +244,22 @@ def task_page(request: Request, store: StoreDep, assignment_id: AssignmentId, se
     except TaskNotFound:
         raise HTTPException(404, "no such task in your queue") from None
     answered, issued = rater_progress(store, session.subject)
-    return page(request, "task.html", task=task, answered=answered, issued=issued,
-                csrf_token=session.csrf_token, rater=session.subject)
+    return page(request, "task.html", task=task, answered=answered, issued=issued, turns=dialogue(task.prompt),
+                rubric=render_markdown(task.rubric), csrf_token=session.csrf_token, rater=session.subject,
+                max_rationale=MAX_RATIONALE)
+
+
+@router.get("/rater/me", response_class=HTMLResponse, name="rater_me")
+def rater_me(request: Request, store: StoreDep, session: RaterSession) -> HTMLResponse:
+    return page(request, "rater_me.html", me=rater_summary(store, session.subject), rater=session.subject,
+                csrf_token=session.csrf_token)
 
 
 @router.post("/rater/tasks/{assignment_id}", name="answer_task")
 def answer_task(request: Request, store: StoreDep, assignment_id: AssignmentId, session: RaterPost,
                 answer: Annotated[AnswerForm, Depends(answer_form)]) -> Response:
     try:
-        submit_answer(store, assignment_id, session.subject, answer.choices, answer.confidence)
+        submit_answer(store, assignment_id, session.subject, answer.answers, answer.confidence, answer.rationale)
     except TaskNotFound:
         raise HTTPException(404, "no such task in your queue (it may have been withdrawn)") from None
     except AlreadyAnswered:

@@ -18,14 +18,20 @@ from tether.io.v1 import (
     comparisons_to_v1,
     event_to_v1,
     pairs_to_v1,
+    rating_to_v1,
     read_comparisons,
     read_events,
     read_pairs,
+    read_ratings,
 )
 
 
 def _write_comparisons(store, path: Path, **filters) -> int:  # noqa: ANN001
     return write_jsonl(path, comparisons_to_v1(store.iter_comparisons(**filters)))
+
+
+def _write_ratings(store, path: Path, **filters) -> int:  # noqa: ANN001
+    return write_jsonl(path, (rating_to_v1(r) for r in store.iter_ratings(**filters)))
 
 
 def _write_pairs(store, path: Path, set_name: str | None = None, **_: object) -> int:  # noqa: ANN001
@@ -40,6 +46,8 @@ def _write_events(store, path: Path, project: str | None = None, **_: object) ->
 
 register(Format("comparisons", "comparisons", "Tether v1 comparisons (JSONL)", read_comparisons,
                 _write_comparisons))
+register(Format("ratings", "ratings", "Tether v1 ratings: one response on a scale (JSONL)", read_ratings,
+                _write_ratings))
 register(Format("pairs", "pairs", "Tether v1 preference pairs (JSONL)", read_pairs, _write_pairs))
 register(Format("events", "events", "Tether v1 production events (JSONL)", read_events, _write_events))
 register(Format("hh-rlhf", "pairs", "Anthropic HH-RLHF chosen/rejected transcripts (JSONL, .gz)", read_hh_rlhf,
@@ -71,6 +79,7 @@ __all__ = [
     "read_comparisons",
     "read_events",
     "read_pairs",
+    "read_ratings",
     "register",
     "write_jsonl",
 ]

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from tether.io.errors import BadLine
 
-Target = Literal["comparisons", "pairs", "events"]
+Target = Literal["comparisons", "ratings", "pairs", "events"]
 ReadFn = Callable[..., Iterator[tuple[int, Any] | BadLine]]
 WriteFn = Callable[..., int]
 
@@ -65,7 +65,7 @@ def check_input(fmt: Format, path: Path) -> None:
     check_file(path)
 
 
-_TARGET_NOUN = {"comparisons": "comparisons", "pairs": "preference pairs", "events": "events"}
+_TARGET_NOUN = {"comparisons": "comparisons", "ratings": "ratings", "pairs": "preference pairs", "events": "events"}
 
 
 def read_kind(kind: str, path: Path, target: Target) -> Iterator[Any]:
@@ -88,7 +88,8 @@ def read_records(target: Target, store: Any = None, path: Path | None = None, ki
     """Records of `target` from a file of `kind` (default: the v1 kind), or from `store` when no file is given;
     `filters` (objective, task_type, campaign, set_name, project, ...) apply to either source alike."""
     if path is None:
-        reader = {"comparisons": store.iter_comparisons, "pairs": store.iter_pairs, "events": store.iter_events}
+        reader = {"comparisons": store.iter_comparisons, "ratings": store.iter_ratings, "pairs": store.iter_pairs,
+                  "events": store.iter_events}
         yield from reader[target](**{k: v for k, v in filters.items() if v is not None})
         return
     wanted = {k: v for k, v in filters.items() if v is not None and k not in ("set_name", "project")}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,20 @@ from tether.io.sources import FieldError, get_str, read_objects
 from tether.records import PreferencePair
 
 ASSISTANT = "\n\nAssistant:"
+_TURN_MARKER = re.compile(r"\n\n(Human|Assistant):")
+
+
+def transcript_turns(text: str) -> list[tuple[str, str]]:
+    """An HH-RLHF transcript as (role, text) turns: "\\n\\nHuman: ..." and "\\n\\nAssistant: ..." in order.
+
+    Text before the first marker is a turn with role "" (context); a last turn left empty (the open
+    "\\n\\nAssistant:" a prompt ends with) is dropped. Text without markers is one "" turn."""
+    parts = _TURN_MARKER.split(text)
+    turns = [("", parts[0].strip())] if parts[0].strip() else []
+    turns += [(role, body.strip()) for role, body in zip(parts[1::2], parts[2::2], strict=True)]
+    if turns and len(parts) > 1 and not turns[-1][1]:
+        turns.pop()
+    return turns
 
 
 def split_transcripts(chosen: str, rejected: str) -> tuple[str, str, str]:

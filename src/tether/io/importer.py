@@ -103,6 +103,8 @@ def import_file(
     try:
         if fmt.target == "comparisons":
             result = store.add_comparisons(records())
+        elif fmt.target == "ratings":
+            result = store.add_ratings(records())
         elif fmt.target == "pairs":
             result = store.add_pairs(records(), set_name=set_name)
         else:

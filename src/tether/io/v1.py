@@ -1,4 +1,4 @@
-"""The v1 interchange formats of FORMATS.md: comparisons, preference pairs, events."""
+"""The v1 interchange formats of FORMATS.md: comparisons, ratings, preference pairs, events."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from tether.io.errors import BadLine, bad_from_validation
 from tether.io.jsonl import iter_jsonl
-from tether.records import Comparison, Event, PreferencePair
+from tether.records import Comparison, Event, PreferencePair, Rating
 
 R = TypeVar("R", bound=BaseModel)
 Item = tuple[int, Any] | BadLine
@@ -35,6 +35,10 @@ def read_records(path: Path, model: type[R], on_bytes=None) -> Iterator[tuple[in
 
 def read_comparisons(path: Path, on_bytes=None) -> Iterator[tuple[int, Comparison] | BadLine]:  # noqa: ANN001
     return read_records(path, Comparison, on_bytes)
+
+
+def read_ratings(path: Path, on_bytes=None) -> Iterator[tuple[int, Rating] | BadLine]:  # noqa: ANN001
+    return read_records(path, Rating, on_bytes)
 
 
 def read_pairs(path: Path, on_bytes=None) -> Iterator[tuple[int, PreferencePair] | BadLine]:  # noqa: ANN001
@@ -61,15 +65,39 @@ def comparison_to_v1(c: Comparison) -> dict[str, Any]:
         "objective": c.objective,
         "task_type": c.task_type,
     }
-    for key in _COMPARISON_OPTIONAL:
-        value = getattr(c, key)
+    return _with_optional(out, c, _COMPARISON_OPTIONAL)
+
+
+def _with_optional(out: dict[str, Any], record: Comparison | Rating, optional: tuple[str, ...]) -> dict[str, Any]:
+    """`out` with the record's optional keys that have a value, its time, then its kept metadata."""
+    for key in optional:
+        value = getattr(record, key)
         if value is not None:
             out[key] = value
-    if c.created_at is not None:
-        out["created_at"] = _iso(c.created_at)
-    for key, value in c.extras.items():
+    if record.created_at is not None:
+        out["created_at"] = _iso(record.created_at)
+    for key, value in record.extras.items():
         out.setdefault(key, value)
     return out
+
+
+_RATING_OPTIONAL = ("scale_labels", "campaign", "interface", "rubric_version", "rationale")
+
+
+def rating_to_v1(r: Rating) -> dict[str, Any]:
+    """A rating as a v1 object: documented keys first, then kept metadata."""
+    out: dict[str, Any] = {
+        "prompt": r.prompt if isinstance(r.prompt, str) else [t.model_dump() for t in r.prompt],
+        "response": r.response,
+        "score": r.score,
+        "scale_min": r.scale_min,
+        "scale_max": r.scale_max,
+        "rater": r.rater,
+        "item_id": r.item_id,
+        "objective": r.objective,
+        "task_type": r.task_type,
+    }
+    return _with_optional(out, r, _RATING_OPTIONAL)
 
 
 def pair_to_v1(p: PreferencePair) -> dict[str, Any]:

@@ -55,6 +55,10 @@ class CampaignItemRow(Base):
     expected: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # objective -> "a" / "b" / "tie"
     pilot_round: Mapped[int | None] = mapped_column(Integer)  # set when the item joins a pilot round
     position: Mapped[int] = mapped_column(Integer, default=0)  # input order, so pilots take the first items
+    # "pairwise", or "rating": one response on a scale (its response_b_id repeats response_a_id)
+    task: Mapped[str] = mapped_column(String(16), default="pairwise", server_default="pairwise")
+    # a rating item's scale: {"scale": [min, max], "labels": [...] | null, "objectives": [...] | null}
+    task_spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "pair_id", name="uq_campaign_items_pair"),

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from tether.records import Comparison, content_hash
+from tether.records import Comparison, Rating, content_hash
 from tether.store.bulk import aware as _aware
 from tether.store.bulk import insert_ignore
 from tether.store.collect_models import (
@@ -26,7 +26,8 @@ from tether.store.collect_models import (
     RubricVersionRow,
     TaskTypeStateRow,
 )
-from tether.store.models import ComparisonRow, PromptRow, RaterRow, ResponseRow
+from tether.store.models import ComparisonRow, PromptRow, RaterRow, RatingRow, ResponseRow
+from tether.store.ratings_repo import rating_from_row, ratings_select
 from tether.store.repository import Store, comparison_from_row, comparisons_select
 
 OPEN_STATUSES = ("qualifying", "qualified", "requalify")  # enrolments that may still get work
@@ -68,7 +69,7 @@ def add_campaign(conn: Connection, settings: Mapping[str, Any], items: Sequence[
         "campaign_id": campaign_id, "pair_id": i["pair_id"], "prompt_id": content_hash(i["prompt"]),
         "response_a_id": content_hash(i["response_a"]), "response_b_id": content_hash(i["response_b"]),
         "task_type": i["task_type"], "kind": i["kind"], "expected": i["expected"], "pilot_round": None,
-        "position": pos,
+        "position": pos, "task": i.get("task", "pairwise"), "task_spec": i.get("task_spec"),
     } for pos, i in enumerate(items)])
     add_rubric(conn, campaign_id, "*", rubric_version, rubric)
     conn.execute(TaskTypeStateRow.__table__.insert(), [{
@@ -188,6 +189,26 @@ def pilot_comparisons(conn: Connection, campaign_id: int, campaign: str, task_ty
     return [comparison_from_row(r, r._prompt, r._a, r._b) for r in conn.execute(stmt)]
 
 
+def pilot_ratings(conn: Connection, campaign_id: int, campaign: str, task_type: str, round_: int) -> list[Rating]:
+    """The stored ratings of one pilot round of a (rating) task type."""
+    stmt = (ratings_select()
+            .join(_ITEMS, and_(_ITEMS.pair_id == RatingRow.item_id, _ITEMS.campaign_id == campaign_id))
+            .where(RatingRow.campaign == campaign, _ITEMS.task_type == task_type, _ITEMS.pilot_round == round_))
+    return [rating_from_row(r) for r in conn.execute(stmt)]
+
+
+def item_task(conn: Connection, item_id: int) -> tuple[str, dict[str, Any] | None]:
+    """(task, task_spec) of a campaign item: "pairwise" or "rating" with its scale and objectives."""
+    row = conn.execute(select(_ITEMS.task, _ITEMS.task_spec).where(_ITEMS.id == item_id)).one()
+    return row.task, row.task_spec
+
+
+def task_type_tasks(conn: Connection, campaign_id: int) -> dict[str, str]:
+    """Task type -> its task ("pairwise" or "rating"; a campaign never mixes them within a task type)."""
+    return dict(conn.execute(select(_ITEMS.task_type, _ITEMS.task).where(_ITEMS.campaign_id == campaign_id)
+                             .distinct()).all())
+
+
 def campaign_counts(conn: Connection, campaign_id: int) -> tuple[list[tuple], list[tuple]]:
     """(task type, kind, items) and (task type, issued, answered, mean time on task in ms) of a campaign."""
     items = conn.execute(
@@ -210,8 +231,8 @@ def assignment_log(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
     a = AssignmentRow
     rows = conn.execute(
         select(a.id.label("assignment_id"), a.rater_id.label("rater"), _ITEMS.pair_id, _ITEMS.task_type,
-               _ITEMS.kind.label("item_kind"), a.objectives, a.shown_first, a.phase, a.rubric_version, a.issued_at,
-               a.first_shown_at, a.answered_at, a.time_on_task_ms, a.answers)
+               _ITEMS.task, _ITEMS.kind.label("item_kind"), a.objectives, a.shown_first, a.phase, a.rubric_version,
+               a.issued_at, a.first_shown_at, a.answered_at, a.time_on_task_ms, a.answers)
         .join(_ITEMS, _ITEMS.id == a.item_id)
         .where(a.campaign_id == campaign_id)
         .order_by(a.id)
@@ -373,6 +394,8 @@ class TaskRecord:
     prompt: str
     a: str
     b: str
+    task: str = "pairwise"
+    task_spec: dict[str, Any] | None = None
 
 
 def task_record(conn: Connection, assignment_id: int, rater_id: str) -> TaskRecord | None:
@@ -382,7 +405,7 @@ def task_record(conn: Connection, assignment_id: int, rater_id: str) -> TaskReco
         select(a.id, a.campaign_id, CampaignRow.name.label("campaign"), CampaignRow.interface, _ITEMS.task_type,
                _ITEMS.kind, _ITEMS.pair_id, a.objectives, a.shown_first, a.phase, a.rubric_version, a.issued_at,
                a.first_shown_at, a.answered_at, PromptRow.text.label("prompt"), ra.text.label("a"),
-               rb.text.label("b"))
+               rb.text.label("b"), _ITEMS.task, _ITEMS.task_spec)
         .join(CampaignRow, CampaignRow.id == a.campaign_id)
         .join(_ITEMS, _ITEMS.id == a.item_id)
         .join(PromptRow, PromptRow.id == _ITEMS.prompt_id)

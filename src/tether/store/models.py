@@ -89,6 +89,34 @@ class ComparisonRow(Base):
     )
 
 
+class RatingRow(Base):
+    """One judgment of one response on a scale (records.Rating); a conversation prompt is stored as its JSON."""
+
+    __tablename__ = "ratings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(String(32), unique=True)
+    item_id: Mapped[str] = mapped_column(String(255), index=True)
+    prompt_id: Mapped[str] = mapped_column(ForeignKey("prompts.id"))
+    prompt_is_turns: Mapped[bool] = mapped_column(Boolean, default=False)
+    response_id: Mapped[str] = mapped_column(ForeignKey("responses.id"))
+    score: Mapped[int] = mapped_column(Integer)
+    scale_min: Mapped[int] = mapped_column(Integer)
+    scale_max: Mapped[int] = mapped_column(Integer)
+    scale_labels: Mapped[list[Any] | None] = mapped_column(JSON)
+    rater_id: Mapped[str] = mapped_column(ForeignKey("raters.id"), index=True)
+    objective: Mapped[str] = mapped_column(String(64), default="overall")
+    task_type: Mapped[str] = mapped_column(String(128), default="default")
+    campaign: Mapped[str | None] = mapped_column(String(255), index=True)
+    interface: Mapped[str | None] = mapped_column(String(255))
+    rubric_version: Mapped[str | None] = mapped_column(String(64))
+    rationale: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column()
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_ratings_task_objective", "task_type", "objective"),)
+
+
 class PreferenceSetRow(Base):
     """A named, curated set of preference pairs (the audit's output, training's input)."""
 
