@@ -92,10 +92,12 @@ def print_summary(result: AuditResult, console: Console, max_rows: int = 25) -> 
     if len(rows) > max_rows:
         table.add_row(f"... {len(rows) - max_rows} more (least reliable shown)", *[""] * 12)
     console.print(table)
-    for name, r in d["raters"].items():
-        if r["flags"]:
-            console.print(f"[bold red]flagged:[/] {r['kind']} rater [bold]{name}[/] {'; '.join(r['flags'])}",
-                          highlight=False)
+    flagged = [(name, r) for name, r in d["raters"].items() if r["flags"]]
+    for name, r in flagged[:max_rows]:
+        console.print(f"[bold red]flagged:[/] {r['kind']} rater [bold]{name}[/] {'; '.join(r['flags'])}",
+                      highlight=False)
+    if len(flagged) > max_rows:
+        console.print(f"... {len(flagged) - max_rows} more raters flagged (see the JSON or HTML report)")
     if d["blocked_task_types"]:
         console.print(f"[bold red]blocked for scaling:[/] {', '.join(d['blocked_task_types'])}")
     else:
