@@ -91,6 +91,8 @@ def test_campaign_walkthrough_runs(tmp_path: Path):
     raters = {line.split('"rater":"')[1].split('"')[0] for line in exported}
     assert raters == {"ana", "ben"}
     assert "resumed: support" in text
+    # the LLM judge: a campaign rater of kind ai, in both orders, siding with the people, flagged for nothing
+    assert "judge:rule-judge ai agrees with the human majority: 1.0 flags: none" in text
 
 
 FIELDS_DOCUMENTED = ["Comparison", "Rating", "PreferencePair", "Event", "RewardContract", "Rater"]

@@ -36,6 +36,9 @@ __all__ = [
     "Turn",
     "PreferencePair",
     "Rater",
+    "AI_INTERFACES",
+    "AI_KIND",
+    "LLM_JUDGE_INTERFACE",
     "RaterProfile",
     "RewardContract",
     "Outcome",
@@ -290,12 +293,24 @@ class PreferencePair(_Record):
         return content_hash(self.prompt, self.chosen, self.rejected, self.objective)
 
 
+# AI feedback (RLAIF): a rater is a model when its judgments came through one of these interfaces or its Rater
+# record says `kind: "ai"`. The audit reports such raters apart from people and keeps them out of the 0.4 rule.
+LLM_JUDGE_INTERFACE = "llm-judge"
+AI_INTERFACES = frozenset({LLM_JUDGE_INTERFACE})
+AI_KIND = "ai"
+
+
 class Rater(_Record):
     """A rater (a person, or a model used as a judge) with profile attributes."""
 
     id: StrictStr = Field(min_length=1)
     name: StrictStr | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_ai(self) -> bool:
+        """A model, not a person: `attributes.kind == "ai"` (set by `tether raters judge --store`)."""
+        return self.attributes.get("kind") == AI_KIND
 
 
 class RaterProfile(_Record):

@@ -94,3 +94,36 @@ def test_prd_llm_reviewers_are_position_biased_in_different_directions(prd):
     assert d["bard"]["swap_consistency"] < 0.4  # bard keeps its verdict through a swap less than 2 times in 5
     # the Bradley–Terry position effects point the same ways
     assert d["bard"]["bt_position"]["overall"] > 1 and d["vicuna-13b"]["bt_position"]["overall"] < -0.3
+
+
+def test_prd_llm_reviewers_imported_as_ai_raters_keep_todays_position_figures(prd):
+    """The LLM reviewers come in as AI raters (interface llm-judge); their position-bias figures are those of the
+    same comparisons without the mark (the import before AI raters existed)."""
+    llm = [c for c in prd if c.rater in LLM_REVIEWERS]
+    assert {c.interface for c in llm} == {"llm-judge"}
+    assert {c.interface for c in prd if c.rater.startswith("prd-human")} == {None}
+    unmarked = [c.model_copy(update={"interface": None}) for c in llm]
+    config = AuditConfig(n_bootstrap=0)
+    marked, before = (run_audit(cs, config).to_dict() for cs in (llm, unmarked))
+    assert marked["ai_raters"] == sorted({c.rater for c in llm}) and before["ai_raters"] == []
+    for key in ("overall", "by_rater", "by_campaign", "swap", "bradley_terry"):
+        assert marked["position"][key] == before["position"][key]
+    # no human judged them: the 0.4 rule runs on the reviewers, as before, and says so
+    assert {t: (v["status"], v["alpha"]) for t, v in marked["task_types"].items()} == \
+        {t: (v["status"], v["alpha"]) for t, v in before["task_types"].items()}
+    assert {v["rule_raters"] for v in marked["task_types"].values()} == {"ai (no human judgments)"}
+
+
+def test_prd_humans_and_llm_reviewers_together_rule_on_the_humans(prd):
+    """Audited together, the reviewers are reported beside the humans and the 0.4 rule is the humans' own."""
+    config = AuditConfig(n_bootstrap=0)
+    together = run_audit(prd, config).to_dict()
+    humans = run_audit([c for c in prd if c.rater.startswith("prd-human")], config).to_dict()
+    assert {t: (v["status"], v["alpha"]) for t, v in together["task_types"].items()} == \
+        {t: (v["status"], v["alpha"]) for t, v in humans["task_types"].items()}
+    kinds = together["agreement"]["by_rater_kind"]
+    assert kinds["human"]["value"] == pytest.approx(humans["agreement"]["by_rater_kind"]["human"]["value"])
+    assert {together["raters"][n]["kind"] for n in LLM_REVIEWERS if n in together["raters"]} == {"ai"}
+    # bard's first-position preference is flagged by the same test the humans pass
+    assert together["raters"]["bard"]["flags"] and not any(
+        together["raters"][n]["flags"] for n in together["raters"] if n.startswith("prd-human"))

@@ -15,11 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from tether.audit.agreement import PRIMARY_METRIC, Agreement, measure_agreement
+from tether.audit.agreement import PRIMARY_METRIC, Agreement, Estimate, measure_agreement
 from tether.audit.config import AuditConfig
 from tether.audit.labels import LabelTable, build_table
 from tether.audit.position import FirstPositionRate, SwapAnalysis, first_position_rate, rates_by, swap_analysis
 from tether.audit.position_model import PositionModel, fit_position_model
+from tether.audit.rater_kind import (
+    AI,
+    HUMAN,
+    agreement_by_kind,
+    ai_judgments,
+    ai_rater_names,
+    human_majority_agreement,
+    position_flags,
+)
 from tether.audit.reliability import Reliability, rate_raters
 from tether.audit.rubric import RuleInputs, TaskVerdict, crossfit_reliability, judge_task_type
 from tether.records import Comparison
@@ -44,6 +53,8 @@ class AuditResult:
     item_posteriors: np.ndarray  # (n_items, 3) Dawid–Skene, full-table item codes
     item_bt_proba: np.ndarray | None  # (n_items, 3) position-free, reliability-weighted Bradley–Terry, or None
     judgment_reliability: np.ndarray  # per judgment: its rater's reliability on that objective
+    ai_raters: set[str] = field(default_factory=set)  # raters that are models (tether.audit.rater_kind)
+    agreement_by_kind: dict[str, Estimate] = field(default_factory=dict)  # human / ai / all: between-rater alpha
 
     @property
     def blocked_task_types(self) -> list[str]:
@@ -74,12 +85,15 @@ class AuditResult:
             "primary_metric": PRIMARY_METRIC,
             "label_frame": self.config.label_frame,
             "block_threshold": self.config.block_threshold,
+            "rule_raters": self.config.rule_raters,
+            "ai_raters": sorted(self.ai_raters),
             "blocked_task_types": self.blocked_task_types,
             "task_types": {t: v.as_dict() for t, v in self.verdicts.items()},
             "agreement": {
                 "overall": self.agreement_overall.as_dict(),
                 "by_task_type": {t: a.as_dict() for t, a in self.agreement_by_task_type.items()},
                 "by_objective": by_objective,
+                "by_rater_kind": {k: e.as_dict() for k, e in self.agreement_by_kind.items()},
             },
             "raters": self.rater_summary,
             "position": {
@@ -160,7 +174,14 @@ def run_audit(comparisons: Iterable[Comparison] | LabelTable, config: AuditConfi
     position_by = {kind: rates_by(table, getattr(table, kind), getattr(table, f"{kind}_names"), config.confidence)
                    for kind in ("rater", "interface", "campaign", "batch")}
     rater_summary = _summarise_raters(table, fits.reliability, fits.n_by_objective)
-    verdicts = _verdicts(table, rated, by_task, position_by["rater"], rater_summary, config)
+    ai_names = ai_rater_names(table, config.ai_raters)
+    ai = ai_judgments(table, ai_names)
+    swaps = swap_analysis(table)
+    flags = position_flags(table.rater_names, position_by["rater"], swaps.by_rater, ai_names)
+    majority = human_majority_agreement(rated, ai)
+    for name, entry in rater_summary.items():
+        entry.update(kind=AI if name in ai_names else HUMAN, flags=flags[name], human_majority=majority[name])
+    verdicts = _rule_verdicts(table, rated, by_task, position_by["rater"], rater_summary, config, ai)
     return AuditResult(
         config=config,
         table=table,
@@ -172,11 +193,14 @@ def run_audit(comparisons: Iterable[Comparison] | LabelTable, config: AuditConfi
         rater_summary=rater_summary,
         position_overall=first_position_rate(table.label, table.shown_first, config.confidence),
         position_by=position_by,
-        swaps=swap_analysis(table),
+        swaps=swaps,
         position_models=fits.models,
         item_posteriors=fits.posteriors,
         item_bt_proba=fits.bt_proba,
         judgment_reliability=fits.judgment_reliability,
+        ai_raters=ai_names,
+        agreement_by_kind=agreement_by_kind(rated, ai, n_boot=config.n_bootstrap, seed=config.seed,
+                                            level=config.confidence),
     )
 
 
@@ -231,6 +255,38 @@ def _fit_by_objective(table: LabelTable, config: AuditConfig) -> _Fits:
             weights = rel.rater_reliability[sub.rater]
             fits.bt_proba[parent] = fit_position_model(sub, fallback=rel.posteriors, sample_weight=weights).proba
     return fits
+
+
+def _rule_verdicts(table: LabelTable, rated: LabelTable, by_task: dict[str, LabelTable],
+                   position_by_rater: dict[str, FirstPositionRate], rater_summary: dict[str, dict[str, Any]],
+                   config: AuditConfig, ai: np.ndarray) -> dict[str, TaskVerdict]:
+    """The 0.4 rule on the human raters' judgments (config.rule_raters 'human'), or on everyone's ('all').
+
+    An AI judge agreeing or disagreeing with people says nothing about whether *people* read the rubric the
+    same way, so by default it neither rescues nor blocks a rubric; a task type no human judged (an audit of
+    LLM reviewers alone) is judged on its AI raters, and its verdict says so."""
+    if config.rule_raters == "all" or not ai.any():
+        verdicts = _verdicts(table, rated, by_task, position_by_rater, rater_summary, config)
+        kind = "all" if (~ai).any() else "ai (no human judgments)"
+        for v in verdicts.values():
+            v.rule_raters = kind
+        return verdicts
+    task_types = np.array([e.task_type for e in table.examples], dtype=object)[table.item]
+    with_humans = set(task_types[~ai].tolist())
+    out: dict[str, TaskVerdict] = {}
+    if with_humans:
+        people, people_rated = table.subset(~ai), rated.subset(~ai)
+        by_task_people = {t: sub for t, sub in people_rated.by_task_type().items() if t in with_humans}
+        for t, v in _verdicts(people, people_rated, by_task_people, position_by_rater, rater_summary,
+                              config).items():
+            v.rule_raters = HUMAN
+            out[t] = v
+    only_ai = {t: sub for t, sub in by_task.items() if t not in with_humans}
+    if only_ai:
+        for t, v in _verdicts(table, rated, only_ai, position_by_rater, rater_summary, config).items():
+            v.rule_raters = "ai (no human judgments)"
+            out[t] = v
+    return {t: out[t] for t in by_task}
 
 
 def _verdicts(table: LabelTable, rated: LabelTable, by_task: dict[str, LabelTable],

@@ -122,7 +122,20 @@ Campaign = Annotated[str | None, typer.Option(help="Only this campaign.")]
 Gold = Annotated[Path | None, typer.Option(help="Gold labels: JSON {pair_id: a|b|tie} or JSONL {pair_id, label}.")]
 
 
-AUDIT_OPTIONS = ("n_bootstrap", "seed", "block_threshold", "min_shared_items", "label_frame")
+AUDIT_OPTIONS = ("n_bootstrap", "seed", "block_threshold", "min_shared_items", "label_frame", "rule_raters",
+                 "ai_raters")
+
+
+def _with_stored_ai_raters(config: AuditConfig, file: Path | None) -> AuditConfig:
+    """Raters the store marks as models (Rater attributes kind 'ai') join the config's AI raters."""
+    if file is not None:
+        return config
+    store = open_store()
+    try:
+        stored = {r.id for r in store.raters() if r.is_ai}
+    finally:
+        store.close()
+    return config.model_copy(update={"ai_raters": sorted(set(config.ai_raters) | stored)}) if stored else config
 
 
 @config_options(AuditConfig, "audit", AUDIT_OPTIONS)
@@ -156,7 +169,7 @@ def audit(
     with console.status("auditing"):
         try:
             if comparisons:
-                result = run_audit(comparisons, config)
+                result = run_audit(comparisons, _with_stored_ai_raters(config, file))
             if ratings:
                 ratings_audit = audit_ratings(ratings, config)
         except ValueError as exc:
@@ -213,7 +226,7 @@ def curate(
     comparisons = _load(file, kind, objective, task_type, campaign)
     with console.status("auditing and curating"):
         try:
-            result = run_audit(comparisons, _with_gold(config, gold))
+            result = run_audit(comparisons, _with_stored_ai_raters(_with_gold(config, gold), file))
             curated = curate_(result, curate_config)
         except ValueError as exc:
             raise fail(str(exc)) from None

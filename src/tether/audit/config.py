@@ -17,7 +17,7 @@ class AuditConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     cli_names: ClassVar[dict[str, str]] = {"block_threshold": "threshold", "n_bootstrap": "bootstrap",
-                                           "min_shared_items": "min-shared"}
+                                           "min_shared_items": "min-shared", "ai_raters": "ai-rater"}
 
     block_threshold: float = Field(AGREEMENT_FLOOR, description="block task types whose agreement is below this")
     min_items_to_judge: int = Field(
@@ -43,6 +43,12 @@ class AuditConfig(BaseModel):
     label_frame: Literal["canonical", "display"] = Field(
         "canonical", description="canonical (a/b/tie) or display (first/second/tie, as the rater saw them)")
     position_model: bool = Field(True, description="fit Bradley–Terry with position effects (soft labels)")
+    rule_raters: Literal["human", "all"] = Field(
+        "human", description="whose judgments the 0.4 rule is judged on: 'human' (AI raters are reported beside "
+                             "them; a task type no human judged is judged on its AI raters) or 'all' (AI raters too)")
+    ai_raters: list[str] = Field(
+        default_factory=list, description="rater ids that are AI raters (repeat), besides raters with interface "
+                                          "llm-judge or kind 'ai' in the store")
 
 
 class CurateConfig(BaseModel):

@@ -22,6 +22,20 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
+def _print_kinds(d: dict[str, Any], console: Console) -> None:
+    """Agreement among humans, among AI raters and all together, and each AI rater against the human majority."""
+    kinds = d["agreement"]["by_rater_kind"]
+    shown = [f"{kind} {_fmt(e['value'])} ({e['n_items']} items)" for kind, e in kinds.items()]
+    console.print(f"AI raters: {', '.join(d['ai_raters'])}. Krippendorff's alpha between raters: "
+                  f"{'; '.join(shown)}. The 0.4 rule ran on "
+                  f"{'human raters only' if d['rule_raters'] == 'human' else 'all raters'} (rule_raters = "
+                  f"{d['rule_raters']!r}).", highlight=False)
+    for name in d["ai_raters"]:
+        m = d["raters"][name]["human_majority"]
+        console.print(f"  {name}: agrees with the human majority on {_fmt(m['rate'])} of {m['n_items']} judgments "
+                      f"(alpha {_fmt(m['alpha'])})", highlight=False)
+
+
 def print_summary(result: AuditResult, console: Console, max_rows: int = 25) -> None:
     """Agreement per task type with the verdict, position bias per rater, rater reliability."""
     d = result.to_dict()
@@ -58,22 +72,32 @@ def print_summary(result: AuditResult, console: Console, max_rows: int = 25) -> 
     if pos["n"]:
         console.print(f"first-position rate {_fmt(pos['rate'])} (95% CI {_fmt(pos['wilson_low'])} to "
                       f"{_fmt(pos['wilson_high'])}, p = {pos['p_value']:.3g}, {pos['ties']} ties excluded)")
+    if d["ai_raters"]:
+        _print_kinds(d, console)
     table = Table(title="raters (rel. = reliability, 1st = first-position rate, swap = swap consistency, "
-                        "fav = favoured position, verb. = verbosity preference)", title_justify="left")
+                        "fav = favoured position, verb. = verbosity preference, maj. = agreement with the human "
+                        "majority)", title_justify="left")
     table.add_column("rater", min_width=12, overflow="fold")
-    for col in ("n", "rel.", "1st", "p", "swap", "fav 1st", "fav 2nd", "verb.", "spam"):
-        table.add_column(col, justify="right")
+    for col in ("kind", "n", "rel.", "1st", "p", "swap", "fav 1st", "fav 2nd", "verb.", "maj.", "spam", "flag"):
+        table.add_column(col, justify="left" if col in ("kind", "flag") else "right")
     rows = sorted(d["raters"].items(), key=lambda kv: (kv[1]["reliability"] is None, kv[1]["reliability"] or 0))
     for name, r in rows[:max_rows]:
         p = d["position"]["by_rater"].get(name, {})
-        table.add_row(name, str(r["n_judgments"]), _fmt(r["reliability"], 2), _fmt(p.get("rate"), 2),
+        table.add_row(name, r["kind"], str(r["n_judgments"]), _fmt(r["reliability"], 2), _fmt(p.get("rate"), 2),
                       "—" if p.get("p_value") is None else f"{p['p_value']:.1g}",
                       _fmt(p.get("swap_consistency"), 2), _fmt(p.get("favoured_first"), 2),
                       _fmt(p.get("favoured_second"), 2), _fmt(r["verbosity_preference"], 2),
-                      "yes" if r["spammer"] else "")
+                      _fmt(r["human_majority"]["rate"], 2), "yes" if r["spammer"] else "",
+                      "[bold red]display order[/]" if r["flags"] else "")
     if len(rows) > max_rows:
-        table.add_row(f"... {len(rows) - max_rows} more (least reliable shown)", *[""] * 9)
+        table.add_row(f"... {len(rows) - max_rows} more (least reliable shown)", *[""] * 12)
     console.print(table)
+    flagged = [(name, r) for name, r in d["raters"].items() if r["flags"]]
+    for name, r in flagged[:max_rows]:
+        console.print(f"[bold red]flagged:[/] {r['kind']} rater [bold]{name}[/] {'; '.join(r['flags'])}",
+                      highlight=False)
+    if len(flagged) > max_rows:
+        console.print(f"... {len(flagged) - max_rows} more raters flagged (see the JSON or HTML report)")
     if d["blocked_task_types"]:
         console.print(f"[bold red]blocked for scaling:[/] {', '.join(d['blocked_task_types'])}")
     else:
@@ -160,7 +184,7 @@ def render_html(result: AuditResult) -> str:
         parts.append(f"<p class='bad'>Blocked task types: {html.escape(', '.join(d['blocked_task_types']))}</p>")
     else:
         parts.append("<p>No task type is blocked.</p>")
-    for section in (_agreement_section, _position_section, _reliability_section):
+    for section in (_agreement_section, _kinds_section, _position_section, _reliability_section):
         parts.extend(section(d, plots))
     parts.append("</body></html>")
     return "".join(parts)
@@ -203,6 +227,25 @@ def _agreement_section(d: dict[str, Any], plots: dict[str, str]) -> list[str]:
         parts.append(_table(["rater", "rater", "shared items", "kappa", "CI low", "CI high"],
                             [[p["rater_a"], p["rater_b"], p["n_items"], p["value"], p["ci_low"], p["ci_high"]]
                              for p in pairs[:200]]))
+    return parts
+
+
+def _kinds_section(d: dict[str, Any], _plots: dict[str, str]) -> list[str]:
+    """Human and AI raters: agreement within each kind and together, each rater against the human majority,
+    and the display-order flags (one test for every rater)."""
+    rule = "human raters only" if d["rule_raters"] == "human" else "all raters, AI raters included"
+    parts = ["<h2>Human and AI raters</h2><p>AI raters: "
+             f"{html.escape(', '.join(d['ai_raters']) or 'none')} (interface llm-judge, kind 'ai' in the store, "
+             f"or named in the audit config). The 0.4 rule ran on {rule}. Krippendorff's alpha (nominal) between "
+             "different raters of each kind:</p>"]
+    parts.append(_table(["raters", "alpha", "CI low", "CI high", "items"],
+                        [[k, e["value"], e["ci_low"], e["ci_high"], e["n_items"]]
+                         for k, e in d["agreement"]["by_rater_kind"].items()]))
+    parts.append(_table(["rater", "kind", "judgments", "agrees with human majority", "alpha vs human majority",
+                         "compared", "flags"],
+                        [[n, r["kind"], r["n_judgments"], r["human_majority"]["rate"], r["human_majority"]["alpha"],
+                          r["human_majority"]["n_items"], "; ".join(r["flags"]) or "—"]
+                         for n, r in d["raters"].items()]))
     return parts
 
 

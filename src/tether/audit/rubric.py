@@ -33,7 +33,7 @@ import numpy as np
 from tether.audit.agreement import Estimate, between_rater_alpha, count_metrics, disputed_items
 from tether.audit.config import AuditConfig
 from tether.audit.labels import LabelTable
-from tether.audit.position import FirstPositionRate, swap_analysis
+from tether.audit.position import FirstPositionRate, SwapConsistency, swap_analysis
 from tether.audit.reliability import rate_raters
 
 BLOCKING = ("ambiguous",)
@@ -57,6 +57,7 @@ class TaskVerdict:
     qualification: str = ""  # how raters were qualified
     excluded_raters: list[dict[str, Any]] = field(default_factory=list)  # left out of alpha_qualified, and why
     dissenting_raters: list[str] = field(default_factory=list)  # careful raters who read the rubric differently
+    rule_raters: str = "all"  # whose judgments the rule ran on: human | all | ai (no human judged the task type)
 
     @property
     def blocked(self) -> bool:
@@ -163,23 +164,29 @@ def _ambiguous(verdict: TaskVerdict, est: Estimate, basis: str, threshold: float
     return verdict
 
 
-def _rater_evidence(name: str, swaps: dict[str, Any], pooled_swap: tuple[int, int], pooled_gold: tuple[int, int],
-                    inputs: RuleInputs) -> tuple[list[str], list[str]]:
-    """(signs of carelessness, signs of care) for an excluded rater, none of which depend on other raters' labels."""
+def position_evidence(rate: FirstPositionRate | None, swap: SwapConsistency | None, pooled_swap: tuple[int, int],
+                      whom: str) -> tuple[list[str], list[str]]:
+    """(signs of carelessness, signs of care) from display order alone: a significant first- or second-position
+    preference, or keeping verdicts through a display swap less often than `whom` (pooled_swap: their consistent,
+    swapped pairs). The same test for every rater, person or model."""
     careless, careful = [], []
-    rate = inputs.first_position.get(name)
     if rate is not None and rate.n >= MIN_EVIDENCE and rate.p_value < 1e-3 and abs(rate.rate - 0.5) >= 0.1:
         careless.append(f"picks the {'first' if rate.rate > 0.5 else 'second'}-shown response {rate.rate:.0%} of the "
                         f"time (p = {rate.p_value:.1g})")
-    s = swaps.get(name)
-    if s is not None and s.n_swapped >= MIN_EVIDENCE and pooled_swap[1]:
-        own, theirs = s.consistent / s.n_swapped, pooled_swap[0] / pooled_swap[1]
-        if _wilson_high(s.consistent, s.n_swapped) < theirs:
-            careless.append(f"keeps its verdict through a display swap {own:.0%} of the time, the qualified raters "
-                            f"{theirs:.0%}")
+    if swap is not None and swap.n_swapped >= MIN_EVIDENCE and pooled_swap[1]:
+        own, theirs = swap.consistent / swap.n_swapped, pooled_swap[0] / pooled_swap[1]
+        if _wilson_high(swap.consistent, swap.n_swapped) < theirs:
+            careless.append(f"keeps its verdict through a display swap {own:.0%} of the time, {whom} {theirs:.0%}")
         else:
-            careful.append(f"as self-consistent across display orders as the qualified raters ({own:.0%} vs "
-                           f"{theirs:.0%})")
+            careful.append(f"as self-consistent across display orders as {whom} ({own:.0%} vs {theirs:.0%})")
+    return careless, careful
+
+
+def _rater_evidence(name: str, swaps: dict[str, Any], pooled_swap: tuple[int, int], pooled_gold: tuple[int, int],
+                    inputs: RuleInputs) -> tuple[list[str], list[str]]:
+    """(signs of carelessness, signs of care) for an excluded rater, none of which depend on other raters' labels."""
+    careless, careful = position_evidence(inputs.first_position.get(name), swaps.get(name), pooled_swap,
+                                          "the qualified raters")
     n_gold, acc = inputs.gold.get(name, (0, None))
     if n_gold >= MIN_EVIDENCE and acc is not None and pooled_gold[1]:
         theirs = pooled_gold[0] / pooled_gold[1]

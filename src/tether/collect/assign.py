@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from tether.audit.rater_kind import judged_by_ai
 from tether.collect.campaign import CampaignError, CampaignInfo, audit_blocks, get_campaign
 from tether.collect.campaign_checks import agreement_by_task_type, paused_task_types, rating_agreement
 from tether.records import Comparison, Rating, Side
@@ -264,7 +265,9 @@ def review_pilot(conn: Conn, info: CampaignInfo, task_type: str, *, force: bool 
     if repo.task_type_tasks(conn, info.id).get(task_type) == "rating":
         value = rating_agreement(repo.pilot_ratings(conn, info.id, info.settings.name, task_type, state.pilot_round))
     else:
-        pilot = repo.pilot_comparisons(conn, info.id, info.settings.name, task_type, state.pilot_round)
+        # the pilot asks whether people read the rubric alike: an LLM judge's verdicts on pilot items do not count
+        pilot = [c for c in repo.pilot_comparisons(conn, info.id, info.settings.name, task_type, state.pilot_round)
+                 if not judged_by_ai(c)]
         value = agreement_by_task_type(pilot).get(task_type)
     if value is None:
         if not force:

@@ -239,6 +239,30 @@ def _start_pilot_round(conn: Conn, info: CampaignInfo, task_type: str, round_: i
                                  reason="no items for a pilot round (pilot_items=0 or all used)")
 
 
+@dataclass(frozen=True)
+class StoredItem:
+    """A campaign item as raters get it, with the rubric its task type uses now."""
+
+    pair_id: str
+    task_type: str
+    kind: str  # regular / gold / attention
+    prompt: str
+    response_a: str
+    response_b: str
+    rubric_version: str
+    rubric: str
+
+
+def stored_items(store: Store, campaign: str) -> tuple[CampaignInfo, list[StoredItem]]:
+    """A campaign's settings and items (input order), each with its task type's current rubric."""
+    with store.connect() as conn:
+        info = get_campaign(conn, campaign)
+        rows = repo.campaign_items(conn, info.id)
+        rubrics = {tt: current_rubric(conn, info.id, tt) for tt in {r["task_type"] for r in rows}}
+    return info, [StoredItem(**r, rubric_version=rubrics[r["task_type"]][0], rubric=rubrics[r["task_type"]][1])
+                  for r in rows]
+
+
 def audit_blocks(conn: Conn, info: CampaignInfo, run: AuditRun | None) -> dict[str, str]:
     """Task types of this campaign that `run` (its latest audit) blocked by the 0.4 rule, each with the reason;
     a rubric version published after the run answers the audit, so its task types are piloted again instead."""

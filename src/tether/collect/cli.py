@@ -112,8 +112,15 @@ def status(name: Annotated[str, typer.Argument()],
     out.print(table)
     b = s["position_bias"]
     if b:
-        out.print(f"position bias so far: first shown picked {b['first']}/{b['n']} = {b['rate']:.3f} "
+        out.print(f"position bias so far (human raters): first shown picked {b['first']}/{b['n']} = {b['rate']:.3f} "
                   f"(95% CI {b['low']:.3f}-{b['high']:.3f}, binomial p={b['p_value']:.3g})")
+    for judge, n in s["ai_raters"].items():
+        p = s["position_bias_by_rater"].get(judge)
+        shown = "" if p is None else f"; first shown picked {p['first']}/{p['n']} = {p['rate']:.3f}"
+        with_ai = ", ".join(f"{tt} {v['agreement_so_far_with_ai']:.3f}" for tt, v in s["task_types"].items()
+                            if "agreement_so_far_with_ai" in v)
+        out.print(f"AI rater {judge}: {n} judgments{shown}; alpha so far with the AI raters: {with_ai or '-'} (the "
+                  "table's alpha is the human raters')", highlight=False)
 
 
 @campaign_app.command("pause")

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
 
+from tether.audit.rater_kind import judged_by_ai
 from tether.collect.assign import gold_accuracy
 from tether.collect.campaign import audit_blocks, get_campaign, task_type_states
 from tether.collect.campaign_checks import agreement_by_task_type, position_bias, rating_agreement
@@ -24,9 +25,14 @@ def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
         tasks = repo.task_type_tasks(conn, info.id)
         raters = repo.enrolments(conn, info.id)
         gold = {r.rater_id: gold_accuracy(conn, info.id, r.rater_id) for r in raters}
-    regular = [c for c in store.iter_comparisons(campaign=campaign) if "item_kind" not in c.extras]
+    everyone = [c for c in store.iter_comparisons(campaign=campaign) if "item_kind" not in c.extras]
+    ai_names = {r.id for r in store.raters() if r.is_ai}
+    # AI raters (an LLM judge as an extra rater) are reported beside the people; the rule and the campaign's
+    # numbers so far are the people's
+    ai = [c for c in everyone if judged_by_ai(c, ai_names)]
+    regular = [c for c in everyone if not judged_by_ai(c, ai_names)]
     by_rater: dict[str, list] = defaultdict(list)
-    for c in regular:
+    for c in everyone:
         by_rater[c.rater].append(c)
     bias = position_bias(regular)
     per_type: dict[str, dict[str, Any]] = {
@@ -48,6 +54,9 @@ def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
     for tt, rs in ratings.items():
         if tt in per_type and (value := rating_agreement(rs)) is not None:
             per_type[tt]["agreement_so_far"] = value
+    if ai:
+        for tt, value in agreement_by_task_type(everyone).items():
+            per_type[tt]["agreement_so_far_with_ai"] = value
     return {
         "campaign": campaign,
         "objectives": info.settings.objectives,
@@ -62,6 +71,7 @@ def campaign_status(store: Store, campaign: str) -> dict[str, Any]:
         "position_bias": None if bias is None else asdict(bias),
         "position_bias_by_rater": {r: asdict(b) for r, cs in sorted(by_rater.items())
                                    if (b := position_bias(cs)) is not None},
+        "ai_raters": {name: len(by_rater[name]) for name in sorted({c.rater for c in ai})},
         "raters": [{"rater": r.rater_id, "status": r.status, "reason": r.reason,
                     "gold_accuracy": gold[r.rater_id][0], "gold_answers": gold[r.rater_id][1]} for r in raters],
     }

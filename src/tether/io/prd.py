@@ -10,7 +10,9 @@ The import takes one rating file or a folder (every `answer_X-vs-answer_Y-...jso
   `vicuna-13b`). Human files hold up to 3 anonymous ratings per question; the 1st, 2nd and
   3rd rating of a question in a file are raters `prd-human-1`, `prd-human-2`, `prd-human-3`.
   These are rating slots, not people: the same id in another file or question need not be
-  the same person (PRD publishes no worker ids).
+  the same person (PRD publishes no worker ids). LLM reviewers are AI raters: their comparisons
+  carry interface `llm-judge`, like `tether raters judge`'s, so the audit reports them beside
+  the humans and keeps them out of the humans' 0.4 rule.
 - The campaign is `prd-vicuna80/<file stem>`: each file is one reviewing batch (one reviewer,
   one model pair, one display order). This also keeps apart the two gpt35 runs that PRD ships
   for gpt35-vs-gpt4 (`answer-gpt35-vs-answer-gpt4-...` and `answer_gpt35-vs-answer_gpt4-...`).
@@ -36,7 +38,7 @@ from typing import Any
 from tether.io.errors import BadLine, InputError
 from tether.io.jsonl import iter_jsonl
 from tether.io.sources import FieldError, get_int, get_str, read_objects
-from tether.records import Choice, Comparison, Side
+from tether.records import LLM_JUDGE_INTERFACE, Choice, Comparison, Side
 
 CAMPAIGN_PREFIX = "prd-vicuna80/"
 HUMAN = "human"
@@ -203,6 +205,7 @@ def _read_file(f: RatingFile, texts: Texts, on_bytes: Callable[[int], None] | No
             extras.update({k: v for k, v in obj.items() if k not in ("question_id", "text", "score")})
         else:
             rater = f.rater_base
+            extras["interface"] = LLM_JUDGE_INTERFACE  # an AI rater: audited beside the humans, not as one
             for key, model in (("answer1_id", f.first), ("answer2_id", f.second)):
                 given, expected = obj.get(key), answers[model][1]
                 if given is not None and expected is not None and given != expected:

@@ -205,14 +205,16 @@ def revoke(rater: Annotated[str, typer.Argument(help="Rater id.")]) -> None:
 
 @raters_app.command("judge")
 def judge_cmd(
-    file: Annotated[Path, typer.Argument(help="Pairs to judge: campaign items or comparisons JSONL (prompt, "
-                                              "response_a, response_b, task_type).")],
+    file: Annotated[Path | None, typer.Argument(help="Pairs to judge: campaign items or comparisons JSONL (prompt, "
+                                                     "response_a, response_b, task_type); leave out with "
+                                                     "--campaign to judge that campaign's items.")] = None,
     base_url: Annotated[str, typer.Option(help="OpenAI-compatible endpoint base, e.g. http://127.0.0.1:8000/v1 "
                                                "(vLLM, TGI, llama.cpp server, a hosted API); POSTs "
-                                               "BASE/chat/completions.")],
-    model: Annotated[str, typer.Option(help="Model name sent to the endpoint; the rater is judge:MODEL.")],
-    rubric: Annotated[Path, typer.Option(help="Rubric or constitution (text/Markdown): the judge's system "
-                                              "prompt.")],
+                                               "BASE/chat/completions.")] = "",
+    model: Annotated[str, typer.Option(help="Model name sent to the endpoint; the rater is judge:MODEL.")] = "",
+    rubric: Annotated[Path | None, typer.Option(help="Rubric or constitution (text/Markdown): the judge's system "
+                                                     "prompt [default with --campaign and no FILE: the campaign's "
+                                                     "rubric of each task type].", show_default=False)] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the judgments as v1 comparisons "
                                                                        "JSONL.")] = None,
     store: Annotated[bool, typer.Option("--store", help="Store the judgments in the project store.")] = False,
@@ -224,49 +226,83 @@ def judge_cmd(
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 4,
     retry_wait: Annotated[float, typer.Option(min=0, help="Seconds before the first retry of a failed call; "
                                                           "doubles each retry (5 retries).")] = 1.0,
-    campaign: Annotated[str | None, typer.Option(help="Campaign name to record on each judgment.")] = None,
+    timeout: Annotated[float, typer.Option(min=0.01, help="Seconds a call may take before it is abandoned and "
+                                                         "retried.")] = 120.0,
+    campaign: Annotated[str | None, typer.Option(help="Campaign: without FILE, judge its regular and gold items "
+                                                      "(each objective, its rubric) as an extra rater and store "
+                                                      "the verdicts into it, skipping what the judge answered "
+                                                      "before; with FILE, only recorded on each judgment.")] = None,
 ) -> None:
     """Judge pairs with an LLM through an OpenAI-compatible endpoint; verdicts are comparisons, audited like
-    a human's (`tether audit` shows the judge's position bias)."""
+    a human's (`tether audit` shows the judge's position bias and its agreement with the human raters)."""
     from tether.console import console, out, step_progress
     from tether.io import write_jsonl
     from tether.io.v1 import comparison_to_v1
     from tether.raters.judge import JudgeConfig, JudgeError, judge, load_api_key, read_items
+    from tether.raters.judge_campaign import answered, campaign_judge_items, register_judge
+    from tether.records import Side
 
+    from_campaign = file is None
+    if from_campaign and campaign is None:
+        raise fail("nothing to judge", "pass a FILE of pairs, or --campaign NAME to judge a campaign's items")
+    if not base_url or not model:
+        raise fail("--base-url and --model are required")
+    if from_campaign:
+        store = True  # a campaign's extra rater: its verdicts belong in the campaign
     if output is None and not store:
         raise fail("nowhere to put the judgments", "pass -o FILE and/or --store")
+    if rubric is None and not from_campaign:
+        raise fail("--rubric is required with a FILE of pairs")
     try:
-        rubric_text = rubric.read_text(encoding="utf-8")
+        rubric_text = "" if rubric is None else rubric.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"{rubric}: cannot read the rubric ({exc})") from None
+    db = open_store() if store else None
     try:
         key = load_api_key(api_key_env, api_key_file)
         config = JudgeConfig(base_url, model, rubric_text, both_orders=not one_order, concurrency=concurrency,
-                             retry_wait=retry_wait, campaign=campaign)
-        items = read_items(file)
+                             retry_wait=retry_wait, timeout=timeout, campaign=campaign)
+        if from_campaign:
+            items = campaign_judge_items(db, campaign, rubric_text or None)
+            done = answered(db, config)
+        else:
+            items, done = read_items(file), set()
         total = len(items) * (1 if one_order else 2)
-        with step_progress(f"judging with {model}", total) as advance:
-            result = judge(items, config, api_key=key, on_progress=advance)
+        todo = total - sum((i.pair_id, i.objective, o) in done for i in items
+                           for o in (Side.A,) + (() if one_order else (Side.B,)))
+        if from_campaign and done:
+            out.print(f"{total - todo} of {total} judgments in campaign {campaign} were made before; judging the "
+                      f"other {todo}", highlight=False)
+        if todo == 0:
+            out.print("nothing left to judge")
+            return
+        with step_progress(f"judging with {model}", todo) as advance:
+            result = judge(items, config, api_key=key, on_progress=advance, done=done)
     except (JudgeError, FileNotFoundError) as exc:
-        raise fail(str(exc), "nothing was written") from None
-    for reason in result.failures[:10]:
-        console.print(f"  {reason}", highlight=False, markup=False)
-    out.print(f"{len(result.comparisons)} judgments by {config.rater} from {total} calls; "
-              f"{result.unjudged} unjudged (call failed after retries), {result.unparsed} unparseable; "
-              f"{result.retries} retries", highlight=False)
-    if not result.comparisons:
-        raise fail(f"the judge at {base_url} gave no usable verdict", "nothing was written; see the reasons above")
-    if output is not None:
-        write_jsonl(output, (comparison_to_v1(c) for c in result.comparisons))
-        out.print(f"wrote {len(result.comparisons)} comparisons to {output}")
-    if store:
-        db = open_store()
-        try:
-            written = db.add_comparisons(result.comparisons)
-        finally:
+        if db is not None:
             db.close()
-        out.print(f"stored {written.stored} comparisons (rater {config.rater}, interface llm-judge); "
-                  f"audit them with tether audit", highlight=False)
+        raise fail(str(exc), "nothing was written") from None
+    try:
+        for reason in result.failures[:10]:
+            console.print(f"  {reason}", highlight=False, markup=False)
+        out.print(f"{len(result.comparisons)} judgments by {config.rater} from {todo} calls; "
+                  f"{result.unjudged} unjudged (call failed after retries), {result.unparsed} unparseable; "
+                  f"{result.retries} retries", highlight=False)
+        if not result.comparisons:
+            raise fail(f"the judge at {base_url} gave no usable verdict",
+                       "nothing was written; see the reasons above")
+        if output is not None:
+            write_jsonl(output, (comparison_to_v1(c) for c in result.comparisons))
+            out.print(f"wrote {len(result.comparisons)} comparisons to {output}")
+        if db is not None:
+            register_judge(db, config)
+            written = db.add_comparisons(result.comparisons)
+            where = f" into campaign {campaign}" if campaign else ""
+            out.print(f"stored {written.stored} comparisons{where} (rater {config.rater}, kind ai, interface "
+                      f"llm-judge); audit them with tether audit", highlight=False)
+    finally:
+        if db is not None:
+            db.close()
 
 
 def register(app: typer.Typer) -> None:

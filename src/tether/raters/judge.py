@@ -4,6 +4,11 @@ Each pair is judged in both display orders by default, and each verdict becomes 
 `judge:<model>`, interface `llm-judge`, `shown_first` as displayed, `choice` canonical), so `tether audit`
 measures the judge's position bias and swap consistency exactly as it does a human's.
 
+A failed call (connection error, timeout, HTTP 408/409/425/429/5xx, a body that is no chat completion) is
+retried with exponential backoff up to `max_retries` times, then the judgment is left out and counted
+(`unjudged`); a completion whose text holds no readable verdict is the model's own answer, counted
+`unparsed` and not retried. Neither is ever stored as a verdict.
+
     key = load_api_key(env="OPENAI_API_KEY")
     result = judge(read_items(path), JudgeConfig(base_url, model, rubric), api_key=key)
     result.comparisons, result.unjudged, result.unparsed
@@ -17,16 +22,16 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tether.records import Choice, Comparison, Side
+from tether.records import LLM_JUDGE_INTERFACE, Choice, Comparison, Side
 
-INTERFACE = "llm-judge"
+INTERFACE = LLM_JUDGE_INTERFACE
 MAX_RETRIES = 5
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
@@ -44,7 +49,8 @@ Compare the two answers to the user's request below, following the rubric you we
 {second}
 [The end of answer B]
 
-Reply with your verdict only: [[A]] if A is better, [[B]] if B is better, [[tie]] if neither is."""
+{objective}Reply with your verdict only: [[A]] if A is better, [[B]] if B is better, [[tie]] if neither is."""
+OBJECTIVE_LINE = "Judge the answers on this objective only: {objective}.\n\n"
 
 
 class JudgeError(RuntimeError):
@@ -53,13 +59,22 @@ class JudgeError(RuntimeError):
 
 @dataclass(frozen=True)
 class JudgeItem:
-    """One pair to judge, in canonical order."""
+    """One pair to judge, in canonical order; `rubric` (with its version) overrides the config's for this item (a
+    campaign's rubric per task type), `extras` go onto the comparison (e.g. item_kind of a campaign's gold item)."""
 
     prompt: str
     response_a: str
     response_b: str
     task_type: str = "default"
     pair_id: str | None = None
+    objective: str = "overall"
+    rubric: str | None = None
+    rubric_version: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return self.prompt, self.response_a, self.response_b, self.objective
 
 
 @dataclass(frozen=True)
@@ -80,8 +95,6 @@ class JudgeConfig:
             raise JudgeError(f"base URL must start with http:// or https://, got {self.base_url!r}")
         if not self.model.strip():
             raise JudgeError("model name is empty")
-        if not self.rubric.strip():
-            raise JudgeError("rubric is empty")
         if self.concurrency < 1 or self.max_retries < 0 or self.retry_wait < 0:
             raise JudgeError("concurrency must be >= 1, retries and retry wait >= 0")
 
@@ -222,10 +235,11 @@ class _Caller:
         """(reply text or None when every try failed, retries used, reason of the last failure)."""
         first, second = ((item.response_a, item.response_b) if shown_first is Side.A
                          else (item.response_b, item.response_a))
+        objective = "" if item.objective == "overall" else OBJECTIVE_LINE.format(objective=item.objective)
         body = {"model": self.config.model, "temperature": self.config.temperature,
-                "messages": [{"role": "system", "content": self.config.rubric},
+                "messages": [{"role": "system", "content": item.rubric or self.config.rubric},
                              {"role": "user", "content": USER_TEMPLATE.format(prompt=item.prompt, first=first,
-                                                                              second=second)}]}
+                                                                              second=second, objective=objective)}]}
         reason = ""
         for attempt in range(self.config.max_retries + 1):
             if attempt:
@@ -245,16 +259,28 @@ class _Caller:
                 return None, attempt, f"HTTP {resp.status_code} (not retried)"
             try:
                 return str(resp.json()["choices"][0]["message"]["content"] or ""), attempt, ""
-            except (ValueError, KeyError, IndexError, TypeError):
-                return None, attempt, "response is not an OpenAI chat completion"
+            except (ValueError, KeyError, IndexError, TypeError):  # a truncated body, a proxy's page: transient
+                reason = "response is not an OpenAI chat completion"
         return None, self.config.max_retries, f"{reason} after {self.config.max_retries} retries"
 
 
+def judge_jobs(items: Iterable[JudgeItem], config: JudgeConfig,
+               done: Collection[tuple[str | None, str, Side]] = ()) -> list[tuple[JudgeItem, Side]]:
+    """(item, display order) to call: both orders unless config.both_orders is off, less those in `done`
+    ((pair_id, objective, shown_first) the judge answered before: a rerun resumes instead of repeating)."""
+    jobs = [(item, order) for item in items for order in ((Side.A, Side.B) if config.both_orders else (Side.A,))
+            if (item.pair_id, item.objective, order) not in done]
+    if not config.rubric.strip() and any(not (item.rubric or "").strip() for item, _ in jobs):
+        raise JudgeError("rubric is empty")
+    return jobs
+
+
 def judge(items: Sequence[JudgeItem] | Iterable[JudgeItem], config: JudgeConfig, api_key: str | None = None,
-          on_progress: Callable[[int], None] | None = None) -> JudgeResult:
-    """Judge every pair (both display orders unless config.both_orders is off); failures are counted."""
-    jobs = [(item, order) for item in items
-            for order in ((Side.A, Side.B) if config.both_orders else (Side.A,))]
+          on_progress: Callable[[int], None] | None = None,
+          done: Collection[tuple[str | None, str, Side]] = ()) -> JudgeResult:
+    """Judge every pair (both display orders unless config.both_orders is off) but those in `done`; failures are
+    counted, never stored."""
+    jobs = judge_jobs(items, config, done)
     result = JudgeResult()
     caller = _Caller(config, api_key)
     now = datetime.now(UTC)
@@ -278,8 +304,10 @@ def judge(items: Sequence[JudgeItem] | Iterable[JudgeItem], config: JudgeConfig,
                         result.comparisons.append(Comparison(
                             prompt=item.prompt, response_a=item.response_a, response_b=item.response_b,
                             shown_first=order, choice=_canonical(verdict, order), rater=config.rater,
-                            pair_id=item.pair_id, task_type=item.task_type, campaign=config.campaign,
-                            interface=INTERFACE, rubric_version=config.rubric_version, created_at=now))
+                            pair_id=item.pair_id, task_type=item.task_type, objective=item.objective,
+                            campaign=config.campaign, interface=INTERFACE,
+                            rubric_version=item.rubric_version or config.rubric_version, created_at=now,
+                            **item.extras))
                     if on_progress is not None:
                         on_progress(1)
             except JudgeError:
@@ -289,6 +317,7 @@ def judge(items: Sequence[JudgeItem] | Iterable[JudgeItem], config: JudgeConfig,
     finally:
         caller.close()
     # a stable order whatever the threads did: the file and the store read the same on every run
-    index = {(i.prompt, i.response_a, i.response_b): n for n, i in enumerate(item for item, _ in jobs)}
-    result.comparisons.sort(key=lambda c: (index[(c.prompt, c.response_a, c.response_b)], c.shown_first.value))
+    index = {i.key: n for n, i in enumerate(item for item, _ in jobs)}
+    result.comparisons.sort(key=lambda c: (index[(c.prompt, c.response_a, c.response_b, c.objective)],
+                                           c.shown_first.value))
     return result

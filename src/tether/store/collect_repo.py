@@ -209,6 +209,21 @@ def task_type_tasks(conn: Connection, campaign_id: int) -> dict[str, str]:
                              .distinct()).all())
 
 
+def campaign_items(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
+    """Every pairwise item of a campaign with its texts (a and b canonical), in input order."""
+    ra, rb = aliased(ResponseRow), aliased(ResponseRow)
+    rows = conn.execute(
+        select(_ITEMS.pair_id, _ITEMS.task_type, _ITEMS.kind, PromptRow.text.label("prompt"),
+               ra.text.label("response_a"), rb.text.label("response_b"))
+        .join(PromptRow, PromptRow.id == _ITEMS.prompt_id)
+        .join(ra, ra.id == _ITEMS.response_a_id)
+        .join(rb, rb.id == _ITEMS.response_b_id)
+        .where(_ITEMS.campaign_id == campaign_id, _ITEMS.task == "pairwise")
+        .order_by(_ITEMS.position, _ITEMS.id)
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
 def campaign_counts(conn: Connection, campaign_id: int) -> tuple[list[tuple], list[tuple]]:
     """(task type, kind, items) and (task type, issued, answered, mean time on task in ms) of a campaign."""
     items = conn.execute(
