@@ -186,14 +186,16 @@ def overopt(
                                                  "and each seed's models and runs.")],
     seeds: Annotated[int, typer.Option(help="Seeds (0, 1, ...): each its own SFT policy, raters' labels, reward "
                                             "models and runs.", min=1)] = 1,
+    first_seed: Annotated[int, typer.Option(help="The first seed (seeds run from it upwards).", min=0)] = 0,
     policy: Annotated[Path | None, typer.Option(help="Start policy folder (a `tether sim policy`), instead of "
                                                      "training one per seed.")] = None,
     sft_steps: Annotated[int, typer.Option(help="SFT steps of the start policy.", min=1)] = 120,
     label_prompts: Annotated[int, typer.Option(help="Prompts per reward model; two sampled answers of the start "
-                                                    "policy each, judged once.", min=1)] = 400,
+                                                    "policy each, judged once.", min=1)] = 2000,
     raters: Annotated[int, typer.Option(help="Raters per pool (proxy, held-out and human pools are disjoint).",
                                         min=1)] = 20,
-    rm_epochs: Annotated[float, typer.Option(help="Reward-model epochs.", min=0.01)] = 3.0,
+    rm_epochs: Annotated[float, typer.Option(help="Reward-model epochs.", min=0.01)] = 2.0,
+    rm_lr: Annotated[float, typer.Option(help="Reward-model learning rate.", min=0.0)] = 1e-3,
     bon_prompts: Annotated[int, typer.Option(help="Best-of-n: prompts.", min=1)] = 60,
     bon_n: Annotated[int, typer.Option(help="Best-of-n: samples per prompt (n up to this).", min=2)] = 32,
     steps: Annotated[int, typer.Option(help="Steps of the unguarded RL run.", min=2)] = 80,
@@ -220,12 +222,12 @@ def overopt(
 
     if policy is not None and not (policy / "config.json").is_file():
         raise fail(f"--policy {policy}: not a policy folder (no config.json); make one with `tether sim policy`")
-    base = dict(sft_steps=sft_steps, label_prompts=label_prompts, raters=raters, rm_epochs=rm_epochs,
+    base = dict(sft_steps=sft_steps, label_prompts=label_prompts, raters=raters, rm_epochs=rm_epochs, rm_lr=rm_lr,
                 bon_prompts=bon_prompts, bon_n=bon_n, rl_steps=steps, every=every, held=held,
                 prompts_per_step=prompts_per_step, k=k, lr=lr, max_new_tokens=max_new_tokens,
                 human_pairs=human_pairs, alarm_level=alarm_level, threads=threads)
     try:
-        configs = [OveroptConfig(seed=s, **base).check() for s in range(seeds)]
+        configs = [OveroptConfig(seed=s, **base).check() for s in range(first_seed, first_seed + seeds)]
     except ValueError as exc:
         raise fail(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)

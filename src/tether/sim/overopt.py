@@ -44,20 +44,21 @@ class OveroptConfig:
 
     seed: int = 0
     sft_steps: int = 120
-    label_prompts: int = 400  # prompts per reward model, two sampled answers each (one pair)
+    label_prompts: int = 2000  # prompts per reward model, two sampled answers each (one pair)
     raters: int = 20  # per pool
-    rm_epochs: float = 3.0
-    rm_lr: float = 3e-4
+    rm_epochs: float = 2.0
+    rm_lr: float = 1e-3  # the body is tiny and SFT'd on the world: a BERT-style 5e-5 barely moves it
     bon_prompts: int = 60
     bon_n: int = 32
+    # the unguarded RL run (GRPO, no KL) and its monitor's checks
     rl_steps: int = 80
     every: int = 5
     held: int = 100
     prompts_per_step: int = 8
     k: int = 8
-    lr: float = 1e-3
+    lr: float = 1e-3  # what gave gold gains with gold as the reward (RESULTS.md, "sanity ceiling")
     max_new_tokens: int = 48
-    human_pairs: int = 50
+    human_pairs: int = 50  # simulated human judgments per check
     alarm_level: float = 0.05
     threads: int = 1
 
