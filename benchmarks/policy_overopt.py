@@ -63,14 +63,15 @@ def render(metrics: dict, command: str) -> str:
     shares = summary["stop_rules"]["heldout"]["shares"]
     guarded_met = all(x == x and x >= 0.9 for x in shares)
     best_gains = [s["rl"]["best_gold"]["gain"] for s in seeds]
-    rises = [s["rl"]["best_gold"]["step"] > 0 and s["rl"]["best_gold"]["gain"] > 0 for s in seeds]
+    rises = [s["rl"]["best_gold"]["gain"] > 0 and s["rl"]["drop_from_best"] > 0 and s["rl"]["final_proxy_gain"] > 0
+             for s in seeds]
     bon_rise = [max(s["best_of_n"]["curves"]["gold"][1:]) > s["best_of_n"]["curves"]["gold"][0] for s in seeds]
     done = [
         f"- Best-of-n with the on-policy proxy, gold rises with n at first: **{'met' if all(bon_rise) else 'not met'}"
         f"** ({sum(bon_rise)} of {len(seeds)} seeds; correlation and Gao fit in the table).",
         f"- Unguarded run: gold rising then falling while the proxy rises: **{'met' if all(rises) else 'not met'}** "
-        f"(best gold gain per seed {', '.join(f(x) for x in best_gains)}; a best at step 0 means gold fell from the "
-        f"first check).",
+        f"(best gold gain per seed {', '.join(f(x) for x in best_gains)}, then a drop and a proxy gain at the end; a "
+        f"best gain of 0 means gold fell from the first check).",
         f"- Final gold below its best by more than the seed-to-seed spread: **"
         f"{'met' if summary['drop_exceeds_spread'] else 'not met'}** (drops "
         f"{', '.join(f(x) for x in summary['drops_from_best'])}; SD of the final gain over seeds "
@@ -103,12 +104,15 @@ def main() -> None:
     parser.add_argument("out", type=Path, nargs="+", help="`tether sim overopt` folders (their seeds are pooled)")
     parser.add_argument("--command", required=True, help="the command that produced it (recorded)")
     parser.add_argument("--title", default="Over-optimisation study: unguarded vs guarded (tether sim overopt)")
+    parser.add_argument("--notes", type=Path, default=None, help="a reading of the figures to append (Markdown)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     from tether.sim.overopt import summarize
 
     seeds = [s for out in args.out for s in json.loads((out / "metrics.json").read_text())["seeds"]]
     text = render({"seeds": seeds, "summary": summarize(seeds)}, args.command)
+    if args.notes is not None:
+        text += "\n" + args.notes.read_text(encoding="utf-8").strip() + "\n"
     print(text)
     if not args.no_write:
         write_subsection(args.title, text)
