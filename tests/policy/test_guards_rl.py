@@ -107,6 +107,22 @@ def test_no_rollback_keeps_the_last_weights_and_raise_kl_is_recorded(lm: Path, t
     assert all(r["kl_coef"] == pytest.approx(0.02) for r in rows if r["step"] > raised)
 
 
+def test_without_stop_on_alarm_the_run_goes_on_and_a_raise_of_1_leaves_the_kl_alone(lm: Path,
+                                                                                     tmp_path: Path) -> None:
+    from tether.policy.rl import train_rl
+
+    res = train_rl(lm, PROMPTS, rising_proxy(), tmp_path / "run", _cfg(stop_on_alarm=False, kl_raise=1.0, kl_coef=0.0,
+                                                                        steps=6), progress=False,
+                   heldout=rise_then_fall(peak=2, delta=0.004), heldout_prompts=HELDOUT)
+    assert res.steps == 6 and res.stopped is None
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    checks = [r for r in rows if "monitor/heldout" in r]
+    assert [r["step"] for r in checks] == list(range(7)) and checks[-1]["monitor/alarm"] == 1.0
+    assert any(r["monitor/raise_kl"] for r in checks)  # the gap opened, and nothing was raised
+    assert all(r["kl_coef"] == 0.0 for r in rows if "kl_coef" in r)
+    assert "kl_raised" not in [e["event"] for e in res.monitor["events"]]
+
+
 def test_a_monitor_without_heldout_fails_before_any_work(lm: Path, tmp_path: Path) -> None:
     from tether.policy.rl import train_rl
 

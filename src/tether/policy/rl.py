@@ -256,7 +256,7 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
             yield metrics
             if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
                 save_checkpoint(accelerator, out / "checkpoints", step)
-            if guard is not None and metrics.get("monitor/alarm"):
+            if guard is not None and metrics.get("monitor/alarm") and cfg.stop_on_alarm:
                 result.stopped = f"over-optimisation alarm at step {step}: {guard.monitor.events[-1]['why']}"
                 if cfg.rollback:
                     actor = opt.accelerator.unwrap_model(opt.model)

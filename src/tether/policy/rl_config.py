@@ -52,10 +52,13 @@ class RLConfig:
     kl_horizon: float = setting(10000.0, "adaptive: horizon in completions")
     max_sqrt_kl: float = setting(2.0, "budget: stop once sqrt(KL per completion) exceeds this")
     monitor_every: int = setting(0, "over-optimisation monitor: score the held-out prompts every N steps (0: off)")
+    stop_on_alarm: bool = setting(True, "monitor: stop the run at the alarm (off: record it and go on, as a "
+                                    "study's unguarded arm does)")
     rollback: bool = setting(True, "monitor: on the alarm, roll back to the best check's weights (else keep the last)")
     alarm_level: float = setting(0.05, "monitor: false-alarm rate of the sequential alarm over --alarm-horizon checks")
     alarm_horizon: int = setting(50, "monitor: checks the false-alarm rate is controlled over")
-    kl_raise: float = setting(2.0, "monitor: factor the KL coefficient is raised by when the proxy/held-out gap opens")
+    kl_raise: float = setting(2.0, "monitor: factor the KL coefficient is raised by when the proxy/held-out gap opens "
+                              "(1: never raised)")
     value_coef: float = setting(0.1, "PPO: weight of the value loss")
     value_clip: float = setting(0.2, "PPO: value clip")
     gamma: float = setting(1.0, "PPO: discount")

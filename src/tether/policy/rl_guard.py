@@ -120,7 +120,7 @@ class Guard:
 
     def raised_coef(self, rec: dict[str, Any], coef: float) -> float | None:
         """The new KL coefficient if this check opened the gap (recorded with why), else None."""
-        if not rec["raise_kl"]:
+        if not rec["raise_kl"] or self.monitor.raise_kl <= 1:  # a factor of 1 turns the raise off
             return None
         new = max(coef * self.monitor.raise_kl, MIN_KL_COEF)
         self.monitor.record_kl_raise(rec["step"], coef, new, rec)

@@ -180,6 +180,71 @@ def policy(
         out.print("gold on held-out prompts: " + ", ".join(f"{k} {v:.3f}" for k, v in s.items()))
 
 
+@sim_app.command()
+def overopt(
+    out_dir: Annotated[Path, typer.Argument(help="Folder for the report (report.html), the metrics (metrics.json) "
+                                                 "and each seed's models and runs.")],
+    seeds: Annotated[int, typer.Option(help="Seeds (0, 1, ...): each its own SFT policy, raters' labels, reward "
+                                            "models and runs.", min=1)] = 1,
+    first_seed: Annotated[int, typer.Option(help="The first seed (seeds run from it upwards).", min=0)] = 0,
+    policy: Annotated[Path | None, typer.Option(help="Start policy folder (a `tether sim policy`), instead of "
+                                                     "training one per seed.")] = None,
+    sft_steps: Annotated[int, typer.Option(help="SFT steps of the start policy.", min=1)] = 120,
+    label_prompts: Annotated[int, typer.Option(help="Prompts per reward model; two sampled answers of the start "
+                                                    "policy each, judged once.", min=1)] = 2000,
+    raters: Annotated[int, typer.Option(help="Raters per pool (proxy, held-out and human pools are disjoint).",
+                                        min=1)] = 20,
+    rm_epochs: Annotated[float, typer.Option(help="Reward-model epochs.", min=0.01)] = 2.0,
+    rm_lr: Annotated[float, typer.Option(help="Reward-model learning rate.", min=0.0)] = 1e-3,
+    bon_prompts: Annotated[int, typer.Option(help="Best-of-n: prompts.", min=1)] = 60,
+    bon_n: Annotated[int, typer.Option(help="Best-of-n: samples per prompt (n up to this).", min=2)] = 32,
+    steps: Annotated[int, typer.Option(help="Steps of the unguarded RL run.", min=2)] = 80,
+    every: Annotated[int, typer.Option(help="Monitor check every N steps.", min=1)] = 5,
+    held: Annotated[int, typer.Option(help="Held-out prompts per check.", min=2)] = 100,
+    prompts_per_step: Annotated[int, typer.Option(help="RL prompts per step.", min=1)] = 8,
+    k: Annotated[int, typer.Option(help="RL completions per prompt.", min=2)] = 8,
+    lr: Annotated[float, typer.Option(help="RL learning rate.", min=0.0)] = 1e-3,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per answer at most.", min=1)] = 48,
+    human_pairs: Annotated[int, typer.Option(help="Simulated human judgments per check (the human stop rule).",
+                                             min=1)] = 50,
+    alarm_level: Annotated[float, typer.Option(help="False-alarm level of the monitor's sequential alarm.",
+                                               min=0.0001, max=0.5)] = 0.05,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch.", min=1)] = 1,
+) -> None:
+    """Over-optimisation study: a proxy reward model trained on raters' labels of the start policy's own samples,
+    best-of-n and an unguarded RL run against it, and the monitor's stop rules (held-out reward model, gold, a
+    small human sample) judged by the gold reward. Writes one HTML report and metrics.json."""
+    import json
+
+    from tether.console import out
+    from tether.sim.overopt import OveroptConfig, json_default, run_seed, summarize
+    from tether.sim.overopt_report import write_overopt_report
+
+    if policy is not None and not (policy / "config.json").is_file():
+        raise fail(f"--policy {policy}: not a policy folder (no config.json); make one with `tether sim policy`")
+    base = dict(sft_steps=sft_steps, label_prompts=label_prompts, raters=raters, rm_epochs=rm_epochs, rm_lr=rm_lr,
+                bon_prompts=bon_prompts, bon_n=bon_n, rl_steps=steps, every=every, held=held,
+                prompts_per_step=prompts_per_step, k=k, lr=lr, max_new_tokens=max_new_tokens,
+                human_pairs=human_pairs, alarm_level=alarm_level, threads=threads)
+    try:
+        configs = [OveroptConfig(seed=s, **base).check() for s in range(first_seed, first_seed + seeds)]
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = [run_seed(c, out_dir / f"seed-{c.seed}", policy=policy, progress=out.print) for c in configs]
+    summary = summarize(results)
+    (out_dir / "metrics.json").write_text(json.dumps({"summary": summary, "seeds": results}, indent=2,
+                                                     default=json_default), encoding="utf-8")
+    report = write_overopt_report(results, summary, out_dir / "report.html")
+    for r in results:
+        rl = r["rl"]
+        guarded = rl["stop_rules"]["heldout"]
+        out.print(f"seed {r['seed']}: unguarded gold gain best {rl['best_gold']['gain']:+.4f} (step "
+                  f"{rl['best_gold']['step']}), final {rl['final_gold_gain']:+.4f}; guarded (held-out RM) stops at "
+                  f"{guarded['alarm_step']}, keeps step {guarded['kept_step']}: gain {guarded['gold_gain']:+.4f}")
+    out.print(f"report: {report}; metrics: {out_dir / 'metrics.json'}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the `sim` sub-app to the `tether` command, and the world's gold as `tether shift redteam --gold` and as
     the evaluator `gold` of `tether policy rl/eval`."""

@@ -1,0 +1,80 @@
+"""`tether sim overopt`: a tiny run writes the report and the metrics with the computed fields; the best-of-n and
+stop-rule arithmetic on known inputs."""
+
+from __future__ import annotations
+
+import json
+from math import comb
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tether.cli import app
+from tether.sim.overopt import best_of_n, best_of_n_weights, bon_kl, replay
+
+
+def test_best_of_n_weights_are_the_order_statistics_of_a_draw() -> None:
+    w = best_of_n_weights(3, 5)
+    assert w.sum() == pytest.approx(1.0)
+    assert w[-1] == pytest.approx(comb(4, 2) / comb(5, 3))  # the top sample is in the draw 6 times out of 10
+    assert w[:2].sum() == 0  # the two lowest can never be the best of three
+    assert bon_kl(1) == 0 and bon_kl(32) == pytest.approx(np.log(32) - 31 / 32)
+
+
+def test_best_of_n_follows_the_picker_not_the_score() -> None:
+    proxy = np.array([[0.0, 1.0, 2.0, 3.0]])
+    gold = np.array([[4.0, 3.0, 2.0, 1.0]])  # the proxy ranks exactly backwards
+    curves = best_of_n(proxy, {"gold": gold, "proxy": proxy}, [1, 2, 4])
+    assert curves["gold"][0] == pytest.approx(gold.mean())
+    assert curves["gold"][-1] == pytest.approx(1.0)
+    assert curves["proxy"] == sorted(curves["proxy"])  # the picker's own score rises with n
+    assert curves["gold"] == sorted(curves["gold"], reverse=True)
+
+
+def test_replay_stops_where_the_evaluator_turns_and_keeps_its_best_check() -> None:
+    rng = np.random.default_rng(0)
+    checks = []
+    for i, level in enumerate([0.0, 0.2, 0.4, 0.6, 0.5, 0.3, 0.1, -0.1, -0.3, -0.5, -0.7, -0.9]):
+        checks.append({"step": i * 5, "sqrt_kl": 0.1 * i, "texts": ["x"] * 200,
+                       "proxy_scores": np.full(200, float(i)) + rng.normal(0, 0.01, 200),
+                       "heldout": level + rng.normal(0, 0.1, 200), "gold_gain": level})
+    rule = replay(checks, "heldout", 0.05, 12)
+    assert rule["alarm_step"] is not None and rule["alarm_step"] > 15
+    assert rule["kept_step"] == 15 and rule["gold_gain"] == pytest.approx(0.6)
+
+
+def test_tiny_overopt_run_writes_report_and_metrics(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    result = CliRunner().invoke(app, [
+        "sim", "overopt", str(out), "--sft-steps", "20", "--label-prompts", "24", "--raters", "4", "--rm-epochs",
+        "1", "--bon-prompts", "4", "--bon-n", "4", "--steps", "4", "--every", "2", "--held", "6", "--prompts-per-step",
+        "2", "--k", "2", "--max-new-tokens", "10", "--human-pairs", "4"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    seed = metrics["seeds"][0]
+    bon, rl = seed["best_of_n"], seed["rl"]
+    assert bon["curves"]["n"] == [1, 2, 3, 4] and len(bon["curves"]["gold"]) == 4
+    assert bon["curves"]["oracle_gold"] == sorted(bon["curves"]["oracle_gold"])  # gold's own pick never loses
+    assert "alpha" in bon["fit"] and -1 <= bon["corr_proxy_gold"]["overall"] <= 1
+    curve = rl["curve"]
+    assert curve["step"] == [0, 2, 4] and curve["gold_gain"][0] == 0 and curve["sqrt_kl"][0] == 0
+    assert rl["best_gold"]["gain"] == max(curve["gold_gain"])
+    assert rl["final_gold_gain"] == curve["gold_gain"][-1]
+    assert set(rl["stop_rules"]) == {"heldout", "gold", "human"}
+    assert rl["stop_rules"]["heldout"]["alarm_step"] == rl["stop_rules"]["heldout"]["live_alarm_step"]
+    for pool in ("proxy", "heldout"):
+        assert seed["labels"][pool]["pairs"] > 0
+    assert metrics["summary"]["final_gold_gains"] == [rl["final_gold_gain"]]
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert "Best-of-n with the proxy" in page and "Stop rules on this run" in page
+    assert (out / "seed-0" / "rl-unguarded" / "metrics.jsonl").is_file()
+
+
+def test_overopt_refuses_a_missing_policy_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["sim", "overopt", str(tmp_path / "x"), "--policy", str(tmp_path)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code != 0
+    assert "not a policy folder" in result.output
