@@ -182,6 +182,22 @@ class ModelVersionRow(Base):
     __table_args__ = (UniqueConstraint("name", "version", name="uq_model_versions_name_version"),)
 
 
+class PromotionRow(Base):
+    """Champion history per role: append-only, so every promotion, refusal and rollback stays on record."""
+
+    __tablename__ = "promotions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    role: Mapped[str] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(255))
+    version: Mapped[str | None] = mapped_column(String(64))
+    checks: Mapped[list[Any] | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditRunRow(Base):
     """An audit as later stages read it; `result` is the audit's whole JSON, the other columns what they query."""
 

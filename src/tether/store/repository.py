@@ -35,6 +35,7 @@ from tether.store.models import (
     RaterRow,
     ResponseRow,
 )
+from tether.store.promotions_repo import Promotions
 from tether.store.registry import StageResults
 
 CHUNK = 5000
@@ -63,7 +64,7 @@ _COMPARISON_LOAD = [
 ]
 
 
-class Store(StageResults, EventStore):
+class Store(StageResults, Promotions, EventStore):
     """Access to a Tether database (SQLite embedded by default, PostgreSQL by URL)."""
 
     def __init__(self, url: str, *, migrate: bool = True, durable: bool = False) -> None:
