@@ -24,20 +24,20 @@ def test_upgrade_adds_promotions_and_keeps_the_registry(store_url: str) -> None:
     assert current_revision(store.engine) == "0009"
     with store.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert [d for d in diffs if "promotions" in repr(d)] == []
+    assert [d for d in diffs if any(t in repr(d) for t in ("promotions", "loop_ticks", "loop_locks"))] == []
     store.add_promotion(Promotion(role="reward", action="promote", path="/m/rm", model="rm", version="v1",
                                   reason="first"))
     assert store.champion("reward").model == "rm" and store.model_versions()[0].path == "/m/rm"
     store.close()
 
 
-def test_downgrade_to_0006_drops_promotions(store_url: str) -> None:
+def test_downgrade_to_0006_drops_the_loop_tables(store_url: str) -> None:
     store = Store(store_url)
     cfg = _alembic_config(store.engine)
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0006")
     with store.engine.connect() as conn:
-        assert "promotions" not in inspect(conn).get_table_names()
+        assert not {"promotions", "loop_ticks", "loop_locks"} & set(inspect(conn).get_table_names())
     assert current_revision(store.engine) == "0006"
     store.close()

@@ -103,8 +103,9 @@ def deploy_forget(
         res = forget(store, name, traces=trace or (), user=user, redactors=Ingestor(store).lookup_redactors(name))
     finally:
         store.close()
+    batch = f" (and {res.batch_items} annotation-batch items and judgments)" if res.batch_items else ""
     out.print(f"deleted {res.events} events, {res.outcomes} outcomes and {res.pairs} preference pairs "
-              f"from {res.traces} traces of events tenant {name!r}", highlight=False)
+              f"from {res.traces} traces of events tenant {name!r}{batch}", highlight=False)
 
 
 @deploy_app.command("redact")

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from tether.cli_support import fail, load_pairs, open_store
-from tether.console import out
+from tether.cli_support import config_options, fail, load_pairs, open_store
+from tether.console import console, out
+from tether.loop.config import LoopConfig
 
 models_app = typer.Typer(help="The registry: every recorded model version with its lineage, config and gate; the "
                               "champion of each role (challenge, promote, rollback).", no_args_is_help=True)
@@ -21,6 +23,7 @@ DEFAULT_ROLE = "reward"
 
 def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
+    _register_loop(app)
 
 
 @models_app.command("list")
@@ -288,3 +291,80 @@ def champion_cmd(
                 if not c["passed"]:
                     value = "n/a" if c["value"] is None else f"{c['value']:.4f}"
                     out.print(f"      failed {c['name']}: {value} vs {c['threshold']}", highlight=False, markup=False)
+
+
+loop_app = typer.Typer(help="The loop: retrain on a cadence and on evidence, promote only what is better "
+                            "(run `tether loop tick` from cron, a CronJob or an Airflow task).", no_args_is_help=True)
+LOOP_OPTIONS = ("role", "cadence_days", "window_days", "drift_alpha", "negative_feedback_rise", "outcome_auc_drop",
+                "min_window", "batch_prompts", "policy", "rubric", "raters", "overlap", "objectives",
+                "heldout_fraction", "backbone", "train_steps", "max_length", "lock_hours", "seed")
+
+
+def _register_loop(app: typer.Typer) -> None:
+    app.add_typer(loop_app, name="loop")
+
+
+@loop_app.command("tick")
+@config_options(LoopConfig, "loop", LOOP_OPTIONS)
+def tick_cmd(
+    project: Annotated[str | None, typer.Option(help="Events tenant to watch \\[default: the project's name].")
+                       ] = None,
+    models_dir: Annotated[Path | None, typer.Option(help="Where retrained models go \\[default: <project>/models].")
+                          ] = None,
+    now: Annotated[datetime | None, typer.Option(help="Evaluate as of this UTC time (replays, simulations) "
+                                                 "\\[default: now].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tick as JSON.")] = False,
+    *,
+    config: LoopConfig,
+) -> None:
+    """Run what is due, once: wait on an open batch, or retrain and challenge when it is labelled, or evaluate the
+    triggers and open a batch of production prompts when one fires. Idempotent; safe to schedule."""
+    from tether.cli_support import events_tenant, require_project
+    from tether.loop.tick import LoopError, tick
+
+    root = require_project().root
+    store = open_store()
+    try:
+        when = None if now is None else (now if now.tzinfo else now.replace(tzinfo=UTC))
+        result = tick(store, config, project=events_tenant(project), models_dir=models_dir or root / "models",
+                      now=when, on_step=lambda msg: console.print(msg, style="dim", highlight=False))
+    except (LoopError, ValueError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        out.print_json(json.dumps(result.to_dict()))
+        return
+    for t in result.triggers:
+        out.print(f"  {'FIRED' if t.fired else 'quiet'} {t.name}: {t.detail}", highlight=False, markup=False)
+    for a in result.actions:
+        out.print(a, highlight=False, markup=False)
+    out.print(f"tick {result.tick_id or '-'}: {result.state}", highlight=False)
+
+
+@loop_app.command("status")
+def status_cmd(
+    role: RoleOpt = DEFAULT_ROLE,
+    limit: Annotated[int, typer.Option(help="Ticks shown, newest first.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The loop's recent ticks: state, the batch pending, the triggers that fired and what was done."""
+    store = open_store()
+    try:
+        ticks = store.ticks(role, limit=limit)
+        champion = store.champion(role)
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(json.dumps({"role": role, "champion": champion and champion.path, "ticks": ticks},
+                                    default=str, indent=2) + "\n")
+        return
+    out.print(f"role {role!r}: champion {champion.path if champion else 'none'}", highlight=False)
+    if not ticks:
+        out.print("no ticks yet (tether loop tick)")
+    for t in ticks:
+        fired = [x["name"] for x in t["triggers"] or [] if x["fired"]]
+        out.print(f"  tick {t['id']} {t['started_at']:%Y-%m-%d %H:%M} {t['state']:<10} {t['campaign'] or ''}"
+                  + (f" fired: {', '.join(fired)}" if fired else ""), highlight=False)
+        for a in t["actions"] or []:
+            out.print(f"      {a}", highlight=False, markup=False)

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from tether.records import Event
 from tether.store.deploy_models import ApiKeyRow, ProjectSecretRow
 from tether.store.event_store import event_from_row
+from tether.store.loop_repo import forget_batch_traces
 from tether.store.models import EventRow, OutcomeRow, PreferencePairRow
 from tether.store.repository import Store
 
@@ -102,9 +103,9 @@ def traces_with_attribute(store: Store, project: str, keys: Sequence[str], value
 _TRACE_KEYS = ("trace_id", "chosen_trace_id", "rejected_trace_id")
 
 
-def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[int, int, int]:
-    """In one transaction, delete the traces' events and outcomes in the project and
-    preference pairs whose provenance names one; returns (events, outcomes, pairs) deleted."""
+def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[int, int, int, int]:
+    """In one transaction, delete the traces' events and outcomes in the project, preference pairs whose provenance
+    names one, and what loop batches made of them; returns (events, outcomes, pairs, batch judgments + items)."""
     ids = sorted(traces)
     events = outcomes = pairs = 0
     with store.write_transaction() as conn:
@@ -121,4 +122,5 @@ def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[
         for i in range(0, len(doomed), _CHUNK):
             pairs += conn.execute(
                 delete(PreferencePairRow).where(PreferencePairRow.id.in_(doomed[i : i + _CHUNK]))).rowcount or 0
-    return events, outcomes, pairs
+        batches = forget_batch_traces(conn, project, set(traces))
+    return events, outcomes, pairs, batches
