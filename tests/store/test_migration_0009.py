@@ -1,4 +1,5 @@
-"""0009 adds the promotions table (the champion history), from 0006, on SQLite and PostgreSQL, and drops it back."""
+"""0009 adds the loop tables (champion history, ticks, lock) and key scopes, from 0006, on SQLite and PostgreSQL,
+and drops them back."""
 
 from __future__ import annotations
 
@@ -20,11 +21,18 @@ def test_upgrade_adds_promotions_and_keeps_the_registry(store_url: str) -> None:
     with store.engine.begin() as conn:
         conn.execute(text("INSERT INTO model_versions (name, version, kind, path, created_at) "
                           "VALUES ('rm', 'v1', 'reward', '/m/rm', CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO api_keys (project, key_hash, prefix, name, created_at) "
+                          "VALUES ('shop', 'h', 'tk_abc', '', CURRENT_TIMESTAMP)"))
     upgrade(store.engine)
     assert current_revision(store.engine) == "0009"
     with store.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert [d for d in diffs if any(t in repr(d) for t in ("promotions", "loop_ticks", "loop_locks"))] == []
+    assert [d for d in diffs if any(t in repr(d) for t in ("promotions", "loop_ticks", "loop_locks", "api_keys"))
+            ] == []
+    from tether.store import deploy_repo
+
+    key = deploy_repo.list_keys(store, "shop")[0]  # a key from before keeps its full ingestion scope
+    assert (key.scope, key.origins) == ("ingest", ())
     store.add_promotion(Promotion(role="reward", action="promote", path="/m/rm", model="rm", version="v1",
                                   reason="first"))
     assert store.champion("reward").model == "rm" and store.model_versions()[0].path == "/m/rm"
@@ -39,5 +47,6 @@ def test_downgrade_to_0006_drops_the_loop_tables(store_url: str) -> None:
         command.downgrade(cfg, "0006")
     with store.engine.connect() as conn:
         assert not {"promotions", "loop_ticks", "loop_locks"} & set(inspect(conn).get_table_names())
+        assert not {"scope", "origins"} & {c["name"] for c in inspect(conn).get_columns("api_keys")}
     assert current_revision(store.engine) == "0006"
     store.close()

@@ -21,7 +21,7 @@ _KEYS = ApiKeyRow.__table__
 
 @dataclass(frozen=True)
 class KeyInfo:
-    """What a key is allowed to do: the project it belongs to."""
+    """What a key is allowed to do: the project it belongs to; `feedback` keys only post feedback, from `origins`."""
 
     id: int
     project: str
@@ -29,12 +29,16 @@ class KeyInfo:
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    scope: str = "ingest"
+    origins: tuple[str, ...] = ()
 
 
-def add_key(store: Store, project: str, key_hash: str, prefix: str, name: str) -> None:
+def add_key(store: Store, project: str, key_hash: str, prefix: str, name: str, *, scope: str = "ingest",
+            origins: Sequence[str] = ()) -> None:
     with store.write_transaction() as conn:
         conn.execute(_KEYS.insert(), [{"project": project, "key_hash": key_hash, "prefix": prefix, "name": name,
-                                       "created_at": datetime.now(UTC), "revoked_at": None}])
+                                       "created_at": datetime.now(UTC), "revoked_at": None, "scope": scope,
+                                       "origins": list(origins) or None}])
 
 
 def revoke_keys(store: Store, *, key_hash: str | None = None, prefix: str | None = None) -> int:
@@ -53,7 +57,8 @@ def list_keys(store: Store, project: str | None = None, *, key_hash: str | None 
     if key_hash is not None:
         stmt = stmt.where(ApiKeyRow.key_hash == key_hash)
     with store.connect() as conn:
-        return [KeyInfo(r.id, r.project, r.prefix, r.name, r.created_at, r.revoked_at) for r in conn.execute(stmt)]
+        return [KeyInfo(r.id, r.project, r.prefix, r.name, r.created_at, r.revoked_at, r.scope,
+                        tuple(r.origins or ())) for r in conn.execute(stmt)]
 
 
 def stored_project_secrets(store: Store) -> dict[str, str]:

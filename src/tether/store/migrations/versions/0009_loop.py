@@ -1,5 +1,6 @@
 """the loop: the champion history of each role (promote, refuse with the failing checks, roll back), loop ticks
-and their lock
+and their lock; API keys get a scope and allowed origins (publishable feedback keys for the widget; existing keys
+keep full ingestion scope)
 
 Revision ID: 0009
 Revises: 0006
@@ -53,7 +54,15 @@ def upgrade() -> None:
     )
 
 
+    with op.batch_alter_table("api_keys") as batch:
+        batch.add_column(sa.Column("scope", sa.String(length=16), nullable=False, server_default="ingest"))
+        batch.add_column(sa.Column("origins", sa.JSON(), nullable=True))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("api_keys") as batch:
+        batch.drop_column("origins")
+        batch.drop_column("scope")
     op.drop_table("loop_locks")
     op.drop_index("ix_loop_ticks_role", table_name="loop_ticks")
     op.drop_table("loop_ticks")
