@@ -368,3 +368,25 @@ def status_cmd(
                   + (f" fired: {', '.join(fired)}" if fired else ""), highlight=False)
         for a in t["actions"] or []:
             out.print(f"      {a}", highlight=False, markup=False)
+
+
+@loop_app.command("dashboard")
+def dashboard_cmd(
+    out_file: Annotated[Path, typer.Option("-o", "--out", help="HTML file to write.")],
+    role: RoleOpt = DEFAULT_ROLE,
+    project: Annotated[str | None, typer.Option(help="Events tenant \\[default: the project's name].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Also print the data as JSON.")] = False,
+) -> None:
+    """The alignment-drift dashboard as one self-contained HTML file (also served at /collect/admin/loop)."""
+    from tether.cli_support import events_tenant
+    from tether.loop.dashboard import dashboard_data, render_html
+
+    store = open_store()
+    try:
+        data = dashboard_data(store, role=role, project=events_tenant(project))
+    finally:
+        store.close()
+    out_file.write_text(render_html(data), encoding="utf-8")
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    out.print(f"dashboard: {out_file} ({len(data['alarms'])} open alarms)", highlight=False)

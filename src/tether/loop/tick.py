@@ -209,6 +209,31 @@ def _evidence(store: Any, cfg: LoopConfig, project: str, now: datetime) -> Evide
     return ev
 
 
+SCORED_PER_WINDOW = 500
+
+
+def _score_summary(ev: Evidence, cfg: LoopConfig) -> dict[str, float] | None:
+    """Quantiles of the champion's scores of the window's logged answers (a seeded sample of at most 500)."""
+    import numpy as np
+
+    if ev.champion_model is None:
+        return None
+    since = ev.now - timedelta(days=cfg.window_days)
+    gens = [e for e in ev.events if e.type.value == "generation" and e.prompt and e.response
+            and since <= _aware(e.timestamp) < ev.now]
+    if not gens:
+        return None
+    rng = np.random.default_rng(cfg.seed)
+    if len(gens) > SCORED_PER_WINDOW:
+        gens = [gens[i] for i in sorted(rng.choice(len(gens), SCORED_PER_WINDOW, replace=False))]
+    scores = ev.champion_model.score([g.prompt for g in gens], [g.response for g in gens])
+    scores = getattr(scores, "scores", scores)
+    head = cfg.objectives[0] if cfg.objectives[0] in scores else next(iter(scores))
+    q = np.quantile(np.asarray(scores[head], dtype=float), [0.1, 0.25, 0.5, 0.75, 0.9])
+    return {"n": len(gens), "objective": head, **{k: round(float(v), 5) for k, v in zip(
+        ("p10", "p25", "p50", "p75", "p90"), q, strict=True)}}
+
+
 def _check_batch_settings(cfg: LoopConfig, candidates: CandidateFn | None) -> None:
     """Everything a batch needs, checked before any work, every problem named at once."""
     problems = []
@@ -228,16 +253,20 @@ def _watch(store: Any, cfg: LoopConfig, project: str, now: datetime, candidates:
            step: Callable[[str], None]) -> TickResult:
     _check_batch_settings(cfg, candidates)
     step("evaluate the triggers")
-    triggers = evaluate_triggers(_evidence(store, cfg, project, now), cfg)
+    evidence = _evidence(store, cfg, project, now)
+    triggers = evaluate_triggers(evidence, cfg)
+    scores = _score_summary(evidence, cfg)  # the dashboard's reward-score distribution over time
     fired = [t for t in triggers if t.fired]
     if not fired:
         tick_id = store.add_tick(cfg.role, "idle", triggers=[t.to_dict() for t in triggers],
-                                 actions=["nothing due"], finished_at=datetime.now(UTC))
-        return TickResult("idle", tick_id, triggers=triggers, actions=["nothing due"])
+                                 actions=["nothing due"], result={"scores": scores, "window_end": now.isoformat()},
+                                 finished_at=datetime.now(UTC))
+        return TickResult("idle", tick_id, triggers=triggers, actions=["nothing due"], result={"scores": scores})
     campaign, items, picked = _open_batch(store, cfg, project, now, candidates, step)
     actions = [f"due: {', '.join(t.name for t in fired)}",
                f"opened batch {campaign}: {len(items)} production prompts for {cfg.overlap} raters each"]
-    result = {"items": items, "overlap": cfg.overlap, "picked": picked, "project": project}
+    result = {"items": items, "overlap": cfg.overlap, "picked": picked, "project": project, "scores": scores,
+              "window_end": now.isoformat()}
     tick_id = store.add_tick(cfg.role, "labelling", campaign=campaign, triggers=[t.to_dict() for t in triggers],
                              actions=actions, result=result, finished_at=datetime.now(UTC))
     return TickResult("labelling", tick_id, campaign, triggers, actions, {"items": len(items), "picked": picked})
