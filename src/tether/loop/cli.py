@@ -390,3 +390,27 @@ def dashboard_cmd(
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     out.print(f"dashboard: {out_file} ({len(data['alarms'])} open alarms)", highlight=False)
+
+
+@models_app.command("canary")
+def canary_cmd(
+    model: Annotated[Path, typer.Argument(help="Challenger folder to give a share of the traffic.")],
+    share: Annotated[float, typer.Option(help="Share of users (or traces) it serves, e.g. 0.1.")],
+    role: Annotated[str, typer.Option("--role", help="The role (e.g. policy).")] = "policy",
+    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+    kind: Annotated[str, typer.Option(help="policy, reward or cost.")] = "policy",
+) -> None:
+    """Serve MODEL to --share of the role's users beside the champion (GET /v1/assignment tells the application which
+    one per user, sticky), until the next promotion, refusal or rollback of the role ends it."""
+    from tether.loop.promotion import PromotionError, canary
+
+    if not model.is_dir():
+        raise fail(f"{model}: no such model folder")
+    store = open_store()
+    try:
+        record = canary(store, role, model, share=share, reason=reason, kind=kind)
+    except PromotionError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    out.print(f"canary: {record.path} serves {share:.0%} of role {role!r}", highlight=False)

@@ -7,12 +7,14 @@ named earlier champion). Every decision is appended to the store (`promotions`),
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from tether.records import Promotion
 
-__all__ = ["PromotionError", "serving_stack", "record_challenge", "promote", "rollback", "registry_name"]
+__all__ = ["PromotionError", "serving_stack", "record_challenge", "promote", "rollback", "registry_name", "canary",
+           "arms", "assign"]
 
 
 class PromotionError(ValueError):
@@ -39,10 +41,11 @@ def registry_name(store: Any, path: str) -> tuple[str | None, str | None]:
     return (versions[-1].name, versions[-1].version) if versions else (None, None)
 
 
-def _record(store: Any, role: str, action: str, path: str, kind: str, checks: list[dict], reason: str) -> Promotion:
+def _record(store: Any, role: str, action: str, path: str, kind: str, checks: list[dict], reason: str,
+            share: float | None = None) -> Promotion:
     name, version = registry_name(store, path)
     return store.add_promotion(Promotion(role=role, action=action, kind=kind, path=path, model=name,
-                                         version=version, checks=checks, reason=reason))
+                                         version=version, checks=checks, reason=reason, share=share))
 
 
 def record_challenge(store: Any, role: str, challenger: str | Path, result: Any, *, kind: str = "reward",
@@ -95,3 +98,40 @@ def _matches(store: Any, path: str, wanted: str) -> bool:
         return True
     name, version = registry_name(store, path)
     return name is not None and wanted in (name, f"{name}@{version}")
+
+
+def canary(store: Any, role: str, model: str | Path, *, share: float, reason: str, kind: str = "policy") -> Promotion:
+    """Give a challenger `share` of the role's traffic beside the champion (sticky per user or trace, see `assign`),
+    until the next promotion, refusal or rollback of the role ends it."""
+    if not 0 < share < 1:
+        raise PromotionError(f"share {share}: a canary gets a share strictly between 0 and 1")
+    path = str(Path(model).resolve())
+    stack = serving_stack(store.promotions(role))
+    if not stack:
+        raise PromotionError(f"role {role!r} has no champion: promote one first (a canary runs beside it)")
+    if stack[-1] == path:
+        raise PromotionError(f"{model} already serves role {role!r}")
+    return _record(store, role, "canary", path, kind, [], reason or "canary", share)
+
+
+def arms(history: list[Promotion]) -> tuple[Promotion | None, Promotion | None]:
+    """(the decision behind the serving champion, the running canary or None) after replaying the history."""
+    stack = serving_stack(history)
+    champion = next((p for p in reversed(history) if p.action in ("promote", "rollback") and stack
+                     and p.path == stack[-1]), None)
+    running = None
+    for p in history:
+        running = p if p.action == "canary" else None  # any later decision ends a canary
+    return champion, running
+
+
+def assign(history: list[Promotion], role: str, unit: str) -> tuple[str, Promotion]:
+    """Which arm serves `unit` (a user or trace id): ("champion" | "challenger", its decision record). Sticky: the
+    same unit gets the same arm while the canary runs, from a hash of role and unit, not a random draw."""
+    champion, running = arms(history)
+    if champion is None:
+        raise PromotionError(f"role {role!r} has no champion yet")
+    bucket = int(hashlib.sha256(f"{role}\x00{unit}".encode()).hexdigest()[:12], 16) / 16 ** 12
+    if running is not None and bucket < (running.share or 0):
+        return "challenger", running
+    return "champion", champion

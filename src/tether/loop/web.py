@@ -1,5 +1,6 @@
-"""The dashboard page of `tether serve`: /collect/admin/loop, behind the same admin credential as the campaign pages
-(the admin session cookie, or `Authorization: Bearer <admin credential>` for scripts)."""
+"""The loop's routes on `tether serve`: the dashboard page at /collect/admin/loop, behind the same admin credential as
+the campaign pages (the admin session cookie, or `Authorization: Bearer <admin credential>` for scripts), and
+`GET /v1/assignment`, which tells an application which model version serves a request (a project API key)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tether.collect import security
+from tether.deploy.api import Key
 from tether.loop.dashboard import dashboard_data, render_html
 
 
@@ -46,5 +48,30 @@ def dashboard_route(default_project: str) -> APIRouter:
             "Content-Security-Policy": f"default-src 'none'; img-src data:; style-src 'nonce-{nonce}'; "
                                        "frame-ancestors 'none'", "X-Frame-Options": "DENY",
             "Cache-Control": "no-store"})
+
+    return router
+
+
+def assignment_router() -> APIRouter:
+    """`GET /v1/assignment?role=policy&unit=<user or trace id>`: the arm (champion, or the canary's challenger for its
+    share of units, sticky per unit) and the version to log back as the generation's `model`."""
+    from tether.loop.promotion import PromotionError, assign
+
+    router = APIRouter(prefix="/v1", tags=["loop"])
+
+    @router.get("/assignment", responses={401: {}, 403: {}, 404: {}})
+    async def assignment(request: Request, key: Key, role: Annotated[str, Query(min_length=1, max_length=255)],
+                         unit: Annotated[str, Query(min_length=1, max_length=256,
+                                                    description="user id or trace id: the same unit, the same arm")]
+                         ) -> dict:
+        store = request.app.state.ingestion.store
+        history = await run_in_threadpool(store.promotions, role)
+        try:
+            arm, decision = assign(history, role, unit)
+        except PromotionError as exc:
+            raise HTTPException(404, str(exc)) from None
+        label = f"{decision.model}@{decision.version}" if decision.model else decision.path
+        return {"role": role, "arm": arm, "model": decision.model, "version": decision.version,
+                "path": decision.path, "log_as": label}
 
     return router

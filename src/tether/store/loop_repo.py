@@ -17,7 +17,7 @@ _PROMOTIONS = PromotionRow.__table__
 _TICKS = LoopTickRow.__table__
 _LOCKS = LoopLockRow.__table__
 _TICK_COLUMNS = ("id", "role", "state", "campaign", "triggers", "actions", "result", "started_at", "finished_at")
-_COLUMNS = ("id", "role", "action", "kind", "path", "model", "version", "checks", "reason", "created_at")
+_COLUMNS = ("id", "role", "action", "kind", "path", "model", "version", "checks", "reason", "share", "created_at")
 SERVING_ACTIONS = ("promote", "rollback")
 
 

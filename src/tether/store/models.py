@@ -195,6 +195,7 @@ class PromotionRow(Base):
     version: Mapped[str | None] = mapped_column(String(64))
     checks: Mapped[list[Any] | None] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text, default="")
+    share: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=64), nullable=True),
         sa.Column("checks", sa.JSON(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("share", sa.Float(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
