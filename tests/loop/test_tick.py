@@ -175,3 +175,23 @@ def test_a_batch_needs_a_rubric_and_raters_and_a_running_tick_holds_the_lock(loo
         tick(loop_store, LoopConfig(), project="shop", models_dir=tmp_path, now=NOW, candidates=two_answers)
     assert loop_store.acquire_loop_lock("reward", "me", stale_after=timedelta(hours=1))  # released after the error
     assert tick(loop_store, LoopConfig(), project="shop", models_dir=tmp_path, now=NOW).state == "locked"
+
+
+def test_confidence_trigger_and_low_confidence_answers_are_sampled_first() -> None:
+    from tether.loop.triggers import confidence
+    from tether.shift.sampling import MEAN_LOGPROB, AnnotationSampler, candidates_from_events
+
+    week = timedelta(days=7)
+    events = []
+    for side, start, lp in (("b", NOW - 2 * week, -0.3), ("n", NOW - week, -0.8)):
+        for e in generations(20, start, prefix=side):
+            events.append(e.model_copy(update={"attributes": {**e.attributes, MEAN_LOGPROB: lp}}))
+    t = confidence(evidence(events), CFG)
+    assert t.fired and t.value == pytest.approx(0.5)
+    # the sampler: same novelty everywhere, so the least confident answer is picked first, with its reason
+    cands = candidates_from_events(events[:3])
+    cands[1] = type(cands[1])(cands[1].text, cands[1].trace_id, False, cands[1].response, -2.5)
+    cands[0] = type(cands[0])(cands[0].text, cands[0].trace_id, False, cands[0].response, -0.1)
+    emb = np.eye(3)
+    picks = AnnotationSampler(1, cluster_bonus=0).fit(np.zeros((0, 3)), emb, cands).picks_
+    assert picks[0].trace_id == cands[1].trace_id and "low confidence 1.00" in picks[0].reasons

@@ -19,6 +19,8 @@ class LoopConfig:
     negative_feedback_rise: float = setting(0.05, "feedback trigger: the share of generations with negative "
                                                   "feedback rose by this much over the previous window")
     outcome_auc_drop: float = setting(0.05, "outcome trigger: the champion's AUC against outcomes fell this much")
+    confidence_drop: float = setting(0.2, "confidence trigger: the policy's mean token log-probability (logged as "
+                                          "gen_ai.response.mean_logprob) fell this much, in nats")
     min_window: int = setting(20, "a trigger needs at least this many generations (outcomes) per window")
     batch_prompts: int = setting(50, "production prompts sampled into each annotation batch")
     policy: str | None = setting(None, "policy folder that writes the two candidate answers of each sampled prompt")

@@ -272,6 +272,20 @@ def _watch(store: Any, cfg: LoopConfig, project: str, now: datetime, candidates:
     return TickResult("labelling", tick_id, campaign, triggers, actions, {"items": len(items), "picked": picked})
 
 
+def _disagreement(store: Any, cfg: LoopConfig, cands: Sequence[Any], step: Callable[[str], None]) -> Any:
+    """When the champion is an ensemble: its members' spread on each logged answer, computed here, in the tick, off
+    the ingestion path (ingestion keeps its throughput)."""
+    from tether.reward import load
+    from tether.reward.ensemble import ENSEMBLE_FILE
+    from tether.shift.disagreement import member_spread
+
+    champion = store.champion(cfg.role)
+    if champion is None or not (Path(champion.path) / ENSEMBLE_FILE).is_file():
+        return None
+    step(f"score {len(cands)} logged answers with the champion ensemble's members")
+    return member_spread(load(champion.path), [c.text for c in cands], [c.response for c in cands])
+
+
 def _open_batch(store: Any, cfg: LoopConfig, project: str, now: datetime, candidates: CandidateFn | None,
                 step: Callable[[str], None]) -> tuple[str, dict[str, str | None], int]:
     from tether.collect.campaign import CampaignSettings, enroll
@@ -289,8 +303,9 @@ def _open_batch(store: Any, cfg: LoopConfig, project: str, now: datetime, candid
     step(f"sample {cfg.batch_prompts} of {len(cands)} production prompts")
     annotated = list(dict.fromkeys(c.prompt for c in store.iter_comparisons()))
     enc = Encoder()
+    spread = _disagreement(store, cfg, cands, step)
     sampler = AnnotationSampler(cfg.batch_prompts, redactor=Ingestor(store).redactor(project), seed=cfg.seed).fit(
-        enc.encode(annotated), enc.encode([c.text for c in cands]), cands)
+        enc.encode(annotated), enc.encode([c.text for c in cands]), cands, spread)
     n = len(store.ticks(cfg.role))
     name = f"loop-{cfg.role}-{n + 1}-{now:%Y%m%d}"
     write = candidates or policy_candidates(cfg.policy, seed=cfg.seed)

@@ -1,6 +1,6 @@
 """What makes the loop retrain: the cadence, and evidence from production — drift, negative feedback, outcomes,
-a task type the audit paused. Each trigger is evaluated from stored data and reported with its value and threshold,
-fired or not, so a tick's record says why it acted (or why it did not).
+the policy's own confidence, a task type the audit paused. Each trigger is evaluated from stored data and reported
+with its value and threshold, fired or not, so a tick's record says why it acted (or why it did not).
 
 Windows: the last `window_days` before `now` against the `window_days` before that.
 """
@@ -152,13 +152,30 @@ def outcome_auc(ev: Evidence, cfg: LoopConfig) -> Trigger:
                    "before")
 
 
+def confidence(ev: Evidence, cfg: LoopConfig) -> Trigger:
+    from tether.shift.sampling import MEAN_LOGPROB
+
+    current, previous = _windows(ev.now, cfg.window_days)
+    sides = [[e.attributes[MEAN_LOGPROB] for e in ev.events if e.type is EventType.GENERATION
+              and isinstance(e.attributes.get(MEAN_LOGPROB), int | float) and _in(e.timestamp, w)]
+             for w in (current, previous)]
+    if min(len(s) for s in sides) < cfg.min_window:
+        return Trigger("confidence", False, None, cfg.confidence_drop,
+                       f"not enough generations with {MEAN_LOGPROB} ({len(sides[0])} in the window, {len(sides[1])} "
+                       f"before; needs {cfg.min_window})")
+    now, before = float(np.mean(sides[0])), float(np.mean(sides[1]))
+    return Trigger("confidence", before - now >= cfg.confidence_drop, round(before - now, 4), cfg.confidence_drop,
+                   f"the policy's mean token log-probability {now:.3f} over {len(sides[0])} answers, {before:.3f} "
+                   f"over {len(sides[1])} before")
+
+
 def paused(ev: Evidence, cfg: LoopConfig) -> Trigger:
     names = sorted(ev.paused_task_types)
     detail = ("paused by the audit: " + ", ".join(names)) if names else "no task type paused since the last batch"
     return Trigger("paused_task_type", bool(names), float(len(names)), None, detail)
 
 
-TRIGGERS = (cadence, drift, negative_feedback, outcome_auc, paused)
+TRIGGERS = (cadence, drift, negative_feedback, outcome_auc, confidence, paused)
 
 
 def evaluate_triggers(ev: Evidence, cfg: LoopConfig) -> list[Trigger]:
