@@ -28,7 +28,7 @@ from tether.records import PreferencePair
 from tether.reward.evaluate import EvalResult, evaluate
 from tether.reward.gate import Check, check_value
 
-__all__ = ["ChallengeConfig", "ChallengeResult", "challenge"]
+__all__ = ["ChallengeConfig", "ChallengeResult", "challenge", "PolicyChallengeConfig", "challenge_policy"]
 
 
 @dataclass
@@ -144,3 +144,52 @@ def challenge(champion: Any | None, challenger: Any, pairs: Sequence[PreferenceP
         result.difference.update(outcome_auc=new_auc - old_auc, outcome_auc_lo=a_lo, outcome_auc_hi=a_hi)
         checks.append(check_value(f"outcome AUC change ({cfg.level:.0%} interval high end)", a_hi, 0.0, "min"))
     return result
+
+
+@dataclass
+class PolicyChallengeConfig:
+    objective: str | None = None   # the evaluator's objective that must rise (default: its only one, or `overall`)
+    max_signature_drift: float = 1.0  # hacking signatures may move this many champion SDs at most
+    level: float = 0.95
+    n_boot: int = 2000
+    seed: int = 0
+
+
+def challenge_policy(prompts: Sequence[str], champion_answers: Sequence[str], challenger_answers: Sequence[str],
+                     champion_scores: dict[str, np.ndarray], challenger_scores: dict[str, np.ndarray],
+                     config: PolicyChallengeConfig | None = None) -> ChallengeResult:
+    """Judge a challenger policy against the champion on the same held-out prompts, scored by a held-out evaluator
+    neither trained on: the interval of its gain on the objective must lie above 0, no other objective may fall
+    (its interval wholly below 0), and no hacking signature (length, repetition, hedging, flattery, refusals) may move
+    by more than `max_signature_drift` of the champion's per-answer SDs — a better score bought with longer, more
+    hedged or more flattering answers is what over-optimisation looks like."""
+    from tether.policy.signatures import SignatureBaseline, signature_means
+
+    cfg = config or PolicyChallengeConfig()
+    n = len(prompts)
+    if not n or len(champion_answers) != n or len(challenger_answers) != n:
+        raise ValueError(f"need one answer of each policy per prompt: {n} prompts, {len(champion_answers)} and "
+                         f"{len(challenger_answers)} answers")
+    objectives = list(challenger_scores)
+    primary = cfg.objective or (objectives[0] if len(objectives) == 1 else "overall")
+    if primary not in challenger_scores or primary not in champion_scores:
+        raise ValueError(f"the evaluator scores {', '.join(objectives)}, not {primary!r} (choose an objective)")
+    index = m.GroupIndex(np.asarray(prompts, dtype=object))
+    checks, difference = [], {}
+    for o in objectives:
+        new, old = np.asarray(challenger_scores[o], dtype=float), np.asarray(champion_scores[o], dtype=float)
+        lo, hi = m.bootstrap(lambda i, new=new, old=old: float(new[i].mean() - old[i].mean()), index,
+                             n_boot=cfg.n_boot, seed=cfg.seed, level=cfg.level)
+        difference.update({o: float(new.mean() - old.mean()), f"{o}_lo": lo, f"{o}_hi": hi})
+        if o == primary:
+            checks.append(check_value(f"{o} gain over the champion ({cfg.level:.0%} interval low end)", lo, 0.0,
+                                      "min", strict=True))
+        else:
+            checks.append(check_value(f"{o} change ({cfg.level:.0%} interval high end)", hi, 0.0, "min"))
+    baseline = SignatureBaseline.from_samples(list(champion_answers))
+    drift = baseline.drift(signature_means(list(challenger_answers)))
+    for name, z in sorted(drift.items()):
+        checks.append(check_value(f"signature {name} drift (champion SDs)", abs(z), cfg.max_signature_drift, "max"))
+    mine = {"mean": {o: float(np.mean(s)) for o, s in challenger_scores.items()}, "signatures": drift}
+    theirs = {"mean": {o: float(np.mean(s)) for o, s in champion_scores.items()}}
+    return ChallengeResult(checks, theirs, mine, difference)

@@ -414,3 +414,74 @@ def canary_cmd(
     finally:
         store.close()
     out.print(f"canary: {record.path} serves {share:.0%} of role {role!r}", highlight=False)
+
+
+@models_app.command("challenge-policy")
+def challenge_policy_cmd(
+    challenger: Annotated[Path, typer.Argument(help="Policy folder (a local Hugging Face causal LM) that wants to "
+                                                    "serve.")],
+    prompts: Annotated[Path, typer.Option("--prompts", help="Held-out prompts (JSONL `prompt`, or one per line) "
+                                                            "neither policy trained on.")],
+    reward: Annotated[list[Path] | None, typer.Option("--reward", help="Held-out evaluator: a reward model or "
+                                                                       "ensemble folder neither policy optimized "
+                                                                       "(repeat).")] = None,
+    evaluator: Annotated[str | None, typer.Option("--evaluator", help="Or a named evaluator (gold, humaneval).")
+                         ] = None,
+    evaluator_seed: Annotated[int, typer.Option(help="Seed of the named evaluator.")] = 0,
+    objective: Annotated[str | None, typer.Option(help="Objective that must rise (default: the only one, else "
+                                                       "overall).")] = None,
+    role: Annotated[str, typer.Option("--role", help="The role; one champion per role.")] = "policy",
+    max_signature_drift: Annotated[float, typer.Option(help="How far (champion SDs) length, repetition, hedging, "
+                                                            "flattery and refusals may move.")] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per answer at most.")] = 48,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of prompts per interval.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Judge and print; record nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+) -> None:
+    """Challenge the role's champion policy: both answer the held-out prompts (greedy), a held-out evaluator scores
+    both; promoted only if its gain on the objective is above 0 beyond noise, no objective falls, and no hacking
+    signature moved more than --max-signature-drift. Recorded either way; exit 1 if refused."""
+    from tether.loop.challenge import PolicyChallengeConfig, challenge_policy
+    from tether.loop.promotion import record_challenge
+    from tether.policy.generation import load_policy, prompt_format_of, sample_texts
+    from tether.policy.rl_cli import build_evaluator, named, read_prompts
+
+    if not (challenger / "config.json").is_file():
+        raise fail(f"{challenger}: not a Hugging Face model folder (no config.json)")
+    if not reward and evaluator is None:
+        raise fail("give a held-out evaluator: --reward FOLDER or --evaluator NAME")
+    texts = read_prompts(prompts)
+    scorer = build_evaluator(list(reward or []), named(evaluator, evaluator_seed), None, None, True)
+    store = open_store()
+    try:
+        current = store.champion(role)
+        if current is None:
+            raise fail(f"role {role!r} has no champion policy", f"tether models promote POLICY --role {role} "
+                       "--kind policy --reason ...")
+        if Path(current.path) == challenger.resolve():
+            raise fail(f"{challenger} already serves role {role!r}")
+        answers = []
+        for folder in (Path(current.path), challenger):
+            console.print(f"answer {len(texts)} prompts with {folder.name}", style="dim", highlight=False)
+            model, tokenizer = load_policy(folder)
+            answers.append(sample_texts(model, tokenizer, texts, k=1, prompt_format=prompt_format_of(folder),
+                                        max_new_tokens=max_new_tokens, do_sample=False, seed=seed)[0])
+        try:
+            result = challenge_policy(texts, answers[0], answers[1], scorer(texts, answers[0]),
+                                      scorer(texts, answers[1]), PolicyChallengeConfig(
+                                          objective=objective, max_signature_drift=max_signature_drift,
+                                          n_boot=bootstrap, seed=seed))
+        except (ValueError, KeyError) as exc:
+            raise fail(str(exc)) from None
+        record = None if dry_run else record_challenge(store, role, challenger, result, kind="policy")
+    finally:
+        store.close()
+    if as_json:
+        out.print_json(json.dumps(result.to_dict() | {"recorded": record and record.action}))
+    else:
+        for check in result.checks:
+            out.print(("  ok   " if check.passed else "  FAIL ") + check.condition(), highlight=False, markup=False)
+        out.print(result.summary(), highlight=False, markup=False)
+    if not result.passed:
+        raise typer.Exit(1)
