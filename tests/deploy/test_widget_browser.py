@@ -3,22 +3,18 @@ is stored. Needs Playwright and Debian's Chromium (see tests/collect/test_browse
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
-from tests.serving import serve_in_thread
+from tests.serving import ARTIFACTS, chromium, serve_in_thread
 
 from tether.deploy.keys import create_key
 from tether.store import Store
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("TETHER_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parents[2] / "artifacts"
 
 
 def shop_page(page: dict[str, str]) -> Starlette:
@@ -34,9 +30,6 @@ def shop_page(page: dict[str, str]) -> Starlette:
 
 
 def test_widget_click_stores_redacted_feedback(tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     from fastapi.testclient import TestClient
 
     from tether.server import create_app
@@ -44,7 +37,6 @@ def test_widget_click_stores_redacted_feedback(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tether.db'}"
     store = Store(url)
     secret = create_key(store, "shop")
-    ARTIFACTS.mkdir(exist_ok=True)
     with TestClient(create_app(url)) as client:  # the application logs its answer and gets the trace's token
         res = client.post("/v1/events?feedback_tokens=true", headers={"Authorization": f"Bearer {secret}"},
                           json=[{"event_id": "g1", "type": "generation", "trace_id": "tr-1", "model": "m1",
@@ -54,8 +46,7 @@ def test_widget_click_stores_redacted_feedback(tmp_path: Path) -> None:
     with serve_in_thread(create_app(url)) as tether_port, serve_in_thread(shop_page(page_data)) as shop_port:
         page_data["tether"] = f"http://127.0.0.1:{tether_port}"
         page_data["key"] = create_key(store, "shop", publishable=True, origins=[f"http://127.0.0.1:{shop_port}"])
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        with chromium() as browser:
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{shop_port}/")
             page.get_by_role("button", name="Not helpful").click()
@@ -65,7 +56,6 @@ def test_widget_click_stores_redacted_feedback(tmp_path: Path) -> None:
             page.get_by_role("button", name="Send").click()
             page.get_by_text("Thanks for your feedback.").wait_for(timeout=10_000)
             page.screenshot(path=str(ARTIFACTS / "feedback_widget.png"), full_page=True)
-            browser.close()
     events = {e.type.value: e for e in store.iter_events(project="shop") if e.trace_id == "tr-1"}
     assert events["feedback"].value == -1 and events["feedback"].attributes["source"] == "widget"
     assert "415 555 0100" not in events["correction"].corrected_response

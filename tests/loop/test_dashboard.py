@@ -3,7 +3,6 @@ Chromium (marked `browser`) with a screenshot."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,8 +18,6 @@ from tether.records import Comparison, Event, EventType, Promotion
 from tether.store import Store
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
-CHROMIUM = os.environ.get("TETHER_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parents[2] / "artifacts"
 
 
 def populate(store: Store) -> None:
@@ -100,10 +97,7 @@ def test_the_served_page_needs_the_admin_credential(tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_dashboard_in_chromium_after_admin_sign_in(tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    from tests.serving import serve_in_thread
+    from tests.serving import ARTIFACTS, chromium, serve_in_thread
 
     from tether.server import create_app
 
@@ -111,9 +105,7 @@ def test_dashboard_in_chromium_after_admin_sign_in(tmp_path: Path) -> None:
     store = Store(url)
     populate(store)
     admin = create_admin_credential(store, "lead")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with serve_in_thread(create_app(url)) as port, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    with serve_in_thread(create_app(url)) as port, chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(f"http://127.0.0.1:{port}/collect/admin/login")
         page.locator("input[name=credential]").fill(admin)
@@ -125,5 +117,4 @@ def test_dashboard_in_chromium_after_admin_sign_in(tmp_path: Path) -> None:
         assert images.count() == 3
         assert all(images.nth(i).evaluate("i => i.complete && i.naturalWidth > 0") for i in range(3))
         page.screenshot(path=str(ARTIFACTS / "loop_dashboard.png"), full_page=True)
-        browser.close()
     store.close()

@@ -26,7 +26,7 @@ from tether.outcomes import metrics as m
 from tether.outcomes.scored import ScoredResponse
 from tether.records import PreferencePair
 from tether.reward.evaluate import EvalResult, evaluate
-from tether.reward.gate import Check, check_value
+from tether.reward.gate import Check, Checked, check_value
 
 __all__ = ["ChallengeConfig", "ChallengeResult", "challenge", "PolicyChallengeConfig", "challenge_policy"]
 
@@ -43,20 +43,12 @@ class ChallengeConfig:
 
 
 @dataclass
-class ChallengeResult:
+class ChallengeResult(Checked):
     checks: list[Check]
     champion: dict[str, Any] | None      # accuracy, ece, outcome_auc of each side (None: no champion)
     challenger: dict[str, Any]
     difference: dict[str, float] = field(default_factory=dict)  # accuracy and outcome-AUC differences, intervals
     slices: list[dict[str, Any]] = field(default_factory=list)   # every slice compared, judged or not
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
-
-    @property
-    def failed(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
 
     def summary(self) -> str:
         if self.passed:

@@ -43,10 +43,10 @@ class Check:
         return f"{'ok  ' if self.passed else 'FAIL'} {self.condition()}"
 
 
-@dataclass
-class GateResult:
+class Checked:
+    """`passed` and `failed` over a result's named checks (a gate, a champion / challenger comparison)."""
+
     checks: list[Check]
-    fingerprints: list[str | None] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -55,6 +55,12 @@ class GateResult:
     @property
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
+
+
+@dataclass
+class GateResult(Checked):
+    checks: list[Check]
+    fingerprints: list[str | None] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.passed:
