@@ -31,7 +31,7 @@ def test_upgrade_from_0005_keeps_links_working_for_30_days_and_campaigns_get_24_
             "gold_rate, attention_rate, qualification_gold, pass_threshold, queue_size, interface, lock_counter, "
             "created_at) VALUES ('c', '', '[\"overall\"]', 2, 0, 0.4, 0, 0, 0, 0.8, 5, 'tether-web', 0, :t)"),
             {"t": T})
-    upgrade(store.engine)
+    upgrade(store.engine, "0006")
     assert current_revision(store.engine) == "0006"
     with store.engine.connect() as conn:
         expires = conn.execute(text("SELECT expires_at FROM rater_tokens")).scalar_one()

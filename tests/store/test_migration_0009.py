@@ -23,7 +23,7 @@ def test_upgrade_adds_promotions_and_keeps_the_registry(store_url: str) -> None:
                           "VALUES ('rm', 'v1', 'reward', '/m/rm', CURRENT_TIMESTAMP)"))
         conn.execute(text("INSERT INTO api_keys (project, key_hash, prefix, name, created_at) "
                           "VALUES ('shop', 'h', 'tk_abc', '', CURRENT_TIMESTAMP)"))
-    upgrade(store.engine)
+    upgrade(store.engine, "0009")
     assert current_revision(store.engine) == "0009"
     with store.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
