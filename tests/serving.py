@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+CHROMIUM = os.environ.get("TETHER_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"  # browser tests' screenshots
 
 
 def free_port() -> int:
@@ -34,3 +39,21 @@ def serve_in_thread(app: Any, start_timeout: float = 20) -> Iterator[int]:
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (no `playwright install`); skips the test if either is
+    missing. Screenshots go to ARTIFACTS."""
+    import pytest
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -211,61 +211,6 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
     uvicorn.Server(server_config(require_project(), host=host, port=port, secure_cookies=secure_cookies)).run()
 
 
-models_app = typer.Typer(help="The registry: every recorded model version with its lineage, config and gate.",
-                         no_args_is_help=True)
-app.add_typer(models_app, name="models")
-
-
-@models_app.command("list")
-def models_list(
-    kind: Annotated[str | None, typer.Option(help="Only this kind (reward, policy, ...).")] = None,
-    name: Annotated[str | None, typer.Option(help="Only versions of this model.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Recorded model versions, oldest first."""
-    from rich.table import Table
-
-    store = open_store()
-    try:
-        versions = store.model_versions(kind=kind, name=name)
-    finally:
-        store.close()
-    if as_json:
-        sys.stdout.write(json.dumps([v.model_dump(mode="json") for v in versions], indent=2) + "\n")
-        return
-    if not versions:
-        out.print("no model versions recorded (tether reward train records one)")
-        return
-    table = Table(box=None)
-    for column in ("name", "version", "kind", "created", "trained on", "gate", "path"):
-        table.add_column(column)
-    for v in versions:
-        data = v.lineage.get("set") or v.lineage.get("file") or ""
-        gate = "-" if v.gate is None else ("passed" if v.gate.get("passed") else "FAILED")
-        table.add_row(v.name, v.version, v.kind, f"{v.created_at:%Y-%m-%d %H:%M}",
-                      f"{data} ({v.lineage.get('pairs', '?')} pairs)", gate, v.path)
-    out.print(table)
-
-
-@models_app.command("show")
-def models_show(
-    name: Annotated[str, typer.Argument(help="Model name (its folder name).")],
-    version: Annotated[str | None, typer.Argument(help="Version, e.g. v2; default: the newest.")] = None,
-) -> None:
-    """One version in full: lineage (data, audit runs), config, metrics, contracts, gate."""
-    store = open_store()
-    try:
-        versions = store.model_versions(name=name)
-    finally:
-        store.close()
-    chosen = [v for v in versions if version in (None, v.version)]
-    if not chosen:
-        known = ", ".join(v.version for v in versions) or "none"
-        raise fail(f"no recorded version {version or ''} of model {name!r} (recorded: {known})",
-                   "see tether models list")
-    sys.stdout.write(json.dumps(chosen[-1].model_dump(mode="json"), indent=2) + "\n")
-
-
 # Each stage registers its own commands (`register(app)` in `tether.<stage>.cli`), so
 # this file stays a table of contents rather than growing with every capability.
 _STAGE_CLIS = (
@@ -278,6 +223,7 @@ _STAGE_CLIS = (
     "tether.deploy.cli",
     "tether.shift.cli",
     "tether.outcomes.cli",
+    "tether.loop.cli",
     "tether.demo",
 )
 for _name in _STAGE_CLIS:

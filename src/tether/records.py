@@ -47,6 +47,7 @@ __all__ = [
     "Event",
     "ModelVersion",
     "AuditRun",
+    "Promotion",
     "content_hash",
     "default_pair_id",
 ]
@@ -455,3 +456,21 @@ class AuditRun(_Record):
     verdicts: dict[str, dict[str, Any]] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
     result: dict[str, Any] = Field(default_factory=dict)
+
+
+class Promotion(_Record):
+    """One decision about which model version serves a role (e.g. the project's reward model): a promotion, a
+    refusal with the checks that failed, a rollback, or a canary (a challenger given `share` of the traffic beside the
+    champion, until the next decision). The role's champion is the newest promotion or rollback."""
+
+    id: int | None = None
+    role: StrictStr = Field(min_length=1)
+    action: Literal["promote", "refuse", "rollback", "canary"]
+    kind: Literal["policy", "reward", "cost", "encoder"] = "reward"
+    path: StrictStr
+    model: StrictStr | None = None   # registry name and version, when the folder was recorded
+    version: StrictStr | None = None
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+    reason: StrictStr = ""
+    share: float | None = Field(None, gt=0, lt=1)  # canary only
+    created_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -1,4 +1,5 @@
-"""The FastAPI app that mounts every stage's web routes: the rater app at /collect, ingestion at /v1."""
+"""The FastAPI app that mounts every stage's web routes: the rater app at /collect, ingestion at /v1, the loop's
+dashboard at /collect/admin/loop."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ def create_app(project: Project | str | None = None, *, secure_cookies: bool = F
     `secure_cookies`: session cookies only over HTTPS (set it when TLS terminates in front of Tether)."""
     from tether.collect.web import create_app as create_collect_app
     from tether.deploy.api import serve_ingestion
+    from tether.loop.web import assignment_router, dashboard_route
 
     if project is None:
         project = find_project()
     url = project if isinstance(project, str) else project.database_url
     app = FastAPI(title="Tether", docs_url=None, redoc_url=None)
     serve_ingestion(app, url)
+    app.include_router(assignment_router())
+    app.include_router(dashboard_route("default" if isinstance(project, str) else project.name))  # before the mount
     app.mount(COLLECT_PREFIX, create_collect_app(url, secure_cookies=secure_cookies))
 
     @app.get("/", include_in_schema=False)

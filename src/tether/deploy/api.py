@@ -31,7 +31,7 @@ from tether.deploy.otlp_body import (
     protobuf_response,
     protobuf_traces,
 )
-from tether.records import Event
+from tether.records import Event, EventType
 from tether.store import Store, StoreError, deploy_repo
 
 __all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "app_from_env", "create_app", "router", "serve_ingestion"]
@@ -44,6 +44,7 @@ class IngestResult(BaseModel):
     stored: int
     duplicates: int
     skipped_spans: int = 0
+    feedback_tokens: dict[str, str] | None = None  # trace -> token for the widget, when asked for
 
 
 class EventsPage(BaseModel):
@@ -111,7 +112,7 @@ def _parse_json(data: bytes) -> Any:
     return body
 
 
-async def _json_body(request: Request, max_bytes: int) -> Any:
+async def read_json_body(request: Request, max_bytes: int) -> Any:
     """The parsed JSON body (413 oversized, 422 bad JSON)."""
     return _parse_json(await _raw_body(request, max_bytes))
 
@@ -149,6 +150,8 @@ async def project_key(
     info = await run_in_threadpool(authenticate, served.store, credentials.credentials)
     if info is None:
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    if info.scope != "ingest":
+        raise HTTPException(403, "a publishable key may only post feedback (POST /v1/feedback); use a secret key")
     if project is not None and project != info.project:
         raise HTTPException(403, f"this key belongs to another project, not {project!r}")
     return info
@@ -173,11 +176,13 @@ async def _ingest(served: Ingestion, events: list[Event], key: KeyInfo, skipped:
                         duplicates=res.duplicates, skipped_spans=skipped)
 
 
-@router.post("/events", response_model=IngestResult, openapi_extra=_BATCH_BODY,
+@router.post("/events", response_model=IngestResult, response_model_exclude_none=True, openapi_extra=_BATCH_BODY,
              responses={401: {}, 403: {}, 413: {}, 422: {}})
-async def post_events(request: Request, key: Key, served: Served) -> IngestResult:
+async def post_events(request: Request, key: Key, served: Served, feedback_tokens: Annotated[bool, Query(
+        description="Answer each generation's trace with a token the feedback widget posts back.")] = False,
+                      ) -> IngestResult:
     """Store a batch of v1 events (JSON array or {"events": [...]}); idempotent by event_id."""
-    body = await _json_body(request, served.max_body_bytes)
+    body = await read_json_body(request, served.max_body_bytes)
     items = body.get("events") if isinstance(body, dict) else body
     if not isinstance(items, list):
         raise HTTPException(422, "body must be a JSON array of events or an object with an 'events' array")
@@ -194,7 +199,14 @@ async def post_events(request: Request, key: Key, served: Served) -> IngestResul
     seen: dict[str, Event] = {}
     for e in events:  # a batch repeating an id stores the first one, as a retry would
         seen.setdefault(e.event_id, e)
-    return await _ingest(served, list(seen.values()), key)
+    result = await _ingest(served, list(seen.values()), key)
+    if feedback_tokens:
+        from tether.deploy.widget import feedback_token
+
+        keyring = served.committer.ingestor.keyring
+        traces = {e.trace_id for e in seen.values() if e.type is EventType.GENERATION}
+        result.feedback_tokens = {t: feedback_token(keyring, key.project, t) for t in sorted(traces)}
+    return result
 
 
 @router.post("/traces", response_model=IngestResult, openapi_extra=_OTLP_BODY,
@@ -242,8 +254,11 @@ def serve_ingestion(app: FastAPI, store: Store | str, *, max_body_bytes: int = M
                     max_batch: int = MAX_BATCH) -> None:
     """Serve the /v1 ingestion routes on `app` over one store (a Store or a database URL)."""
     store = Store(store) if isinstance(store, str) else store
+    from tether.deploy.widget import router as widget_router
+
     app.state.ingestion = Ingestion(store, GroupCommitter(Ingestor(store)), max_body_bytes, max_batch)
     app.include_router(router)
+    app.include_router(widget_router)
     add_event_schema(app)
 
 

@@ -26,6 +26,11 @@ def keys_create(
     project: Annotated[str | None, typer.Option(help="Events tenant the key writes to [default: the project's "
                                                      "name in tether.toml].")] = None,
     name: Annotated[str, typer.Option(help="A label to tell keys apart.")] = "",
+    publishable: Annotated[bool, typer.Option(help="A feedback-only key for the web widget (tpk_...): it may post "
+                                                   "feedback on traces the server issued, from --origin pages.")
+                           ] = False,
+    origin: Annotated[list[str] | None, typer.Option(help="Page origin allowed to use a --publishable key, e.g. "
+                                                          "https://shop.example (repeat).")] = None,
 ) -> None:
     """Create an API key; it is printed once and only its hash is stored."""
     from tether.deploy.keys import create_key
@@ -33,7 +38,7 @@ def keys_create(
     store = open_store()
     try:
         tenant = events_tenant(project)
-        key = create_key(store, tenant, name)
+        key = create_key(store, tenant, name, publishable=publishable, origins=origin or ())
     except ValueError as exc:
         raise fail(str(exc)) from None
     finally:
@@ -69,7 +74,8 @@ def keys_list(project: Annotated[str | None, typer.Option(help="Only this projec
     try:
         for k in list_keys(store, project):
             state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
-            out.print(f"{k.prefix}  {k.project}  {state}  {k.name}", highlight=False)
+            scope = f"feedback from {', '.join(k.origins)}" if k.scope == "feedback" else "ingest"
+            out.print(f"{k.prefix}  {k.project}  {state}  {scope}  {k.name}", highlight=False)
     finally:
         store.close()
 
@@ -103,8 +109,9 @@ def deploy_forget(
         res = forget(store, name, traces=trace or (), user=user, redactors=Ingestor(store).lookup_redactors(name))
     finally:
         store.close()
+    batch = f" (and {res.batch_items} annotation-batch items and judgments)" if res.batch_items else ""
     out.print(f"deleted {res.events} events, {res.outcomes} outcomes and {res.pairs} preference pairs "
-              f"from {res.traces} traces of events tenant {name!r}", highlight=False)
+              f"from {res.traces} traces of events tenant {name!r}{batch}", highlight=False)
 
 
 @deploy_app.command("redact")

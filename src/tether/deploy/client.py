@@ -73,12 +73,17 @@ class Client:
     # -- public API ----------------------------------------------------------------------
 
     def log_generation(self, prompt: str, response: str, model: str, *, trace_id: str | None = None,
-                       attributes: dict[str, Any] | None = None, **extra: Any) -> str:
-        """Log a model answer; returns its trace_id (pass it to feedback/correction/outcome)."""
+                       attributes: dict[str, Any] | None = None, mean_logprob: float | None = None,
+                       **extra: Any) -> str:
+        """Log a model answer; returns its trace_id (pass it to feedback/correction/outcome). `mean_logprob`: the
+        policy's mean token log-probability of the answer, a low-confidence signal the loop samples for annotation."""
         trace_id = trace_id or uuid.uuid4().hex
+        attributes = dict(attributes or {})
+        if mean_logprob is not None:
+            attributes["gen_ai.response.mean_logprob"] = float(mean_logprob)
         self.log(Event(event_id=extra.pop("event_id", None) or uuid.uuid4().hex, type=EventType.GENERATION,
                        trace_id=trace_id, timestamp=extra.pop("timestamp", None) or datetime.now(UTC),
-                       model=model, prompt=prompt, response=response, attributes=attributes or {}, **extra))
+                       model=model, prompt=prompt, response=response, attributes=attributes, **extra))
         return trace_id
 
     def log_feedback(self, trace_id: str, value: float | str, name: str = "thumbs", **extra: Any) -> None:

@@ -4,10 +4,13 @@
 - every event of the trace (generation, feedback, correction, outcome) in the project;
 - outcomes (`outcomes` table: outcome events, sandbox and grader results) with that trace_id in the project;
 - preference pairs whose provenance names the trace (`provenance.trace_id`, as written by
-  `tether.deploy.feedback.corrections_to_pairs`).
+  `tether.deploy.feedback.corrections_to_pairs` and by `tether loop tick` for the pairs it curates);
+- what `tether loop tick` sampled from the trace into an annotation batch: the campaign item, its judgments and
+  assignments, and its prompt and response texts where nothing else uses them.
 A user's traces are those whose events carry the user id in `enduser.id` / `user.id` / `user_id`, as an
 attribute or at the event's top level (raw, or as its PII pseudonym when the id itself was redacted).
-Comparisons collected from production prompts carry no trace link yet, so they are not reached (see the report).
+Comparisons of campaigns opened by hand from production prompts (`tether shift sample --campaign`) carry no trace
+link, so they are not reached; the loop's batches do.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class ForgetResult:
     events: int = 0
     outcomes: int = 0
     pairs: int = 0
+    batch_items: int = 0  # loop batches: campaign items made from the traces' prompts, and their judgments
 
 
 def traces_of_user(store: Store, project: str, user: str, redactors: Iterable[Redactor] = ()) -> set[str]:
@@ -48,5 +52,6 @@ def forget(store: Store, project: str, *, traces: Iterable[str] = (), user: str 
         targets |= traces_of_user(store, project, user, [*([redactor] if redactor else []), *redactors])
     result = ForgetResult(traces=len(targets))
     if targets:
-        result.events, result.outcomes, result.pairs = deploy_repo.delete_traces(store, project, targets)
+        deleted = deploy_repo.delete_traces(store, project, targets)
+        result.events, result.outcomes, result.pairs, result.batch_items = deleted
     return result

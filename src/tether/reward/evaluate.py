@@ -123,9 +123,10 @@ class EvalResult:
     longer_preferred_labels: float
     agreement_ceiling: float | None = None
     extras: dict[str, float] = field(default_factory=dict)
+    margins: np.ndarray | None = field(default=None, repr=False)  # per pair, ties included: for paired comparisons
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "margins"}
 
 
 def check_heads(model, pairs: Sequence[PreferencePair], what: str = "pairs") -> None:  # noqa: ANN001
@@ -198,7 +199,7 @@ def evaluate(model, pairs: Sequence[PreferencePair], *, calibration_pairs: Seque
         matched_accuracy=float(correct[matched].mean()) if matched.any() else None, n_matched=int(matched.sum()),
         longer_preferred_model=float(model_longer.mean()) if differ.any() else float("nan"),
         longer_preferred_labels=float((lc > lr)[differ].mean()) if differ.any() else float("nan"),
-        agreement_ceiling=agreement_ceiling,
+        agreement_ceiling=agreement_ceiling, margins=margins,
     )
 
 

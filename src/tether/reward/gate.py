@@ -32,9 +32,10 @@ class Check:
     threshold: float
     passed: bool
     kind: str  # "min" or "max"
+    strict: bool = False  # the threshold itself fails
 
     def condition(self) -> str:
-        op = ">=" if self.kind == "min" else "<="
+        op = (">" if self.kind == "min" else "<") + ("" if self.strict else "=")
         val = "n/a" if self.value is None else f"{self.value:.4f}"
         return f"{self.name}: {val} (needs {op} {self.threshold})"
 
@@ -42,10 +43,10 @@ class Check:
         return f"{'ok  ' if self.passed else 'FAIL'} {self.condition()}"
 
 
-@dataclass
-class GateResult:
+class Checked:
+    """`passed` and `failed` over a result's named checks (a gate, a champion / challenger comparison)."""
+
     checks: list[Check]
-    fingerprints: list[str | None] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -54,6 +55,12 @@ class GateResult:
     @property
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
+
+
+@dataclass
+class GateResult(Checked):
+    checks: list[Check]
+    fingerprints: list[str | None] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.passed:
@@ -64,9 +71,15 @@ class GateResult:
         return {"passed": self.passed, "checks": [asdict(c) for c in self.checks], "fingerprints": self.fingerprints}
 
 
-def _check(name: str, value: float | None, threshold: float, kind: str) -> Check:
-    ok = value is not None and not math.isnan(value) and (value >= threshold if kind == "min" else value <= threshold)
-    return Check(name, value, threshold, ok, kind)
+def check_value(name: str, value: float | None, threshold: float, kind: str, *, strict: bool = False) -> Check:
+    """One criterion; a missing or NaN value fails (never passes silently); `strict`: the bound itself fails."""
+    if value is None or math.isnan(value):
+        return Check(name, value, threshold, False, kind, strict)
+    if kind == "min":
+        ok = value > threshold if strict else value >= threshold
+    else:
+        ok = value < threshold if strict else value <= threshold
+    return Check(name, value, threshold, ok, kind, strict)
 
 
 def check_gate(result: EvalResult, config: GateConfig | None = None) -> GateResult:
@@ -74,17 +87,17 @@ def check_gate(result: EvalResult, config: GateConfig | None = None) -> GateResu
     c = config or GateConfig()
     checks = []
     if c.min_accuracy is not None:
-        checks.append(_check("accuracy", result.accuracy, c.min_accuracy, "min"))
+        checks.append(check_value("accuracy", result.accuracy, c.min_accuracy, "min"))
     if c.max_ece is not None:
-        checks.append(_check("ece", result.ece, c.max_ece, "max"))
+        checks.append(check_value("ece", result.ece, c.max_ece, "max"))
     if c.max_length_correlation is not None:
         worst = max((abs(v) for v in result.length_correlation.values()), default=None)
-        checks.append(_check("length_correlation", worst, c.max_length_correlation, "max"))
+        checks.append(check_value("length_correlation", worst, c.max_length_correlation, "max"))
     if c.min_matched_accuracy is not None:
-        checks.append(_check("matched_accuracy", result.matched_accuracy, c.min_matched_accuracy, "min"))
+        checks.append(check_value("matched_accuracy", result.matched_accuracy, c.min_matched_accuracy, "min"))
     if c.min_ceiling_ratio is not None:
         ratio = result.accuracy / result.agreement_ceiling if result.agreement_ceiling else None
-        checks.append(_check("accuracy / agreement ceiling", ratio, c.min_ceiling_ratio, "min"))
+        checks.append(check_value("accuracy / agreement ceiling", ratio, c.min_ceiling_ratio, "min"))
     for key, floor in c.slice_floors.items():
         name, _, value = key.partition("=")
         slices = result.by_slice.get(name, {})
@@ -93,7 +106,7 @@ def check_gate(result: EvalResult, config: GateConfig | None = None) -> GateResu
             checks.append(Check(f"slice {key}", None, floor, False, "min"))  # a named slice must be present
         for v, s in chosen.items():
             if s["n"] >= c.min_slice_n:
-                checks.append(_check(f"slice {name}={v} accuracy", s["accuracy"], floor, "min"))
+                checks.append(check_value(f"slice {name}={v} accuracy", s["accuracy"], floor, "min"))
     return GateResult(checks)
 
 

@@ -3,7 +3,9 @@
 Score = novelty (1 - cosine to the nearest annotated prompt) + a bonus for prompts in clusters the
 annotation set under-covers + a bonus for traces with negative feedback (thumbs down or a correction)
 + a weighted reward-ensemble disagreement, min-max scaled to [0, 1] per objective over the candidates
-and averaged over objectives (when the caller measured it: `tether.shift.disagreement.member_spread`).
+and averaged over objectives (when the caller measured it: `tether.shift.disagreement.member_spread`)
++ a weighted low confidence of the policy: its mean token log-probability, logged with the generation as the
+attribute `gen_ai.response.mean_logprob`, negated and min-max scaled over the candidates that carry it.
 Selection is greedy by score, skipping near-duplicates of prompts already chosen (cosine >= threshold),
 and every chosen prompt is run through the PII redactor once more (events are redacted on ingestion;
 files from elsewhere may not be).
@@ -21,6 +23,8 @@ from tether.records import Event, EventType
 from tether.shift.coverage import ClusterCoverage
 from tether.shift.disagreement import scaled
 
+MEAN_LOGPROB = "gen_ai.response.mean_logprob"  # generation attribute: the policy's mean token log-probability
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -30,6 +34,7 @@ class Candidate:
     trace_id: str | None = None
     negative_feedback: bool = False
     response: str | None = None  # the logged answer, for reward-model scoring
+    mean_logprob: float | None = None  # the policy's confidence in it, when the application logged it
 
 
 @dataclass
@@ -59,7 +64,22 @@ def candidates_from_events(events: Iterable[Event]) -> list[Candidate]:
                     negative.add(e.trace_id)
             except (TypeError, ValueError):
                 pass
-    return [Candidate(g.prompt or "", t, t in negative, g.response) for t, g in gens.items()]
+    return [Candidate(g.prompt or "", t, t in negative, g.response, _mean_logprob(g)) for t, g in gens.items()]
+
+
+def _mean_logprob(event: Event) -> float | None:
+    value = event.attributes.get(MEAN_LOGPROB)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0 else None
+
+
+def low_confidence(candidates: Sequence[Candidate]) -> np.ndarray:
+    """Per candidate in [0, 1]: how unsure the policy was (lowest mean log-probability 1), 0 where not logged."""
+    lp = np.array([np.nan if c.mean_logprob is None else c.mean_logprob for c in candidates], dtype=np.float64)
+    out = np.zeros(len(candidates))
+    known = ~np.isnan(lp)
+    if known.sum() >= 2 and np.ptp(lp[known]) > 0:
+        out[known] = (lp[known].max() - lp[known]) / np.ptp(lp[known])
+    return out
 
 
 def max_cosine(A: np.ndarray, B: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -76,13 +96,15 @@ class AnnotationSampler:
     """Greedy, de-duplicated selection of `budget` production prompts; `fit` sets `picks_`."""
 
     def __init__(self, budget: int, novelty_weight: float = 1.0, cluster_bonus: float = 0.3,
-                 negative_bonus: float = 0.3, disagreement_weight: float = 0.3, dedup_threshold: float = 0.95,
+                 negative_bonus: float = 0.3, disagreement_weight: float = 0.3, low_confidence_weight: float = 0.3,
+                 dedup_threshold: float = 0.95,
                  n_clusters: int = 8, redactor: Redactor | None = None, seed: int = 0) -> None:
         self.budget = budget
         self.novelty_weight = novelty_weight
         self.cluster_bonus = cluster_bonus
         self.negative_bonus = negative_bonus
         self.disagreement_weight = disagreement_weight
+        self.low_confidence_weight = low_confidence_weight
         self.dedup_threshold = dedup_threshold
         self.n_clusters = n_clusters
         self.redactor = redactor
@@ -109,8 +131,9 @@ class AnnotationSampler:
             under = np.isin(cov.labels_production_, list(gap))
         negative = np.array([c.negative_feedback for c in candidates], dtype=bool)
         spread = scaled(disagreement) if disagreement else np.zeros(len(candidates))
+        unsure = low_confidence(candidates)
         score = (self.novelty_weight * novelty + self.cluster_bonus * under + self.negative_bonus * negative
-                 + self.disagreement_weight * spread)
+                 + self.disagreement_weight * spread + self.low_confidence_weight * unsure)
         self.scores_ = score
         picks: list[Pick] = []
         chosen: list[int] = []
@@ -127,6 +150,8 @@ class AnnotationSampler:
                 reasons.append("negative feedback")
             if disagreement:
                 reasons.append(f"reward disagreement {spread[i]:.2f}")
+            if unsure[i] > 0:
+                reasons.append(f"low confidence {unsure[i]:.2f}")
             if self.redactor is not None and self.redactor.find(text):
                 text = self.redactor.redact(text)
                 reasons.append("PII redacted")

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from tether.records import Event
 from tether.store.deploy_models import ApiKeyRow, ProjectSecretRow
 from tether.store.event_store import event_from_row
+from tether.store.loop_repo import forget_batch_traces
 from tether.store.models import EventRow, OutcomeRow, PreferencePairRow
 from tether.store.repository import Store
 
@@ -20,7 +21,7 @@ _KEYS = ApiKeyRow.__table__
 
 @dataclass(frozen=True)
 class KeyInfo:
-    """What a key is allowed to do: the project it belongs to."""
+    """What a key is allowed to do: the project it belongs to; `feedback` keys only post feedback, from `origins`."""
 
     id: int
     project: str
@@ -28,12 +29,16 @@ class KeyInfo:
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    scope: str = "ingest"
+    origins: tuple[str, ...] = ()
 
 
-def add_key(store: Store, project: str, key_hash: str, prefix: str, name: str) -> None:
+def add_key(store: Store, project: str, key_hash: str, prefix: str, name: str, *, scope: str = "ingest",
+            origins: Sequence[str] = ()) -> None:
     with store.write_transaction() as conn:
         conn.execute(_KEYS.insert(), [{"project": project, "key_hash": key_hash, "prefix": prefix, "name": name,
-                                       "created_at": datetime.now(UTC), "revoked_at": None}])
+                                       "created_at": datetime.now(UTC), "revoked_at": None, "scope": scope,
+                                       "origins": list(origins) or None}])
 
 
 def revoke_keys(store: Store, *, key_hash: str | None = None, prefix: str | None = None) -> int:
@@ -52,7 +57,8 @@ def list_keys(store: Store, project: str | None = None, *, key_hash: str | None 
     if key_hash is not None:
         stmt = stmt.where(ApiKeyRow.key_hash == key_hash)
     with store.connect() as conn:
-        return [KeyInfo(r.id, r.project, r.prefix, r.name, r.created_at, r.revoked_at) for r in conn.execute(stmt)]
+        return [KeyInfo(r.id, r.project, r.prefix, r.name, r.created_at, r.revoked_at, r.scope,
+                        tuple(r.origins or ())) for r in conn.execute(stmt)]
 
 
 def stored_project_secrets(store: Store) -> dict[str, str]:
@@ -102,9 +108,9 @@ def traces_with_attribute(store: Store, project: str, keys: Sequence[str], value
 _TRACE_KEYS = ("trace_id", "chosen_trace_id", "rejected_trace_id")
 
 
-def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[int, int, int]:
-    """In one transaction, delete the traces' events and outcomes in the project and
-    preference pairs whose provenance names one; returns (events, outcomes, pairs) deleted."""
+def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[int, int, int, int]:
+    """In one transaction, delete the traces' events and outcomes in the project, preference pairs whose provenance
+    names one, and what loop batches made of them; returns (events, outcomes, pairs, batch judgments + items)."""
     ids = sorted(traces)
     events = outcomes = pairs = 0
     with store.write_transaction() as conn:
@@ -121,4 +127,5 @@ def delete_traces(store: Store, project: str, traces: Collection[str]) -> tuple[
         for i in range(0, len(doomed), _CHUNK):
             pairs += conn.execute(
                 delete(PreferencePairRow).where(PreferencePairRow.id.in_(doomed[i : i + _CHUNK]))).rowcount or 0
-    return events, outcomes, pairs
+        batches = forget_batch_traces(conn, project, set(traces))
+    return events, outcomes, pairs, batches

@@ -210,6 +210,47 @@ class ModelVersionRow(Base):
     __table_args__ = (UniqueConstraint("name", "version", name="uq_model_versions_name_version"),)
 
 
+class PromotionRow(Base):
+    """Champion history per role: append-only, so every promotion, refusal and rollback stays on record."""
+
+    __tablename__ = "promotions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    role: Mapped[str] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(255))
+    version: Mapped[str | None] = mapped_column(String(64))
+    checks: Mapped[list[Any] | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    share: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoopTickRow(Base):
+    """One `tether loop tick`: the triggers it evaluated, what it did, and the batch it left pending (if any)."""
+
+    __tablename__ = "loop_ticks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    role: Mapped[str] = mapped_column(String(255), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # idle / labelling / waiting / retrained / failed
+    campaign: Mapped[str | None] = mapped_column(String(255))
+    triggers: Mapped[list[Any] | None] = mapped_column(JSON)
+    actions: Mapped[list[Any] | None] = mapped_column(JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class LoopLockRow(Base):
+    """At most one tick per role at a time: a tick inserts the role's row and deletes it when done."""
+
+    __tablename__ = "loop_locks"
+    role: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditRunRow(Base):
     """An audit as later stages read it; `result` is the audit's whole JSON, the other columns what they query."""
 

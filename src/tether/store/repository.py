@@ -24,6 +24,7 @@ from tether.store.bulk import aware as _aware
 from tether.store.bulk import chunks as _chunks
 from tether.store.engine import make_engine, upgrade
 from tether.store.event_store import EventStore
+from tether.store.loop_repo import LoopState
 from tether.store.models import (
     Base,
     ComparisonRow,
@@ -64,7 +65,7 @@ _COMPARISON_LOAD = [
 ]
 
 
-class Store(StageResults, EventStore, RatingStore):
+class Store(StageResults, LoopState, EventStore, RatingStore):
     """Access to a Tether database (SQLite embedded by default, PostgreSQL by URL)."""
 
     def __init__(self, url: str, *, migrate: bool = True, durable: bool = False) -> None:
