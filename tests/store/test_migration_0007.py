@@ -31,7 +31,7 @@ def test_upgrade_from_0006_keeps_items_pairwise_and_stores_ratings(store_url: st
         conn.execute(text(
             "INSERT INTO campaign_items (campaign_id, pair_id, prompt_id, response_a_id, response_b_id, task_type, "
             "kind, position) VALUES (:c, 'pair1', 'p', 'a', 'b', 'default', 'regular', 0)"), {"c": campaign_id})
-    upgrade(store.engine)
+    upgrade(store.engine, "0007")
     assert current_revision(store.engine) == "0007"
     with store.engine.connect() as conn:
         task, spec = conn.execute(text("SELECT task, task_spec FROM campaign_items")).one()
