@@ -3,8 +3,8 @@ and drops them back."""
 
 from __future__ import annotations
 
-from migration_steps import downgrade, schema_diffs
 from sqlalchemy import inspect, text
+from tests.store.migration_steps import downgrade, schema_diffs
 
 from tether.records import Promotion
 from tether.store import Store, deploy_repo
