@@ -10,7 +10,7 @@ from tether.records import Promotion
 from tether.store import Store, deploy_repo
 from tether.store.engine import current_revision, upgrade
 
-TABLES = ("promotions", "loop_ticks", "loop_locks", "api_keys")
+TABLES = ("promotions", "loop_ticks", "loop_locks", "api_keys", "campaigns")
 
 
 def test_upgrade_adds_promotions_and_keeps_the_registry_and_keys(store_url: str) -> None:

@@ -138,6 +138,21 @@ def _with_stored_ai_raters(config: AuditConfig, file: Path | None) -> AuditConfi
     return config.model_copy(update={"ai_raters": sorted(set(config.ai_raters) | stored)}) if stored else config
 
 
+def _with_campaign_rule(config: AuditConfig, campaign: str | None) -> AuditConfig:
+    """A campaign created with `--rule-raters all` puts its AI raters into the 0.4 rule of its audits."""
+    if campaign is None or config.rule_raters == "all":
+        return config
+    from tether.store import collect_repo
+
+    store = open_store()
+    try:
+        with store.connect() as conn:
+            row = collect_repo.campaign_row(conn, campaign)
+    finally:
+        store.close()
+    return config.model_copy(update={"rule_raters": "all"}) if row and row.get("rule_raters") == "all" else config
+
+
 @config_options(AuditConfig, "audit", AUDIT_OPTIONS)
 def audit(
     file: File = None,
@@ -164,7 +179,7 @@ def audit(
 
     require_project()  # the run is stored and its reports written in the project: say so before any work
     comparisons, ratings = _load_judgments(file, kind, objective, task_type, campaign)
-    config = _with_gold(config, gold)
+    config = _with_campaign_rule(_with_gold(config, gold), campaign)
     result = ratings_audit = None
     with console.status("auditing"):
         try:

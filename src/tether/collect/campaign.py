@@ -67,6 +67,9 @@ class CampaignSettings(BaseModel):
     link_expiry_days: float = Field(default=DEFAULT_LINK_EXPIRY_DAYS, gt=0, le=3650,
                                     description="sign-in links expire this many days after they are issued")
     interface: StrictStr = "tether-web"
+    rule_raters: Literal["human", "all"] = Field(
+        default="human", description="whose judgments the 0.4 rule runs on in this campaign: human raters, or all "
+                                     "(an LLM judge too)")
 
     @model_validator(mode="after")
     def _distinct_objectives(self) -> CampaignSettings:

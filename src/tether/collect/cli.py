@@ -14,7 +14,7 @@ from tether.collect.campaign import CampaignSettings
 
 CAMPAIGN_OPTIONS = ("objectives", "overlap", "pilot_items", "agreement_threshold", "gold_rate", "attention_rate",
                     "qualification_gold", "pass_threshold", "queue_size",
-                    "assignment_expiry_hours")
+                    "assignment_expiry_hours", "rule_raters")
 
 campaign_app = typer.Typer(help="Annotation campaigns: create, watch, pause, revise the rubric, export.",
                            no_args_is_help=True)

@@ -34,6 +34,7 @@ class CampaignRow(Base):
     # an issued task not answered within this many hours goes back to the pool
     assignment_expiry_hours: Mapped[float] = mapped_column(Float, default=24.0, server_default="24")
     interface: Mapped[str] = mapped_column(String(255), default="tether-web")
+    rule_raters: Mapped[str] = mapped_column(String(8), default="human", server_default="human")
     # Bumped at the start of every write transaction that issues work: serializes issuance
     # per campaign on PostgreSQL (row lock) and takes SQLite's write lock up front.
     lock_counter: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,6 +1,6 @@
 """the loop: the champion history of each role (promote, refuse with the failing checks, roll back), loop ticks
 and their lock; API keys get a scope and allowed origins (publishable feedback keys for the widget; existing keys
-keep full ingestion scope)
+keep full ingestion scope); campaigns say whose judgments the 0.4 rule runs on (existing ones: human raters)
 
 Revision ID: 0008
 Revises: 0007
@@ -58,9 +58,13 @@ def upgrade() -> None:
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(sa.Column("scope", sa.String(length=16), nullable=False, server_default="ingest"))
         batch.add_column(sa.Column("origins", sa.JSON(), nullable=True))
+    with op.batch_alter_table("campaigns") as batch:
+        batch.add_column(sa.Column("rule_raters", sa.String(length=8), nullable=False, server_default="human"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("rule_raters")
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_column("origins")
         batch.drop_column("scope")
