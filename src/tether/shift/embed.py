@@ -52,22 +52,26 @@ class Encoder:
         """An (n, d) float32 array of unit vectors, one per text."""
         import torch
 
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
         if self._model is None:
             self._load()
+        # tokenize once, then batch by token count: sorting by characters left a third of each batch padding
+        enc = self._tok(list(texts), truncation=True, max_length=self.max_length)  # type: ignore[misc]
+        keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
+        lengths = [len(ids) for ids in enc["input_ids"]]
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        pad = {"input_ids": self._tok.pad_token_id or 0, "token_type_ids": 0, "attention_mask": 0}  # type: ignore[union-attr]
         out: list[np.ndarray] = []
-        # sort by length so a batch pads little; put rows back in input order at the end
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         with torch.inference_mode():
             for i in range(0, len(order), self.batch_size):
                 idx = order[i : i + self.batch_size]
-                batch = self._tok([texts[j] for j in idx], padding=True, truncation=True,  # type: ignore[misc]
-                                  max_length=self.max_length, return_tensors="pt")
+                width = max(lengths[j] for j in idx)
+                batch = {k: torch.tensor([enc[k][j] + [pad[k]] * (width - lengths[j]) for j in idx]) for k in keys}
                 hidden = self._model(**batch).last_hidden_state  # type: ignore[misc]
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-        if not out:
-            return np.zeros((0, 384), dtype=np.float32)
         emb = np.concatenate(out).astype(np.float32)
         result = np.empty_like(emb)
         result[order] = emb
