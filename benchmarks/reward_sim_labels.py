@@ -218,6 +218,91 @@ def run_seed(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
     return out
 
 
+def calibration_study(seed: int, args: argparse.Namespace) -> dict:
+    """p_chosen against gold, without gold and with --gold-items gold-labelled items given to the audit
+    (scored on the other items). No reward model: labels only."""
+    import random
+
+    from tether.audit.audit import run_audit
+    from tether.audit.config import AuditConfig, CurateConfig
+    from tether.audit.curate import curate
+    from tether.sim import CampaignConfig, World
+
+    world = World(seed=seed)
+    cands = world.candidate_pairs(args.pairs)
+    run = world.simulate_campaign(cands, world.rater_pool(30), CampaignConfig(overlap=3, objective=OBJECTIVE))
+    gold = {c.pair_id: world.gold_label(c.prompt.text, c.response_a, c.response_b, OBJECTIVE) for c in cands}
+    given = dict(random.Random(seed).sample(sorted(gold.items()), args.gold_items))
+    out = {}
+    for name, cfg in (("no gold", AuditConfig()), (f"{args.gold_items} gold items", AuditConfig(gold=given))):
+        pairs = curate(run_audit(run.comparisons, cfg), CurateConfig(include_blocked=True, reliability="slice",
+                                                                     weights="posterior")).pairs
+        kept = [p for p in pairs if not p.tie and p.provenance["pair_id"] not in given
+                and gold[p.provenance["pair_id"]] != "tie"]
+        right = np.array([world.gold_label(p.prompt, p.chosen, p.rejected, OBJECTIVE) == "a" for p in kept])
+        p = np.array([q.p_chosen for q in kept])
+        out[name] = {"n": len(kept), "p_mean": float(p.mean()), "right": float(right.mean()),
+                     **calibration(p, right)}
+        print(f"seed {seed} {name}: p_chosen {p.mean():.3f}, right {right.mean():.3f}, ECE {out[name]['ece']:.3f}",
+              file=sys.stderr, flush=True)
+    return out
+
+
+CURVE_SIZES = (50, 100, 200, 400, 800)
+
+
+def curve_study(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
+    """Learning curve of the Tether arm (nested random subsets of its pairs), and careful few vs noisy many:
+    --careful pairs re-judged by the 10 raters the audit trusts most (overlap 3, Tether's labels) against
+    the whole campaign's majority vote from the unfiltered pool. Same head and steps for every set."""
+    import random
+
+    from tether.audit.audit import run_audit
+    from tether.audit.config import CurateConfig
+    from tether.audit.curate import curate
+    from tether.sim import CampaignConfig, World
+
+    world = World(seed=seed)
+    cands = world.candidate_pairs(args.pairs)
+    pool = world.rater_pool(30)
+    run = world.simulate_campaign(cands, pool, CampaignConfig(overlap=3, objective=OBJECTIVE))
+    audit = run_audit(run.comparisons)
+    cfg = CurateConfig(include_blocked=True, reliability="slice", weights="posterior")
+    tether = curate(audit, cfg).pairs
+    test = world.gold_pairs(world.candidate_pairs(args.test), [OBJECTIVE])
+    e_test = (embed([(p.prompt, p.chosen) for p in test]), embed([(p.prompt, p.rejected) for p in test]))
+    order = random.Random(seed).sample(range(len(tether)), len(tether))
+    curve = {}
+    for n in [n for n in CURVE_SIZES if n <= len(tether)]:
+        correct, _ = score_arm(embed, [tether[i] for i in order[:n]], False, args, seed, e_test)
+        curve[n] = float(correct.mean())
+    rel = {name: r["reliability"] for name, r in audit.rater_summary.items()}
+    careful_raters = [r for r in pool if r.id in sorted(rel, key=rel.__getitem__, reverse=True)[:10]]
+    few = random.Random(seed + 1).sample(cands, args.careful)
+    careful_run = world.simulate_campaign(few, careful_raters, CampaignConfig(overlap=3, objective=OBJECTIVE,
+                                                                              name="careful"))
+    careful = curate(run_audit(careful_run.comparisons), cfg).pairs
+    noisy = majority_pairs(run.comparisons, cands, OBJECTIVE)
+    out = {"seed": seed, "curve": curve, "n_test": len(test)}
+    for key, pairs in (("careful few", careful), ("noisy many", noisy)):
+        correct, decided = score_arm(embed, pairs, False, args, seed, e_test)
+        right = [world.gold_label(p.prompt, p.chosen, p.rejected, OBJECTIVE) == "a" for p in decided]
+        out[key] = {"pairs": len(decided), "acc": float(correct.mean()), "label_acc": float(np.mean(right))}
+    print(f"seed {seed}: curve {curve}; careful {out['careful few']}; noisy {out['noisy many']}", file=sys.stderr,
+          flush=True)
+    return out
+
+
+def fit_curve(sizes: np.ndarray, acc: np.ndarray, target: float) -> dict:
+    """acc(n) = a - b n^-c fitted by least squares; the pairs needed for `target` (None: above the asymptote)."""
+    from scipy.optimize import curve_fit
+
+    (a, b, c), _ = curve_fit(lambda n, a, b, c: a - b * n ** -c, sizes, acc, p0=(acc.max() + 0.01, 1.0, 0.5),
+                             bounds=([0.5, 0, 0.01], [1.0, 100, 3]), maxfev=20000)
+    needed = float((b / (a - target)) ** (1 / c)) if a > target else None
+    return {"a": float(a), "b": float(b), "c": float(c), "target": target, "pairs_needed": needed}
+
+
 def calibration(p: np.ndarray, right: np.ndarray, bins: int = 10) -> dict:
     """ECE of p_chosen as the probability that the label is right, and the bins behind it."""
     edges = np.linspace(0.5, 1.0, bins + 1)
@@ -239,6 +324,82 @@ def t_interval(diffs: list[float], confidence: float = 0.95) -> tuple[float, flo
     return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
 
 
+NAMES = {
+    "majority": "majority vote (hard, splits dropped, weight 1)",
+    "curated-rater": "curated, one reliability per rater (`curate(include_blocked=True)`, hard)",
+    "tether": "**Tether: slice reliability + posterior weights** (hard)",
+    "tether-soft": "Tether, soft labels (calibrated p_chosen as target)",
+    "tether-drop": "Tether, blocked task types left out",
+    "tether-blocked-full": "Tether, blocked task types at full weight",
+    "gold": "noise-free (gold labels)",
+}
+
+
+def combine(paths: list[Path]) -> dict:
+    """Several runs' --results (one or more seeds each, the same settings) as one summary."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    seeds = sorted((s for r in runs for s in r["seeds"]), key=lambda s: s["seed"])
+    out = {"args": runs[0]["args"], "wall_s": sum(r["wall_s"] for r in runs), "cpu_s": sum(r["cpu_s"] for r in runs),
+           "seeds": seeds, "vs_majority": {}}
+    for key in out["args"]["arms"]:
+        if key != "majority" and len(seeds) > 1:
+            out["vs_majority"][key] = t_interval([s["arms"][key]["acc"] - s["arms"]["majority"]["acc"] for s in seeds])
+    return out
+
+
+def render(summary: dict, command: str) -> str:
+    """The RESULTS.md text of a summary."""
+    seeds, arms = summary["seeds"], summary["args"]["arms"]
+    a = summary["args"]
+
+    def accs(key: str, field: str = "acc") -> list[float]:
+        return [s["arms"][key][field] for s in seeds]
+
+    lines = [f"`{command}` — World(seed) for seeds {', '.join(str(s['seed']) for s in seeds)}, 30 simulated raters "
+             f"(default hidden traits), overlap 3, objective `overall`, {a['pairs']} candidate pairs per campaign. "
+             f"Reward model per arm: the packaged MiniLM-L6 encoder **frozen** (mean-pooled embedding of prompt and "
+             f"response, max length 128) and a {a['head']} head"
+             + (f" (hidden {a['hidden']}, GELU)" if a["head"] == "mlp" else "")
+             + f", {a['iters']} full-batch {'AdamW' if a['head'] == 'mlp' else 'L-BFGS'} steps, "
+             f"L2 / weight decay {a['l2']}, weights rescaled to mean 1: the same budget for every arm. Gold accuracy "
+             f"on {', '.join(str(s['n_test']) for s in seeds)} fresh test pairs per seed (gold ties left out; the "
+             f"same pairs for every arm). CPU {summary['cpu_s'] / 60:.0f} min, wall {summary['wall_s'] / 60:.0f} min "
+             f"(2 shared cores, load average 15-22).", "",
+             "| training labels | pairs | labels agreeing with gold | gold accuracy per seed | mean ± sd |",
+             "|---|---|---|---|---|"]
+    for key in arms:
+        x = accs(key)
+        lines.append(f"| {NAMES[key]} | {', '.join(str(v) for v in accs(key, 'pairs'))} | "
+                     f"{np.mean(accs(key, 'label_acc')):.3f} | {', '.join(f'{v:.3f}' for v in x)} | "
+                     f"**{np.mean(x):.3f} ± {np.std(x, ddof=1) if len(x) > 1 else 0:.3f}** |")
+    lines += ["", "Paired per seed against majority vote (same test pairs), 95% t-interval over seeds:", ""]
+    gap = np.mean(accs("gold")) - np.mean(accs("majority")) if "gold" in arms else float("nan")
+    for key, (m, lo, hi) in summary["vs_majority"].items():
+        d = [100 * (s["arms"][key]["acc"] - s["arms"]["majority"]["acc"]) for s in seeds]
+        closed = f", {100 * m / gap:.0f}% of the gap to noise-free labels" if key != "gold" and gap > 0 else ""
+        lines.append(f"- {NAMES[key]}: {', '.join(f'{v:+.1f}' for v in d)} points; mean {100 * m:+.2f} "
+                     f"[{100 * lo:+.2f}, {100 * hi:+.2f}]{closed}")
+    lines += ["", "Label accuracy against gold by slice (training pairs, mean over seeds; language from the world):",
+              "", "| task type | language | " + " | ".join(k for k in arms if k in ("majority", "curated-rater",
+                                                                                     "tether")) + " |",
+              "|---|---|" + "---|" * len([k for k in arms if k in ("majority", "curated-rater", "tether")])]
+    types = sorted({t for s in seeds for t in s["arms"]["majority"]["label_by_type"]})
+    for t in types:
+        cells = []
+        for key in ("majority", "curated-rater", "tether"):
+            if key in arms:
+                v = [s["arms"][key]["label_by_type"].get(t, {}).get("label_acc") for s in seeds]
+                v = [x for x in v if x is not None]
+                cells.append(f"{np.mean(v):.3f}" if v else "-")
+        lines.append(f"| {t} | {seeds[0]['language'].get(t, '?')} | " + " | ".join(cells) + " |")
+    if "tether" in arms:
+        t = [s["arms"]["tether"] for s in seeds]
+        lines += ["", "Calibration of `p_chosen` (Tether, as the probability that the label is right), per seed: "
+                  + "; ".join(f"mean {x['p_chosen_mean']:.3f} vs right {x['label_acc']:.3f}, "
+                              f"ECE {x['calibration']['ece']:.3f}" for x in t)]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2,3,4")
@@ -252,9 +413,43 @@ def main() -> None:
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--results", type=Path)
     parser.add_argument("--cache", type=Path, help="folder for the frozen encoder's embeddings (per seed)")
+    parser.add_argument("--combine", type=Path, nargs="+", help="only merge these --results files and print the text")
+    parser.add_argument("--curve", action="store_true", help="learning curve and careful few vs noisy many")
+    parser.add_argument("--careful", type=int, default=80, help="pairs re-judged by the careful raters (--curve)")
+    parser.add_argument("--target", type=float, default=0.85, help="accuracy the curve's pairs-needed aims at")
+    parser.add_argument("--calibration-only", action="store_true", help="only check p_chosen against gold")
+    parser.add_argument("--gold-items", type=int, default=100, help="gold items given to the audit (calibration)")
+    parser.add_argument("--command", default="python benchmarks/reward_sim_labels.py", help="command to quote")
     args = parser.parse_args()
     args.arms = args.arms.split(",")
+    if args.calibration_only:
+        cal = {s: calibration_study(int(s), args) for s in args.seeds.split(",")}
+        if args.results:
+            args.results.write_text(json.dumps(cal, indent=1))
+        return
+    if args.combine:
+        print(render(combine(args.combine), args.command))
+        return
     import torch
+    if args.curve:
+        torch.set_num_threads(1)
+        embed = Embedder()
+        found = []
+        for s in args.seeds.split(","):
+            if args.cache:
+                embed.load(args.cache / f"embeddings-seed{s}.npz")
+            found.append(curve_study(int(s), args, embed))
+            if args.cache:
+                embed.save(args.cache / f"embeddings-seed{s}.npz")
+            embed.cache.clear()
+        sizes = np.array(sorted({n for r in found for n in r["curve"]}), dtype=float)
+        mean = np.array([np.mean([r["curve"][int(n)] for r in found if int(n) in r["curve"]]) for n in sizes])
+        fit = fit_curve(sizes, mean, args.target)
+        print(json.dumps({"sizes": sizes.tolist(), "mean": mean.tolist(), "fit": fit}))
+        if args.results:
+            args.results.write_text(json.dumps({"seeds": found, "fit": fit, "args": vars(args) | {
+                "cache": str(args.cache), "results": str(args.results)}}, indent=1))
+        return
 
     torch.set_num_threads(1)
     embed = Embedder()

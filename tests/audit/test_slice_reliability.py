@@ -75,17 +75,19 @@ def test_temperature_never_sharpens_without_gold_and_fits_gold_when_given(two_la
     fit = fit_slice_dawid_skene(table)
     t, how, n = held_out_temperature(fit, table)
     assert t >= 1.0 and how == "held-out judgments" and n == table.n_judgments
-    t_gold, how_gold, n_gold = held_out_temperature(fit, table, gold=truth)
+    t_gold, how_gold, n_gold = held_out_temperature(fit, table, gold=truth)  # fit never saw the gold
     assert how_gold == "gold" and n_gold == len(truth)
     # the gold fit is the temperature of least log loss on gold: its neighbours on the grid do worse
     from tether.audit.slice_reliability import TEMPERATURES, _log_loss, decisive_log_odds
 
-    _, term = decisive_log_odds(fit, table)
-    free = np.bincount(table.item, weights=term, minlength=table.n_items)
+    log_odds, _ = decisive_log_odds(fit, table)
     y = np.array([truth[e.pair_id] == "a" for e in table.examples])
     k = int(np.argmin(np.abs(TEMPERATURES - t_gold)))
-    here = _log_loss(y, free / TEMPERATURES[k])
-    assert all(here <= _log_loss(y, free / TEMPERATURES[j]) + 1e-12 for j in (max(k - 1, 0), min(k + 1, 160)))
+    here = _log_loss(y, log_odds / TEMPERATURES[k])
+    assert all(here <= _log_loss(y, log_odds / TEMPERATURES[j]) + 1e-12 for j in (max(k - 1, 0), min(k + 1, 160)))
+    # through curation: with gold, p_chosen is the blind fit's posterior softened by that temperature
+    labels = slice_labels(table, gold=truth)
+    assert labels.temperature["overall"][1] == "gold"
 
 
 def test_bad_strengths_are_clear_errors(two_languages):
@@ -94,3 +96,22 @@ def test_bad_strengths_are_clear_errors(two_languages):
         fit_slice_dawid_skene(table, slice_strength=0)
     with pytest.raises(ValueError, match="n_iter"):
         fit_slice_dawid_skene(table, n_iter=0)
+
+
+def test_curate_cli_takes_slice_reliability_and_posterior_weights(project_dir, two_languages):
+    from typer.testing import CliRunner
+
+    from tether.cli import app
+    from tether.io import read_pairs, write_jsonl
+    from tether.io.v1 import comparison_to_v1
+
+    path = project_dir / "two_languages.jsonl"
+    write_jsonl(path, (comparison_to_v1(c) for c in two_languages[0]))
+    result = CliRunner().invoke(app, ["curate", str(path), "--reliability", "slice", "--weights", "posterior",
+                                      "--include-blocked", "-o", "pairs.jsonl", "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    pairs = [item[1] for item in read_pairs(project_dir / "pairs.jsonl")]
+    assert pairs and all(p.provenance["label_model"] == "bradley_terry_by_slice" for p in pairs)
+    assert all(len(p.provenance["p_slice_posterior"]) == 3 for p in pairs)
+    bad = CliRunner().invoke(app, ["curate", str(path), "--reliability", "language", "-o", "x.jsonl"])
+    assert bad.exit_code != 0 and "reliability" in bad.output.lower()

@@ -149,7 +149,9 @@ def held_out_temperature(sr: SliceReliability, table: LabelTable, gold: Mapping[
                          min_gold: int = 20) -> tuple[float, str, int]:
     """The temperature T that makes sigmoid(log-odds / T) mean what it says: (T, how it was fitted, n).
 
-    With `min_gold` or more decisive gold items, T minimises the log loss of the item's side on gold.
+    With `min_gold` or more decisive gold items, T minimises the log loss of the gold side under the
+    posteriors of `sr`, which must be a fit that did not see those gold labels (a fit with gold clamped
+    bends the confusions of thinly judged slices toward the gold items and looks right on them in-sample).
     Otherwise each judgment on an item that others judged too is predicted from the other judgments
     alone (its own term taken out of the log-odds), through its rater's slice confusion, and T
     maximises the likelihood of those held-out judgments over T >= 1: a posterior that is too sure
@@ -161,11 +163,7 @@ def held_out_temperature(sr: SliceReliability, table: LabelTable, gold: Mapping[
     if len(g) >= min_gold:
         items = np.fromiter(g, dtype=np.int64)
         y = np.array([g[i] == A for i in items])
-        # gold items are clamped in the fit: their log-odds come from their judgments alone
-        free = np.zeros(table.n_items)
-        np.add.at(free, table.item, term)
-        z = free[items]
-        losses = [_log_loss(y, z / t) for t in TEMPERATURES]
+        losses = [_log_loss(y, log_odds[items] / t) for t in TEMPERATURES]
         return float(TEMPERATURES[int(np.argmin(losses))]), "gold", int(items.size)
     per_item = np.bincount(table.item, minlength=table.n_items)
     use = per_item[table.item] >= 2
@@ -222,7 +220,9 @@ def slice_labels(table: LabelTable, gold: Mapping[str, str] | None = None, **fit
         sub = table.subset(mask)
         parent = np.unique(table.item[mask])
         sr = fit_slice_dawid_skene(sub, gold=gold, **fit_options)
-        temperature = held_out_temperature(sr, sub, gold)
+        # the temperature comes from a fit blind to the gold labels it is checked on
+        blind = fit_slice_dawid_skene(sub, **fit_options) if gold_codes(sub, gold) else sr
+        temperature = held_out_temperature(blind, sub, gold)
         post = calibrated_posteriors(sr, sub, temperature[0])
         weights = sr.judgment_reliability(sub)
         out.temperature[objective] = temperature
