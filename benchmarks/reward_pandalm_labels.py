@@ -63,6 +63,45 @@ def run_seed(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
     return out
 
 
+def label_study(seed: int, args: argparse.Namespace) -> dict:
+    """No reward model: how the Tether labels and weights differ from majority vote and from one reliability per
+    rater on the train items, and how p_chosen matches the held-out items' annotators (same split)."""
+    from collections import Counter
+
+    from tether.audit.audit import run_audit
+    from tether.audit.config import CurateConfig
+    from tether.audit.curate import curate
+
+    train, _, _ = load_split(args.holdout, seed)
+    audit = run_audit(train)
+    old = [p for p in curate(audit).pairs if not p.tie]
+    new = [p for p in curate(audit, CurateConfig(reliability="slice", weights="posterior")).pairs if not p.tie]
+    maj = {p.provenance["pair_id"]: p.chosen for p in majority_pairs(train)}
+    out = {"seed": seed}
+    for name, pairs in (("one reliability per rater", old), ("tether", new)):
+        w = np.array([p.weight for p in pairs])
+        top = np.array([max(p.provenance["votes"].values()) for p in pairs])
+        shared = [p for p in pairs if p.provenance["pair_id"] in maj]
+        out[name] = {"pairs": len(pairs), "weight_cv": float(w.std() / w.mean()),
+                     "weight_unanimous": float(w[top == 3].mean()), "weight_2_1": float(w[top == 2].mean()),
+                     "differs_from_majority": float(np.mean([p.chosen != maj[p.provenance["pair_id"]]
+                                                             for p in shared])),
+                     "p_chosen_mean": float(np.mean([p.p_chosen for p in pairs])),
+                     "votes_with_label": float(np.mean([p.provenance["votes"][
+                         "a" if p.chosen == _side_a(p, train) else "b"] / sum(p.provenance["votes"].values())
+                         for p in pairs]))}
+    out["split_items"] = Counter(max(p.provenance["votes"].values()) for p in new)
+    print(f"seed {seed}: {json.dumps(out)}", file=sys.stderr, flush=True)
+    return out
+
+
+def _side_a(pair, train) -> str:  # noqa: ANN001
+    for c in train:
+        if c.pair_id == pair.provenance["pair_id"]:
+            return c.response_a
+    raise KeyError(pair.provenance["pair_id"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2")
@@ -76,8 +115,14 @@ def main() -> None:
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--cache", type=Path, help="file for the frozen encoder's embeddings")
     parser.add_argument("--results", type=Path)
+    parser.add_argument("--labels-only", action="store_true", help="labels and weights only, no reward model")
     args = parser.parse_args()
     args.arms = args.arms.split(",")
+    if args.labels_only:
+        found = [label_study(int(s), args) for s in args.seeds.split(",")]
+        if args.results:
+            args.results.write_text(json.dumps(found, indent=1, default=str))
+        return
     import torch
 
     torch.set_num_threads(1)

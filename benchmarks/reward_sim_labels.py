@@ -273,7 +273,7 @@ def curve_study(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
     e_test = (embed([(p.prompt, p.chosen) for p in test]), embed([(p.prompt, p.rejected) for p in test]))
     order = random.Random(seed).sample(range(len(tether)), len(tether))
     curve = {}
-    for n in [n for n in CURVE_SIZES if n <= len(tether)]:
+    for n in [n for n in CURVE_SIZES if n < len(tether)] + [len(tether)]:
         correct, _ = score_arm(embed, [tether[i] for i in order[:n]], False, args, seed, e_test)
         curve[n] = float(correct.mean())
     rel = {name: r["reliability"] for name, r in audit.rater_summary.items()}
@@ -286,8 +286,9 @@ def curve_study(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
     out = {"seed": seed, "curve": curve, "n_test": len(test)}
     for key, pairs in (("careful few", careful), ("noisy many", noisy)):
         correct, decided = score_arm(embed, pairs, False, args, seed, e_test)
-        right = [world.gold_label(p.prompt, p.chosen, p.rejected, OBJECTIVE) == "a" for p in decided]
-        out[key] = {"pairs": len(decided), "acc": float(correct.mean()), "label_acc": float(np.mean(right))}
+        golds = [world.gold_label(p.prompt, p.chosen, p.rejected, OBJECTIVE) for p in decided]
+        out[key] = {"pairs": len(decided), "acc": float(correct.mean()),
+                    "label_acc": float(np.mean([g == "a" for g in golds if g != "tie"]))}
     print(f"seed {seed}: curve {curve}; careful {out['careful few']}; noisy {out['noisy many']}", file=sys.stderr,
           flush=True)
     return out
@@ -442,8 +443,9 @@ def main() -> None:
             if args.cache:
                 embed.save(args.cache / f"embeddings-seed{s}.npz")
             embed.cache.clear()
-        sizes = np.array(sorted({n for r in found for n in r["curve"]}), dtype=float)
-        mean = np.array([np.mean([r["curve"][int(n)] for r in found if int(n) in r["curve"]]) for n in sizes])
+        # the last point is each seed's whole curated set (its size differs by seed): fitted per (size, seed)
+        sizes = np.array([n for r in found for n in r["curve"]], dtype=float)
+        mean = np.array([a for r in found for a in r["curve"].values()])
         fit = fit_curve(sizes, mean, args.target)
         print(json.dumps({"sizes": sizes.tolist(), "mean": mean.tolist(), "fit": fit}))
         if args.results:
