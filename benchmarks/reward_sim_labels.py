@@ -304,6 +304,37 @@ def fit_curve(sizes: np.ndarray, acc: np.ndarray, target: float) -> dict:
     return {"a": float(a), "b": float(b), "c": float(c), "target": target, "pairs_needed": needed}
 
 
+def label_slices(seed: int, args: argparse.Namespace) -> dict:
+    """Label accuracy against gold of the majority, one-reliability-per-rater and Tether training sets, by task
+    type and by language (no reward model)."""
+    from tether.audit.audit import run_audit
+    from tether.audit.config import CurateConfig
+    from tether.audit.curate import curate
+    from tether.sim import CampaignConfig, World
+
+    world = World(seed=seed)
+    cands = world.candidate_pairs(args.pairs)
+    run = world.simulate_campaign(cands, world.rater_pool(30), CampaignConfig(overlap=3, objective=OBJECTIVE))
+    audit = run_audit(run.comparisons)
+    lang = {c.prompt.task_type: c.prompt.language for c in cands}
+    sets = {"majority": majority_pairs(run.comparisons, cands, OBJECTIVE),
+            "curated-rater": curate(audit, CurateConfig(include_blocked=True)).pairs,
+            "tether": curate(audit, CurateConfig(include_blocked=True, reliability="slice", weights="posterior")).pairs}
+    out: dict = {"blocked": sorted(audit.blocked_task_types)}
+    for key, pairs in sets.items():
+        rows = [(p.provenance["task_type"], world.gold_label(p.prompt, p.chosen, p.rejected, OBJECTIVE))
+                for p in pairs if not p.tie]
+        rows = [(t, g == "a") for t, g in rows if g != "tie"]
+        by: dict[str, list[bool]] = {}
+        for t, ok in rows:
+            by.setdefault(f"task type {t}", []).append(ok)
+            by.setdefault(f"language {lang[t]}", []).append(ok)
+        out[key] = {"all": float(np.mean([ok for _, ok in rows])), **{k: [float(np.mean(v)), len(v)]
+                                                                     for k, v in sorted(by.items())}}
+    print(f"seed {seed}: " + json.dumps(out), file=sys.stderr, flush=True)
+    return out
+
+
 def calibration(p: np.ndarray, right: np.ndarray, bins: int = 10) -> dict:
     """ECE of p_chosen as the probability that the label is right, and the bins behind it."""
     edges = np.linspace(0.5, 1.0, bins + 1)
@@ -418,11 +449,17 @@ def main() -> None:
     parser.add_argument("--curve", action="store_true", help="learning curve and careful few vs noisy many")
     parser.add_argument("--careful", type=int, default=80, help="pairs re-judged by the careful raters (--curve)")
     parser.add_argument("--target", type=float, default=0.85, help="accuracy the curve's pairs-needed aims at")
+    parser.add_argument("--label-slices", action="store_true", help="only label accuracy by slice, no reward model")
     parser.add_argument("--calibration-only", action="store_true", help="only check p_chosen against gold")
     parser.add_argument("--gold-items", type=int, default=100, help="gold items given to the audit (calibration)")
     parser.add_argument("--command", default="python benchmarks/reward_sim_labels.py", help="command to quote")
     args = parser.parse_args()
     args.arms = args.arms.split(",")
+    if args.label_slices:
+        found = {s: label_slices(int(s), args) for s in args.seeds.split(",")}
+        if args.results:
+            args.results.write_text(json.dumps(found, indent=1))
+        return
     if args.calibration_only:
         cal = {s: calibration_study(int(s), args) for s in args.seeds.split(",")}
         if args.results:
@@ -466,7 +503,8 @@ def main() -> None:
             embed.save(cached)
         embed.cache.clear()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    summary = {"args": {k: v for k, v in vars(args).items() if k != "results"}, "wall_s": wall, "cpu_s": cpu,
+    summary = {"args": {k: v for k, v in vars(args).items() if k not in ("results", "cache", "combine")},
+               "wall_s": wall, "cpu_s": cpu,
                "seeds": results}
     if "majority" in args.arms:
         for key in args.arms:
