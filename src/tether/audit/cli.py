@@ -212,7 +212,8 @@ def audit(
     out.print(f"JSON: {json_out or reports / 'audit.json'}")
 
 
-@config_options(CurateConfig, "curate", ("policy", "include_blocked", "soft_labels"), param="curate_config")
+@config_options(CurateConfig, "curate", ("policy", "include_blocked", "soft_labels", "reliability", "weights"),
+                param="curate_config")
 @config_options(AuditConfig, "audit", AUDIT_OPTIONS)
 def curate(
     file: File = None,

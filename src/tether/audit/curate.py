@@ -14,6 +14,13 @@ posterior). A tie (P(tie) at least P(a) and P(b)) is kept as `tie: true` with `p
   every pair in both orders it keeps exactly the pairs judged the same way both times), `keep` leaves
   the weight alone. Reversals are flagged in provenance under every policy.
 
+With `reliability="slice"` (see `tether.audit.slice_reliability`) each judgment counts by its rater's
+reliability *in the item's task type*: the label is the position-free Bradley–Terry fit weighted that way,
+and `p_chosen` is the slice Dawid–Skene posterior of the chosen side after a temperature fitted on held-out
+judgments (or gold), so it means what it says. With `weights="posterior"` the first factor of the weight is
+2 p_chosen - 1 (the expected sign of the label: 0 for a coin flip, 1 for a sure label) instead of the mean
+reliability, so items of the same raters weigh more when those raters agree.
+
 Items whose raters all have reliability 0 carry no usable evidence and are dropped (counted).
 """
 
@@ -28,6 +35,7 @@ import numpy as np
 from tether.audit.audit import AuditResult, run_audit
 from tether.audit.config import AuditConfig, CurateConfig
 from tether.audit.labels import LABEL_NAMES, TIE, A, B
+from tether.audit.slice_reliability import SliceLabels, slice_labels
 from tether.records import Comparison, PreferencePair
 
 
@@ -48,11 +56,13 @@ def _task_factor(result: AuditResult, task_type: str) -> float:
 class _Items:
     """The per-item numbers of an audit that curation reads."""
 
-    def __init__(self, result: AuditResult) -> None:
+    def __init__(self, result: AuditResult, sliced: SliceLabels | None = None) -> None:
         table = result.table
+        self.sliced = sliced
+        reliability = result.judgment_reliability if sliced is None else sliced.judgment_reliability
         self.votes = table.counts()
         self.n_judgments = self.votes.sum(axis=1)
-        rel_sum = np.bincount(table.item, weights=result.judgment_reliability, minlength=table.n_items)
+        rel_sum = np.bincount(table.item, weights=reliability, minlength=table.n_items)
         self.mean_reliability = np.divide(rel_sum, self.n_judgments, out=np.zeros(table.n_items),
                                           where=self.n_judgments > 0)
         self.n_raters = np.bincount(np.unique(table.item * table.n_raters + table.rater) // table.n_raters,
@@ -69,19 +79,29 @@ def curate(source: AuditResult | Iterable[Comparison], config: CurateConfig | No
     """Turn an audit (or comparisons, audited first) into preference pairs with weights and flags."""
     config = config or CurateConfig()
     result = source if isinstance(source, AuditResult) else run_audit(source, audit_config)
-    items = _Items(result)
+    wants_slice = config.reliability == "slice" or config.weights == "posterior"
+    sliced = slice_labels(result.table, result.config.gold) if wants_slice else None
+    items = _Items(result, sliced)
     use_bt = config.soft_labels == "bradley_terry" and result.item_bt_proba is not None
     proba = result.item_bt_proba if use_bt else result.item_posteriors
+    posteriors = result.item_posteriors
+    if config.reliability == "slice" and sliced is not None:
+        proba = sliced.label_proba if config.soft_labels == "bradley_terry" else sliced.posteriors
+        posteriors = sliced.posteriors
     tally = {"items": result.table.n_items, "pairs": 0, "ties": 0, "excluded_blocked": 0, "discarded_reversal": 0,
              "downweighted_reversal": 0, "dropped_zero_weight": 0}
     pairs: list[PreferencePair] = []
     for i, e in enumerate(result.table.examples):
-        weight, counted = _weigh(result, config, items, i)
+        chosen, p_chosen, tie = _choose(proba[i], posteriors[i])
+        # the label is Bradley–Terry's side; how sure it is, the calibrated posterior says
+        sure = None if tie or sliced is None else _side_probability(sliced.posteriors[i], chosen)
+        if config.reliability == "slice" and sure is not None:
+            p_chosen = sure
+        weight, counted = _weigh(result, config, items, i, sure)
         for key in counted:
             tally[key] += 1
         if weight <= 0:
             continue
-        chosen, p_chosen, tie = _choose(proba[i], result.item_posteriors[i])
         a_chosen = chosen == A
         pairs.append(PreferencePair(
             prompt=e.prompt,
@@ -98,14 +118,24 @@ def curate(source: AuditResult | Iterable[Comparison], config: CurateConfig | No
     return CurationResult(pairs, tally)
 
 
-def _weigh(result: AuditResult, config: CurateConfig, items: _Items, i: int) -> tuple[float, list[str]]:
-    """Item i's weight (0: left out) and the tally entries it counts toward."""
+def _side_probability(p: np.ndarray, side: int) -> float:
+    return float(np.clip(p[side] / max(p[A] + p[B], 1e-12), 0.5, 1.0))
+
+
+def _weigh(result: AuditResult, config: CurateConfig, items: _Items, i: int,
+           sure: float | None) -> tuple[float, list[str]]:
+    """Item i's weight (0: left out) and the tally entries it counts toward (sure: the calibrated
+    posterior of the chosen side, None for a tie or without the slice fit)."""
     if items.blocked[i] and not config.include_blocked:
         return 0.0, ["excluded_blocked"]
     n_rev = items.reversals[i]
     if n_rev and config.policy == "discard":
         return 0.0, ["discarded_reversal"]
-    weight = items.mean_reliability[i] * _task_factor(result, result.table.examples[i].task_type)
+    first = items.mean_reliability[i]
+    if config.weights == "posterior" and items.sliced is not None:
+        # a tie's weight is how sure the posterior is that neither side wins
+        first = items.sliced.posteriors[i, TIE] if sure is None else 2 * sure - 1
+    weight = first * _task_factor(result, result.table.examples[i].task_type)
     counted = []
     if n_rev and config.policy == "downweight":
         weight /= 1 + n_rev
@@ -145,7 +175,8 @@ def _provenance(result: AuditResult, config: CurateConfig, items: _Items, i: int
         "n_judgments": int(n_judg),
         "n_raters": int(items.n_raters[i]),
         "votes": {name: int(items.votes[i, k]) for k, name in enumerate(LABEL_NAMES)},
-        "label_model": "dawid_skene" if p_bt is None else "bradley_terry",
+        "label_model": ("dawid_skene" if p_bt is None else "bradley_terry") + (
+            "_by_slice" if config.reliability == "slice" else ""),
         "p_dawid_skene": [round(float(x), 6) for x in ds],
         "mean_reliability": round(float(items.mean_reliability[i]), 6),
         "judged_both_orders": bool(result.swaps.item_swapped[i]),
@@ -153,9 +184,12 @@ def _provenance(result: AuditResult, config: CurateConfig, items: _Items, i: int
         "n_reversals": n_rev,
         "low_agreement": "low_agreement" in flags,
         "blocked_task_type": is_blocked,
+        "task_factor": round(_task_factor(result, e.task_type), 6),
         "flags": flags,
         "policy": config.policy,
     }
+    if items.sliced is not None:
+        provenance["p_slice_posterior"] = [round(float(x), 6) for x in items.sliced.posteriors[i]]
     if p_bt is not None:
         provenance["p_bradley_terry"] = [round(float(x), 6) for x in p_bt]
     return provenance
