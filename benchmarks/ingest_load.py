@@ -62,10 +62,16 @@ def throughput(events: list[Event], workdir: Path, batch: int, clients: int) -> 
                 r.raise_for_status()
                 return r.json()["stored"]
 
+        proc = psutil.Process(server.proc.pid)  # type: ignore[union-attr]
+        c0, load0 = proc.cpu_times(), os.getloadavg()[0]
         t0 = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             stored = sum(pool.map(send, payloads))
         api_s = time.perf_counter() - t0
+        c1 = proc.cpu_times()
+        # the server's own CPU time: what the events cost it, whatever else holds the shared cores
+        server_cpu_s = (c1.user + c1.system) - (c0.user + c0.system)
+        load = max(load0, os.getloadavg()[0])
     store.close()
     assert stored == len(events), (stored, len(events))
     peer = Store(f"sqlite:///{workdir / 'peer.db'}")
@@ -75,7 +81,8 @@ def throughput(events: list[Event], workdir: Path, batch: int, clients: int) -> 
     peer_s = time.perf_counter() - t0
     peer.close()
     return {"events": len(events), "api_s": api_s, "api_eps": len(events) / api_s, "peer_s": peer_s,
-            "peer_eps": len(events) / peer_s}
+            "peer_eps": len(events) / peer_s, "server_cpu_s": server_cpu_s,
+            "server_cpu_eps": len(events) / server_cpu_s, "load_avg": load}
 
 
 MAX_CONNECTIONS = 64
