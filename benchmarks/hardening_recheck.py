@@ -2,8 +2,9 @@
 and of the client (write-ahead log on): 0 lost, 0 duplicated.
 
 1. Throughput: `ingest_load.throughput` (uvicorn, SQLite, simulated production traffic, PII redaction on, batches
-   of 500, 4 client threads), ROUNDS times on a fresh server each: events/s acknowledged (wall), and events per
-   CPU-second of the server process (psutil), which does not depend on what else holds the shared cores.
+   of 500, 4 client threads), ROUNDS times on a fresh server each, the server of BASELINE (before the hardening)
+   and the current one interleaved: events/s acknowledged (wall), and events per CPU-second of the server process
+   (psutil), which depends much less on what else holds the shared cores.
 2. Server drill: `tether.deploy.durability.crash_drill` (the SDK sends EVENTS events, the server is SIGKILLed
    twice mid-stream and restarted).
 3. Client drill: KILLS client processes in turn, each logging EVENTS / KILLS events with `write_ahead=True` and
@@ -35,6 +36,9 @@ from tether.deploy.durability import crash_drill
 from tether.deploy.keys import create_key
 from tether.deploy.process import ServerProcess
 from tether.store import Store, deploy_repo
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "1795f74"  # main before issue 16's hardening (the redactor baseline of pii_redaction.py)
 
 _CHILD = """
 import sys, time
@@ -89,16 +93,24 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--kills", type=int, default=4)
+    ap.add_argument("--baseline", default=BASELINE, help="git revision whose server is measured beside this one")
     ap.add_argument("--write", action="store_true", help="record in benchmarks/RESULTS.md")
     args = ap.parse_args()
     events = traffic(args.events)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        rounds = []
+        old_src = work / "before"
+        old_src.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "src"], check=True,
+                                 capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(old_src)], input=archive.stdout, check=True)
+        rounds: list[dict] = []
         for r in range(args.rounds):
-            (work / f"t{r}").mkdir()
-            rounds.append(throughput(events, work / f"t{r}", 500, 4))
-            print(f"throughput {r}: {rounds[-1]}", flush=True)
+            for name, src in (("before", str(old_src / "src")), ("now", None)):
+                (work / f"{name}{r}").mkdir()
+                rounds.append({"server": name, **throughput(events, work / f"{name}{r}", 500, 4, src=src,
+                                                            peer=False)})
+                print(f"throughput {r}: {rounds[-1]}", flush=True)
         (work / "d").mkdir()
         drill = crash_drill(work / "d", n_events=args.events, kills=2)
         print(f"server drill: {drill}"[:400], flush=True)
@@ -107,24 +119,32 @@ def main() -> None:
         print(f"client drill: {cd}", flush=True)
     if not args.write:
         return
-    rows = "\n".join(f"| {i + 1} | {x['api_eps']:,.0f} | {x['api_s']:.2f} | {x['server_cpu_s']:.2f} | "
-                     f"{x['server_cpu_eps']:,.0f} | {x['load_avg']:.1f} |" for i, x in enumerate(rounds))
-    med_wall = statistics.median(x["api_eps"] for x in rounds)
-    best_wall = max(x["api_eps"] for x in rounds)
-    med_cpu = statistics.median(x["server_cpu_eps"] for x in rounds)
+    rows = "\n".join(f"| {i // 2 + 1} | {args.baseline if x['server'] == 'before' else 'now'} | {x['api_eps']:,.0f} | "
+                     f"{x['api_s']:.2f} | {x['server_cpu_s']:.2f} | {x['server_cpu_eps']:,.0f} | {x['load_avg']:.1f} |"
+                     for i, x in enumerate(rounds))
+    now = [x for x in rounds if x["server"] == "now"]
+    before = [x for x in rounds if x["server"] == "before"]
+    med_wall = statistics.median(x["api_eps"] for x in now)
+    best_wall = max(x["api_eps"] for x in now)
+    med_cpu = statistics.median(x["server_cpu_eps"] for x in now)
+    old_wall = statistics.median(x["api_eps"] for x in before)
+    old_cpu = statistics.median(x["server_cpu_eps"] for x in before)
     lost = len(drill.missing)
     write_subsection("Issue 16 re-checks: throughput with redaction, SIGKILL drills", f"""
 `python benchmarks/hardening_recheck.py --events {args.events} --rounds {args.rounds} --kills {args.kills} --write` —
 {platform.machine()}, Python {platform.python_version()}, 2-core machine shared with other work (load average in the
 table). Throughput: `ingest_load.throughput` (uvicorn, 1 worker, SQLite WAL, PII redaction and the event rules on,
-{args.events:,} simulated production events in batches of 500, 4 client threads), a fresh server each round;
+{args.events:,} simulated production events in batches of 500, 4 client threads), a fresh server each round,
+the server of `{args.baseline}` (before the hardening: its source, store and key) and the current one interleaved;
 server CPU is the server process's own user + system time (psutil).
 
-| round | events/s (wall) | wall s | server CPU s | events per server CPU-second | load average |
-|---|---|---|---|---|---|
+| round | server | events/s (wall) | wall s | server CPU s | events per server CPU-second | load average |
+|---|---|---|---|---|---|---|
 {rows}
 
-Median {med_wall:,.0f} events/s wall (best {best_wall:,.0f}); median {med_cpu:,.0f} events per server CPU-second.
+Now: median {med_wall:,.0f} events/s wall (best {best_wall:,.0f}); median {med_cpu:,.0f} events per server CPU-second.
+Before (`{args.baseline}`), same runs: median {old_wall:,.0f} events/s wall, {old_cpu:,.0f} events per server
+CPU-second; now / before: {med_wall / old_wall:.2f}x wall, {med_cpu / old_cpu:.2f}x per server CPU-second.
 Goal: not below the 10,036 events/s measured before the hardening on an idle machine ("Ingestion load"):
 {"met" if med_wall >= 10_000 else "NOT met on the wall clock"} ({med_wall:,.0f} events/s wall);
 {"the server's CPU cost allows it" if med_cpu >= 10_000 else "the server's CPU cost alone does not allow it"}
