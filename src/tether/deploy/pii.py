@@ -237,9 +237,11 @@ class Redactor:
         for k, v in items.items():
             key = str(k)
             if isinstance(v, str) and self._context_key(key):
-                # the name is the context the value lacks: {"password": "hunter2"} reads as "password=hunter2"
+                # the name is the context the value lacks: {"password": "hunter2"} reads as "password=hunter2";
+                # then the value alone too (placeholders are kept), because `key=` can also hide what the value
+                # shows by itself: a number glued to `=` is no phone unless the key names one (`otel` holds `tel`)
                 red = self.redact(f"{key}={v}")
-                v = red[len(key) + 1:] if red.startswith(key + "=") else self.redact(v)
+                v = self.redact(red[len(key) + 1:] if red.startswith(key + "=") else v)
             else:
                 v = self.redact_value(v)
             out[self.redact_short(key)] = v
