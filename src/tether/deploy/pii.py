@@ -49,7 +49,8 @@ from tether.deploy.pii_patterns import DETECTORS, Detector, Probe, card_ok, cont
 from tether.deploy.pii_text import Folded, fold
 from tether.records import Event
 
-__all__ = ["DIGEST_CHARS", "PII_TYPES", "Finding", "Redactor", "luhn_ok", "iban_ok", "number_pii", "ssn_ok"]
+__all__ = ["AS_WRITTEN_ONLY", "DIGEST_CHARS", "PII_TYPES", "Finding", "Redactor", "luhn_ok", "iban_ok", "number_pii",
+           "ssn_ok"]
 
 PII_TYPES = ("EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "SSN", "IPV4", "IPV6", "SECRET", "URL_TOKEN")
 
@@ -93,6 +94,7 @@ def number_pii(value: Any) -> tuple[str, str] | None:
 
 _JOINERS_AS_BLANKS = str.maketrans("-_/:.|", "      ")
 _HAS_JOINER = re.compile(r"[-_/:.|]")
+AS_WRITTEN_ONLY = frozenset({"SECRET", "URL_TOKEN"})
 DIGEST_CHARS = 24  # hex digits: 96 bits
 LEGACY_DIGEST_CHARS = 6  # the id-less pseudonyms of stores written before key ids
 KEY_ID = re.compile(r"[a-z][a-z0-9]{0,7}")
@@ -142,7 +144,9 @@ class Redactor:
     def _redact_joined(self, text: str) -> str:
         if not _HAS_JOINER.search(text):
             return text
-        found = self.find(text.translate(_JOINERS_AS_BLANKS))  # one character for one: the spans carry over
+        # one character for one: the spans carry over. Secrets and URL tokens are read as written only: with its
+        # joiners as blanks a path reads as a password (`PWD=/home/ana` -> `PWD= home ana`)
+        found = [f for f in self.find(text.translate(_JOINERS_AS_BLANKS)) if f.type not in AS_WRITTEN_ONLY]
         if not found:
             return text
         parts, pos = [], 0
