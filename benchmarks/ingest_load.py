@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,10 +50,44 @@ def traffic(n: int, seed: int = 0) -> list[Event]:
     return out
 
 
-def throughput(events: list[Event], workdir: Path, batch: int, clients: int) -> dict[str, float]:
+_MAKE_KEY = ("import sys\nfrom tether.store import Store\nfrom tether.deploy.keys import create_key\n"
+             "s = Store(sys.argv[1])\nprint(create_key(s, 'load'))\ns.close()")
+
+
+def throughput(events: list[Event], workdir: Path, batch: int, clients: int, *, src: str | None = None,
+               peer: bool = True) -> dict[str, float]:
+    """`src`: a `src` folder of another revision: the store, its key and the server are that revision's."""
     url = f"sqlite:///{workdir / 'load.db'}"
-    store = Store(url)
-    key = create_key(store, "load")
+    if src is None:
+        store = Store(url)
+        key = create_key(store, "load")
+        store.close()
+    else:
+        env = {**os.environ, "PYTHONPATH": src}
+        key = subprocess.run([sys.executable, "-c", _MAKE_KEY, url], env=env, check=True, capture_output=True,
+                             text=True).stdout.strip().splitlines()[-1]
+    saved = os.environ.get("PYTHONPATH")
+    if src is not None:
+        os.environ["PYTHONPATH"] = src  # the server process imports tether from here
+    try:
+        out = _post_all(events, url, key, batch, clients)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    if peer:
+        store = Store(f"sqlite:///{workdir / 'peer.db'}")
+        t0 = time.perf_counter()
+        for i in range(0, len(events), batch):
+            store.add_events(events[i : i + batch], project="load")
+        out["peer_s"] = time.perf_counter() - t0
+        out["peer_eps"] = len(events) / out["peer_s"]
+        store.close()
+    return out
+
+
+def _post_all(events: list[Event], url: str, key: str, batch: int, clients: int) -> dict[str, float]:
     payloads = [orjson.dumps([e.model_dump(mode="json") for e in events[i : i + batch]])
                 for i in range(0, len(events), batch)]
     with ServerProcess(url) as server:
@@ -62,20 +98,19 @@ def throughput(events: list[Event], workdir: Path, batch: int, clients: int) -> 
                 r.raise_for_status()
                 return r.json()["stored"]
 
+        proc = psutil.Process(server.proc.pid)  # type: ignore[union-attr]
+        c0, load0 = proc.cpu_times(), os.getloadavg()[0]
         t0 = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             stored = sum(pool.map(send, payloads))
         api_s = time.perf_counter() - t0
-    store.close()
+        c1 = proc.cpu_times()
+        # the server's own CPU time: what the events cost it, whatever else holds the shared cores
+        server_cpu_s = (c1.user + c1.system) - (c0.user + c0.system)
+        load = max(load0, os.getloadavg()[0])
     assert stored == len(events), (stored, len(events))
-    peer = Store(f"sqlite:///{workdir / 'peer.db'}")
-    t0 = time.perf_counter()
-    for i in range(0, len(events), batch):
-        peer.add_events(events[i : i + batch], project="load")
-    peer_s = time.perf_counter() - t0
-    peer.close()
-    return {"events": len(events), "api_s": api_s, "api_eps": len(events) / api_s, "peer_s": peer_s,
-            "peer_eps": len(events) / peer_s}
+    return {"events": len(events), "api_s": api_s, "api_eps": len(events) / api_s, "server_cpu_s": server_cpu_s,
+            "server_cpu_eps": len(events) / server_cpu_s, "load_avg": load}
 
 
 MAX_CONNECTIONS = 64

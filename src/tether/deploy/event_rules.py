@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from tether.deploy.pii import Redactor
+from tether.deploy.pii import AS_WRITTEN_ONLY, Redactor
 from tether.deploy.pii_patterns import GATE_WORDS
 from tether.records import Event
 
@@ -89,12 +89,15 @@ def ids_pii(values: Iterable[str]) -> dict[str, str | None]:
     for v in one_line:
         starts.append(pos)
         pos += len(v) + 1
+    # secrets and URL tokens only as written (`AS_WRITTEN_ONLY`): with its joiners as blanks a path reads as one
     for f in _FINDER.find("\n".join(v.translate(_ID_SEPARATORS) for v in one_line)) if one_line else ():
+        if f.type in AS_WRITTEN_ONLY:
+            continue
         v = one_line[bisect.bisect_right(starts, f.start) - 1]
         out[v] = out[v] or f.type
     for v in todo:
         if out[v] is None and not v.isprintable():
-            found = _FINDER.find(v.translate(_ID_SEPARATORS))
+            found = [f for f in _FINDER.find(v.translate(_ID_SEPARATORS)) if f.type not in AS_WRITTEN_ONLY]
             out[v] = found[0].type if found else None
         if out[v] is None and _NEEDS_AS_WRITTEN.search(v):
             found = _FINDER.find(v)

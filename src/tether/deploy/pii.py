@@ -49,7 +49,8 @@ from tether.deploy.pii_patterns import DETECTORS, Detector, Probe, card_ok, cont
 from tether.deploy.pii_text import Folded, fold
 from tether.records import Event
 
-__all__ = ["DIGEST_CHARS", "PII_TYPES", "Finding", "Redactor", "luhn_ok", "iban_ok", "number_pii", "ssn_ok"]
+__all__ = ["AS_WRITTEN_ONLY", "DIGEST_CHARS", "PII_TYPES", "Finding", "Redactor", "luhn_ok", "iban_ok", "number_pii",
+           "ssn_ok"]
 
 PII_TYPES = ("EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "SSN", "IPV4", "IPV6", "SECRET", "URL_TOKEN")
 
@@ -93,6 +94,7 @@ def number_pii(value: Any) -> tuple[str, str] | None:
 
 _JOINERS_AS_BLANKS = str.maketrans("-_/:.|", "      ")
 _HAS_JOINER = re.compile(r"[-_/:.|]")
+AS_WRITTEN_ONLY = frozenset({"SECRET", "URL_TOKEN"})
 DIGEST_CHARS = 24  # hex digits: 96 bits
 LEGACY_DIGEST_CHARS = 6  # the id-less pseudonyms of stores written before key ids
 KEY_ID = re.compile(r"[a-z][a-z0-9]{0,7}")
@@ -142,7 +144,9 @@ class Redactor:
     def _redact_joined(self, text: str) -> str:
         if not _HAS_JOINER.search(text):
             return text
-        found = self.find(text.translate(_JOINERS_AS_BLANKS))  # one character for one: the spans carry over
+        # one character for one: the spans carry over. Secrets and URL tokens are read as written only: with its
+        # joiners as blanks a path reads as a password (`PWD=/home/ana` -> `PWD= home ana`)
+        found = [f for f in self.find(text.translate(_JOINERS_AS_BLANKS)) if f.type not in AS_WRITTEN_ONLY]
         if not found:
             return text
         parts, pos = [], 0
@@ -237,9 +241,11 @@ class Redactor:
         for k, v in items.items():
             key = str(k)
             if isinstance(v, str) and self._context_key(key):
-                # the name is the context the value lacks: {"password": "hunter2"} reads as "password=hunter2"
+                # the name is the context the value lacks: {"password": "hunter2"} reads as "password=hunter2";
+                # then the value alone too (placeholders are kept), because `key=` can also hide what the value
+                # shows by itself: a number glued to `=` is no phone unless the key names one (`otel` holds `tel`)
                 red = self.redact(f"{key}={v}")
-                v = red[len(key) + 1:] if red.startswith(key + "=") else self.redact(v)
+                v = self.redact(red[len(key) + 1:] if red.startswith(key + "=") else v)
             else:
                 v = self.redact_value(v)
             out[self.redact_short(key)] = v

@@ -32,8 +32,8 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
-        """Start and wait until the OpenAPI spec answers."""
+    def start(self, timeout: float = 120.0) -> ServerProcess:
+        """Start and wait until the OpenAPI spec answers (importing the stack takes over 30 s on a loaded machine)."""
         env = {**os.environ, "TETHER_DATABASE_URL": self.database_url}
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "tether.deploy.api:app_from_env",
                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
