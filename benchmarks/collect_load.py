@@ -75,7 +75,9 @@ async def rater_loop(base: str, token: str, deadline: float, think: float,
                 counts["server_errors"] += 1
             return r
 
-        r = await timed("sign_in", "GET", f"/collect/r/{token}")
+        link = await timed("sign_in", "GET", f"/collect/r/{token}")  # a form: signing in is a POST
+        r = await timed("sign_in", "POST", "/collect/r",
+                        data={"token": token, "csrf_token": CSRF.search(link.text).group(1)})
         queue = await timed("queue_page", "GET", r.headers["location"])
         match = TASK.search(queue.text)
         while match and time.monotonic() < deadline:
