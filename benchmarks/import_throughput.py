@@ -287,9 +287,7 @@ def load_raw_overlap(url: str, path: Path) -> dict[str, Any]:
         db = sqlite3.connect(url[len("sqlite:///") :], check_same_thread=False)
 
         def write(batch: list) -> None:
-            db.executemany("INSERT INTO prompts VALUES (?, ?)", [t for b in batch for t in b[0]])
-            db.executemany("INSERT INTO responses VALUES (?, ?)", [t for b in batch for t in b[1]])
-            db.executemany(f"INSERT INTO comparisons ({_COLS}) VALUES ({', '.join('?' * 17)})", [b[2] for b in batch])
+            _insert_batch(db, batch)
 
         db.execute("BEGIN")
         db.executemany("INSERT INTO raters (id, attributes, created_at) VALUES (?, ?, ?)", raters)
@@ -301,14 +299,7 @@ def load_raw_overlap(url: str, path: Path) -> dict[str, Any]:
         cur = db.cursor()
 
         def write(batch: list) -> None:
-            for table, rows in (("prompts", [t for b in batch for t in b[0]]),
-                                ("responses", [t for b in batch for t in b[1]])):
-                with cur.copy(f"COPY {table} (id, text) FROM STDIN") as cp:
-                    for row in rows:
-                        cp.write_row(row)
-            with cur.copy(f"COPY comparisons ({_COLS}) FROM STDIN") as cp:
-                for row in batch:
-                    cp.write_row(row[2])
+            _copy_batch(cur, batch)
 
         cur.executemany("INSERT INTO raters (id, attributes, created_at) VALUES (%s, %s, %s)", raters)
         finish = db.commit
@@ -368,6 +359,24 @@ _COLS = ("dedup_key, pair_id, prompt_id, response_a_id, response_b_id, shown_fir
          "task_type, confidence, campaign, interface, rubric_version, created_at, stored_at, extra")
 
 
+def _insert_batch(db: Any, batch: list) -> None:
+    """One batch of `_raw_rows` into the tables with sqlite3 `executemany`."""
+    db.executemany("INSERT INTO prompts VALUES (?, ?)", [t for b in batch for t in b[0]])
+    db.executemany("INSERT INTO responses VALUES (?, ?)", [t for b in batch for t in b[1]])
+    db.executemany(f"INSERT INTO comparisons ({_COLS}) VALUES ({', '.join('?' * 17)})", [b[2] for b in batch])
+
+
+def _copy_batch(cur: Any, batch: list) -> None:
+    """One batch of `_raw_rows` into the tables with psycopg `COPY`."""
+    for table, rows in (("prompts", [t for b in batch for t in b[0]]), ("responses", [t for b in batch for t in b[1]])):
+        with cur.copy(f"COPY {table} (id, text) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
+    with cur.copy(f"COPY comparisons ({_COLS}) FROM STDIN") as cp:
+        for row in batch:
+            cp.write_row(row[2])
+
+
 def load_raw(url: str, path: Path) -> dict[str, Any]:
     """Ceiling: driver bulk load of the same rows (sqlite3 executemany / psycopg COPY), no validation."""
     from tether.store import Store
@@ -384,10 +393,7 @@ def load_raw(url: str, path: Path) -> dict[str, Any]:
         with db:
             db.executemany("INSERT INTO raters (id, attributes, created_at) VALUES (?, ?, ?)", raters)
             for batch in _batched(_raw_rows(path, now), 5000):
-                db.executemany("INSERT INTO prompts VALUES (?, ?)", [t for b in batch for t in b[0]])
-                db.executemany("INSERT INTO responses VALUES (?, ?)", [t for b in batch for t in b[1]])
-                db.executemany(f"INSERT INTO comparisons ({_COLS}) VALUES ({', '.join('?' * 17)})",
-                               [b[2] for b in batch])
+                _insert_batch(db, batch)
                 stored += len(batch)
         db.close()
     else:
@@ -396,14 +402,7 @@ def load_raw(url: str, path: Path) -> dict[str, Any]:
         with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as db, db.cursor() as cur:
             cur.executemany("INSERT INTO raters (id, attributes, created_at) VALUES (%s, %s, %s)", raters)
             for batch in _batched(_raw_rows(path, now), 5000):  # one COPY at a time per connection
-                for table, rows in (("prompts", [t for b in batch for t in b[0]]),
-                                    ("responses", [t for b in batch for t in b[1]])):
-                    with cur.copy(f"COPY {table} (id, text) FROM STDIN") as cp:
-                        for row in rows:
-                            cp.write_row(row)
-                with cur.copy(f"COPY comparisons ({_COLS}) FROM STDIN") as cp:
-                    for row in batch:
-                        cp.write_row(row[2])
+                _copy_batch(cur, batch)
                 stored += len(batch)
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "stored": stored, "duplicates": None}
