@@ -76,7 +76,7 @@ class StagedLoader:
         runs when the table is empty at the start, and built again in one pass at the end, in the same transaction."""
         self.conn = conn
         self.staged = staged  # False: plain executemany into the tables (small writes: no temp tables, no thread)
-        self.defer = [t for t in defer] if staged else []
+        self.defer = list(defer) if staged else []
         self._deferred: list[str] = []  # statements that rebuild what was dropped, in order
         self.dialect = conn.dialect.name
         if self.dialect not in ("sqlite", "postgresql"):  # pragma: no cover
