@@ -191,3 +191,41 @@ def test_sqlite_bulk_settings_are_restored(tmp_path: Path):
         temp = conn.exec_driver_sql("SELECT name FROM sqlite_temp_master WHERE type = 'table'").scalars().all()
         assert temp == []
     store.close()
+
+
+def _schema_of_comparisons(store: Store) -> list[tuple]:
+    """Every index and constraint of the comparisons table, as the database itself describes them."""
+    with store.engine.connect() as conn:
+        if store.dialect == "sqlite":
+            return sorted(conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = "
+                                               "'comparisons'").all()) + sorted(
+                conn.exec_driver_sql("PRAGMA foreign_key_list(comparisons)").all())
+        return sorted(conn.exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = "
+                                           "'comparisons'").all()) + sorted(
+            conn.exec_driver_sql("SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
+                                 "WHERE conrelid = 'comparisons'::regclass").all())
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_load_into_an_empty_table_rebuilds_every_index_and_constraint(store: Store):
+    """The first import drops the secondary indexes (and PostgreSQL's foreign keys) and builds them at the end."""
+    schema = _schema_of_comparisons(store)
+    items = [_cmp(i) for i in range(30)]
+    assert store.add_comparisons(items).stored == 30
+    assert _schema_of_comparisons(store) == schema
+    assert list(store.iter_comparisons(rater="r1")) == [c for c in items if c.rater == "r1"]  # index in use again
+    assert store.add_comparisons(items).stored == 0  # the unique key held all along
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_failed_first_import_keeps_every_index_and_constraint(store: Store):
+    schema = _schema_of_comparisons(store)
+
+    def failing():
+        yield from (_cmp(i) for i in range(40))
+        raise RuntimeError("reader failed")
+
+    with pytest.raises(RuntimeError, match="reader failed"):
+        store.add_comparisons(failing())
+    assert _schema_of_comparisons(store) == schema
+    assert _table_counts(store)["comparisons"] == 0

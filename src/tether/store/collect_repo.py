@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from tether.records import Comparison, Rating, content_hash
@@ -38,13 +38,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_LOCK_CAMPAIGN = (update(CampaignRow).where(CampaignRow.name == bindparam("campaign_name"))
+                  .values(lock_counter=CampaignRow.lock_counter + 1))
+_CAMPAIGN_ROW = select(CampaignRow).where(CampaignRow.name == bindparam("campaign_name"))
+
+
 def campaign_row(conn: Connection, name: str, *, lock: bool = False) -> dict[str, Any] | None:
     """A campaign's stored columns by name, or None; `lock` first writes to the row, which serializes
     issuance per campaign (a row lock on PostgreSQL, SQLite's write lock taken up front)."""
     if lock:
-        conn.execute(update(CampaignRow).where(CampaignRow.name == name)
-                     .values(lock_counter=CampaignRow.lock_counter + 1))
-    row = conn.execute(select(CampaignRow).where(CampaignRow.name == name)).first()
+        conn.execute(_LOCK_CAMPAIGN, {"campaign_name": name})
+    row = conn.execute(_CAMPAIGN_ROW, {"campaign_name": name}).first()
     return None if row is None else dict(row._mapping)
 
 
@@ -102,15 +106,20 @@ def rubric_published_at(conn: Connection, campaign_id: int, task_type: str) -> d
     raise LookupError(f"campaign {campaign_id} has no rubric")
 
 
+# The rater pages' statements are built once, with bind parameters: building one per call (and its cache key)
+# cost more CPU than running it on SQLite (see benchmarks/RESULTS.md, "Rater web app load").
+_CURRENT_RUBRIC = (
+    select(RubricVersionRow.version, RubricVersionRow.text)
+    .where(RubricVersionRow.campaign_id == bindparam("campaign_id"), RubricVersionRow.task_type == bindparam("scope"))
+    .order_by(RubricVersionRow.id.desc())
+    .limit(1)
+)
+
+
 def current_rubric(conn: Connection, campaign_id: int, task_type: str) -> tuple[str, str]:
     """(version, text) of the rubric a task type uses now: its own latest, else the campaign default."""
     for scope in (task_type, "*"):
-        row = conn.execute(
-            select(RubricVersionRow.version, RubricVersionRow.text)
-            .where(RubricVersionRow.campaign_id == campaign_id, RubricVersionRow.task_type == scope)
-            .order_by(RubricVersionRow.id.desc())
-            .limit(1)
-        ).first()
+        row = conn.execute(_CURRENT_RUBRIC, {"campaign_id": campaign_id, "scope": scope}).first()
         if row is not None:
             return row.version, row.text
     raise LookupError(f"campaign {campaign_id} has no rubric")  # creating a campaign always writes one
@@ -270,17 +279,23 @@ def withdraw_open_assignments(conn: Connection, campaign_id: int, task_type: str
     ).rowcount
 
 
+_QUEUE_STATE = (
+    select(CampaignRow.queue_size, CampaignRow.assignment_expiry_hours, func.count(AssignmentRow.id),
+           func.min(AssignmentRow.issued_at))
+    .outerjoin(AssignmentRow, and_(AssignmentRow.campaign_id == CampaignRow.id,
+                                   AssignmentRow.rater_id == bindparam("rater_id"),
+                                   AssignmentRow.answered_at.is_(None)))
+    .where(CampaignRow.name == bindparam("campaign"))
+    .group_by(CampaignRow.queue_size, CampaignRow.assignment_expiry_hours)
+)
+
+
 def queue_is_full(store: Store, campaign: str, rater_id: str) -> bool:
     """Whether a rater already holds the campaign's queue size of open assignments, none of them expired
     (read only)."""
     with store.connect() as conn:
         size, hours, open_count, oldest = conn.execute(
-            select(CampaignRow.queue_size, CampaignRow.assignment_expiry_hours, func.count(AssignmentRow.id),
-                   func.min(AssignmentRow.issued_at))
-            .outerjoin(AssignmentRow, and_(AssignmentRow.campaign_id == CampaignRow.id,
-                                           AssignmentRow.rater_id == rater_id, AssignmentRow.answered_at.is_(None)))
-            .where(CampaignRow.name == campaign).group_by(CampaignRow.queue_size, CampaignRow.assignment_expiry_hours)
-        ).first() or (0, 0.0, 0, None)
+            _QUEUE_STATE, {"campaign": campaign, "rater_id": rater_id}).first() or (0, 0.0, 0, None)
     if oldest is not None and _aware(oldest) < _now() - timedelta(hours=hours):
         return False  # an expired task: the write path returns it to the pool and refills
     return size > 0 and open_count >= size
@@ -340,12 +355,16 @@ def regular_candidates(conn: Connection, campaign_id: int, rater_id: str, task_t
     return out
 
 
+_DISPLAY_COUNTS = (
+    select(func.coalesce(func.sum(case((AssignmentRow.shown_first == "a", 1), else_=0)), 0),
+           func.coalesce(func.sum(case((AssignmentRow.shown_first == "b", 1), else_=0)), 0))
+    .where(AssignmentRow.item_id == bindparam("item"))
+)
+
+
 def display_counts(conn: Connection, item_id: int) -> tuple[int, int]:
     """How often an item was issued with a shown first, and with b shown first."""
-    a_first, b_first = conn.execute(
-        select(func.coalesce(func.sum(case((AssignmentRow.shown_first == "a", 1), else_=0)), 0),
-               func.coalesce(func.sum(case((AssignmentRow.shown_first == "b", 1), else_=0)), 0))
-        .where(AssignmentRow.item_id == item_id)).one()
+    a_first, b_first = conn.execute(_DISPLAY_COUNTS, {"item": item_id}).one()
     return a_first, b_first
 
 
@@ -357,34 +376,39 @@ def add_assignment(conn: Connection, campaign_id: int, item_id: int, rater_id: s
     return result.scalar_one()
 
 
+_OPEN_TASKS = (
+    select(AssignmentRow.id, CampaignRow.name, _ITEMS.task_type)
+    .join(CampaignRow, CampaignRow.id == AssignmentRow.campaign_id)
+    .join(_ITEMS, _ITEMS.id == AssignmentRow.item_id)
+    .where(AssignmentRow.rater_id == bindparam("rater_id"), AssignmentRow.answered_at.is_(None))
+    .order_by(AssignmentRow.id)
+)
+_RATER_CAMPAIGNS = (
+    select(CampaignRow.name).join(_QUAL, _QUAL.campaign_id == CampaignRow.id)
+    .where(_QUAL.rater_id == bindparam("rater_id"), _QUAL.status.in_(OPEN_STATUSES))
+    .order_by(CampaignRow.id)
+)
+_RATER_PROGRESS = (select(func.count(AssignmentRow.answered_at), func.count())
+                   .where(AssignmentRow.rater_id == bindparam("rater_id")))
+
+
 def open_tasks(store: Store, rater_id: str) -> list[tuple[int, str, str]]:
     """A rater's open assignments (id, campaign, task type), oldest first; paused ones are withdrawn."""
     with store.connect() as conn:
-        rows = conn.execute(
-            select(AssignmentRow.id, CampaignRow.name, _ITEMS.task_type)
-            .join(CampaignRow, CampaignRow.id == AssignmentRow.campaign_id)
-            .join(_ITEMS, _ITEMS.id == AssignmentRow.item_id)
-            .where(AssignmentRow.rater_id == rater_id, AssignmentRow.answered_at.is_(None))
-            .order_by(AssignmentRow.id)
-        ).all()
+        rows = conn.execute(_OPEN_TASKS, {"rater_id": rater_id}).all()
     return [(r.id, r.name, r.task_type) for r in rows]
 
 
 def rater_campaigns(store: Store, rater_id: str) -> list[str]:
     """Campaigns a rater is enrolled in and may still work on."""
     with store.connect() as conn:
-        return list(conn.execute(
-            select(CampaignRow.name).join(_QUAL, _QUAL.campaign_id == CampaignRow.id)
-            .where(_QUAL.rater_id == rater_id, _QUAL.status.in_(OPEN_STATUSES))
-            .order_by(CampaignRow.id)).scalars())
+        return list(conn.execute(_RATER_CAMPAIGNS, {"rater_id": rater_id}).scalars())
 
 
 def rater_progress(store: Store, rater_id: str) -> tuple[int, int]:
     """(answered, issued) assignments of a rater over all campaigns."""
     with store.connect() as conn:
-        answered, issued = conn.execute(
-            select(func.count(AssignmentRow.answered_at), func.count()).where(AssignmentRow.rater_id == rater_id)
-        ).one()
+        answered, issued = conn.execute(_RATER_PROGRESS, {"rater_id": rater_id}).one()
     return answered, issued
 
 
@@ -413,10 +437,9 @@ class TaskRecord:
     task_spec: dict[str, Any] | None = None
 
 
-def task_record(conn: Connection, assignment_id: int, rater_id: str) -> TaskRecord | None:
-    """A rater's own assignment, or None (also for anyone else's)."""
+def _task_record_stmt():  # noqa: ANN202
     a, ra, rb = AssignmentRow, aliased(ResponseRow), aliased(ResponseRow)
-    row = conn.execute(
+    return (
         select(a.id, a.campaign_id, CampaignRow.name.label("campaign"), CampaignRow.interface, _ITEMS.task_type,
                _ITEMS.kind, _ITEMS.pair_id, a.objectives, a.shown_first, a.phase, a.rubric_version, a.issued_at,
                a.first_shown_at, a.answered_at, PromptRow.text.label("prompt"), ra.text.label("a"),
@@ -426,37 +449,50 @@ def task_record(conn: Connection, assignment_id: int, rater_id: str) -> TaskReco
         .join(PromptRow, PromptRow.id == _ITEMS.prompt_id)
         .join(ra, ra.id == _ITEMS.response_a_id)
         .join(rb, rb.id == _ITEMS.response_b_id)
-        .where(a.id == assignment_id, a.rater_id == rater_id)
-    ).first()
+        .where(a.id == bindparam("assignment"), a.rater_id == bindparam("rater"))
+    )
+
+
+# Built once: fresh aliases on every call made each page view compile this join anew (2 ms of CPU; 0.08 ms reused)
+_TASK_RECORD = _task_record_stmt()
+
+
+def task_record(conn: Connection, assignment_id: int, rater_id: str) -> TaskRecord | None:
+    """A rater's own assignment, or None (also for anyone else's)."""
+    row = conn.execute(_TASK_RECORD, {"assignment": assignment_id, "rater": rater_id}).first()
     return None if row is None else TaskRecord(**row._mapping)
+
+
+_MARK_SHOWN = (update(AssignmentRow)
+               .where(AssignmentRow.id == bindparam("assignment"), AssignmentRow.first_shown_at.is_(None))
+               .values(first_shown_at=bindparam("at")))
+_CLAIM = (update(AssignmentRow)
+          .where(AssignmentRow.id == bindparam("assignment"), AssignmentRow.rater_id == bindparam("rater"),
+                 AssignmentRow.answered_at.is_(None))
+          .values(answered_at=bindparam("at")))
+_ANSWERED_AT = select(AssignmentRow.answered_at).where(AssignmentRow.id == bindparam("assignment"),
+                                                       AssignmentRow.rater_id == bindparam("rater"))
+_RECORD_ANSWER = (update(AssignmentRow).where(AssignmentRow.id == bindparam("assignment"))
+                  .values(time_on_task_ms=bindparam("ms"), answers=bindparam("answer")))
 
 
 def mark_shown(store: Store, assignment_id: int) -> None:
     """Start an assignment's time on task, unless it has started."""
     with store.write_transaction() as conn:
-        conn.execute(update(AssignmentRow).where(AssignmentRow.id == assignment_id,
-                                                 AssignmentRow.first_shown_at.is_(None))
-                     .values(first_shown_at=_now()))
+        conn.execute(_MARK_SHOWN, {"assignment": assignment_id, "at": _now()})
 
 
 def claim_assignment(conn: Connection, assignment_id: int, rater_id: str, now: datetime) -> str:
     """Mark a rater's open assignment answered at `now`: 'claimed', else 'answered' (before) or 'missing'."""
-    claimed = conn.execute(
-        update(AssignmentRow)
-        .where(AssignmentRow.id == assignment_id, AssignmentRow.rater_id == rater_id,
-               AssignmentRow.answered_at.is_(None))
-        .values(answered_at=now)
-    ).rowcount
-    if claimed:
+    params = {"assignment": assignment_id, "rater": rater_id}
+    if conn.execute(_CLAIM, {**params, "at": now}).rowcount:
         return "claimed"
-    exists = conn.execute(select(AssignmentRow.answered_at).where(
-        AssignmentRow.id == assignment_id, AssignmentRow.rater_id == rater_id)).first()
+    exists = conn.execute(_ANSWERED_AT, params).first()
     return "missing" if exists is None else "answered"
 
 
 def record_answer(conn: Connection, assignment_id: int, time_on_task_ms: int, answers: dict[str, Any]) -> None:
-    conn.execute(update(AssignmentRow).where(AssignmentRow.id == assignment_id).values(
-        time_on_task_ms=time_on_task_ms, answers=answers))
+    conn.execute(_RECORD_ANSWER, {"assignment": assignment_id, "ms": time_on_task_ms, "answer": answers})
 
 
 def gold_answers(conn: Connection, campaign_id: int, rater_id: str, *, after: int = 0) -> list[tuple[Any, Any]]:

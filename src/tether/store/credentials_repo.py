@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from tether.store.bulk import aware as _aware
 from tether.store.bulk import insert_ignore
@@ -71,13 +71,15 @@ def add_session(store: Store, session_hash: str, role: str, subject: str, csrf_t
             "created_at": now, "expires_at": now + lifetime}])
 
 
+# built once: every page view looks its session up, and building the statement cost more than running it
+_SESSION = select(WebSessionRow.subject, WebSessionRow.csrf_token, WebSessionRow.expires_at).where(
+    WebSessionRow.session_hash == bindparam("session_hash"), WebSessionRow.role == bindparam("role"))
+
+
 def session(store: Store, session_hash: str, role: str) -> tuple[str, str, datetime] | None:
     """(subject, CSRF token, expiry) of a session in a role, expired or not."""
     with store.connect() as conn:
-        row = conn.execute(
-            select(WebSessionRow.subject, WebSessionRow.csrf_token, WebSessionRow.expires_at).where(
-                WebSessionRow.session_hash == session_hash, WebSessionRow.role == role)
-        ).first()
+        row = conn.execute(_SESSION, {"session_hash": session_hash, "role": role}).first()
     return None if row is None else (row.subject, row.csrf_token, _aware(row.expires_at))
 
 

@@ -135,7 +135,7 @@ class Store(StageResults, LoopState, EventStore, RatingStore):
         comparisons = iter(comparisons)
         head = list(itertools.islice(comparisons, SMALL_WRITE + 1))
         staged = len(head) > SMALL_WRITE
-        with StagedLoader(conn, _COMPARISON_LOAD, staged=staged) as loader:
+        with StagedLoader(conn, _COMPARISON_LOAD, staged=staged, defer=["comparisons"]) as loader:
             # ids this call already staged, per table: a text or rater repeated across chunks is sent once
             sent_prompts: set[str] = set()
             sent_responses: set[str] = set()
