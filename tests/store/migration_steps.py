@@ -21,8 +21,11 @@ def downgrade(store: Store, revision: str) -> None:
         command.downgrade(cfg, revision)
 
 
-def schema_diffs(store: Store, tables: Sequence[str]) -> list:
-    """Differences between the database and the models on these tables (empty: the migration matches them)."""
+def schema_diffs(store: Store, tables: Sequence[str], columns: Sequence[str] = ()) -> list:
+    """Differences between the database and the models on these tables (empty: the migration matches them); with
+    `columns`, only those touching them — for a revision that later migrations build on, whose columns the models
+    already have."""
     with store.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    return [d for d in diffs if any(f"'{t}'" in repr(d) or f"table=<{t}>" in repr(d) for t in tables)]
+    found = [d for d in diffs if any(f"'{t}'" in repr(d) or f"table=<{t}>" in repr(d) for t in tables)]
+    return [d for d in found if not columns or any(f"'{c}'" in repr(d) for c in columns)]
