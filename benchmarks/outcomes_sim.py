@@ -178,7 +178,18 @@ def ceilings(seed: int, args: argparse.Namespace) -> dict:
         res = audit_outcomes([replace(r, score=fn(r.prompt, r.response)) for r in rows],
                              AuditConfig(n_boot=args.n_boot, seed=seed))
         out[key] = slice_aucs(res)
-    return {"seed": seed, **out}
+    # how often outcome pairs (this run's training rows) are also in the gold `overall` order, per way of matching
+    from tether.outcomes import outcome_pairs
+    from tether.outcomes.pairs import PairConfig
+
+    train_rows = outcome_rows(world, args.train_prompts, args.per_prompt, stream="outcome-train")
+    agree = {}
+    for match in ("all", "closest"):
+        pairs = outcome_pairs(train_rows, PairConfig(objective=OBJECTIVE, seed=seed, match=match))
+        ok = [world.gold_label(q.prompt, q.chosen, q.rejected, OBJECTIVE) == "a" for q in pairs]
+        mine = [o for o, q in zip(ok, pairs, strict=True) if q.provenance["task_type"] == args.planted]
+        agree[match] = [float(np.mean(ok)), len(ok), float(np.mean(mine)) if mine else float("nan"), len(mine)]
+    return {"seed": seed, **out, "pairs_gold": agree}
 
 
 def findings(m: dict, planted: str) -> dict:
@@ -219,7 +230,7 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
         f"(`audit_outcomes`, {args.n_boot} bootstrap resamples of prompts) on {args.eval_prompts} held-out factual "
         f"prompts x 4 responses. Gold accuracy on {args.test} fresh `{p}` pairs and fresh pairs of the other task "
         f"types (gold ties left out); gain = rater+outcome minus rater, paired bootstrap over test pairs (2000, "
-        f"seeded), 95%. {minutes:.0f} min (summed over the runs). {note}",
+        f"seeded), 95%. {minutes:.0f} min of wall time summed over the runs (runs may have gone side by side). {note}",
         "",
         f"| seed | rater audit: alpha on `{p}` (overall) | rater labels right on `{p}` | AUC on `{p}`, rater model "
         f"| lowest AUC among other task types | verdict: prefers what fails on | verdict: only at chance on "
@@ -258,11 +269,18 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
                   "model is above chance overall — has little to contrast the planted slice with: at "
                   f"{args.steps} steps and {args.pairs} candidate pairs the model has not learnt correctness from "
                   "the raters anywhere, not only where they are biased."]
+    if ceiling:
+        lines += ["", "Without training (`--ceilings`, the same eval rows): outcome AUC per task type of the raters' "
+                  "mean perceived utility, what a reward model that learnt the rater labels perfectly would score; "
+                  "and how often outcome pairs from the training rows are in the gold `overall` order.", "",
+                  f"| seed | raters' utility on `{p}` | lowest other task type | gold reward on `{p}` | pairs in gold "
+                  f"order, match all (on `{p}`) | match closest (on `{p}`) |", "|---|---|---|---|---|---|"]
     for c in ceiling or []:
-        lines += ["", f"Without training (seed {c['seed']}, same eval rows): outcome AUC per task type of the raters' "
-                  "mean perceived utility (what a model that learnt the rater labels perfectly would score): " +
-                  ", ".join(f"`{k}` {v[0]:.3f}" for k, v in c["raters"].items()) + "; of the gold `overall` "
-                  "reward: " + ", ".join(f"`{k}` {v[0]:.3f}" for k, v in c["gold"].items()) + "."]
+        low_k, low_v = min(((k, v) for k, v in c["raters"].items() if k != p), key=lambda kv: kv[1][0])
+        agree = [f"{100 * a[0]:.1f}% of {a[1]} ({100 * a[2]:.1f}% of {a[3]})" for a in
+                 (c["pairs_gold"]["all"], c["pairs_gold"]["closest"])]
+        lines.append(f"| {c['seed']} | {ci(c['raters'][p])} | {ci(low_v)} (`{low_k}`) | {ci(c['gold'][p])} | "
+                     f"{agree[0]} | {agree[1]} |")
     lines += ["", "Outcome pairs whose order (passing over failing) is also the gold `overall` order: " + "; ".join(
         f"seed {r['seed']} {100 * r.get('outcome_pairs_gold', float('nan')):.1f}%" for r in results) + "."]
     lines += ["", "Verdict lines of the outcome audit on the rater model (first seed): "
