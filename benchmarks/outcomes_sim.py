@@ -144,6 +144,7 @@ def merge_seeds(results: list[dict]) -> list[dict]:
     for r in results:
         if r["seed"] in by_seed:
             by_seed[r["seed"]]["models"].update(r["models"])
+            by_seed[r["seed"]]["split"] = True
             by_seed[r["seed"]]["seconds"] += r["seconds"]
         else:
             by_seed[r["seed"]] = {**r, "models": dict(r["models"])}
@@ -230,7 +231,9 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
         f"(`audit_outcomes`, {args.n_boot} bootstrap resamples of prompts) on {args.eval_prompts} held-out factual "
         f"prompts x 4 responses. Gold accuracy on {args.test} fresh `{p}` pairs and fresh pairs of the other task "
         f"types (gold ties left out); gain = rater+outcome minus rater, paired bootstrap over test pairs (2000, "
-        f"seeded), 95%. {minutes:.0f} min of wall time summed over the runs (runs may have gone side by side). {note}",
+        f"seeded), 95%. {minutes:.0f} min of wall time summed over the runs (runs may have gone side by side). {note}"
+        + (" Run as one process per seed and model (`--seeds S --models M --results FILE` with the settings above), "
+           "joined with `--render`." if any(r.get("split") for r in results) else ""),
         "",
         f"| seed | rater audit: alpha on `{p}` (overall) | rater labels right on `{p}` | AUC on `{p}`, rater model "
         f"| lowest AUC among other task types | verdict: prefers what fails on | verdict: only at chance on "
