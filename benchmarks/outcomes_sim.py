@@ -20,7 +20,7 @@ Per seed: World(seed) with a planted slice — every rater prefers a confident w
    the other task types), difference with a 95% paired bootstrap interval over the test pairs (2000 resamples,
    seeded); the outcome audit of R+O on the same eval rows.
 
-    python benchmarks/outcomes_sim.py                      # 3 seeds, writes `### Simulated world: ...` (hours on 2 busy cores)
+    python benchmarks/outcomes_sim.py             # 3 seeds, writes `### Simulated world: ...` (hours on 2 busy cores)
     python benchmarks/outcomes_sim.py --seeds 0 --models rater --no-write --results s0-r.json  # one model of one seed
     python benchmarks/outcomes_sim.py --ceilings --results ceil.json   # no training: raters' utility, pair agreement
     python benchmarks/outcomes_sim.py --render s0.json s1.json  # one table from per-seed runs saved with --results
