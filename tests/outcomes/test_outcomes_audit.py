@@ -12,7 +12,7 @@ from tether.collect.campaign import read_items
 from tether.io import InputError
 from tether.outcomes.audit import AuditConfig, audit_outcomes, n_slices
 from tether.outcomes.metrics import auc
-from tether.outcomes.pairs import PairConfig, campaign_items, outcome_pairs, score_rows
+from tether.outcomes.pairs import PairConfig, campaign_items, outcome_pairs, score_rows, text_similarity
 from tether.outcomes.scored import ScoredResponse, join_outcomes, outcome_value, read_scored
 from tether.records import Direction, PreferencePair, RewardContract
 
@@ -115,6 +115,39 @@ def test_outcome_pairs_weight_graded_outcomes_by_their_gap() -> None:
             ScoredResponse(2, "q", "bad", None, 0.1, "g", ("b",))]
     (pair,) = outcome_pairs(rows, PairConfig(weight=2.0))
     assert pair.chosen == "good" and pair.weight == pytest.approx(2.0 * 0.8)
+
+
+def test_closest_pairs_differ_only_in_what_failed() -> None:
+    """match=closest pairs each failure with the passing text most like it, so style does not ride on the label."""
+    terse_ok, terse_bad = "The capital is Canberra.", "The capital is Sydney."
+    long_ok = "Let me walk you through this carefully. The capital is Canberra. I hope this helps you a lot."
+    long_bad = "Let me walk you through this carefully. The capital is Sydney. I hope this helps you a lot."
+    rows = [ScoredResponse(i + 1, "q", t, None, v, "g", (str(i),))
+            for i, (t, v) in enumerate([(long_ok, 1.0), (terse_bad, 0.0), (terse_ok, 1.0), (long_bad, 0.0)])]
+    every = outcome_pairs(rows, PairConfig(max_per_prompt=None))
+    assert {(p.chosen, p.rejected) for p in every} == {(a, b) for a in (terse_ok, long_ok)
+                                                       for b in (terse_bad, long_bad)}
+    closest = outcome_pairs(rows, PairConfig(match="closest", max_per_prompt=None))
+    assert [(p.chosen, p.rejected) for p in closest] == [(terse_ok, terse_bad), (long_ok, long_bad)]
+    for p in closest:
+        assert p.provenance["match"] == "closest"
+        assert p.provenance["similarity"] == pytest.approx(text_similarity(p.chosen, p.rejected), abs=1e-4)
+        assert text_similarity(p.chosen, p.rejected) > text_similarity(terse_ok, long_bad)
+    # a floor above the short pair's similarity keeps only the long pair (one word changed in many)
+    floor = (text_similarity(terse_ok, terse_bad) + text_similarity(long_ok, long_bad)) / 2
+    (kept,) = outcome_pairs(rows, PairConfig(match="closest", min_similarity=floor))
+    assert (kept.chosen, kept.rejected) == (long_ok, long_bad)
+    assert text_similarity("A b c", "a B c") == 1.0 and text_similarity("a b", "c d") == 0.0
+
+
+@pytest.mark.parametrize(("cfg", "message"), [
+    (PairConfig(match="nearest"), "unknown match 'nearest'; expected one of all, closest"),
+    (PairConfig(match="closest", min_similarity=1.5), "min_similarity must be in \\[0, 1\\], got 1.5"),
+    (PairConfig(min_similarity=0.5), "min_similarity applies only to match 'closest'"),
+])
+def test_pair_matching_bad_settings(cfg: PairConfig, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        outcome_pairs(planted(n_prompts=2), cfg)
 
 
 def test_outcome_pairs_need_text() -> None:

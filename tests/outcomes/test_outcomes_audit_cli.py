@@ -164,6 +164,26 @@ def test_pairs_command_writes_trainable_pairs(tmp_path: Path) -> None:
     assert f"{expected} outcome pairs" in res.output
 
 
+def test_pairs_command_closest_match(tmp_path: Path) -> None:
+    lines = [{"prompt": "q", "response": t, "passed": ok} for t, ok in [
+        ("I think it is 7. Please double-check this, I may be mistaken.", True), ("It is 8.", False),
+        ("It is 7.", True), ("I think it is 9. Please double-check this, I may be mistaken.", False)]]
+    src = _write(tmp_path / "s.jsonl", lines)
+    out = tmp_path / "pairs.jsonl"
+    res = runner.invoke(app, ["pairs", str(src), "-o", str(out), "--match", "closest"])
+    assert res.exit_code == 0, res.output
+    got = {(p.chosen, p.rejected) for _, p in read_pairs(out)}
+    assert got == {("It is 7.", "It is 8."), (lines[0]["response"], lines[3]["response"])}
+    assert "2 outcome pairs" in res.output
+    res = runner.invoke(app, ["pairs", str(src), "-o", str(out), "--match", "closest", "--min-similarity", "0.99"])
+    assert res.exit_code == 2
+    assert "no prompt has both a passing and a failing response at --min-similarity" in res.output
+    res = runner.invoke(app, ["pairs", str(src), "-o", str(out), "--match", "near"])
+    assert res.exit_code == 2 and "--match must be one of all, closest, got 'near'" in res.output
+    res = runner.invoke(app, ["pairs", str(src), "-o", str(out), "--min-similarity", "0.5"])
+    assert res.exit_code == 2 and "needs --match closest" in res.output
+
+
 def test_pairs_command_without_mixed_prompts_fails(tmp_path: Path) -> None:
     src = _write(tmp_path / "s.jsonl", [{"prompt": "q", "response": "a", "passed": True},
                                         {"prompt": "q", "response": "b", "passed": True}])

@@ -167,23 +167,33 @@ def pairs_cmd(
     max_per_prompt: Annotated[int, typer.Option(help="Pairs kept per prompt, sampled (0: all).")] = 4,
     seed: Annotated[int, typer.Option(help="Seed of the per-prompt sample.")] = 0,
     threshold: ThresholdOpt = 0.5,
+    match: Annotated[str, typer.Option(help="all: every passing x failing combination; closest: each failing "
+                                            "response with its most alike passing one (word-level), so a pair "
+                                            "differs in little but the outcome.")] = "all",
+    min_similarity: Annotated[float, typer.Option(help="With --match closest: drop pairs whose texts are less "
+                                                       "alike than this (0-1).")] = 0.0,
 ) -> None:
     """Build preference pairs from outcomes: a passing (chosen) and a failing (rejected) response to one prompt."""
     from tether.io.jsonl import write_jsonl
     from tether.io.v1 import pairs_to_v1
-    from tether.outcomes.pairs import PairConfig, outcome_pairs
+    from tether.outcomes.pairs import MATCHES, PairConfig, outcome_pairs
 
     if max_per_prompt < 0:
         raise fail("--max-per-prompt must be >= 0 (0: all)")
+    if match not in MATCHES:
+        raise fail(f"--match must be one of {', '.join(MATCHES)}, got {match!r}")
+    if not 0.0 <= min_similarity <= 1.0 or (min_similarity > 0 and match != "closest"):
+        raise fail(f"--min-similarity must be in [0, 1] and needs --match closest, got {min_similarity}")
     rows = _read(source, outcomes, need_score=False, outcome_name=outcome_name)
     cfg = PairConfig(weight=weight, objective=objective, pass_threshold=threshold,
-                     max_per_prompt=max_per_prompt or None, seed=seed)
+                     max_per_prompt=max_per_prompt or None, seed=seed, match=match, min_similarity=min_similarity)
     try:
         pairs = outcome_pairs(rows, cfg)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if not pairs:
-        raise fail(f"{source}: no prompt has both a passing and a failing response: no pair to build")
+        floor = f" at --min-similarity {min_similarity}" if min_similarity > 0 else ""
+        raise fail(f"{source}: no prompt has both a passing and a failing response{floor}: no pair to build")
     n = write_jsonl(out_file, pairs_to_v1(pairs))
     n_prompts = len({p.provenance["group"] for p in pairs})
     out.print(f"{n} outcome pairs from {n_prompts} prompts -> {out_file}", highlight=False)

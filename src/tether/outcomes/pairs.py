@@ -4,12 +4,19 @@ A prompt with a passing and a failing response gives a pair: chosen = a response
 failed. Each pair carries its own provenance (``source: "outcome"``, the outcome values, the input lines) and
 weight, so a reward model can be retrained with them beside (or instead of) rater preferences
 (`tether reward train --pairs`).
+
+Two ways to pair (`PairConfig.match`): `all` takes every passing x failing combination of a prompt (sampled down to
+`max_per_prompt`); `closest` pairs each failing response with the passing response whose words are most alike
+(difflib ratio over lowercased words), optionally only at `min_similarity` or above. A pair of a verbose passing
+answer and a terse failing one also teaches "verbose is better", which the outcome never said; a `closest` pair
+differs in little but what made the response fail, so its label is about the outcome alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 import numpy as np
 
@@ -17,7 +24,9 @@ from tether.outcomes.audit import Disagreement
 from tether.outcomes.scored import ScoredResponse
 from tether.records import Direction, PreferencePair, content_hash
 
-__all__ = ["PairConfig", "outcome_pairs", "campaign_items", "score_rows"]
+__all__ = ["PairConfig", "outcome_pairs", "campaign_items", "score_rows", "text_similarity", "MATCHES"]
+
+MATCHES = ("all", "closest")
 
 
 @dataclass
@@ -29,6 +38,14 @@ class PairConfig:
     pass_threshold: float = 0.5       # an outcome value at or above this passes
     max_per_prompt: int | None = 4    # pairs kept per prompt (seeded sample), so no prompt dominates; None: all
     seed: int = 0
+    match: str = "all"                # all: every pass x fail combination; closest: each failure with its most
+    #                                   alike passing response (see the module docstring)
+    min_similarity: float = 0.0       # closest only: drop pairs whose texts are less alike than this (0..1)
+
+
+def text_similarity(a: str, b: str) -> float:
+    """How alike two texts are, 0..1: difflib's ratio over their lowercased words (punctuation kept on words)."""
+    return SequenceMatcher(None, a.lower().split(), b.lower().split(), autojunk=False).ratio()
 
 
 def outcome_pairs(rows: Sequence[ScoredResponse], config: PairConfig | None = None) -> list[PreferencePair]:
@@ -37,6 +54,12 @@ def outcome_pairs(rows: Sequence[ScoredResponse], config: PairConfig | None = No
     cfg = config or PairConfig()
     if cfg.weight < 0:
         raise ValueError(f"weight must be >= 0, got {cfg.weight}")
+    if cfg.match not in MATCHES:
+        raise ValueError(f"unknown match {cfg.match!r}; expected one of {', '.join(MATCHES)}")
+    if not 0.0 <= cfg.min_similarity <= 1.0:
+        raise ValueError(f"min_similarity must be in [0, 1], got {cfg.min_similarity}")
+    if cfg.min_similarity > 0 and cfg.match != "closest":
+        raise ValueError("min_similarity applies only to match 'closest'")
     rng = np.random.default_rng(cfg.seed)
     groups: dict[str, list[ScoredResponse]] = {}
     for r in rows:
@@ -51,7 +74,8 @@ def outcome_pairs(rows: Sequence[ScoredResponse], config: PairConfig | None = No
         items = groups[group]
         wins = _unique([r for r in items if r.value >= cfg.pass_threshold])
         losses = _unique([r for r in items if r.value < cfg.pass_threshold])
-        combos = [(w, lo) for w in wins for lo in losses if w.response != lo.response]
+        combos = _closest(wins, losses, cfg.min_similarity) if cfg.match == "closest" else \
+            [(w, lo) for w in wins for lo in losses if w.response != lo.response]
         if cfg.max_per_prompt is not None and len(combos) > cfg.max_per_prompt:
             keep = sorted(rng.choice(len(combos), cfg.max_per_prompt, replace=False))
             combos = [combos[i] for i in keep]
@@ -61,12 +85,29 @@ def outcome_pairs(rows: Sequence[ScoredResponse], config: PairConfig | None = No
             prov = {"source": "outcome", "pair_id": content_hash(w.prompt, w.response, lo.response)[:16],
                     "group": group, "chosen_outcome": w.value, "rejected_outcome": lo.value,
                     "lines": [w.line, lo.line], **w.slices}
+            if cfg.match == "closest":
+                prov["match"] = "closest"
+                prov["similarity"] = round(text_similarity(w.response, lo.response), 4)
             for name, r in (("chosen_trace_id", w), ("rejected_trace_id", lo)):
                 if r.trace_id is not None:
                     prov[name] = r.trace_id
             out.append(PreferencePair(prompt=w.prompt, chosen=w.response, rejected=lo.response,
                                       weight=cfg.weight * (1.0 if binary else gap), objective=cfg.objective,
                                       provenance=prov))
+    return out
+
+
+def _closest(wins: list[ScoredResponse], losses: list[ScoredResponse], floor: float
+             ) -> list[tuple[ScoredResponse, ScoredResponse]]:
+    """Each failing response with its most alike passing one (ties: the first in input order), at `floor` or
+    above; a passing response may serve several failures."""
+    out = []
+    for lo in losses:
+        sims = [(text_similarity(w.response, lo.response), i) for i, w in enumerate(wins) if w.response != lo.response]
+        if sims:
+            best, i = max(sims, key=lambda t: (t[0], -t[1]))
+            if best >= floor:
+                out.append((wins[i], lo))
     return out
 
 
