@@ -247,7 +247,8 @@ def rule_report(results: list[dict], bonferroni: list[dict], args: argparse.Name
         + " (one process each, side by side, `nice`), then `python benchmarks/outcomes_sim.py --rule FILE...`, which "
         f"audits each run's saved scored rows again. The rater model is the second design's (same settings and "
         f"seeds), audited on {results[0]['n_eval_rows']} eval rows ({args.eval_prompts} prompts x 4). Rule: for "
-        "every slice (task type, language, response-length tertile), the AUC on the slice minus the AUC on every other response, "
+        "every slice (task type, language, response-length tertile), the AUC on the slice minus the AUC on every "
+        "other response, "
         f"with a percentile interval from {args.n_boot} resamples of prompts (the same resamples for every slice); "
         f"a slice is worse than the rest when the interval lies wholly below 0. {minutes:.0f} min of wall time "
         f"summed over the runs. {note}",
