@@ -24,6 +24,7 @@ Per seed: World(seed) with a planted slice — every rater prefers a confident w
     python benchmarks/outcomes_sim.py --seeds 0 --models rater --no-write --results s0-r.json  # one model of one seed
     python benchmarks/outcomes_sim.py --ceilings --results ceil.json   # no training: raters' utility, pair agreement
     python benchmarks/outcomes_sim.py --render s0.json s1.json  # one table from per-seed runs saved with --results
+    python benchmarks/outcomes_sim.py --rule s0-r.json s1-r.json  # slice-versus-rest rule on saved rater runs
     python benchmarks/outcomes_sim.py --seeds 0 --pairs 150 --steps 5 --eval-prompts 60 --train-prompts 60 \
         --test 100 --no-write                              # smoke run
 """
@@ -48,7 +49,9 @@ from reward_common import machine_note, write_subsection  # noqa: E402
 
 SECTION = "## Outcomes"
 TITLE = "Simulated world: a planted slice where raters and outcomes disagree"
+RULE_TITLE = "Simulated world: the planted slice against the rest (slice-versus-rest rule)"
 OBJECTIVE = "overall"
+ROW_FIELDS = ("line", "prompt", "response", "score", "value", "group", "slices")
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> tuple[float, float, float]:
@@ -61,6 +64,26 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> tu
 
 def slice_aucs(audit) -> dict[str, list]:  # noqa: ANN001
     return {k: [s.auc.value, s.auc.lo, s.auc.hi, s.n] for k, s in audit.by_slice["task_type"].items()}
+
+
+def audit_figures(result) -> dict:  # noqa: ANN001
+    """What the benchmark keeps of one outcome audit: AUC per task type and overall, the verdict's task-type lines,
+    and each slice against the rest (`key=value`: [gap, lo, hi, AUC there, AUC on the rest, n, worse])."""
+    return {"auc": slice_aucs(result),
+            "auc_overall": [result.overall.auc.value, result.overall.auc.lo, result.overall.auc.hi],
+            "verdict": [v for v in result.verdict if "task_type" in v],
+            "gaps": {f"{g.key}={g.value}": [g.gap.value, g.gap.lo, g.gap.hi, g.auc, g.auc_rest, g.n, g.worse]
+                     for g in result.slice_gaps}}
+
+
+def reaudit(m: dict, n_boot: int, seed: int, slice_level: float | None = None) -> dict:
+    """The audit's figures of one saved model, computed again from its saved scored rows with the audit's current
+    rules (`--render` of runs saved before a rule was added)."""
+    from tether.outcomes import AuditConfig, audit_outcomes
+    from tether.outcomes.scored import ScoredResponse
+
+    rows = [ScoredResponse(keys=(), **r) for r in m["rows"]]
+    return audit_figures(audit_outcomes(rows, AuditConfig(n_boot=n_boot, seed=seed, slice_level=slice_level)))
 
 
 def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
@@ -110,16 +133,19 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
         t1 = time.perf_counter()
         train(pairs, work / f"s{seed}-{key}", replace(cfg, name=f"sim-{key}"), progress=False)
         model = RewardModel.load(work / f"s{seed}-{key}")
-        result = audit_outcomes(score_rows(eval_rows, model, OBJECTIVE), audit_cfg)
+        scored = score_rows(eval_rows, model, OBJECTIVE)
+        result = audit_outcomes(scored, audit_cfg)
         right[key] = {"slice": pair_margins(model, slice_test) > 0, "other": pair_margins(model, other_test) > 0}
-        aucs = slice_aucs(result)
+        figures = audit_figures(result)
+        aucs = figures["auc"]
         out["models"][key] = {
-            "auc": aucs, "auc_overall": [result.overall.auc.value, result.overall.auc.lo, result.overall.auc.hi],
-            "verdict": [v for v in result.verdict if "task_type" in v],
+            **figures,
             "gold_slice": float(right[key]["slice"].mean()), "gold_other": float(right[key]["other"].mean()),
             "right_slice": right[key]["slice"].astype(int).tolist(),
             "right_other": right[key]["other"].astype(int).tolist(),
             "seconds": time.perf_counter() - t1,
+            # the scored eval rows, so --render can audit them again with the audit's current rules
+            "rows": [{k: getattr(r, k) for k in ROW_FIELDS} for r in scored],
         }
         m = out["models"][key]
         print(f"seed {seed} {key}: {len(pairs)} pairs; AUC on {args.planted} {aucs[args.planted][0]:.3f} "
@@ -197,13 +223,67 @@ def ceilings(seed: int, args: argparse.Namespace) -> dict:
 
 def findings(m: dict, planted: str) -> dict:
     """From one model's audit: task types its verdict says it prefers failing responses on (`below`), task types
-    it flags only at chance, and whether the planted one has the lowest AUC."""
+    it flags only at chance, whether the planted one has the lowest AUC, and the slices (any key) flagged worse
+    than the rest (`worse`; None for runs saved before that rule)."""
     def said(words: str) -> list[str]:
         return sorted(k for k in m["auc"] if any(f"task_type {k!r}" in v and words in v for v in m["verdict"]))
 
     others = [v for k, v in m["auc"].items() if k != planted]
     return {"below": said("ranks failing responses above passing"), "chance": said("only at chance"),
-            "lowest": all(v[0] > m["auc"][planted][0] for v in others)}
+            "lowest": all(v[0] > m["auc"][planted][0] for v in others),
+            "worse": sorted(k for k, g in m["gaps"].items() if g[6]) if "gaps" in m else None}
+
+
+def rule_report(results: list[dict], bonferroni: list[dict], args: argparse.Namespace, minutes: float,
+                note: str) -> str:
+    """The slice-versus-rest rule on the rater model of each seed: the planted slice's gap, what is flagged at the
+    audit's 95% and at a Bonferroni level over the slices compared, and whether only the planted slice is."""
+    p = args.planted
+    lines = [
+        f"`python benchmarks/outcomes_sim.py --seeds S --models rater --results FILE --planted {p} --bias "
+        f"{args.bias} --pairs {args.pairs} --steps {args.steps} --eval-prompts {args.eval_prompts} --train-prompts "
+        f"{args.train_prompts} --test {args.test} --lr {args.lr} --max-length {args.max_length} --per-prompt "
+        f"{args.per_prompt} --match {args.match}` for S = " + ", ".join(str(r["seed"]) for r in results)
+        + " (one process each, side by side, `nice`), then `python benchmarks/outcomes_sim.py --rule FILE...`, which "
+        f"audits each run's saved scored rows again. The rater model is the second design's (same settings and "
+        f"seeds), audited on {results[0]['n_eval_rows']} eval rows ({args.eval_prompts} prompts x 4). Rule: for "
+        "every slice (task type, language, response-length tertile), the AUC on the slice minus the AUC on every "
+        "other response, "
+        f"with a percentile interval from {args.n_boot} resamples of prompts (the same resamples for every slice); "
+        f"a slice is worse than the rest when the interval lies wholly below 0. {minutes:.0f} min of wall time "
+        f"summed over the runs. {note}",
+        "",
+        f"| seed | AUC on `{p}` | AUC on the rest | gap (95%) | worse than the rest, 95% | gap at Bonferroni level "
+        f"(k slices, level) | worse than the rest, Bonferroni | `{p}` lowest AUC |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    key = f"task_type={p}"
+    for r, b in zip(results, bonferroni, strict=True):
+        g, gb = r["models"]["rater"]["gaps"][key], b["gaps"][key]
+        f = findings(r["models"]["rater"], p)
+        lines.append(f"| {r['seed']} | {g[3]:.3f} | {g[4]:.3f} | {ci(g)} | {', '.join(f['worse']) or 'none'} | "
+                     f"{ci(gb)} ({len(b['gaps'])}, {b['level']:.4f}) | "
+                     f"{', '.join(k for k, v in sorted(b['gaps'].items()) if v[6]) or 'none'} | "
+                     f"{'yes' if f['lowest'] else 'no'} |")
+    flagged = [findings(r["models"]["rater"], p)["worse"] for r in results]
+    flagged_b = [sorted(k for k, v in b["gaps"].items() if v[6]) for b in bonferroni]
+
+    def task_types(keys: list[str]) -> list[str]:
+        return [k for k in keys if k.startswith("task_type=")]
+
+    only, only_b = sum(f == [key] for f in flagged), sum(f == [key] for f in flagged_b)
+    only_tt, only_tt_b = (sum(task_types(f) == [key] for f in fs) for fs in (flagged, flagged_b))
+    first = results[0]["models"]["rater"]["gaps"]
+    lines += ["", "Every slice against the rest, rater model (first seed): " + ", ".join(
+        f"`{k}` {ci(v)}" for k, v in first.items()) + ".", "",
+        "Done-when check (slice-versus-rest rule):",
+        f"- the audit flags `{p}` and no other slice as worse than the rest (95% intervals): "
+        f"**{'met' if only == len(results) else 'not met'}** — in {only} of {len(results)} seeds ({only_b} of "
+        f"{len(results)} at the Bonferroni level over the slices compared).",
+        f"- among task types, `{p}` and no other is flagged: in {only_tt} of {len(results)} seeds at 95% "
+        f"({only_tt_b} of {len(results)} at the Bonferroni level); a slice that contains `{p}` (its language, a "
+        "length tertile) may be flagged with it, as its rows are partly the same."]
+    return "\n".join(lines)
 
 
 def ci(v: list) -> str:
@@ -239,8 +319,8 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
         "",
         f"| seed | rater audit: alpha on `{p}` (overall) | rater labels right on `{p}` | AUC on `{p}`, rater model "
         f"| lowest AUC among other task types | verdict: prefers what fails on | verdict: only at chance on "
-        f"| AUC on `{p}` after retraining |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| worse than the rest (slice against rest) | AUC on `{p}` after retraining |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         a, b = r["models"]["rater"], r["models"]["rater+outcome"]
@@ -248,7 +328,9 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
         lines.append(f"| {r['seed']} | {r['planted_alpha']:.2f} ({r['alpha_overall']:.2f}) | "
                      f"{r['planted_label_acc']:.2f} | {ci(a['auc'][p])} | {ci(low_v)} (`{low_k}`) | "
                      f"{', '.join(findings(a, p)['below']) or 'none'} | "
-                     f"{', '.join(findings(a, p)['chance']) or 'none'} | {ci(b['auc'][p])} |")
+                     f"{', '.join(findings(a, p)['chance']) or 'none'} | "
+                     f"{'n/a' if findings(a, p)['worse'] is None else ', '.join(findings(a, p)['worse']) or 'none'} | "
+                     f"{ci(b['auc'][p])} |")
     lines += ["", f"| seed | rater pairs + outcome pairs | gold accuracy on `{p}`: rater → rater+outcome | gain "
               "(points, 95%) | other task types: rater → rater+outcome | gain (points, 95%) |",
               "|---|---|---|---|---|---|"]
@@ -260,6 +342,9 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
                      f"{pts(r['gain_other'])} |")
     f = [findings(r["models"]["rater"], p) for r in results]
     found = sum(x["below"] == [p] and x["lowest"] for x in f)
+    worse = sum(x["worse"] == [f"task_type={p}"] for x in f)
+    worse_tt = sum([k for k in x["worse"] or [] if k.startswith("task_type=")] == [f"task_type={p}"] for x in f)
+    has_rule = all(x["worse"] is not None for x in f)
     raised = sum(r["gain_slice"][1] > 0 for r in results)
     lines += ["", "Outcome AUC over all task types, rater model → rater+outcome model: " + "; ".join(
         f"seed {r['seed']} {ci(r['models']['rater']['auc_overall'])} → "
@@ -294,6 +379,11 @@ def report(results: list[dict], args: argparse.Namespace, minutes: float, note: 
               f"- the audit finds the planted slice: **{'met' if found == len(results) else 'not met'}** — its "
               f"verdict says the rater model prefers failing responses (AUC interval wholly below 0.5) on `{p}` and "
               f"on no other task type, and `{p}` has the lowest AUC, in {found} of {len(results)} seeds.",
+              "- the audit finds the planted slice by the slice-versus-rest rule: "
+              + (f"**{'met' if worse == len(results) else 'not met'}** — `{p}` and no other slice (task type or "
+                 f"language or length) has its AUC-gap interval against the rest wholly below 0, in {worse} of "
+                 f"{len(results)} seeds (`{p}` and no other task type: {worse_tt} of {len(results)})."
+                 if has_rule else "not measured (runs saved before the rule)."),
               f"- retraining with outcome pairs raises gold accuracy on the slice, interval excluding zero: "
               f"**{'met' if raised == len(results) else 'not met'}** — in {raised} of {len(results)} seeds."]
     return "\n".join(lines)
@@ -321,15 +411,39 @@ def main() -> None:
     parser.add_argument("--results", type=Path, help="save the figures as JSON here")
     parser.add_argument("--render", type=Path, nargs="+", help="only write the text from saved --results files "
                         "(one per seed run, same settings), no training")
+    parser.add_argument("--rule", type=Path, nargs="+", help="only the slice-versus-rest rule on the rater model of "
+                        "saved --results files (audited again from their scored rows; writes its own subsection)")
     parser.add_argument("--ceilings", action="store_true", help="no training: only the AUC per task type of the gold "
                         "reward and of the raters' mean perceived utility (saved with --results for --render)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.rule:
+        saved = [json.loads(f.read_text()) for f in args.rule]
+        results = merge_seeds([r for s in saved for r in s["results"]])
+        first = saved[0]["args"]
+        for key in ("planted", "bias", "pairs", "steps", "eval_prompts", "train_prompts", "test", "n_boot", "lr",
+                    "max_length", "per_prompt", "match"):
+            setattr(args, key, type(getattr(args, key))(first[key]))
+        strict = []
+        for r in results:
+            m = r["models"]["rater"]
+            m.update(reaudit(m, args.n_boot, r["seed"]))
+            level = 1 - 0.05 / len(m["gaps"])  # Bonferroni over the slices compared
+            strict.append({**reaudit(m, args.n_boot, r["seed"], slice_level=level), "level": level})
+        text = rule_report(results, strict, args, sum(s["minutes"] for s in saved), saved[-1]["note"])
+        print(text)
+        if not args.no_write:
+            write_subsection(RULE_TITLE, text, section_title=SECTION)
+        return
     if args.render:
         loaded = [json.loads(f.read_text()) for f in args.render]
         ceiling = [c for s in loaded for c in s.get("ceilings", [])]
         saved = [s for s in loaded if "results" in s]
         results = merge_seeds([r for s in saved for r in s["results"]])
+        for r in results:
+            for m in r["models"].values():
+                if "rows" in m:
+                    m.update(reaudit(m, int(saved[0]["args"]["n_boot"]), r["seed"]))
         minutes = sum(s["minutes"] for s in saved)  # process minutes summed over the runs (they may overlap)
         first = saved[0]["args"]
         for key in ("planted", "bias", "pairs", "steps", "eval_prompts", "train_prompts", "test", "n_boot", "lr",

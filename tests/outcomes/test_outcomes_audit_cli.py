@@ -54,18 +54,32 @@ def test_audit_writes_report_cases_and_campaign_items(tmp_path: Path) -> None:
         assert c["failing_score"] > c["passing_score"]
 
 
-def test_audit_json_matches_the_library(tmp_path: Path) -> None:
+def _cli_and_library(src: Path, options: list[str], **config: object) -> tuple[dict, object]:
+    """`tether outcomes audit SRC OPTIONS --json` and `audit_outcomes` with `AuditConfig(**config)`."""
     from tether.outcomes.audit import AuditConfig, audit_outcomes
     from tether.outcomes.scored import read_scored
 
-    src = _scored(tmp_path / "s.jsonl", seed=1)
-    res = runner.invoke(app, ["audit", str(src), "--bootstrap", "30", "--seed", "2", "--json"])
+    res = runner.invoke(app, ["audit", str(src), *options, "--json"])
     assert res.exit_code == 0, res.output
-    got = json.loads(res.stdout)
-    lib = audit_outcomes(read_scored(src), AuditConfig(n_boot=30, seed=2))
+    return json.loads(res.stdout), audit_outcomes(read_scored(src), AuditConfig(**config))
+
+
+def test_audit_json_matches_the_library(tmp_path: Path) -> None:
+    src = _scored(tmp_path / "s.jsonl", seed=1)
+    got, lib = _cli_and_library(src, ["--bootstrap", "30", "--seed", "2"], n_boot=30, seed=2)
     assert got["overall"]["auc"]["value"] == pytest.approx(lib.overall.auc.value)
     assert got["overall"]["auc"]["lo"] == pytest.approx(lib.overall.auc.lo)
     assert got["verdict"] == lib.verdict
+
+
+def test_audit_slice_level_sets_the_slice_against_rest_intervals(tmp_path: Path) -> None:
+    src = _scored(tmp_path / "s.jsonl", seed=3)
+    got, lib = _cli_and_library(src, ["--bootstrap", "30", "--slice-level", "0.99"], n_boot=30, slice_level=0.99)
+    assert got["config"]["slice_level"] == 0.99
+    assert [(g["key"], g["value"], g["gap"]["lo"]) for g in got["slice_gaps"]] == [
+        (g.key, g.value, pytest.approx(g.gap.lo)) for g in lib.slice_gaps]
+    bad = runner.invoke(app, ["audit", str(src), "--slice-level", "95"])
+    assert bad.exit_code != 0 and "--slice-level must lie between 0 and 1 (got 95.0)" in bad.output
 
 
 def test_audit_joins_an_outcomes_file(tmp_path: Path) -> None:

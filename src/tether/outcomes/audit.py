@@ -5,6 +5,14 @@ per slice (task type, language, model, response-length tertile), AUC, within-pro
 and Kendall correlation, calibration and best-of-n selection against random and oracle selection, each with a
 seeded bootstrap interval over prompts; it lists the cases where the reward model prefers a failing response to
 a passing one for the same prompt, and states a verdict in words.
+
+Slice against rest: for each slice, the AUC on the slice minus the AUC on every other response, with one bootstrap
+interval per slice, all computed on the same resamples of prompts. A slice whose interval lies wholly below 0 is
+"worse than the rest": the reward model ranks outcomes there worse than elsewhere, whatever its level overall (a
+model barely above chance everywhere can still be measurably worse on one slice). Each interval has the audit's
+coverage on its own; with k slices compared, about k x (1 - level) / 2 of them would fall below 0 by chance where no
+slice differs, so `AuditConfig.slice_level` can set a stricter one (e.g. Bonferroni, 1 - (1 - level) / k).
+Disagreement cases on such slices are listed first.
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ import numpy as np
 from tether.outcomes import metrics as m
 from tether.outcomes.scored import ScoredResponse
 
-__all__ = ["AuditConfig", "SliceAudit", "Disagreement", "OutcomeAudit", "audit_outcomes", "length_buckets", "n_slices"]
+__all__ = ["AuditConfig", "SliceAudit", "SliceGap", "Disagreement", "OutcomeAudit", "audit_outcomes", "length_buckets",
+           "n_slices"]
 
 
 @dataclass
@@ -32,6 +41,7 @@ class AuditConfig:
     n_bins: int = 10            # calibration bins
     min_slice: int = 20         # slices smaller than this (or with fewer than 5 of a class) get no verdict
     max_cases: int = 200        # disagreement cases listed
+    slice_level: float | None = None  # coverage of the slice-against-rest intervals (None: `level`)
 
 
 @dataclass
@@ -59,6 +69,20 @@ class SliceAudit:
 
 
 @dataclass
+class SliceGap:
+    """One slice against every other response: AUC there minus AUC on the rest, with its bootstrap interval."""
+
+    key: str
+    value: str
+    n: int
+    n_rest: int
+    auc: float
+    auc_rest: float
+    gap: m.Estimate             # auc - auc_rest
+    worse: bool                 # the gap's interval lies wholly below 0
+
+
+@dataclass
 class Disagreement:
     """A prompt where the reward model scores a failing response above a passing one."""
 
@@ -73,6 +97,7 @@ class Disagreement:
     failing_line: int
     passing_line: int
     slices: dict[str, str]
+    worse_slices: list[str] = field(default_factory=list)  # `key=value` of flagged slices the failing one is in
 
 
 @dataclass
@@ -85,8 +110,14 @@ class OutcomeAudit:
     n_disagreeing_prompts: int
     verdict: list[str]
     config: AuditConfig
+    slice_gaps: list[SliceGap] = field(default_factory=list)
     scores: list[float] = field(default_factory=list, repr=False)
     passed: list[bool] = field(default_factory=list, repr=False)
+
+    @property
+    def worse_slices(self) -> list[SliceGap]:
+        """Slices where the reward model ranks outcomes worse than on the rest (gap interval below 0)."""
+        return [g for g in self.slice_gaps if g.worse]
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -155,9 +186,51 @@ def _slice_audit(scores: np.ndarray, values: np.ndarray, groups: np.ndarray, cfg
         reliability_fitted=m.reliability(fitted, passed, cfg.n_bins))
 
 
-def _disagreements(rows: Sequence[ScoredResponse], scores: np.ndarray, passed: np.ndarray) -> list[Disagreement]:
+def _slice_gaps(scores: np.ndarray, passed: np.ndarray, groups: np.ndarray, labels: dict[str, np.ndarray],
+                cfg: AuditConfig) -> list[SliceGap]:
+    """AUC on each slice minus AUC on the rest, every interval from the same resamples of prompts. Slices too
+    small for a verdict (`min_slice`, 5 of each class), or whose rest lacks a class, are left out."""
+    cells = []
+    for key, arr in labels.items():
+        values = sorted(set(arr.tolist()))
+        if len(values) < 2:
+            continue
+        for v in values:
+            inside = arr == v
+            n_in, p_in, p_out = int(inside.sum()), int(passed[inside].sum()), int(passed[~inside].sum())
+            n_out = passed.size - n_in
+            if n_in >= cfg.min_slice and min(p_in, n_in - p_in) >= 5 and min(p_out, n_out - p_out) >= 1:
+                cells.append((key, v, inside))
+    if not cells:
+        return []
+
+    def gaps(i: np.ndarray) -> np.ndarray:
+        s, p = scores[i], passed[i]
+        out = np.empty(len(cells))
+        for j, (_, _, inside) in enumerate(cells):
+            ins = inside[i]
+            out[j] = m.auc(s[ins], p[ins]) - m.auc(s[~ins], p[~ins])
+        return out
+
+    point = gaps(np.arange(scores.size))
+    level = cfg.slice_level if cfg.slice_level is not None else cfg.level
+    lo, hi = m.bootstrap_many(gaps, m.GroupIndex(groups), n_boot=cfg.n_boot, seed=cfg.seed + 3, level=level)
+    lo, hi = np.broadcast_to(lo, point.shape), np.broadcast_to(hi, point.shape)
+    out = []
+    for j, (key, v, inside) in enumerate(cells):
+        gap = _est(point[j], lo[j], hi[j], int(inside.sum()))
+        out.append(SliceGap(key=key, value=str(v), n=int(inside.sum()), n_rest=int((~inside).sum()),
+                            auc=m.auc(scores[inside], passed[inside]), auc_rest=m.auc(scores[~inside],
+                                                                                      passed[~inside]),
+                            gap=gap, worse=bool(gap.hi < 0)))
+    return out
+
+
+def _disagreements(rows: Sequence[ScoredResponse], scores: np.ndarray, passed: np.ndarray,
+                   labels: dict[str, np.ndarray], worse: list[SliceGap]) -> list[Disagreement]:
     """Per prompt with both outcomes: its highest-scored failing response against the highest-scored passing
-    response it outscores, if any; most confident mistakes (largest margin) first."""
+    response it outscores, if any; those on slices worse than the rest first, then most confident mistakes
+    (largest margin) first."""
     by_group: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         by_group.setdefault(r.group, []).append(i)
@@ -177,8 +250,9 @@ def _disagreements(rows: Sequence[ScoredResponse], scores: np.ndarray, passed: n
             group=group, prompt=rf.prompt if rf.prompt is not None else rp.prompt, failing=rf.response,
             passing=rp.response, failing_score=float(scores[f]), passing_score=float(scores[p]),
             margin=float(scores[f] - scores[p]), beats_all_passing=len(below) == len(passes),
-            failing_line=rf.line, passing_line=rp.line, slices=dict(rf.slices)))
-    out.sort(key=lambda d: (-d.margin, d.group))
+            failing_line=rf.line, passing_line=rp.line, slices=dict(rf.slices),
+            worse_slices=[f"{g.key}={g.value}" for g in worse if labels[g.key][f] == g.value]))
+    out.sort(key=lambda d: (not d.worse_slices, -d.margin, d.group))
     return out
 
 
@@ -195,8 +269,8 @@ def _rank_words(e: m.Estimate) -> str:
     return "only at chance"
 
 
-def _verdict(overall: SliceAudit, by_slice: dict[str, dict[str, SliceAudit]], n_dis: int, cfg: AuditConfig
-             ) -> list[str]:
+def _verdict(overall: SliceAudit, by_slice: dict[str, dict[str, SliceAudit]], n_dis: int, cfg: AuditConfig,
+             gaps: Sequence[SliceGap] = ()) -> list[str]:
     pct = f"{round(100 * cfg.level)}%"
     lines = []
     if not np.isnan(overall.auc.value):
@@ -231,11 +305,22 @@ def _verdict(overall: SliceAudit, by_slice: dict[str, dict[str, SliceAudit]], n_
             elif words.startswith("below"):
                 lines.append(f"On {key} {value!r} the reward model ranks failing responses above passing ones "
                              f"(AUC {s.auc.describe()}, {s.n} responses).")
+    worse = [g for g in gaps if g.worse]
+    lvl = f"{round(100 * (cfg.slice_level if cfg.slice_level is not None else cfg.level), 2):g}%"
+    for g in worse:
+        lines.append(f"On {g.key} {g.value!r} the reward model ranks passing above failing responses worse than on the "
+                     f"rest: AUC {g.auc:.3f} there against {g.auc_rest:.3f} elsewhere, a gap of {g.gap.describe()} "
+                     f"({lvl} interval over prompts, {g.n} responses against {g.n_rest}).")
+    if gaps and not worse:
+        lines.append(f"No slice ranks outcomes worse than the rest: every one of the {len(gaps)} slice-against-rest "
+                     f"AUC gaps has a {lvl} interval reaching 0 or above.")
     if not np.isnan(overall.ece_sigmoid.value):
         lines.append(f"Read as a pass probability, sigmoid(score) is off by ECE {overall.ece_sigmoid.value:.3f}; a "
                      f"logistic map fitted on other prompts brings it to {overall.ece_fitted:.3f}.")
     if n_dis:
-        lines.append(f"On {n_dis} prompts it scores a failing response above a passing one: listed for annotation.")
+        first = (f" (those on {', '.join(f'{g.key} {g.value!r}' for g in worse)} first)" if worse else "")
+        lines.append(f"On {n_dis} prompts it scores a failing response above a passing one: listed for "
+                     f"annotation{first}.")
     return lines
 
 
@@ -282,7 +367,9 @@ def audit_outcomes(rows: Sequence[ScoredResponse], config: AuditConfig | None = 
         for v in sorted(set(arr.tolist())):
             by_slice[key][str(v)] = _slice_audit(scores[arr == v], values[arr == v], groups[arr == v], cfg)
             tick(1)
-    dis = _disagreements(rows, scores, passed)
+    arrays = {key: np.array(["(none)" if v is None else v for v in col], dtype=object) for key, col in labels.items()}
+    gaps = _slice_gaps(scores, passed, groups, arrays, cfg)
+    dis = _disagreements(rows, scores, passed, arrays, [g for g in gaps if g.worse])
     return OutcomeAudit(overall=overall, by_slice=by_slice, disagreements=dis[:cfg.max_cases],
-                        n_disagreeing_prompts=len(dis), verdict=_verdict(overall, by_slice, len(dis), cfg),
-                        config=cfg, scores=scores.tolist(), passed=passed.tolist())
+                        n_disagreeing_prompts=len(dis), verdict=_verdict(overall, by_slice, len(dis), cfg, gaps),
+                        config=cfg, slice_gaps=gaps, scores=scores.tolist(), passed=passed.tolist())

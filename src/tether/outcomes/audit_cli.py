@@ -67,7 +67,11 @@ def audit_cmd(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of prompts per interval.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the calibration folds.")] = 0,
     threshold: ThresholdOpt = 0.5,
-    max_cases: Annotated[int, typer.Option(help="Disagreement cases kept (largest margins first).")] = 200,
+    max_cases: Annotated[int, typer.Option(help="Disagreement cases kept (those on slices worse than the rest, "
+                                                "then largest margins first).")] = 200,
+    slice_level: Annotated[float | None, typer.Option(help="Coverage of the slice-against-rest AUC gap intervals "
+                                                           "(default 0.95; stricter for many slices, e.g. "
+                                                           "1 - 0.05 / k).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
     """Audit a reward model against outcomes: AUC, rank correlation, calibration, best-of-n, by slice, with the
@@ -80,10 +84,13 @@ def audit_cmd(
         raise fail("--campaign needs --rubric FILE (what raters are asked)")
     if bootstrap < 0 or max_cases < 0:
         raise fail("--bootstrap and --max-cases must be >= 0")
+    if slice_level is not None and not 0 < slice_level < 1:
+        raise fail(f"--slice-level must lie between 0 and 1 (got {slice_level})")
     rows = _read(scores, outcomes, need_score=model is None, outcome_name=outcome_name)
     if model is not None:
         rows = _score(rows, model, objective)
-    cfg = AuditConfig(n_boot=bootstrap, seed=seed, pass_threshold=threshold, max_cases=max_cases)
+    cfg = AuditConfig(n_boot=bootstrap, seed=seed, pass_threshold=threshold, max_cases=max_cases,
+                      slice_level=slice_level)
     try:
         with step_progress("audit", n_slices(rows)) as advance:
             result = audit_outcomes(rows, cfg, on_progress=advance)

@@ -9,7 +9,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from tether.outcomes.audit import OutcomeAudit, SliceAudit
+from tether.outcomes.audit import OutcomeAudit, SliceAudit, SliceGap
 from tether.report.figures import png_base64, pyplot
 
 __all__ = ["print_summary", "write_report"]
@@ -24,6 +24,19 @@ def _cells(s: SliceAudit) -> list[str]:
     return [str(s.n), f"{100 * s.pass_rate:.1f}%", s.auc.describe(), s.pairwise.describe(), s.spearman.describe(2),
             s.kendall.describe(2), pct(s.best_of_n), pct(s.random), pct(s.oracle),
             "—" if np.isnan(s.ece_sigmoid.value) else f"{s.ece_sigmoid.value:.3f}"]
+
+
+_GAP_COLUMNS = ("n", "AUC", "AUC on the rest", "gap", "")
+
+
+def _gap_cells(g: SliceGap) -> list[str]:
+    return [f"{g.n} / {g.n_rest}", f"{g.auc:.3f}", f"{g.auc_rest:.3f}", g.gap.describe(),
+            "worse than the rest" if g.worse else ""]
+
+
+def _gap_level(audit: OutcomeAudit) -> str:
+    cfg = audit.config
+    return f"{round(100 * (cfg.slice_level if cfg.slice_level is not None else cfg.level), 2):g}%"
 
 
 def _rows(audit: OutcomeAudit) -> list[tuple[str, SliceAudit]]:
@@ -43,11 +56,21 @@ def print_summary(audit: OutcomeAudit, console: Console, max_cases: int = 5) -> 
     for name, s in _rows(audit):
         table.add_row(name, *_cells(s))
     console.print(table)
+    if audit.slice_gaps:
+        gaps = Table(title=f"each slice against the rest: AUC gap ({_gap_level(audit)} intervals, same resamples)",
+                     title_justify="left")
+        gaps.add_column("slice", overflow="fold")
+        for col in _GAP_COLUMNS:
+            gaps.add_column(col, justify="right")
+        for g in audit.slice_gaps:
+            gaps.add_row(f"{g.key}={g.value}", *_gap_cells(g))
+        console.print(gaps)
     for line in audit.verdict:
         console.print(f"- {line}", highlight=False)
     for d in audit.disagreements[:max_cases]:
+        on = f" [{', '.join(d.worse_slices)}]" if d.worse_slices else ""
         console.print(f"  line {d.failing_line} (failed, score {d.failing_score:+.3f}) over line {d.passing_line} "
-                      f"(passed, {d.passing_score:+.3f}): {(d.prompt or d.group)[:90]!r}", highlight=False)
+                      f"(passed, {d.passing_score:+.3f}){on}: {(d.prompt or d.group)[:90]!r}", highlight=False)
 
 
 def _plots(audit: OutcomeAudit) -> list[tuple[str, str]]:
@@ -113,12 +136,22 @@ def write_report(audit: OutcomeAudit, path: str | Path, title: str = "Reward mod
         f"<tr><td>{esc((d.prompt or d.group)[:300])}</td><td class=fail>{esc((d.failing or '')[:400])}<br>"
         f"<small>score {d.failing_score:+.3f}, line {d.failing_line}</small></td><td class=ok>"
         f"{esc((d.passing or '')[:400])}<br><small>score {d.passing_score:+.3f}, line {d.passing_line}</small></td>"
-        f"<td>{d.margin:+.3f}{' (best-of-n picks it)' if d.beats_all_passing else ''}</td></tr>"
+        f"<td>{d.margin:+.3f}{' (best-of-n picks it)' if d.beats_all_passing else ''}"
+        f"{''.join(f'<br><small>{esc(w)}: worse than the rest</small>' for w in d.worse_slices)}</td></tr>"
         for d in audit.disagreements[:max_cases])
-    cases_html = (f"<h2>Where the reward model prefers what failed ({audit.n_disagreeing_prompts} prompts; the "
+    first = " on slices worse than the rest first, then" if audit.worse_slices else ""
+    cases_html = (f"<h2>Where the reward model prefers what failed ({audit.n_disagreeing_prompts} prompts;{first} the "
                   f"{min(max_cases, len(audit.disagreements))} largest margins)</h2><table class=cases><tr><th>prompt"
                   f"</th><th>failed (scored higher)</th><th>passed</th><th>margin</th></tr>{cases}</table>"
                   if audit.disagreements else "<h2>No prompt where a failing response outscores a passing one</h2>")
+    gap_rows = "".join("<tr><th>" + esc(f"{g.key}={g.value}") + "</th>" + "".join(
+        f"<td{' class=fail' if g.worse and c else ''}>{esc(c)}</td>" for c in _gap_cells(g)) + "</tr>"
+        for g in audit.slice_gaps)
+    gaps_html = (f"<h2>Each slice against the rest ({_gap_level(audit)} intervals over prompts, the same "
+                 f"resamples for every slice)</h2><p>Gap: AUC on the slice minus AUC on every other response; a "
+                 f"slice whose interval lies wholly below 0 is worse than the rest.</p><table><tr>"
+                 + "".join(f"<th>{esc(c)}</th>" for c in ("slice", *_GAP_COLUMNS)) + f"</tr>{gap_rows}</table>"
+                 if audit.slice_gaps else "")
     imgs = "".join(f"<h2>{esc(t)}</h2><img alt='{esc(t)}' src='data:image/png;base64,{b}'>" for t, b in _plots(audit))
     lvl = round(100 * audit.config.level)
     path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title>
@@ -129,5 +162,5 @@ table.cases td{{border-top:1px solid #ddd;font-size:90%;white-space:pre-wrap}}</
 <h2>Metrics ({lvl}% bootstrap intervals over prompts, {audit.config.n_boot} resamples, seed {audit.config.seed})</h2>
 <p>AUC: a passing response outscores a failing one; pairwise: the same within one prompt; best-of-n: the top-scored
 of a prompt's responses passes; ECE: sigmoid(score) read as a pass probability.</p>
-<table><tr>{head}</tr>{body}</table>{cases_html}{imgs}</body></html>""", encoding="utf-8")
+<table><tr>{head}</tr>{body}</table>{gaps_html}{cases_html}{imgs}</body></html>""", encoding="utf-8")
     return path
