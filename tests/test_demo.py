@@ -43,9 +43,17 @@ def test_demo_runs_every_stage_and_is_idempotent(tmp_path: Path):
     spread = result.production["drift"]["disagreement"]["overall"]
     assert spread["production_mean"] > 0 and spread["annotation_mean"] > 0
     assert result.production["sample_reasons"]["reward disagreement"] == 25
+    # the loop: the model challenged for the role (recorded either way), one tick opened the next batch
+    lp = result.loop
+    assert lp["decision"] in ("promote", "refuse") and lp["decision_reason"]
+    assert (lp["champion"] is not None) == (lp["decision"] == "promote")
+    assert lp["tick"]["state"] == "labelling" and lp["tick"]["result"]["items"] > 0
+    assert any(t["fired"] for t in lp["tick"]["triggers"])
+    assert "Open alarms" in Path(lp["dashboard"]).read_text()
 
     again = run_demo(tmp_path / "demo", progress=False, n_bootstrap=0, **tiny)
     assert all(imp["stored"] == 0 for imp in again.imports)
     assert again.stats["comparisons"] == stats["comparisons"]
     assert again.reward["reused"] and again.reward["accuracy"] == rw["accuracy"]
     assert again.reward["gate_passed"] == rw["gate_passed"]
+    assert again.loop["tick"]["state"] == "waiting"  # the batch the first run opened is still being labelled

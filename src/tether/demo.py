@@ -5,7 +5,9 @@ rule, position bias, rater reliability), curate weighted preference sets, prove 
 on the simulated world against its gold truth, train a small reward ensemble on the curated
 simulated pairs, audit it on fresh gold-labelled pairs and run the gate the policy stage
 requires, then log simulated production traffic (redacted), test it for drift against the
-annotation set and sample prompts back into annotation. Each capability that lands adds its stage.
+annotation set and sample prompts back into annotation; finally the loop: the reward model challenges
+for the serving role, one tick evaluates the triggers and opens the next batch, and the dashboard is
+written. Each capability that lands adds its stage.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class DemoResult:
     study: dict[str, Any] = field(default_factory=dict)
     reward: dict[str, Any] = field(default_factory=dict)
     production: dict[str, Any] = field(default_factory=dict)
+    loop: dict[str, Any] = field(default_factory=dict)
 
 
 def _import_bundled(store, data_dir: Path, progress: bool) -> list[dict[str, Any]]:  # noqa: ANN001
@@ -176,10 +179,11 @@ def _train_or_reuse(pairs: list, model_dir: Path, cfg, members: int, progress: b
 
 
 def _reward(store, reports_dir: Path, models_dir: Path, seed: int, steps: int, members: int,  # noqa: ANN001
-            progress: bool = True, eval_pairs: int = REWARD_EVAL_PAIRS) -> tuple[dict[str, Any], Any]:
+            progress: bool = True, eval_pairs: int = REWARD_EVAL_PAIRS) -> tuple[dict[str, Any], Any, tuple]:
     """Curated sim pairs -> a small MiniLM reward ensemble -> audit on fresh gold pairs -> the policy gate.
 
-    Returns the stage's figures and the loaded model (a `RewardEnsemble` when `members` > 1)."""
+    Returns the stage's figures, the loaded model (a `RewardEnsemble` when `members` > 1) and the fresh gold pairs
+    (test, calibration) it was judged on."""
     import json
     import time
 
@@ -249,7 +253,7 @@ def _reward(store, reports_dir: Path, models_dir: Path, seed: int, steps: int, m
         "gate_passed": gate.passed, "gate_failed": [c.condition() for c in gate.checks if not c.passed],
         "gate_ok": [c.condition() for c in gate.checks if c.passed], "gate_summary": gate.summary(),
         "policy_blocked": policy, "report": str(report),
-    }, model
+    }, model, (test, calibration)
 
 
 def _production(store, reports_dir: Path, seed: int, annotated: dict[str, str],  # noqa: ANN001
@@ -309,6 +313,66 @@ def _production(store, reports_dir: Path, seed: int, annotated: dict[str, str], 
             "sample_examples": [p.text[:90] for p in sampler.picks_[:3]]}
 
 
+LOOP_BATCH = 20  # production prompts the loop's first tick samples into a batch
+
+
+def _loop(store, reports_dir: Path, models_dir: Path, model_dir: Path, model, fresh: tuple, seed: int,  # noqa: ANN001
+          tenant: str) -> dict[str, Any]:
+    """The loop on top: the reward model challenges for the role (the first one is judged on its own checks), then
+    one tick over the production window evaluates the triggers and, when one fires, opens a batch of sampled
+    production prompts for the simulated raters; the dashboard is written from the store."""
+    from datetime import timedelta
+
+    from tether.loop.challenge import ChallengeConfig, challenge
+    from tether.loop.config import LoopConfig
+    from tether.loop.dashboard import dashboard_data, render_html
+    from tether.loop.promotion import record_challenge
+    from tether.loop.tick import tick
+    from tether.sim import ProductionConfig, World
+    from tether.sim.responses import Style
+
+    test, calibration = fresh
+    current = store.champion("reward")
+    history = store.promotions("reward")
+    decision = history[-1] if history and Path(history[-1].path) == model_dir.resolve() else None  # a rerun
+    if decision is None:
+        with console.status("loop: the reward model challenges for the role"):
+            verdict = challenge(None if current is None else _load_reward(current.path), model, test,
+                                ChallengeConfig(seed=seed), calibration_pairs=calibration)
+        decision = record_challenge(store, "reward", model_dir, verdict)
+    rubric = reports_dir / "loop-rubric.md"
+    rubric.write_text("Pick the answer that is correct, honest and concise.\n", encoding="utf-8")
+    raters = sorted({c.rater for c in store.iter_comparisons(campaign=SIM_CAMPAIGN)})[:3]
+    world = World(seed=seed)
+
+    variants = (Style(verbose=True), Style(hedging=True), Style(correct=False), Style(sycophantic=True))
+
+    def two_answers(prompts: list[str]) -> tuple[list[str], list[str]]:
+        """The simulated policy answers twice: its best answer, and one with a property changed."""
+        return ([world.respond(p) for p in prompts],
+                [world.respond(p, variants[i % len(variants)], seed=i) for i, p in enumerate(prompts)])
+
+    config = ProductionConfig(days=120, requests_per_day=10)
+    now = config.start + timedelta(days=config.days)
+    cfg = LoopConfig(rubric=str(rubric), raters=raters, overlap=3, batch_prompts=LOOP_BATCH, window_days=30,
+                     seed=seed)
+    with console.status("loop: one tick (triggers, then what is due)"):
+        ticked = tick(store, cfg, project=tenant, models_dir=models_dir, now=now, candidates=two_answers)
+    dashboard = reports_dir / "loop.html"
+    dashboard.write_text(render_html(dashboard_data(store, role="reward", project=tenant)), encoding="utf-8")
+    champion = store.champion("reward")
+    return {"decision": None if decision is None else decision.action,
+            "decision_reason": None if decision is None else decision.reason,
+            "champion": None if champion is None else champion.path,
+            "tick": ticked.to_dict(), "dashboard": str(dashboard)}
+
+
+def _load_reward(path: str):  # noqa: ANN202
+    from tether.reward import load
+
+    return load(path)
+
+
 def run_demo(root: Path, *, data_dir: Path | None = None, progress: bool = True, n_bootstrap: int = 100,
              seed: int = 1, reward_steps: int = REWARD_STEPS, reward_members: int = REWARD_MEMBERS,
              reward_eval_pairs: int = REWARD_EVAL_PAIRS) -> DemoResult:
@@ -330,14 +394,16 @@ def run_demo(root: Path, *, data_dir: Path | None = None, progress: bool = True,
         result.imports = _import_bundled(store, data_dir, progress)
         result.audits = _audit_real(store, reports_dir, n_bootstrap)
         result.study = _study(store, seed)
-        result.reward, model = _reward(store, reports_dir, project.data_dir / "models", seed, reward_steps,
-                                       reward_members, progress, reward_eval_pairs)
+        result.reward, model, fresh = _reward(store, reports_dir, project.data_dir / "models", seed, reward_steps,
+                                              reward_members, progress, reward_eval_pairs)
         annotated: dict[str, str] = {}  # each annotated prompt with a response its raters judged
         for c in store.iter_comparisons(campaign=SIM_CAMPAIGN):
             annotated.setdefault(c.prompt, c.response_a)
         ensemble = model if reward_members > 1 else None  # disagreement needs several members
         result.production = _production(store, reports_dir, seed, dict(sorted(annotated.items())), ensemble,
                                         tenant=project.name)
+        result.loop = _loop(store, reports_dir, project.data_dir / "models", Path(result.reward["model"]), model,
+                            fresh, seed, project.name)
         result.stats = store.stats()
     finally:
         store.close()
@@ -432,6 +498,23 @@ def _print_production(p: dict[str, Any]) -> None:
                   "over the window", highlight=False)
 
 
+def _print_loop(lp: dict[str, Any]) -> None:
+    out.rule("6. the loop: champion / challenger, triggers, the next batch (guard 7)")
+    if lp["decision"] is not None:
+        verdict = "[green]promoted[/]" if lp["decision"] == "promote" else "[bold red]refused[/]"
+        out.print(f"  the reward model challenged for role 'reward': {verdict} — {lp['decision_reason']}",
+                  highlight=False)
+    out.print(f"  champion: {lp['champion'] or 'none (nothing passed its challenge yet)'}", highlight=False)
+    t = lp["tick"]
+    for trig in t["triggers"]:
+        state = "[bold]FIRED[/]" if trig["fired"] else "quiet"
+        out.print(f"    {state} {trig['name']}: {trig['detail']}", highlight=False)
+    for action in t["actions"]:
+        out.print(f"  {action}", highlight=False)
+    out.print(f"  tick {t['tick']}: {t['state']}; dashboard {lp['dashboard']} (also tether loop status)",
+              highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
@@ -456,3 +539,4 @@ def register(app: typer.Typer) -> None:
         _print(result)
         _print_reward(result.reward)
         _print_production(result.production)
+        _print_loop(result.loop)

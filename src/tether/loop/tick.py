@@ -210,6 +210,7 @@ def _evidence(store: Any, cfg: LoopConfig, project: str, now: datetime) -> Evide
 
 
 SCORED_PER_WINDOW = 500
+MAX_ANNOTATED = 2000
 
 
 def _score_summary(ev: Evidence, cfg: LoopConfig) -> dict[str, float] | None:
@@ -302,6 +303,10 @@ def _open_batch(store: Any, cfg: LoopConfig, project: str, now: datetime, candid
                         "sample from")
     step(f"sample {cfg.batch_prompts} of {len(cands)} production prompts")
     annotated = list(dict.fromkeys(c.prompt for c in store.iter_comparisons()))
+    if len(annotated) > MAX_ANNOTATED:  # novelty against a seeded sample: embedding every prompt ever judged is slow
+        import random
+
+        annotated = random.Random(cfg.seed).sample(annotated, MAX_ANNOTATED)
     enc = Encoder()
     spread = _disagreement(store, cfg, cands, step)
     sampler = AnnotationSampler(cfg.batch_prompts, redactor=Ingestor(store).redactor(project), seed=cfg.seed).fit(
