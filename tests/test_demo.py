@@ -5,6 +5,8 @@ import math
 from pathlib import Path
 
 from tether.demo import run_demo
+from tether.demo.guards import JSON_KEYS, ROWS, GuardRow
+from tether.demo.report import write_demo_report
 
 
 def test_demo_runs_every_stage_and_is_idempotent(tmp_path: Path):
@@ -57,3 +59,24 @@ def test_demo_runs_every_stage_and_is_idempotent(tmp_path: Path):
     assert again.reward["reused"] and again.reward["accuracy"] == rw["accuracy"]
     assert again.reward["gate_passed"] == rw["gate_passed"]
     assert again.loop["tick"]["state"] == "waiting"  # the batch the first run opened is still being labelled
+
+    # the demo's own report: the guards table first, the same rows in demo.json under `guards`
+    saved = json.loads((reports / "demo.json").read_text())
+    assert [tuple(g) for g in saved["guards"]] == [JSON_KEYS] * len(result.guards)
+    assert [g["failure_mode"] for g in saved["guards"]] == sorted(mode for mode, _, _ in ROWS)
+    assert set(saved["stage_seconds"]) == set(result.timings) and len(result.timings) == 7
+    assert "a naive pipeline against Tether" in (reports / "demo.html").read_text()
+
+
+def test_demo_report_writes_the_guards_table_first(tmp_path: Path):
+    rows = [GuardRow(1, "raters", "gold accuracy", True, 0.80, 0.86, "majority vote", "curated", seconds=1.0),
+            GuardRow(2, "position", "violation rate", False, 0.10, 0.20, "fixed order", "counterbalanced")]
+    (tmp_path / "reward.html").write_text("<p>stage</p>")
+    page, data = write_demo_report(tmp_path, rows, {"1. import": 2.0, "7. guards": 1.5}, {"reward": {"a": 1}})
+    saved = json.loads(data.read_text())
+    assert saved["guards"] == [r.to_json() for r in rows] and saved["total_seconds"] == 3.5
+    assert [d["tether_better"] for d in saved["guards_detail"]] == [True, False]
+    text = page.read_text()
+    assert text.index("a naive pipeline against Tether") < text.index("Time per stage")
+    assert "NOT better: goal not reached" in text and "href='reward.html'" in text
+    assert "Tether better on 1 of 2 guards" in text

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from tether.console import out
 from tether.demo.stages import REWARD_MEMBERS, REWARD_STEPS, DemoResult, run_demo
@@ -116,6 +117,25 @@ def _print_loop(lp: dict[str, Any]) -> None:
               highlight=False)
 
 
+def _print_guards(result: DemoResult) -> None:
+    from rich.table import Table
+
+    out.rule("7. the seven guards against a naive pipeline (gold of the simulated world)")
+    table = Table(show_lines=False)
+    for col, just in (("#", "right"), ("failure mode", "left"), ("gold metric", "left"), ("naive", "right"),
+                      ("Tether", "right"), ("", "left"), ("s", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in result.guards:
+        arrow = "↑" if r.higher_is_better else "↓"
+        verdict = "[green]better[/]" if r.tether_better else "[bold red]NOT better[/]"
+        table.add_row(str(r.failure_mode), escape(r.name), f"{arrow} {escape(r.metric)}", f"{r.naive:.3f}",
+                      f"{r.tether:.3f}", verdict, f"{r.seconds:.1f}")
+    out.print(table)
+    times = ", ".join(f"{k.split('. ', 1)[-1]} {v:.0f} s" for k, v in result.timings.items())
+    out.print(f"  time per stage: {times}; total {sum(result.timings.values()):.0f} s", highlight=False)
+    out.print(f"  report {result.report} (first table: these rows), JSON {result.report_json}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
@@ -141,3 +161,4 @@ def register(app: typer.Typer) -> None:
         _print_reward(result.reward)
         _print_production(result.production)
         _print_loop(result.loop)
+        _print_guards(result)

@@ -13,6 +13,7 @@ written. Each capability that lands adds its stage.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 
 from tether.config import CONFIG_NAME, Project, find_project, init_project
 from tether.console import byte_progress, console
+from tether.demo.guards import GuardRow, run_guards
+from tether.demo.report import write_demo_report
 from tether.records import Comparison
 
 
@@ -69,6 +72,10 @@ class DemoResult:
     reward: dict[str, Any] = field(default_factory=dict)
     production: dict[str, Any] = field(default_factory=dict)
     loop: dict[str, Any] = field(default_factory=dict)
+    guards: list[GuardRow] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    report: Path | None = None
+    report_json: Path | None = None
 
 
 def _import_bundled(store, data_dir: Path, progress: bool) -> list[dict[str, Any]]:  # noqa: ANN001
@@ -388,21 +395,35 @@ def run_demo(root: Path, *, data_dir: Path | None = None, progress: bool = True,
     reports_dir = project.data_dir / "reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
     store = project.store()
+    timings = result.timings
+
+    def timed(stage: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        value = fn()
+        timings[stage] = time.perf_counter() - t0
+        return value
+
     try:
-        result.imports = _import_bundled(store, data_dir, progress)
-        result.audits = _audit_real(store, reports_dir, n_bootstrap)
-        result.study = _study(store, seed)
-        result.reward, model, fresh = _reward(store, reports_dir, project.data_dir / "models", seed, reward_steps,
-                                              reward_members, progress, reward_eval_pairs)
+        result.imports = timed("1. import", lambda: _import_bundled(store, data_dir, progress))
+        result.audits = timed("2. audit", lambda: _audit_real(store, reports_dir, n_bootstrap))
+        result.study = timed("3. label study", lambda: _study(store, seed))
+        result.reward, model, fresh = timed("4. reward", lambda: _reward(
+            store, reports_dir, project.data_dir / "models", seed, reward_steps, reward_members, progress,
+            reward_eval_pairs))
         annotated: dict[str, str] = {}  # each annotated prompt with a response its raters judged
         for c in store.iter_comparisons(campaign=SIM_CAMPAIGN):
             annotated.setdefault(c.prompt, c.response_a)
         ensemble = model if reward_members > 1 else None  # disagreement needs several members
-        result.production = _production(store, reports_dir, seed, dict(sorted(annotated.items())), ensemble,
-                                        tenant=project.name)
-        result.loop = _loop(store, reports_dir, project.data_dir / "models", Path(result.reward["model"]), model,
-                            fresh, seed, project.name)
+        result.production = timed("5. production", lambda: _production(
+            store, reports_dir, seed, dict(sorted(annotated.items())), ensemble, tenant=project.name))
+        result.loop = timed("6. loop", lambda: _loop(
+            store, reports_dir, project.data_dir / "models", Path(result.reward["model"]), model, fresh, seed,
+            project.name))
+        result.guards = timed("7. guards", lambda: run_guards(seed))
         result.stats = store.stats()
     finally:
         store.close()
+    stages = {"imports": result.imports, "audits": result.audits, "study": result.study, "reward": result.reward,
+              "production": result.production, "loop": result.loop}
+    result.report, result.report_json = write_demo_report(reports_dir, result.guards, timings, stages)
     return result
