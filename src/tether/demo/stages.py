@@ -30,7 +30,7 @@ def bundled_data_dir() -> Path:
     """The `data/` folder shipped with the source tree (override with TETHER_DATA_DIR)."""
     env = os.environ.get("TETHER_DATA_DIR")
     candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "data")
+    candidates.append(Path(__file__).resolve().parents[3] / "data")  # src/tether/demo/stages.py -> repo
     for path in candidates:
         if (path / "pandalm").is_dir():
             return path
