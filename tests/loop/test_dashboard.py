@@ -118,3 +118,17 @@ def test_dashboard_in_chromium_after_admin_sign_in(tmp_path: Path) -> None:
         assert all(images.nth(i).evaluate("i => i.complete && i.naturalWidth > 0") for i in range(3))
         page.screenshot(path=str(ARTIFACTS / "loop_dashboard.png"), full_page=True)
     store.close()
+
+
+def test_a_single_instant_gets_a_two_day_axis_not_years():
+    import matplotlib.dates as mdates
+
+    from tether.loop.dashboard import _date_axis
+    from tether.report.figures import pyplot
+
+    fig, ax = pyplot().subplots()
+    when = [datetime(2026, 5, 1, 12, tzinfo=UTC)]
+    ax.plot(when, [0.5], marker="o")
+    _date_axis(ax, when)
+    lo, hi = (mdates.num2date(v) for v in ax.get_xlim())
+    assert (hi - lo).days == 2 and lo < when[0] < hi

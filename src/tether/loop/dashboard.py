@@ -107,6 +107,17 @@ def _dates(values: list[str]) -> list[datetime]:
     return [datetime.fromisoformat(v) for v in values]
 
 
+def _date_axis(ax: Any, dates: list[datetime]) -> None:
+    """A day either side of a single instant: matplotlib's own default for one date spans years of empty axis."""
+    if dates and min(dates) == max(dates):
+        from datetime import timedelta
+
+        import matplotlib.dates as mdates
+
+        ax.set_xlim(dates[0] - timedelta(days=1), dates[0] + timedelta(days=1))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d %H:%M"))
+
+
 def _scores_png(rows: list[dict[str, Any]]) -> str:
     from tether.report.figures import png_base64, pyplot
 
@@ -117,6 +128,7 @@ def _scores_png(rows: list[dict[str, Any]]) -> str:
     ax.fill_between(at, [r["p25"] for r in rows], [r["p75"] for r in rows], alpha=0.35, label="25-75%")
     ax.plot(at, [r["p50"] for r in rows], marker="o", label="median")
     ax.set_ylabel(f"champion score ({rows[-1]['objective']})")
+    _date_axis(ax, at)
     ax.legend(loc="best", fontsize=8)
     fig.autofmt_xdate()
     return png_base64(fig)
@@ -132,6 +144,7 @@ def _feedback_png(rows: list[dict[str, Any]]) -> str:
     ax.plot(days, [r["thumbs_up"] / r["generations"] if r["generations"] else None for r in rows], marker=".",
             label="thumbs up")
     ax.set_ylabel("share of generations")
+    _date_axis(ax, days)
     ax.legend(loc="best", fontsize=8)
     fig.autofmt_xdate()
     return png_base64(fig)
@@ -151,6 +164,7 @@ def _triggers_png(rows: list[dict[str, Any]]) -> str:
         points = [(t, r[name]) for t, r in zip(at, rows, strict=True) if r.get(name) is not None]
         if points:
             ax.plot([t for t, _ in points], [max(v, 1e-6) if log else v for _, v in points], marker="o")
+            _date_axis(ax, [t for t, _ in points])
         else:
             ax.text(0.5, 0.5, "not measured yet\n(too little data)", ha="center", va="center",
                     transform=ax.transAxes)
