@@ -170,11 +170,8 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     """Counts by objective, task type, rater and campaign."""
     from rich.table import Table
 
-    store = open_store()
-    try:
+    with open_store() as store:
         s = store.stats()
-    finally:
-        store.close()
     if as_json:
         sys.stdout.write(json.dumps(s, indent=2, sort_keys=True) + "\n")
         return

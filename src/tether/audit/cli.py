@@ -21,15 +21,11 @@ def _load(file: Path | None, kind: str, objective: str | None, task_type: str | 
 
     filters = {"objective": objective, "task_type": task_type, "campaign": campaign}
     if file is None:
-        store = open_store()
-        try:
-            with step_progress("reading comparisons", store.count_comparisons()) as advance:
-                out = []
-                for c in read_records("comparisons", store, **filters):
-                    out.append(c)
-                    advance(1)
-        finally:
-            store.close()
+        with open_store() as store, step_progress("reading comparisons", store.count_comparisons()) as advance:
+            out = []
+            for c in read_records("comparisons", store, **filters):
+                out.append(c)
+                advance(1)
         if not out:
             raise fail("the project store holds no comparisons (matching the filters)",
                        "import some first: tether import comparisons FILE, or pass FILE")
@@ -68,12 +64,9 @@ def _load_judgments(file: Path | None, kind: str, objective: str | None, task_ty
         return [], _read_file("ratings", file, kind, filters)
     if file is not None:
         return _load(file, kind, objective, task_type, campaign), []
-    store = open_store()
-    try:
+    with open_store() as store:
         ratings = [r for r in read_records("ratings", store, **filters) if "item_kind" not in r.extras]
         has_comparisons = next(read_records("comparisons", store, **filters), None) is not None
-    finally:
-        store.close()
     if ratings and not has_comparisons:
         return [], ratings
     return _load(file, kind, objective, task_type, campaign), ratings
@@ -97,11 +90,8 @@ def _record(result, comparisons: list, file: Path | None):  # noqa: ANN001, ANN2
     """Store the audit run (later stages read it from the store) and return it with its id."""
     from tether.audit import audit_run
 
-    store = open_store()
-    try:
+    with open_store() as store:
         return store.add_audit_run(audit_run(result, comparisons, str(file) if file else "store"))
-    finally:
-        store.close()
 
 
 def _with_gold(config, gold: Path | None):  # noqa: ANN001, ANN202
@@ -130,11 +120,8 @@ def _with_stored_ai_raters(config: AuditConfig, file: Path | None) -> AuditConfi
     """Raters the store marks as models (Rater attributes kind 'ai') join the config's AI raters."""
     if file is not None:
         return config
-    store = open_store()
-    try:
+    with open_store() as store:
         stored = {r.id for r in store.raters() if r.is_ai}
-    finally:
-        store.close()
     return config.model_copy(update={"ai_raters": sorted(set(config.ai_raters) | stored)}) if stored else config
 
 
@@ -144,12 +131,8 @@ def _with_campaign_rule(config: AuditConfig, campaign: str | None) -> AuditConfi
         return config
     from tether.store import collect_repo
 
-    store = open_store()
-    try:
-        with store.connect() as conn:
-            row = collect_repo.campaign_row(conn, campaign)
-    finally:
-        store.close()
+    with open_store() as store, store.connect() as conn:
+        row = collect_repo.campaign_row(conn, campaign)
     return config.model_copy(update={"rule_raters": "all"}) if row and row.get("rule_raters") == "all" else config
 
 
@@ -193,12 +176,9 @@ def audit(
         print_summary(result, out)
     if ratings_audit is not None:
         print_ratings_summary(ratings_audit, out)
-    store = open_store()
-    try:
+    with open_store() as store:
         run = store.add_audit_run(mixed_audit_run(result, comparisons, ratings_audit, ratings, config,
                                                   str(file) if file else "store"))
-    finally:
-        store.close()
     out.print(f"stored as audit run {run.id}")
     reports = find_project().data_dir / "reports"
     html_path = html or reports / "audit.html"
@@ -259,11 +239,8 @@ def curate(
         write_jsonl(output, (pair_to_v1(p) for p in pairs))
         out.print(f"wrote {len(pairs)} pairs to {output}")
     if set_name is not None:
-        store = open_store()
-        try:
+        with open_store() as store:
             written = store.add_pairs(pairs, set_name=set_name, replace=True)
-        finally:
-            store.close()
         repeats = len(pairs) - written.stored
         why = (f"; {repeats} more repeat another pair's prompt, chosen and rejected texts and objective (a set holds "
                f"each once{'; the file keeps all ' + str(len(pairs)) if output is not None else ''})"

@@ -55,11 +55,8 @@ def keys_revoke(
     """Revoke a key: requests with it are refused from now on."""
     from tether.deploy.keys import revoke_key
 
-    store = open_store()
-    try:
+    with open_store() as store:
         n = revoke_key(store, key)
-    finally:
-        store.close()
     if not n:
         raise fail(f"no active key matches {key!r}", "see `tether keys list`")
     out.print(f"revoked {n} key(s)")
@@ -70,14 +67,11 @@ def keys_list(project: Annotated[str | None, typer.Option(help="Only this projec
     """Keys by prefix, project and state (never the key itself)."""
     from tether.deploy.keys import list_keys
 
-    store = open_store()
-    try:
+    with open_store() as store:
         for k in list_keys(store, project):
             state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
             scope = f"feedback from {', '.join(k.origins)}" if k.scope == "feedback" else "ingest"
             out.print(f"{k.prefix}  {k.project}  {state}  {scope}  {k.name}", highlight=False)
-    finally:
-        store.close()
 
 
 @deploy_app.command("serve")
@@ -103,12 +97,9 @@ def deploy_forget(
 
     if not trace and not user:
         raise fail("nothing to forget", "pass --trace ID or --user ID")
-    store = open_store()
-    try:
+    with open_store() as store:
         name = events_tenant(project)
         res = forget(store, name, traces=trace or (), user=user, redactors=Ingestor(store).lookup_redactors(name))
-    finally:
-        store.close()
     batch = f" (and {res.batch_items} annotation-batch items and judgments)" if res.batch_items else ""
     out.print(f"deleted {res.events} events, {res.outcomes} outcomes and {res.pairs} preference pairs "
               f"from {res.traces} traces of events tenant {name!r}{batch}", highlight=False)
@@ -124,11 +115,8 @@ def deploy_redact(
     from tether.deploy.ingest import Ingestor
 
     text = file.read_text(encoding="utf-8") if file else sys.stdin.read()
-    store = open_store()
-    try:
+    with open_store() as store:
         sys.stdout.write(Ingestor(store).redactor(events_tenant(project)).redact(text))
-    finally:
-        store.close()
 
 
 @deploy_app.command("rotate-key")
@@ -211,13 +199,10 @@ def deploy_pairs(
     """Turn corrections and regenerations into weighted preference pairs (corrected over original)."""
     from tether.deploy.feedback import corrections_to_pairs
 
-    store = open_store()
-    try:
+    with open_store() as store:
         tenant = events_tenant(project)
         pairs = corrections_to_pairs(store.iter_events(project=tenant))
         res = store.add_pairs(pairs, set_name=set_name)
-    finally:
-        store.close()
     out.print(f"{res.stored} new pairs in set {set_name!r} ({res.duplicates} already there) from the events of "
               f"tenant {tenant!r}", highlight=False)
 

@@ -37,12 +37,9 @@ def models_list(
 
     from tether.loop.promotion import serving_stack
 
-    store = open_store()
-    try:
+    with open_store() as store:
         versions = store.model_versions(kind=kind, name=name)
         history = store.promotions()
-    finally:
-        store.close()
     serving: dict[str, list[str]] = {}
     for role in dict.fromkeys(p.role for p in history):
         stack = serving_stack([p for p in history if p.role == role])
@@ -69,11 +66,8 @@ def models_list(
 
 
 def _version(name: str, version: str | None) -> Any:
-    store = open_store()
-    try:
+    with open_store() as store:
         versions = store.model_versions(name=name)
-    finally:
-        store.close()
     chosen = [v for v in versions if version in (None, v.version)]
     if not chosen:
         known = ", ".join(v.version for v in versions) or "none"
@@ -172,8 +166,7 @@ def challenge_cmd(
     heldout = load_pairs(pairs, set_name, kind)
     calibration = load_pairs(calibrate, None, "pairs") if calibrate else None
     rows = _outcome_rows(outcomes) if outcomes else None
-    store = open_store()
-    try:
+    with open_store() as store:
         current = store.champion(role)
         if current is not None and Path(current.path) == challenger.resolve():
             raise fail(f"{challenger} already serves role {role!r}")
@@ -187,8 +180,6 @@ def challenge_cmd(
         except (ValueError, KeyError) as exc:
             raise fail(str(exc)) from None
         record = None if dry_run else record_challenge(store, role, challenger, result)
-    finally:
-        store.close()
     if as_json:
         out.print_json(json.dumps(result.to_dict() | {"recorded": record and record.action}))
     else:
@@ -268,11 +259,8 @@ def champion_cmd(
     rollbacks), oldest first."""
     from tether.loop.promotion import serving_stack
 
-    store = open_store()
-    try:
+    with open_store() as store:
         history = store.promotions(role)
-    finally:
-        store.close()
     stack = serving_stack(history)
     if as_json:
         sys.stdout.write(json.dumps({"role": role, "champion": stack[-1] if stack else None,
@@ -349,12 +337,9 @@ def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The loop's recent ticks: state, the batch pending, the triggers that fired and what was done."""
-    store = open_store()
-    try:
+    with open_store() as store:
         ticks = store.ticks(role, limit=limit)
         champion = store.champion(role)
-    finally:
-        store.close()
     if as_json:
         sys.stdout.write(json.dumps({"role": role, "champion": champion and champion.path, "ticks": ticks},
                                     default=str, indent=2) + "\n")
@@ -381,11 +366,8 @@ def dashboard_cmd(
     from tether.cli_support import events_tenant
     from tether.loop.dashboard import dashboard_data, render_html
 
-    store = open_store()
-    try:
+    with open_store() as store:
         data = dashboard_data(store, role=role, project=events_tenant(project))
-    finally:
-        store.close()
     out_file.write_text(render_html(data), encoding="utf-8")
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
@@ -453,8 +435,7 @@ def challenge_policy_cmd(
         raise fail("give a held-out evaluator: --reward FOLDER or --evaluator NAME")
     texts = read_prompts(prompts)
     scorer = build_evaluator(list(reward or []), named(evaluator, evaluator_seed), None, None, True)
-    store = open_store()
-    try:
+    with open_store() as store:
         current = store.champion(role)
         if current is None:
             raise fail(f"role {role!r} has no champion policy", f"tether models promote POLICY --role {role} "
@@ -475,8 +456,6 @@ def challenge_policy_cmd(
         except (ValueError, KeyError) as exc:
             raise fail(str(exc)) from None
         record = None if dry_run else record_challenge(store, role, challenger, result, kind="policy")
-    finally:
-        store.close()
     if as_json:
         out.print_json(json.dumps(result.to_dict() | {"recorded": record and record.action}))
     else:

@@ -37,11 +37,8 @@ DPO_OPTIONS = ("loss", "beta", "label_smoothing", "sft_weight", "objective", "ep
 def parent_of(model: Path) -> str:
     """The registry's name of the starting model ('name vN') when it was recorded, else its folder."""
     path = str(model.resolve())
-    store = open_store()
-    try:
+    with open_store() as store:
         versions = store.model_versions(path=path)
-    finally:
-        store.close()
     return f"{versions[-1].name} {versions[-1].version}" if versions else path
 
 
@@ -52,13 +49,10 @@ def record_version(out_dir: Path, parent: str, cfg: Any, metrics: dict, lineage:
     from tether.console import out
     from tether.records import ModelVersion
 
-    store = open_store()
-    try:
+    with open_store() as store:
         version = store.add_model_version(ModelVersion(
             name=out_dir.name, kind="policy", path=str(out_dir.resolve()), parent=parent, metrics=metrics,
             lineage=lineage, config=asdict(cfg)))
-    finally:
-        store.close()
     out.print(f"recorded as {version.name} {version.version} (tether models show {version.name})")
 
 

@@ -257,8 +257,7 @@ def _record_version(parent: Path, out_dir: Path, cfg: RLConfig, res: Any, reward
     from tether.records import ModelVersion
     from tether.reward.model import read_contracts
 
-    store = open_store()
-    try:
+    with open_store() as store:
         known = store.model_versions(path=str(parent.resolve()))
         parent_label = f"{known[-1].name}:{known[-1].version}" if known else str(parent.resolve())
         used = []
@@ -273,8 +272,6 @@ def _record_version(parent: Path, out_dir: Path, cfg: RLConfig, res: Any, reward
             config=asdict(cfg), contracts=contracts,
             lineage={"prompts": str(prompts.resolve()), "n_prompts": n_prompts, "rewards": used,
                      "evaluator": evaluator}))
-    finally:
-        store.close()
     out.print(f"recorded as {version.name} {version.version}, parent {parent_label} (tether models show "
               f"{version.name})")
 

@@ -62,15 +62,12 @@ def import_(
     except (InputError, FileNotFoundError) as exc:
         raise fail(str(exc), "nothing was imported") from None
     lifetime = _lifetime(expires_days) if links else None
-    store = open_store()
-    try:
+    with open_store() as store:
         if lifetime is not None:
             tokens = create_raters_with_tokens(store, raters, lifetime=lifetime)
         else:
             store.upsert_raters(raters)
             tokens = {}
-    finally:
-        store.close()
     out.print(f"imported {len(raters)} raters from {file}")
     if tokens:
         out.print("sign-in links (shown once; not recoverable - send each to its rater):")
@@ -98,14 +95,11 @@ def match_cmd(
         people = read_candidates(candidates) if candidates else None
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
-    store = open_store()
-    try:
+    with open_store() as store:
         if people is None:
             people = stored_raters(store)
         if save:
             store.save_profile(target.to_record())
-    finally:
-        store.close()
     if not people:
         raise fail("no candidates", "pass --candidates FILE or run tether raters import first")
     ranked = rank(target, people)

@@ -49,13 +49,10 @@ def _record_version(out_dir: Path, cfg, metrics: dict, lineage: dict, contracts:
     from tether.console import out
     from tether.records import ModelVersion
 
-    store = open_store()
-    try:
+    with open_store() as store:
         version = store.add_model_version(ModelVersion(
             name=out_dir.name, kind="reward", path=str(out_dir.resolve()), metrics=metrics, lineage=lineage,
             config={k: v for k, v in asdict(cfg).items() if k != "extra"}, contracts=contracts))
-    finally:
-        store.close()
     out.print(f"recorded as {version.name} {version.version} (tether models show {version.name})")
 
 
@@ -222,11 +219,8 @@ def gate_cmd(
         if (model / "reward_ensemble.json").is_file() else [model]
     for folder in members:
         save_gate(folder, gate)
-    store = open_store()
-    try:
+    with open_store() as store:
         store.set_model_gate(str(model.resolve()), gate.to_dict())  # the registry's copy, beside the model's file
-    finally:
-        store.close()
     if report:
         write_report(res, report, title=f"Reward model gate: {model.name}", gate=gate)
     for c in gate.checks:
