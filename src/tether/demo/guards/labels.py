@@ -33,6 +33,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from tether.audit import AuditConfig, CurateConfig, curate, run_audit
 from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
@@ -84,12 +86,12 @@ def _audit(comparisons: Sequence[Comparison], gold: dict[str, str] | None = None
         return run_audit(list(comparisons), AuditConfig(n_bootstrap=0, gold=gold))
 
 
-def _label_accuracy(labelled: Sequence[PreferencePair], pairs: Sequence[CandidatePair], world: World,
-                    *, missing: float | None = 0.5) -> float:
-    """Share of `pairs` (gold ties left out) whose label matches gold; a pair labelled a tie or not at all scores
-    `missing` (None: such pairs are left out, i.e. accuracy on the pairs the arm kept)."""
+def _label_scores(labelled: Sequence[PreferencePair], pairs: Sequence[CandidatePair], world: World,
+                  *, missing: float | None = 0.5) -> np.ndarray:
+    """Per pair of `pairs` (gold ties left out): 1 if its label matches gold, else 0; a pair labelled a tie or not
+    at all scores `missing` (None: such pairs are left out, i.e. the pairs the arm kept)."""
     mine = {p.provenance["pair_id"]: p for p in labelled}
-    scores = []
+    scores: list[float] = []
     for c in pairs:
         g = world.gold_label(c.prompt, c.response_a, c.response_b)
         p = mine.get(c.pair_id)
@@ -100,7 +102,30 @@ def _label_accuracy(labelled: Sequence[PreferencePair], pairs: Sequence[Candidat
                 scores.append(missing)
             continue
         scores.append(float((p.chosen == c.response_a) == (g == "a")))
-    return sum(scores) / max(len(scores), 1)
+    return np.array(scores)
+
+
+def _label_accuracy(labelled: Sequence[PreferencePair], pairs: Sequence[CandidatePair], world: World,
+                    *, missing: float | None = 0.5) -> float:
+    """Mean of `_label_scores`."""
+    scores = _label_scores(labelled, pairs, world, missing=missing)
+    return float(scores.mean()) if scores.size else 0.0
+
+
+def _probe_hits(train: Sequence[PreferencePair], test: Sequence[PreferencePair]) -> np.ndarray:
+    """Per test pair: 1 if the probe trained on `train` scores the chosen side higher, 0.5 on a tie, else 0."""
+    model = NgramReward().fit(train)
+    prompts = [p.prompt for p in test]
+    margin = model.score(prompts, [p.chosen for p in test]) - model.score(prompts, [p.rejected for p in test])
+    return (margin > 0) + 0.5 * (margin == 0)
+
+
+def _difference_ci(naive: np.ndarray, tether: np.ndarray, seed: int, n_boot: int = 2000) -> list[float]:
+    """95% paired bootstrap interval of mean(tether - naive) over the same items."""
+    diff = np.asarray(tether, dtype=np.float64) - np.asarray(naive, dtype=np.float64)
+    idx = np.random.default_rng(seed).integers(0, diff.size, size=(n_boot, diff.size))
+    low, high = np.percentile(diff[idx].mean(axis=1), [2.5, 97.5])
+    return [float(low), float(high)]
 
 
 def _held_out(seed: int, seen: Sequence[CandidatePair]) -> list[PreferencePair]:
@@ -171,13 +196,12 @@ def row_raters(seed: int) -> GuardRow:
     curated = [p for p in curate(audit, CurateConfig()).pairs if p.provenance["pair_id"] not in gold]
 
     test = _held_out(seed, pairs)
-    naive_acc = NgramReward().fit(naive).accuracy(test)
-    tether_acc = NgramReward().fit(curated).accuracy(test)
+    naive_hits, tether_hits = _probe_hits(naive, test), _probe_hits(curated, test)
     passed = Counter(r.id.split("-")[0] for r in qualified)
     return GuardRow(
         failure_mode=1, name="annotators picked as a formality",
         metric="gold accuracy of a reward model trained on the arm's labels (fresh pairs, another world seed)",
-        higher_is_better=True, naive=naive_acc, tether=tether_acc,
+        higher_is_better=True, naive=float(naive_hits.mean()), tether=float(tether_hits.mean()),
         naive_arm=f"every pair went to {OVERLAP} of the {len(pool)} raters who signed up, majority vote, no audit.",
         tether_arm=(f"candidates answered {len(items)} gold items first ({len(qualified)} passed at "
                     f"{threshold:.0%}); the rest of the budget went to them, audited (reliability, 0.4 rule) "
@@ -189,6 +213,9 @@ def row_raters(seed: int) -> GuardRow:
             "campaign_pairs": {"naive": len(pairs), "tether": n_pairs},
             "train_pairs": {"naive": len(naive), "tether": len(curated)},
             "test_pairs": len(test),
+            "difference_ci95": _difference_ci(naive_hits, tether_hits, seed),
+            # the same probe on the gold labels of the naive campaign's pairs: what noise-free labels reach
+            "probe_on_gold_labels": NgramReward().fit(world.gold_pairs(pairs)).accuracy(test),
             "pool": {"size": len(pool), "per_group": PER_GROUP, "crowd_verbosity_bias": CROWD_VERBOSITY},
             "qualified_by_hidden_group": dict(sorted(passed.items())),
             "blocked_task_types": audit.blocked_task_types,
@@ -255,20 +282,25 @@ def row_position(seed: int) -> GuardRow:
     default = curate(audit, CurateConfig()).pairs
     discarded = curate(audit, CurateConfig(policy="discard", include_blocked=True)).pairs
     shuffled_majority = _majority(balanced, pairs)  # what randomizing the order alone buys
+    # what the audit alone buys on one display order: Dawid–Skene reads a rater's pull toward "a" as a confusion,
+    # but Bradley–Terry cannot identify a position effect there
+    fixed_audited = curate(_audit(fixed), CurateConfig(include_blocked=True)).pairs
 
     test = _held_out(seed, pairs)
     bt = audit.position_models.get("overall")
+    naive_scores, tether_scores = _label_scores(naive, pairs, world), _label_scores(tether, pairs, world)
     return GuardRow(
         failure_mode=2, name="position bias in pairwise comparisons",
         metric="label accuracy against gold (a pair left unlabelled or tied counts half)",
         higher_is_better=True,
-        naive=_label_accuracy(naive, pairs, world), tether=_label_accuracy(tether, pairs, world),
+        naive=float(naive_scores.mean()), tether=float(tether_scores.mean()),
         naive_arm=f"each pair shown in its generated order to all {OVERLAP} of its raters, majority vote.",
         tether_arm=("order randomized per pair and alternated across its raters; every pair labelled by the audit's "
                     "Bradley–Terry with per-rater position effects, reversals downweighted."),
         detail={
             "judgments": {"naive": len(fixed), "tether": len(balanced)},
-            "pairs": len(pairs), "raters": len(pool), "overlap": OVERLAP,
+            "pairs": len(pairs), "scored_pairs": int(naive_scores.size), "raters": len(pool), "overlap": OVERLAP,
+            "difference_ci95": _difference_ci(naive_scores, tether_scores, seed),
             "first_shown_picked": {"naive": _first_rate(fixed), "tether": _first_rate(balanced)},
             "bt_position_log_odds": None if bt is None else bt.position,
             "reversals_downweighted": sum(bool(p.provenance.get("reversal")) for p in tether),
@@ -276,6 +308,7 @@ def row_position(seed: int) -> GuardRow:
             "label_accuracy_blocked_left_out": {"kept": len(default),
                                                 "accuracy": _label_accuracy(default, pairs, world)},
             "label_accuracy_randomized_majority": _label_accuracy(shuffled_majority, pairs, world),
+            "label_accuracy_audit_one_order": _label_accuracy(fixed_audited, pairs, world),
             "label_accuracy_discard": {"kept": len(discarded),
                                        "accuracy": _label_accuracy(discarded, pairs, world, missing=None)},
             "probe_gold_accuracy": {"naive": NgramReward().fit(naive).accuracy(test),
