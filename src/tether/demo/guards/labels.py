@@ -11,9 +11,10 @@ qualification (each candidate answers gold items that cover every rubric criteri
 default 0.8), gives the rest of the pairs to qualified raters only, and audits and curates their judgments (rater
 reliability shrunk toward gold accuracy, the 0.4 rule, reversal downweighting). Metric: gold accuracy of the n-gram
 reward probe each arm trains, on fresh pairs of another world seed. A reward model averages away random label
-noise, so only a bias shared by most raters moves it; the studies' mixed pool (novices in the middle third) gives
-both arms the same probe accuracy (~0.78: novices err on facts, which the probe cannot learn either way) and is
-not used here.
+noise, so only a bias shared by most raters moves it. The studies' mixed pool (novices instead of the crowd) does
+not: majority vs audit -> curate gave probe accuracies 0.762 / 0.765, 0.801 / 0.763, 0.788 / 0.784 on seeds 1-3
+(the probe trained on gold labels: ~0.78), because novices err on facts, which the probe cannot learn either way,
+and click-through errors are symmetric.
 
 Row 2 (position bias). Every rater is a domain expert but falls back on the first-shown response when unsure
 (chance 0.9, sd 0.2 across raters; unsure within 0.1 of perceived utility). The naive pipeline shows each pair in
