@@ -32,11 +32,10 @@ import random
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from tether.audit import AuditConfig, CurateConfig, curate, run_audit
+from tether.audit import AuditConfig, AuditResult, CurateConfig, curate, run_audit
 from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
 from tether.records import Choice, Comparison, PreferencePair, Side
@@ -81,7 +80,7 @@ def _majority(comparisons: Sequence[Comparison], pairs: Sequence[CandidatePair])
     return out
 
 
-def _audit(comparisons: Sequence[Comparison], gold: dict[str, str] | None = None) -> Any:
+def _audit(comparisons: Sequence[Comparison], gold: dict[str, str] | None = None) -> AuditResult:
     with warnings.catch_warnings():  # identification notes are the audit report's business, not the table's
         warnings.simplefilter("ignore")
         return run_audit(list(comparisons), AuditConfig(n_bootstrap=0, gold=gold))
