@@ -31,6 +31,7 @@ import numpy as np
 
 from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
+from tether.demo.guards.votes import difference_ci95, majority_pairs
 from tether.records import Event, EventType, PreferencePair
 
 DAYS = 120
@@ -77,40 +78,8 @@ def sim_prompt(text: str):  # noqa: ANN201
     return SimPrompt(text, task.name, task.domain, task.label, task.language, task.risky)
 
 
-def majority_pairs(run, first: int | None = None) -> list[PreferencePair]:  # noqa: ANN001
-    """One pair per candidate pair of `run` (its `first` ones) whose raters did not split evenly; ties are no vote."""
-    votes: dict[str, Counter] = {}
-    for c in run.comparisons:
-        votes.setdefault(c.pair_id, Counter())[c.choice.value] += 1
-    out = []
-    for cand in run.pairs[:first]:
-        v = votes.get(cand.pair_id, Counter())
-        if v["a"] == v["b"]:
-            continue
-        chosen, rejected = (cand.response_a, cand.response_b) if v["a"] > v["b"] else (cand.response_b, cand.response_a)
-        p = cand.prompt
-        out.append(PreferencePair(prompt=p.text, chosen=chosen, rejected=rejected, objective="overall",
-                                  provenance={"task_type": p.task_type, "domain": p.domain, "source": "sim-raters"}))
-    return out
-
-
 def _window(gens: list[Event], start: datetime, days: int) -> list[Event]:
     return [e for e in gens if start <= e.timestamp < start + timedelta(days=days)]
-
-
-def paired_gain(a: NgramReward, b: NgramReward, pairs: Sequence[PreferencePair], seed: int,
-                n_boot: int = 1000) -> list[float]:
-    """Gold accuracy of b minus a on the same pairs, with a 95% percentile interval from resampling the pairs."""
-    prompts = [p.prompt for p in pairs]
-
-    def right(m: NgramReward) -> np.ndarray:
-        margin = m.score(prompts, [p.chosen for p in pairs]) - m.score(prompts, [p.rejected for p in pairs])
-        return (margin > 0) + 0.5 * (margin == 0)
-
-    d = right(b) - right(a)
-    boots = d[np.random.default_rng(seed).integers(0, d.size, size=(n_boot, d.size))].mean(1)
-    return [round(float(d.mean()), 4), round(float(np.quantile(boots, 0.025)), 4),
-            round(float(np.quantile(boots, 0.975)), 4)]
 
 
 def _by_domain(model: NgramReward, pairs: list[PreferencePair]) -> dict[str, float]:
@@ -185,7 +154,7 @@ def row_shift(seed: int, *, budget: int = BUDGET, sampled: int = SAMPLED) -> Gua
             "budget_pairs": budget, "raters_per_pair": OVERLAP, "sampled_pairs": len(sampled_pairs),
             "naive_train_pairs": len(naive_labels), "tether_train_pairs": len(tether_labels),
             "test_pairs": len(test), "production_prompts": len(gens),
-            "gain_95": paired_gain(naive, tether, test, seed),
+            "difference_ci95": difference_ci95(naive, tether, test, seed),
             "drift": {"drift": drift.drift, "mmd": drift.mmd, "mmd_pvalue": drift.mmd_pvalue,
                       "c2st_auc": drift.c2st_auc, "c2st_pvalue": drift.c2st_pvalue,
                       "under_covered_clusters": len(drift.under_covered), "n_annotation": drift.n_annotation,
