@@ -8,13 +8,16 @@ dropped). The naive pipeline spends it all on prompts logged in the launch month
 runs the shift guard at day 90: the drift test between the annotated prompts and the last 30 days of production and,
 when it fires, the `AnnotationSampler` picks production prompts whose pairs take part of the same budget (the rest is
 the naive arm's first launch pairs, with the same judgments). Each arm's reward model (`NgramReward`) is scored on
-gold-labelled pairs for the prompts production sends in the 30 days after training, which neither arm saw.
+gold-labelled pairs for the prompts production sends in the 30 days after training (none of them a pair either arm
+labelled).
 
 Why chat and medical are planted: in the default world the only domain production adds is travel, which asks for an
-arrival time; no reward model here learns that arithmetic from pairs (the probe's gold accuracy on travel pairs is
-~0.78 with none or with 600 gold-labelled travel pairs) and its style contrasts transfer from the other domains, so
-the default drift costs a launch-trained reward model nothing measurable. Facts a reward model can learn (capitals,
-maximum doses) and refusals it can learn (overdose) are where annotation that never saw a domain costs accuracy.
+arrival time; the probe does not learn that arithmetic from pairs (its gold accuracy on travel pairs is ~0.78 whether
+trained on no travel pairs or on 600 gold-labelled ones) and travel's style contrasts transfer from the other
+domains, so on the default stream this design moves -1.0, +0.8 and +2.2 points on seeds 1-3, two of the three
+intervals reaching zero (`benchmarks/demo_guards_shift_outcomes.py --default-world`). Facts a reward model can learn
+(capitals, maximum doses) and refusals it can learn (overdose) are where annotation that never saw a domain costs
+accuracy.
 
 Prompt embeddings for the guard are hashed word n-grams (the shift API takes any embedding): MiniLM would cost ~9 s
 for the ~550 prompts on two cores, most of this row's time budget.
@@ -89,9 +92,11 @@ def _by_domain(model: NgramReward, pairs: list[PreferencePair]) -> dict[str, flo
     return {d: round(model.accuracy(v), 4) for d, v in sorted(by.items())}
 
 
-def row_shift(seed: int, *, budget: int = BUDGET, sampled: int = SAMPLED) -> GuardRow:
+def row_shift(seed: int, *, budget: int = BUDGET, sampled: int = SAMPLED, config=None) -> GuardRow:  # noqa: ANN001
     """Naive: the whole label budget on launch-month prompts. Tether: the drift test, then part of the budget on
-    sampled production prompts. Gold accuracy of each arm's reward model on pairs for the 30 days after training."""
+    sampled production prompts. Gold accuracy of each arm's reward model on pairs for the 30 days after training.
+
+    `config`: the production stream (default `production_config()`; its `days` must be `DAYS`)."""
     from tether.shift.data import PromptRecord
     from tether.shift.drift import detect_drift
     from tether.shift.sampling import AnnotationSampler, candidates_from_events
@@ -101,7 +106,9 @@ def row_shift(seed: int, *, budget: int = BUDGET, sampled: int = SAMPLED) -> Gua
     if not 0 < sampled < budget:
         raise ValueError(f"sampled must be in (0, budget), got {sampled} of {budget}")
     world = World(seed=seed)
-    config = production_config()
+    config = config or production_config()
+    if config.days != DAYS:
+        raise ValueError(f"the production range must be {DAYS} days, got {config.days}")
     events = list(world.production_stream(config))
     gens = [e for e in events if e.type is EventType.GENERATION and e.prompt]
     trained_at = config.start + timedelta(days=TRAIN_DAY)
@@ -150,7 +157,8 @@ def row_shift(seed: int, *, budget: int = BUDGET, sampled: int = SAMPLED) -> Gua
                     f"{'found' if drift.drift else 'not found'}) and moved {len(sampled_pairs)} of the same {budget} "
                     "labelled pairs to production prompts its annotation sampler picked"),
         detail={
-            "world": f"chat and medical open at day {DAYS // 4}, travel at day {DAYS // 2}; {PER_DAY:g} requests a day",
+            "world": "; ".join([f"{d} opens at day {round(f * DAYS)}" for d, f in sorted(
+                config.new_domain_after.items())] + [f"{config.requests_per_day:g} requests a day"]),
             "budget_pairs": budget, "raters_per_pair": OVERLAP, "sampled_pairs": len(sampled_pairs),
             "naive_train_pairs": len(naive_labels), "tether_train_pairs": len(tether_labels),
             "test_pairs": len(test), "production_prompts": len(gens),
