@@ -22,6 +22,7 @@ from typing import Any
 from tether.config import CONFIG_NAME, Project, find_project, init_project
 from tether.console import byte_progress, console
 from tether.demo.guards import GuardRow, run_guards
+from tether.demo.guards.votes import fresh_gold_pairs
 from tether.demo.report import write_demo_report
 from tether.records import Comparison
 
@@ -143,17 +144,6 @@ def _study(store, seed: int) -> dict[str, Any]:  # noqa: ANN001
     return study.as_dict()
 
 
-def _gold_pairs(world, n: int, objectives: list[str], exclude: set[tuple[str, frozenset[str]]]) -> list:  # noqa: ANN001
-    """Fresh pairs of the study's clear task types labelled by the gold reward (gold ties and pairs seen in
-    training left out): held-out truth no rater touched. Prompts come from templates, so a prompt may recur
-    with other responses; only the same prompt with the same two responses counts as seen."""
-    from tether.sim.studies import CLEAR_TASKS
-
-    fresh = [c for c in world.candidate_pairs(n, tasks=list(CLEAR_TASKS))
-             if (c.prompt.text, frozenset((c.response_a, c.response_b))) not in exclude]
-    return world.gold_pairs(fresh, objectives)
-
-
 def _train_or_reuse(pairs: list, model_dir: Path, cfg, members: int, progress: bool):  # noqa: ANN001, ANN202
     """The demo's reward model: reused when a rerun has the same curated pairs and settings (training is seeded,
     so retraining would only repeat it); anything else retrains from scratch, leaving no stale member behind."""
@@ -224,7 +214,7 @@ def _reward(store, reports_dir: Path, models_dir: Path, seed: int, steps: int, m
 
     # held-out truth: fresh pairs from another seed of the world, split test / temperature-calibration
     seen = {(p.prompt, frozenset((p.chosen, p.rejected))) for p in pairs}
-    fresh = _gold_pairs(World(seed=seed + 1), eval_pairs, objectives, seen)
+    fresh = fresh_gold_pairs(World(seed=seed + 1), eval_pairs, objectives, seen)
     cut = 2 * len(fresh) // 3
     test, calibration = fresh[:cut], fresh[cut:]
     with console.status(f"reward audit: {len(test)} gold pairs, temperature on {len(calibration)}"):

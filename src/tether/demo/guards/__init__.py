@@ -12,10 +12,18 @@ import time
 from collections.abc import Callable
 
 from tether.console import console
+from tether.demo.guards.labels import row_position, row_raters
+from tether.demo.guards.outcomes import row_outcomes
 from tether.demo.guards.row import JSON_KEYS, GuardRow
+from tether.demo.guards.shift import row_shift
 
-# (failure mode, what is measured, the row function); filled as each guard's row lands
-ROWS: list[tuple[int, str, Callable[[int], GuardRow]]] = []
+# (failure mode, what the status line says while it runs, the row function)
+ROWS: list[tuple[int, str, Callable[[int], GuardRow]]] = [
+    (1, "qualified, reliability-weighted raters vs majority vote", row_raters),
+    (2, "counterbalanced order and the position model vs one fixed order", row_position),
+    (5, "production prompts sampled into annotation vs the annotation set alone", row_shift),
+    (6, "outcome pairs vs rater labels alone", row_outcomes),
+]
 
 
 def run_guards(seed: int = 1) -> list[GuardRow]:

@@ -38,6 +38,7 @@ import numpy as np
 from tether.audit import AuditConfig, AuditResult, CurateConfig, curate, run_audit
 from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
+from tether.demo.guards.votes import fresh_gold_pairs
 from tether.records import Choice, Comparison, PreferencePair, Side
 from tether.sim import CampaignConfig, CandidateConfig, CandidatePair, SimRater, TraitDistribution, World
 from tether.sim.campaign import make_pair
@@ -130,10 +131,9 @@ def _difference_ci(naive: np.ndarray, tether: np.ndarray, seed: int, n_boot: int
 
 def _held_out(seed: int, seen: Sequence[CandidatePair]) -> list[PreferencePair]:
     """Gold-labelled fresh pairs of the clear task types from world seed + 1 (as the demo's reward audit)."""
-    from tether.demo.stages import _gold_pairs
 
     exclude = {(c.prompt.text, frozenset((c.response_a, c.response_b))) for c in seen}
-    return _gold_pairs(World(seed=seed + 1), EVAL_PAIRS, ["overall"], exclude)
+    return fresh_gold_pairs(World(seed=seed + 1), EVAL_PAIRS, ["overall"], exclude)
 
 
 # -- row 1 ---------------------------------------------------------------------------------------------------------

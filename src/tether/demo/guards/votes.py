@@ -43,3 +43,14 @@ def difference_ci95(a: NgramReward, b: NgramReward, pairs: Sequence[PreferencePa
     d = right(b, pairs) - right(a, pairs)
     boots = d[np.random.default_rng(seed).integers(0, d.size, size=(n_boot, d.size))].mean(1)
     return [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))]
+
+
+def fresh_gold_pairs(world, n: int, objectives: list[str], exclude: set[tuple[str, frozenset[str]]]) -> list:  # noqa: ANN001
+    """Fresh pairs of the study's clear task types labelled by the gold reward (gold ties and pairs seen in
+    training left out): held-out truth no rater touched. Prompts come from templates, so a prompt may recur
+    with other responses; only the same prompt with the same two responses counts as seen."""
+    from tether.sim.studies import CLEAR_TASKS
+
+    fresh = [c for c in world.candidate_pairs(n, tasks=list(CLEAR_TASKS))
+             if (c.prompt.text, frozenset((c.response_a, c.response_b))) not in exclude]
+    return world.gold_pairs(fresh, objectives)
