@@ -58,10 +58,18 @@ class DriftResult:
 
 
 def _pca2(A: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first two principal components, from the smaller of the covariance and Gram matrices: a full SVD of
+    wide embeddings (hashed n-grams, thousands of dimensions) cost seconds for a plot."""
     Z = np.concatenate([A, P]).astype(np.float64)
-    mu = Z.mean(0)
-    _, _, vt = np.linalg.svd(Z - mu, full_matrices=False)
-    proj = (Z - mu) @ vt[:2].T
+    Z -= Z.mean(0)
+    from scipy.linalg import eigh
+
+    wide = Z.shape[1] > Z.shape[0]
+    M = Z @ Z.T if wide else Z.T @ Z
+    top = [max(len(M) - 2, 0), len(M) - 1]
+    vals, vecs = eigh(M, subset_by_index=top)
+    vals, vecs = vals[::-1], vecs[:, ::-1]
+    proj = vecs * np.sqrt(np.clip(vals, 0.0, None)) if wide else Z @ vecs
     return proj[: len(A)], proj[len(A) :]
 
 
