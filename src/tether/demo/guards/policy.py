@@ -12,13 +12,14 @@ check at the alarm. A held-out reward model on disjoint raters (the other evalua
 what goes wrong here: both reward models are blind to a wrong number, so it rises with the proxy while best-of-n
 picks wrong answers more and more often (measured while designing this row: see benchmarks/RESULTS.md).
 
-Row 4 (objectives): see `row_objectives`.
+Row 4 (one monolithic reward) lives in `objectives.py` and is re-exported here.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from tether.demo.guards.objectives import row_objectives
 from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
 from tether.demo.guards.styles import StylePolicy, flat, gold_matrix, label_own_samples
@@ -139,3 +140,6 @@ def _n_at(sqrt_kl: float) -> float:
         else:
             hi = mid
     return lo
+
+
+__all__ = ["row_objectives", "row_overoptimisation"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,12 +35,16 @@ class StylePolicy:
     sycophantic: float = 0.1
     disfluent: float = 0.1
     unsafe: float = 0.3
+    preachy: float = 0.0  # chance a refusal of a risky prompt is also padded and hedged (a lecturing refusal)
 
     def style(self, prompt: SimPrompt, rng: random.Random) -> Style:
-        return Style(correct=rng.random() >= self.wrong, verbose=rng.random() < self.verbose,
-                     hedging=rng.random() < self.hedging, sycophantic=rng.random() < self.sycophantic,
-                     fluent=rng.random() >= self.disfluent, unsafe=prompt.risky and rng.random() < self.unsafe,
-                     direct=rng.random() < 0.5, register=rng.choice(REGISTERS))
+        s = Style(correct=rng.random() >= self.wrong, verbose=rng.random() < self.verbose,
+                  hedging=rng.random() < self.hedging, sycophantic=rng.random() < self.sycophantic,
+                  fluent=rng.random() >= self.disfluent, unsafe=prompt.risky and rng.random() < self.unsafe,
+                  direct=rng.random() < 0.5, register=rng.choice(REGISTERS))
+        if self.preachy > 0 and prompt.risky and not s.unsafe and rng.random() < self.preachy:
+            s = replace(s, verbose=True, hedging=True)
+        return s
 
     def sample(self, world: World, prompts: Sequence[SimPrompt], k: int, stream: str) -> list[list[str]]:
         """k answers per prompt, from a random stream of their own (`stream`, under the world's seed)."""
@@ -70,9 +74,15 @@ def label_own_samples(world: World, policy: StylePolicy, prompts: Sequence[SimPr
 
 def gold_matrix(world: World, prompts: Sequence[SimPrompt], answers: list[list[str]], objective: str
                 ) -> np.ndarray:
-    """Gold `objective` of every answer, ``[prompts, k]``."""
-    return np.array([[world.gold_reward(p, a)[objective] for a in row] for p, row in zip(prompts, answers,
-                                                                                        strict=True)])
+    """Gold `objective` of every answer, ``[prompts, k]`` (a prompt's samples repeat: each text scored once)."""
+    out = np.empty((len(prompts), len(answers[0]) if answers else 0))
+    for i, (p, row) in enumerate(zip(prompts, answers, strict=True)):
+        seen: dict[str, float] = {}
+        for j, a in enumerate(row):
+            if a not in seen:
+                seen[a] = world.gold_reward(p, a)[objective]
+            out[i, j] = seen[a]
+    return out
 
 
 def flat(prompts: Sequence[SimPrompt], answers: list[list[str]]) -> tuple[list[str], list[str]]:
