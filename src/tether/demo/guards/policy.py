@@ -125,8 +125,8 @@ def _bon_fit(curve: dict[str, list[float]]) -> dict:
         fit = fit_gao(curve["sqrt_kl"], gains, form="bon")
     except ValueError as exc:
         return {"error": str(exc)}
-    out = fit.to_dict()
-    out["turnover_n"] = _n_at(fit.turnover) if fit.turnover is not None else None
+    out = {k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in fit.to_dict().items()}
+    out["turnover_n"] = _n_at(fit.turnover) if fit.turnover is not None else None  # JSON: no NaN, None instead
     return out
 
 
