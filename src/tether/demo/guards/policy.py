@@ -94,8 +94,10 @@ def row_overoptimisation(seed: int) -> GuardRow:
     tether_scores = proxy.score(tp, ta).reshape(shape)
     tether_gold = float(expected_bon(tether_scores, gold, kept).mean())
     oracle = {n: float(expected_bon(gold, gold, n).mean()) - start_gold for n in (kept, m)}
+    at = curve["n"].index(kept)
     detail = {
         "n_naive": m, "kl_naive": bon_kl(m), "n_tether": kept, "kl_tether": bon_kl(kept), "alarm_at_n": alarm,
+        "at_stop": {k: curve[k][at] for k in ("proxy", "human_win", "gold")},  # the kept check, on the check prompts
         "gold_start": start_gold, "gold_naive": naive_gold, "gold_tether": tether_gold,
         "gold_gain_by_n_tether_proxy": {n: float(expected_bon(tether_scores, gold, n).mean()) - start_gold
                                         for n in CHECKS},
