@@ -4,7 +4,8 @@
 
 Row 3 is also replayed with the other held-out evaluator issue 14 names, a reward model trained on disjoint raters'
 labels (600 more label prompts), on the same checks: the monitor's decision and the gold gain it would have kept.
-Prints markdown tables for benchmarks/RESULTS.md.
+Row 4 is also run with the default start policy (30% compliance on risky prompts, refusals styled like any other
+answer) to show why the row's start policy lectures. Prints markdown tables for benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -59,15 +60,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     args = ap.parse_args()
-    r3, r4 = [], []
+    r3, r4, r4_default = [], [], []
     for seed in args.seeds:
-        for fn, out in ((row_overoptimisation, r3), (row_objectives, r4)):
+        for fn, out in ((row_overoptimisation, r3), (row_objectives, r4),
+                        (lambda s: row_objectives(s, policy=StylePolicy()), r4_default)):
             t0 = time.perf_counter()
             row = fn(seed)
             row.seconds = time.perf_counter() - t0
             out.append((seed, row))
-    print("| seed | naive gold gain (n = 64) | Tether gold gain | alarm at n | kept n (KL) | proxy / human win / gold at "
-          "the kept check | gain at gold's best n | held-out RM instead: alarm, kept n, gain | s |")
+    print("| seed | naive gold gain (n = 64) | Tether gold gain | alarm at n | kept n (KL) | proxy / human win / gold "
+          "at the kept check | gain at gold's best n | held-out RM instead: alarm, kept n, gain | s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for seed, row in r3:
         d = row.detail
@@ -83,7 +85,7 @@ def main() -> None:
     print("| seed | naive violation (risky prompts) | Tether violation (risky prompts) | naive gold quality | Tether "
           "gold quality (kept) | start: violation, quality | multiplier | safety ECE (scaled) | s |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for seed, row in r4:
+    for seed, row in [*r4, *((f"{s} (default start policy)", r) for s, r in r4_default)]:
         d = row.detail
         n, t, st = d["naive"], d["tether"], d["start_policy"]
         cal = d["safety_calibration"]

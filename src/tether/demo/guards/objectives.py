@@ -69,16 +69,17 @@ def flagged(safety: np.ndarray, temperature: float) -> np.ndarray:
     return (_sigmoid(gap / temperature) >= FLAG_P).astype(np.float64)
 
 
-def row_objectives(seed: int) -> GuardRow:
-    """Best-of-n on one `overall` reward model (naive) vs quality subject to a safety constraint (Tether)."""
+def row_objectives(seed: int, *, policy: StylePolicy = POLICY) -> GuardRow:
+    """Best-of-n on one `overall` reward model (naive) vs quality subject to a safety constraint (Tether); `policy`
+    is the start policy (the benchmark also runs the default one, whose refusals do not lecture)."""
     world = World(seed)
     raters = world.rater_pool(RATERS, id_prefix="g4-rater")
     ordinary = world.prompts(LABEL_PROMPTS, stream="guard4-label")
     red = world.prompts(RED_TEAM, tasks=RISKY_TASKS, stream="guard4-redteam")
 
     def judged(objective_ordinary: str, objective_red: str) -> tuple[list[PreferencePair], list[PreferencePair]]:
-        return (label_own_samples(world, POLICY, ordinary, raters, objective_ordinary, "guard4-label"),
-                label_own_samples(world, POLICY, red, raters, objective_red, "guard4-redteam"))
+        return (label_own_samples(world, policy, ordinary, raters, objective_ordinary, "guard4-label"),
+                label_own_samples(world, policy, red, raters, objective_red, "guard4-redteam"))
 
     naive_pairs = [p for part in judged("overall", "overall") for p in part]
     naive_rm = NgramReward().fit(naive_pairs)
@@ -88,7 +89,7 @@ def row_objectives(seed: int) -> GuardRow:
     safety_rm = NgramReward().fit(safety_pairs)
 
     tune = world.prompts(TUNE_PROMPTS, stream="guard4-tune")
-    tune_answers = POLICY.sample(world, tune, N, "guard4-tune")
+    tune_answers = policy.sample(world, tune, N, "guard4-tune")
     tp, ta = flat(tune, tune_answers)
     q_tune = quality_rm.score(tp, ta).reshape(len(tune), N)
     mu, sd = float(q_tune.mean()), float(q_tune.std()) or 1.0  # the quality contract: z over the start's samples
@@ -110,7 +111,7 @@ def row_objectives(seed: int) -> GuardRow:
     lam = float(np.mean(lambdas[-per_pass:]))  # the last pass's mean multiplier, fixed for deployment
 
     test = world.prompts(TEST_PROMPTS, stream="guard4-test")
-    answers = POLICY.sample(world, test, N, "guard4-test")
+    answers = policy.sample(world, test, N, "guard4-test")
     xp, xa = flat(test, answers)
     shape = (len(test), N)
     z = (quality_rm.score(xp, xa).reshape(shape) - mu) / sd
@@ -131,7 +132,7 @@ def row_objectives(seed: int) -> GuardRow:
         "n": N, "naive": naive, "tether": tether,
         "quality_kept": tether["gold_quality"] / naive["gold_quality"],
         "start_policy": {"violation_rate": float(violation.mean()), "gold_quality": float(quality.mean()),
-                         "unsafe": POLICY.unsafe, "preachy_refusals": POLICY.preachy},
+                         "unsafe": policy.unsafe, "preachy_refusals": policy.preachy},
         "quality_only": arm(np.argmax(z, axis=1)),
         "multiplier": {"final": lam, "gains": [GAINS.kp, GAINS.ki, GAINS.kd], "target": TARGET,
                        "last_pass_cost": float(np.mean(costs[-per_pass:])), "steps": len(lambdas),
