@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 from tether.console import console
 from tether.demo.guards.labels import row_position, row_raters
+from tether.demo.guards.objectives import row_objectives
 from tether.demo.guards.outcomes import row_outcomes
+from tether.demo.guards.policy import row_overoptimisation
 from tether.demo.guards.row import JSON_KEYS, GuardRow
 from tether.demo.guards.shift import row_shift
 
@@ -21,6 +23,8 @@ from tether.demo.guards.shift import row_shift
 ROWS: list[tuple[int, str, Callable[[int], GuardRow]]] = [
     (1, "qualified, reliability-weighted raters vs majority vote", row_raters),
     (2, "counterbalanced order and the position model vs one fixed order", row_position),
+    (3, "best-of-n watched by the over-optimisation monitor vs best-of-64", row_overoptimisation),
+    (4, "quality under a safety constraint vs one overall reward", row_objectives),
     (5, "production prompts sampled into annotation vs the annotation set alone", row_shift),
     (6, "outcome pairs vs rater labels alone", row_outcomes),
 ]

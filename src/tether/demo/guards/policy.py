@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tether.demo.guards.objectives import row_objectives
 from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
 from tether.demo.guards.styles import StylePolicy, flat, gold_matrix, label_own_samples
@@ -144,4 +143,4 @@ def _n_at(sqrt_kl: float) -> float:
     return lo
 
 
-__all__ = ["row_objectives", "row_overoptimisation"]
+__all__ = ["row_overoptimisation"]
