@@ -8,9 +8,9 @@
 
 Raters are recruited from the current user population, so the preferences they judge by at month t are the users'
 at month t: `gold_at(t)`. Every numeric weight of `GoldConfig` moves linearly from `start` (month 0) to `end` (month
-`months`) and stays there after. The default drift moves the preferences between verbose and concise, hedged and sure
-answers slowly enough that pairs change sides over the whole six months (a reward model trained at launch loses about
-15 points of gold accuracy by month 6). With no `PreferenceDrift` in play nothing in the world changes.
+`months`) and stays there after. The default `end` is the world's own gold, so a world without drift is month
+`months` of a drifting one; by the default drift, padded and hedged answers win their pairs at launch and lose them by
+month 6 (most change sides between months 2 and 4). With no `PreferenceDrift` in play nothing in the world changes.
 """
 
 from __future__ import annotations
@@ -29,15 +29,9 @@ DAYS_PER_MONTH = 30.0
 
 
 def _launch() -> GoldConfig:
-    # at launch users like long answers (0.5 quality per 100 words: a verbose answer beats a concise one) and barely
-    # mind hedging
-    return GoldConfig(length_liking=0.5, hedge_penalty=0.1)
-
-
-def _six_months_on() -> GoldConfig:
-    # they still like some length, but no longer enough to pay for padding, and a hedge now costs as in the world's
-    # default gold: verbose and hedged answers lose the pairs they used to win, one kind of pair after another
-    return GoldConfig(length_liking=0.3, hedge_penalty=0.4)
+    # at launch users like long answers (0.8 quality per 100 words: a padded answer beats a concise one) and barely
+    # mind hedging; the world's default gold (`end`) wants them short and sure
+    return GoldConfig(length_liking=0.8, hedge_penalty=0.1)
 
 
 class PreferenceDrift(_Config):
@@ -45,7 +39,7 @@ class PreferenceDrift(_Config):
 
     months: float = Field(6.0, gt=0)
     start: GoldConfig = Field(default_factory=_launch)
-    end: GoldConfig = Field(default_factory=_six_months_on)
+    end: GoldConfig = Field(default_factory=GoldConfig)
 
     @model_validator(mode="after")
     def _same_temperature(self) -> PreferenceDrift:

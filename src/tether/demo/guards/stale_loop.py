@@ -45,6 +45,7 @@ from tether.sim.responses import REGISTERS, Style, render
 from tether.sim.tasks import TASKS
 
 MONTH = round(DAYS_PER_MONTH)
+ECE_CHECK = "challenger ece"  # the name `challenge` gives its calibration check
 
 
 @dataclass(frozen=True)
@@ -52,17 +53,17 @@ class Sizes:
     """How big one run is: the demo row uses the defaults, the study larger ones."""
 
     launch_pairs: int = 800        # candidate pairs of the launch campaign
-    batch_pairs: int = 400         # production prompts a loop batch sends to the raters
-    eval_pairs: int = 600          # candidate pairs the arms are scored on (gold of each month)
+    batch_pairs: int = 250         # production prompts a loop batch sends to the raters
+    eval_pairs: int = 300          # candidate pairs the arms are scored on (gold of each month)
     months: int = 6
-    tick_days: int = 3             # how often cron runs the tick (a divisor of 30: ticks fall on month ends)
+    tick_days: int = 6             # how often cron runs the tick (a divisor of 30: ticks fall on month ends)
     cadence_days: float = 14.0
     window_days: float = 14.0      # the triggers' window, and the production prompts a batch samples from
-    train_days: float = 42.0       # the challenger trains on the labels of this many days back
-    judge_days: float = 42.0       # fresh held-out pairs: those of the batches of this many days back
+    train_days: float = 30.0       # the challenger trains on the labels of this many days back
+    judge_days: float = 30.0       # fresh held-out pairs: those of the batches of this many days back
     heldout_fraction: float = 0.5  # of a batch's prompts: half calibrate the temperature, half judge
-    requests_per_day: float = 30.0
-    candidates: int = 3            # answers written per request; the champion serves its best
+    requests_per_day: float = 20.0
+    candidates: int = 2            # answers written per request; the champion serves its best
     overlap: int = 3
     l2: float = 3e-3
     n_boot: int = 500
@@ -104,11 +105,12 @@ class Decision:
     accuracy_gain: float | None
     gain_interval: tuple[float, float] | None
     pairs: dict[str, int]
+    gold: dict[str, float] = field(default_factory=dict)  # gold accuracy of each side then (the loop never sees it)
 
     def to_dict(self) -> dict[str, Any]:
         return {"day": self.day, "challenger": self.challenger, "promoted": self.promoted, "summary": self.summary,
                 "failed": self.failed, "accuracy_gain": self.accuracy_gain, "gain_interval": self.gain_interval,
-                "pairs": self.pairs}
+                "pairs": self.pairs, "gold": self.gold}
 
 
 @dataclass
@@ -123,6 +125,8 @@ class SixMonths:
     decisions: list[Decision] = field(default_factory=list)
     labels: dict[str, int] = field(default_factory=dict)
     negative_feedback: list[float] = field(default_factory=list)  # share of thumbs down, per month
+    # diagnostic: the loop's accuracy had the gate left out its calibration check (never served, never the result)
+    without_calibration: list[float] = field(default_factory=list)
     champion: ProbeModel | None = None
 
     @property
@@ -205,78 +209,133 @@ def _negative_share(events: Sequence[Event]) -> float:
 
 def six_months(seed: int, sizes: Sizes = Sizes(), drift: PreferenceDrift | None = None) -> SixMonths:
     """Run both arms for `sizes.months` months on world `seed` (see the module docstring)."""
-    drift = drift or PreferenceDrift(months=sizes.months)
+    return _Loop(seed, sizes, drift or PreferenceDrift(months=sizes.months)).run()
+
+
+class _Loop:
+    """The state one run carries from tick to tick."""
+
+    def __init__(self, seed: int, sizes: Sizes, drift: PreferenceDrift) -> None:
+        self.seed, self.sizes, self.drift = seed, sizes, drift
+        self.world = World(seed)
+        self.raters = self.world.rater_pool()
+        eval_cands = self.world.candidate_pairs(sizes.eval_pairs)
+        self.truth = {m: drift.gold_pairs(self.world, eval_cands, m) for m in range(sizes.months + 1)}
+        self.cfg = LoopConfig(cadence_days=sizes.cadence_days, window_days=sizes.window_days, min_window=20)
+        self.rng = random.Random(f"{seed}/loop")
+        self.events: list[Event] = []
+        self.pending: tuple[int, list[CandidatePair]] | None = None
+        self.result = SixMonths(list(range(sizes.months + 1)), [], [], [len(t) for t in self.truth.values()])
+
+    def gold(self, model: ProbeModel, day: float) -> float:
+        """Gold accuracy against the preferences of the month nearest `day` (the loop never sees it)."""
+        return model.probe.accuracy(self.truth[min(self.sizes.months, round(day / MONTH))])
+
+    def decide(self, day: int, champion: ProbeModel | None, challenger: ProbeModel) -> bool:
+        verdict, pairs = gate(champion, challenger, self.batches, day, self.sizes, self.seed)
+        d = decision(day, challenger, verdict, pairs)
+        d.gold = {"challenger": self.gold(challenger, day)}
+        if champion is not None:
+            d.gold["champion"] = self.gold(champion, day)
+            self._shadow(day, challenger, verdict)
+        self.result.decisions.append(d)
+        return verdict.passed
+
+    def _shadow(self, day: int, challenger: ProbeModel, verdict: ChallengeResult) -> None:
+        """A diagnostic, never served: the champion the loop would have had with every check but calibration."""
+        if self.shadow[0] is not self.serving[0]:
+            verdict, _ = gate(self.shadow[0], challenger, self.batches, day, self.sizes, self.seed)
+        if all(c.name == ECE_CHECK for c in verdict.failed):
+            self.shadow[0] = challenger
+
+    def run(self) -> SixMonths:
+        sizes, world, run = self.sizes, self.world, self.result
+        self.batches = [label(self.drift, world, self.raters, world.candidate_pairs(sizes.launch_pairs), 0, "launch",
+                              sizes, self.seed)]
+        static = ProbeModel("launch", NgramReward(l2=sizes.l2, max_iter=100).fit(self.batches[0].train),
+                            len(self.batches[0].train), 0)
+        self.decide(0, None, static)
+        # the launch model serves from day 0 whatever its own checks said: there is nothing else to serve
+        self.serving, self.promoted_at = [static], 0
+        self.shadow = [static]
+        base = world.config.production  # the prompt mix held still: only preferences drift here
+        users_cfg = self.drift.users(base.model_copy(update={"mix_end": base.mix_start, "new_domain_after": {},
+                                                             "requests_per_day": sizes.requests_per_day}))
+        users = world.users(users_cfg)
+        respond = best_of(self.serving, sizes.candidates)
+        month_events: list[Event] = []
+        start, end_day = users_cfg.start, round(sizes.months * DAYS_PER_MONTH)
+        for day in range(0, end_day + 1, sizes.tick_days):
+            if day and day % MONTH == 0:
+                run.negative_feedback.append(_negative_share(month_events))
+                month_events = []
+            if day % MONTH == 0:  # month ends are tick days: score both arms before the tick
+                run.static.append(self.gold(static, day))
+                run.loop.append(self.gold(self.serving[0], day))
+                run.without_calibration.append(self.gold(self.shadow[0], day))
+            if day == end_day:
+                break
+            if day:
+                run.ticks.append(self.tick(day))
+            seg = users_cfg.model_copy(update={"start": start + timedelta(days=day), "days": sizes.tick_days})
+            month = (day + sizes.tick_days / 2) / DAYS_PER_MONTH
+            new = list(production_stream(seg, self.drift.feedback_gold(month), world.rng("production"), respond,
+                                         users))
+            self.events.extend(new)
+            month_events.extend(new)
+        run.labels = {"static": self.batches[0].size, "loop": sum(b.size for b in self.batches)}
+        run.champion = self.serving[0]
+        return run
+
+    def tick(self, day: int) -> dict[str, Any]:
+        """One tick, as `tether.loop.tick` does it: finish the open batch, else evaluate the triggers and maybe open
+        one."""
+        sizes = self.sizes
+        if self.pending is not None:  # the batch the last tick opened is labelled: audit, retrain, challenge
+            opened, cands = self.pending
+            self.pending = None
+            self.batches.append(label(self.drift, self.world, self.raters, cands, opened, f"batch-{day}", sizes,
+                                      self.seed))
+            recent = [p for b in self.batches if b.day >= day - sizes.train_days for p in b.train]
+            challenger = ProbeModel(f"day-{day}", NgramReward(l2=sizes.l2, max_iter=100).fit(recent), len(recent),
+                                    day)
+            passed = self.decide(day, self.serving[0], challenger)
+            if passed:
+                self.serving[0], self.promoted_at = challenger, day
+            return {"day": day, "state": "retrained", "promoted": passed}
+        start = self.world.config.production.start
+        now = start + timedelta(days=day)
+        champion = Promotion(role="reward", action="promote", path=self.serving[0].name,
+                             created_at=start + timedelta(days=self.promoted_at))
+        ev = Evidence(now, champion, self.events, [], [], [])
+        fired = [t for t in (cadence(ev, self.cfg), negative_feedback(ev, self.cfg)) if t.fired]
+        tick = {"day": day, "state": "labelling" if fired else "idle",
+                "fired": [f"{t.name}: {t.detail}" for t in fired]}
+        if fired:
+            since = now - timedelta(days=sizes.window_days)
+            logged = list({e.prompt: e for e in self.events
+                           if e.type is EventType.GENERATION and e.timestamp >= since}.values())
+            picked = self.rng.sample(logged, min(sizes.batch_pairs, len(logged)))
+            self.pending = (day, [make_pair(_prompt_of(e), self.world.config.candidates, self.rng) for e in picked])
+        return tick
+
+
+def planted_challenger(seed: int, slice_task: str = "capital", launch_pairs: int = 1500, fresh_pairs: int = 1500,
+                       drift: PreferenceDrift | None = None, n_boot: int = 500) -> ChallengeResult:
+    """A challenger worse on one slice, against the gate: at month `drift.months`, the launch model (stale) is the
+    champion and the challenger is trained on that month's labels, except that the labels of `slice_task` pairs are
+    flipped. It is better overall and worse on that task type; `challenge` must refuse it naming the slice."""
+    drift = drift or PreferenceDrift()
     world = World(seed)
     raters = world.rater_pool()
-    eval_cands = world.candidate_pairs(sizes.eval_pairs)
-    truth = {m: drift.gold_pairs(world, eval_cands, m) for m in range(sizes.months + 1)}
-    batches = [label(drift, world, raters, world.candidate_pairs(sizes.launch_pairs), 0, "launch", sizes, seed)]
-    static = ProbeModel("launch", NgramReward(l2=sizes.l2, max_iter=100).fit(batches[0].train), len(batches[0].train), 0)
-    run = SixMonths(list(range(sizes.months + 1)), [], [], [len(truth[m]) for m in truth])
-    verdict, pairs = gate(None, static, batches, 0, sizes, seed)
-    run.decisions.append(decision(0, static, verdict, pairs))
-    # the launch model serves from day 0 whatever its own checks said: there is nothing else to serve
-    serving, promoted_at = [static], 0
-    cfg = LoopConfig(cadence_days=sizes.cadence_days, window_days=sizes.window_days, min_window=20)
-    base = world.config.production  # the prompt mix held still: only preferences drift here
-    users_cfg = drift.users(base.model_copy(update={"mix_end": base.mix_start, "new_domain_after": {},
-                                                   "requests_per_day": sizes.requests_per_day}))
-    users = world.users(users_cfg)
-    respond = best_of(serving, sizes.candidates)
-    events: list[Event] = []
-    month_events: list[Event] = []
-    pending: tuple[int, list[CandidatePair]] | None = None
-    rng = random.Random(f"{seed}/loop")
-    start, end_day = users_cfg.start, round(sizes.months * DAYS_PER_MONTH)
-    for day in range(0, end_day + 1, sizes.tick_days):
-        if day and day % MONTH == 0:
-            run.negative_feedback.append(_negative_share(month_events))
-            month_events = []
-        if day % MONTH == 0:  # month ends are tick days: score both arms before the tick
-            run.static.append(static.probe.accuracy(truth[day // MONTH]))
-            run.loop.append(serving[0].probe.accuracy(truth[day // MONTH]))
-        if day == end_day:
-            break
-        if day:
-            tick, pending, promoted = _tick(day, pending, serving, promoted_at, events, batches, cfg, sizes, drift,
-                                            world, raters, rng, run, seed)
-            promoted_at = day if promoted else promoted_at
-            run.ticks.append(tick)
-        seg = users_cfg.model_copy(update={"start": start + timedelta(days=day), "days": sizes.tick_days})
-        month = (day + sizes.tick_days / 2) / DAYS_PER_MONTH
-        new = list(production_stream(seg, drift.feedback_gold(month), world.rng("production"), respond, users))
-        events.extend(new)
-        month_events.extend(new)
-    run.labels = {"static": batches[0].size, "loop": sum(b.size for b in batches)}
-    run.champion = serving[0]
-    return run
-
-
-def _tick(day: int, pending: tuple[int, list[CandidatePair]] | None, serving: list[ProbeModel], promoted_at: int,
-          events: list[Event], batches: list[Labelled], cfg: LoopConfig, sizes: Sizes, drift: PreferenceDrift,
-          world: World, raters: list[SimRater], rng: random.Random, run: SixMonths, seed: int
-          ) -> tuple[dict[str, Any], tuple[int, list[CandidatePair]] | None, bool]:
-    """One tick, as `tether.loop.tick` does it: finish the open batch, else evaluate the triggers and maybe open one."""
-    if pending is not None:  # the batch the last tick opened is labelled: audit, retrain, challenge
-        opened, cands = pending
-        batches.append(label(drift, world, raters, cands, opened, f"batch-{day}", sizes, seed))
-        recent = [p for b in batches if b.day >= day - sizes.train_days for p in b.train]
-        challenger = ProbeModel(f"day-{day}", NgramReward(l2=sizes.l2, max_iter=100).fit(recent), len(recent), day)
-        verdict, pairs = gate(serving[0], challenger, batches, day, sizes, seed)
-        run.decisions.append(decision(day, challenger, verdict, pairs))
-        if verdict.passed:
-            serving[0] = challenger
-        return {"day": day, "state": "retrained", "promoted": verdict.passed}, None, verdict.passed
-    start = world.config.production.start
-    now = start + timedelta(days=day)
-    champion = Promotion(role="reward", action="promote", path=serving[0].name,
-                         created_at=start + timedelta(days=promoted_at))
-    ev = Evidence(now, champion, events, [], [], [])
-    fired = [t for t in (cadence(ev, cfg), negative_feedback(ev, cfg)) if t.fired]
-    tick = {"day": day, "state": "labelling" if fired else "idle", "fired": [f"{t.name}: {t.detail}" for t in fired]}
-    if not fired:
-        return tick, None, False
-    since = now - timedelta(days=sizes.window_days)
-    logged = list({e.prompt: e for e in events if e.type is EventType.GENERATION and e.timestamp >= since}.values())
-    picked = rng.sample(logged, min(sizes.batch_pairs, len(logged)))
-    return tick, (day, [make_pair(_prompt_of(e), world.config.candidates, rng) for e in picked]), False
+    sizes = Sizes(heldout_fraction=0.5)
+    launch = label(drift, world, raters, world.candidate_pairs(launch_pairs), 0, "launch", sizes, seed)
+    day = drift.months * DAYS_PER_MONTH
+    fresh = label(drift, world, raters, world.candidate_pairs(fresh_pairs), day, "fresh", sizes, seed)
+    champion = ProbeModel("launch", NgramReward(l2=sizes.l2, max_iter=100).fit(launch.train), len(launch.train), 0)
+    planted = [p.model_copy(update={"chosen": p.rejected, "rejected": p.chosen})
+               if p.provenance.get("task_type") == slice_task else p for p in fresh.train]
+    challenger = ProbeModel(f"planted-{slice_task}", NgramReward(l2=sizes.l2, max_iter=100).fit(planted),
+                            len(planted), day)
+    return challenge(champion, challenger, fresh.judge, ChallengeConfig(n_boot=n_boot, seed=seed),
+                     calibration_pairs=fresh.calibration)
