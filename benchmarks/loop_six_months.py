@@ -22,7 +22,7 @@ from tether.sim.drift import PreferenceDrift
 
 STUDY = Sizes(launch_pairs=1500, batch_pairs=700, eval_pairs=800, requests_per_day=50.0, tick_days=6,
               train_days=36.0, judge_days=36.0)
-SLICE = "capital"
+SLICE = "code_output"
 
 
 def one(seed: int) -> dict:
@@ -32,6 +32,7 @@ def one(seed: int) -> dict:
     d = detail(run, STUDY, drift)
     t1 = time.perf_counter()
     planted = planted_challenger(seed, SLICE, drift=drift)
+    capital = next((r for r in planted.slices if r["slice"] == "task_type" and r["value"] == SLICE), None)
     slice_check = f"slice task_type={SLICE} accuracy drop"
     return {
         "seed": seed, "seconds_run": round(t1 - t0, 1), "seconds_planted": round(time.perf_counter() - t1, 1),
@@ -45,7 +46,7 @@ def one(seed: int) -> dict:
                                            for r in d["refusals"]],
         "planted": {"refused": not planted.passed, "names_slice": any(c.name == slice_check for c in planted.failed),
                     "failed": [c.condition() for c in planted.failed],
-                    "accuracy_gain": planted.difference.get("accuracy"),
+                    "accuracy_gain": planted.difference.get("accuracy"), "slice": capital,
                     "gain_interval": [planted.difference.get("accuracy_lo"), planted.difference.get("accuracy_hi")]},
         "detail": d,
     }

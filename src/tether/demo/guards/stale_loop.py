@@ -1,19 +1,24 @@
-"""Six simulated months of drifting preferences, a reward model trained once beside the loop that keeps it current.
+"""Six simulated months of drifting preferences: a reward model trained once at launch beside the loop that keeps
+it current.
 
 Launch (month 0): one campaign judged by the raters of that month, audited and curated; its model is the first
 champion (judged on its own checks) and the naive pipeline's model for good. Then production runs in `tick_days`
 segments: the champion picks the served answer (best of `candidates` written answers), users of that time give
-thumbs by their preferences of that time (`tether.sim.drift`), and a tick (cron) runs exactly as `tether loop tick`
-does: a batch it opened is labelled by the next tick, which audits, curates, keeps a share of prompts out (half of
-them to fit the temperature, half to judge), retrains a challenger on the labels of the last `window_days` and
-challenges the champion with `tether.loop.challenge.challenge`; otherwise it evaluates the cadence and negative
-feedback triggers (`tether.loop.triggers`) and, when one fires, samples production prompts of the window into a
-batch. Both arms are scored monthly on the same candidate pairs, labelled by the gold of that month.
+thumbs by their preferences of that time (`tether.sim.drift`), and a tick (cron) does what `tether loop tick` does:
+a batch the last tick opened is now labelled, so it is audited and curated, its prompts split (train / calibration /
+judge), a challenger is retrained on the labels of the last `train_days` and challenged with
+`tether.loop.challenge.challenge` on the fresh held-out pairs of the last `judge_days` (temperature fitted on their
+calibration half); otherwise the cadence and negative-feedback triggers (`tether.loop.triggers`) are evaluated and,
+when one fires, production prompts of the window are sampled into a batch. Both arms are scored at each month end on
+the same candidate pairs, labelled by the gold of that month. A diagnostic arm, never served, records what the loop
+would have served had the gate left out its calibration check.
 
-What differs from `tether.loop.tick`: records live in memory rather than in the store, the batch is sampled
-uniformly from the window (the tick's sampler embeds prompts with MiniLM, too slow for the demo's budget), the drift
-and outcome-AUC triggers are not evaluated (the prompt mix is held still here; drift of prompts is guard 5's), and
-the challenger trains on a window of recent labels, where the tick trains on the champion's pairs plus the new.
+What differs from `tether.loop.tick`: records live in memory, not in the store; the batch is sampled uniformly from
+the window (the tick's sampler embeds prompts with MiniLM, too slow for the demo's budget); the drift and outcome-AUC
+triggers are not evaluated (the prompt mix is held still here: drift of prompts is guard 5's); the challenger trains
+on a window of recent labels where the tick trains on the champion's pairs plus the new ones (under drifting
+preferences old labels contradict new ones); held-out pairs of several recent batches judge, where the tick uses the
+new batch's alone (a few dozen pairs cannot pass the 0.05 calibration check by noise alone).
 """
 
 from __future__ import annotations
@@ -320,11 +325,24 @@ class _Loop:
         return tick
 
 
-def planted_challenger(seed: int, slice_task: str = "capital", launch_pairs: int = 1500, fresh_pairs: int = 1500,
+class Backwards:
+    """A challenger with a bug on one slice: `model`'s scores, negated on prompts of task type `task_type`."""
+
+    objectives = ("overall",)
+
+    def __init__(self, model: ProbeModel, task_type: str) -> None:
+        self.model, self.task_type = model, task_type
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> dict[str, np.ndarray]:
+        sign = np.array([-1.0 if parsed(p)[0].label == self.task_type else 1.0 for p in prompts])
+        return {"overall": sign * self.model.score(prompts, responses)["overall"]}
+
+
+def planted_challenger(seed: int, task_type: str = "code_output", launch_pairs: int = 1500, fresh_pairs: int = 1500,
                        drift: PreferenceDrift | None = None, n_boot: int = 500) -> ChallengeResult:
-    """A challenger worse on one slice, against the gate: at month `drift.months`, the launch model (stale) is the
-    champion and the challenger is trained on that month's labels, except that the labels of `slice_task` pairs are
-    flipped. It is better overall and worse on that task type; `challenge` must refuse it naming the slice."""
+    """A challenger worse on one slice, put to the gate at month `drift.months`: the champion is the launch model
+    (stale by then), the challenger is trained on that month's labels (far better overall) but scores `task_type`
+    backwards. `challenge` must refuse it, and its refusal must name the slice."""
     drift = drift or PreferenceDrift()
     world = World(seed)
     raters = world.rater_pool()
@@ -333,9 +351,6 @@ def planted_challenger(seed: int, slice_task: str = "capital", launch_pairs: int
     day = drift.months * DAYS_PER_MONTH
     fresh = label(drift, world, raters, world.candidate_pairs(fresh_pairs), day, "fresh", sizes, seed)
     champion = ProbeModel("launch", NgramReward(l2=sizes.l2, max_iter=100).fit(launch.train), len(launch.train), 0)
-    planted = [p.model_copy(update={"chosen": p.rejected, "rejected": p.chosen})
-               if p.provenance.get("task_type") == slice_task else p for p in fresh.train]
-    challenger = ProbeModel(f"planted-{slice_task}", NgramReward(l2=sizes.l2, max_iter=100).fit(planted),
-                            len(planted), day)
-    return challenge(champion, challenger, fresh.judge, ChallengeConfig(n_boot=n_boot, seed=seed),
+    current = ProbeModel("fresh", NgramReward(l2=sizes.l2, max_iter=100).fit(fresh.train), len(fresh.train), day)
+    return challenge(champion, Backwards(current, task_type), fresh.judge, ChallengeConfig(n_boot=n_boot, seed=seed),
                      calibration_pairs=fresh.calibration)
