@@ -6,7 +6,7 @@ import pytest
 
 from tether.demo.guards.row import JSON_KEYS
 from tether.demo.guards.stale import row_stale
-from tether.demo.guards.stale_loop import ECE_CHECK, Sizes
+from tether.demo.guards.stale_loop import ECE_CHECK, Sizes, planted_challenger
 
 SHORT = Sizes(months=2, launch_pairs=400, batch_pairs=150, eval_pairs=200, tick_days=5, cadence_days=10.0,
               window_days=10.0, train_days=20.0, judge_days=20.0, requests_per_day=15.0, n_boot=200)
@@ -60,3 +60,12 @@ def test_the_gate_without_its_calibration_check_would_have_kept_up(row) -> None:
     assert shadow[-1] > d["naive_accuracy"][-1] + 0.05
     calibration_only = [r for r in d["refusals"] if r["failed"] == [ECE_CHECK]]
     assert calibration_only  # the check that held the loop back in this run
+
+
+def test_a_challenger_worse_on_one_slice_is_refused_and_the_refusal_names_the_slice() -> None:
+    verdict = planted_challenger(2, "code_output", launch_pairs=600, fresh_pairs=1200, n_boot=200)
+    assert not verdict.passed
+    assert "slice task_type=code_output accuracy drop" in [c.name for c in verdict.failed]
+    assert "slice task_type=code_output" in verdict.summary()
+    row = next(r for r in verdict.slices if r["slice"] == "task_type" and r["value"] == "code_output")
+    assert row["judged"] and row["challenger"] < row["champion"] - 0.03

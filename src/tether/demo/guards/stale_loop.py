@@ -57,17 +57,17 @@ ECE_CHECK = "challenger ece"  # the name `challenge` gives its calibration check
 class Sizes:
     """How big one run is: the demo row uses the defaults, the study larger ones."""
 
-    launch_pairs: int = 800        # candidate pairs of the launch campaign
+    launch_pairs: int = 600        # candidate pairs of the launch campaign
     batch_pairs: int = 250         # production prompts a loop batch sends to the raters
     eval_pairs: int = 300          # candidate pairs the arms are scored on (gold of each month)
     months: int = 6
-    tick_days: int = 6             # how often cron runs the tick (a divisor of 30: ticks fall on month ends)
+    tick_days: int = 10            # how often cron runs the tick (a divisor of 30: ticks fall on month ends)
     cadence_days: float = 14.0
-    window_days: float = 14.0      # the triggers' window, and the production prompts a batch samples from
-    train_days: float = 30.0       # the challenger trains on the labels of this many days back
-    judge_days: float = 30.0       # fresh held-out pairs: those of the batches of this many days back
+    window_days: float = 20.0      # the triggers' window, and the production prompts a batch samples from
+    train_days: float = 40.0       # the challenger trains on the labels of this many days back
+    judge_days: float = 40.0       # fresh held-out pairs: those of the batches of this many days back
     heldout_fraction: float = 0.5  # of a batch's prompts: half calibrate the temperature, half judge
-    requests_per_day: float = 20.0
+    requests_per_day: float = 15.0
     candidates: int = 2            # answers written per request; the champion serves its best
     overlap: int = 3
     l2: float = 3e-3
@@ -86,6 +86,15 @@ class Labelled:
     @property
     def size(self) -> int:
         return len(self.train) + len(self.calibration) + len(self.judge)
+
+
+class _Probe(NgramReward):
+    """The probe, sharing one feature cache among all the models of a run: the features of a (prompt, response) do not
+    depend on the model, and every retraining sees most of the last one's pairs again."""
+
+    def __init__(self, cache: dict, l2: float) -> None:
+        super().__init__(l2=l2, max_iter=100)
+        self._cache = cache
 
 
 class ProbeModel:
@@ -228,6 +237,7 @@ class _Loop:
         self.truth = {m: drift.gold_pairs(self.world, eval_cands, m) for m in range(sizes.months + 1)}
         self.cfg = LoopConfig(cadence_days=sizes.cadence_days, window_days=sizes.window_days, min_window=20)
         self.rng = random.Random(f"{seed}/loop")
+        self.features: dict = {}  # the feature cache every probe of the run shares
         self.events: list[Event] = []
         self.pending: tuple[int, list[CandidatePair]] | None = None
         self.result = SixMonths(list(range(sizes.months + 1)), [], [], [len(t) for t in self.truth.values()])
@@ -257,7 +267,7 @@ class _Loop:
         sizes, world, run = self.sizes, self.world, self.result
         self.batches = [label(self.drift, world, self.raters, world.candidate_pairs(sizes.launch_pairs), 0, "launch",
                               sizes, self.seed)]
-        static = ProbeModel("launch", NgramReward(l2=sizes.l2, max_iter=100).fit(self.batches[0].train),
+        static = ProbeModel("launch", _Probe(self.features, sizes.l2).fit(self.batches[0].train),
                             len(self.batches[0].train), 0)
         self.decide(0, None, static)
         # the launch model serves from day 0 whatever its own checks said: there is nothing else to serve
@@ -302,7 +312,7 @@ class _Loop:
             self.batches.append(label(self.drift, self.world, self.raters, cands, opened, f"batch-{day}", sizes,
                                       self.seed))
             recent = [p for b in self.batches if b.day >= day - sizes.train_days for p in b.train]
-            challenger = ProbeModel(f"day-{day}", NgramReward(l2=sizes.l2, max_iter=100).fit(recent), len(recent),
+            challenger = ProbeModel(f"day-{day}", _Probe(self.features, sizes.l2).fit(recent), len(recent),
                                     day)
             passed = self.decide(day, self.serving[0], challenger)
             if passed:
@@ -350,7 +360,8 @@ def planted_challenger(seed: int, task_type: str = "code_output", launch_pairs: 
     launch = label(drift, world, raters, world.candidate_pairs(launch_pairs), 0, "launch", sizes, seed)
     day = drift.months * DAYS_PER_MONTH
     fresh = label(drift, world, raters, world.candidate_pairs(fresh_pairs), day, "fresh", sizes, seed)
-    champion = ProbeModel("launch", NgramReward(l2=sizes.l2, max_iter=100).fit(launch.train), len(launch.train), 0)
-    current = ProbeModel("fresh", NgramReward(l2=sizes.l2, max_iter=100).fit(fresh.train), len(fresh.train), day)
+    cache: dict = {}
+    champion = ProbeModel("launch", _Probe(cache, sizes.l2).fit(launch.train), len(launch.train), 0)
+    current = ProbeModel("fresh", _Probe(cache, sizes.l2).fit(fresh.train), len(fresh.train), day)
     return challenge(champion, Backwards(current, task_type), fresh.judge, ChallengeConfig(n_boot=n_boot, seed=seed),
                      calibration_pairs=fresh.calibration)
