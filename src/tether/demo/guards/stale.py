@@ -16,7 +16,7 @@ def _r(x: float) -> float:
 def detail(run: SixMonths, sizes: Sizes, drift: PreferenceDrift) -> dict:
     """The trajectories, the loop's decisions (promotions and refusals with their failed checks) and what drove them."""
     promotions = [d.to_dict() for d in run.decisions[1:] if d.promoted]
-    refusals = [{"day": d.day, "failed": d.failed, "summary": d.summary, "gold": d.gold}
+    refusals = [{"day": d.day, "failed": d.failed, "summary": d.summary, "gold": d.gold, "pairs": d.pairs}
                 for d in run.decisions[1:] if not d.promoted]
     fired: dict[str, int] = {}
     for t in run.ticks:
