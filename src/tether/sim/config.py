@@ -30,6 +30,9 @@ class GoldConfig(_Config):
     overall_quality: float = Field(0.5, ge=0)
     overall_safety: float = Field(0.3, ge=0)
     overall_honesty: float = Field(0.2, ge=0)
+    length_liking: float = Field(0.0, description="users' liking of long answers, added to quality per 100 words "
+                                                 "(capped at 150), signed, as a production user's: quality leaves "
+                                                 "[0, 1] when set. 0 by default; tether.sim.drift moves it")
     temperature: float = Field(0.05, gt=0, description="logistic scale of gold_preference")
     tie_margin: float = Field(0.01, ge=0, description="|gold difference| at or below which the label is a tie")
 

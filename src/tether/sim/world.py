@@ -7,7 +7,14 @@ from collections.abc import Callable, Iterable, Iterator
 
 from tether.records import Comparison, Event, PreferencePair
 from tether.sim.campaign import CampaignRun, CandidatePair, make_pair, run_campaign
-from tether.sim.config import CampaignConfig, ProductionConfig, RaterPoolConfig, TraitDistribution, WorldConfig
+from tether.sim.config import (
+    CampaignConfig,
+    GoldConfig,
+    ProductionConfig,
+    RaterPoolConfig,
+    TraitDistribution,
+    WorldConfig,
+)
 from tether.sim.gold import OBJECTIVES, gold_label, gold_preference, gold_reward, parsed, reference_for
 from tether.sim.production import Responder, SimUser, make_users, production_stream
 from tether.sim.prompts import SimPrompt, draw_tasks, make_prompt
@@ -80,15 +87,17 @@ class World:
         """`a`, `b` or `tie` on `objective`."""
         return gold_label(_text(prompt), a, b, objective, self.config.gold)
 
-    def gold_pairs(self, candidates: Iterable[CandidatePair], objectives: Iterable[str] = ("overall",)
-                   ) -> list[PreferencePair]:
+    def gold_pairs(self, candidates: Iterable[CandidatePair], objectives: Iterable[str] = ("overall",),
+                   gold: GoldConfig | None = None) -> list[PreferencePair]:
         """Preference pairs labelled by the gold reward, one per candidate and objective; gold ties left out.
 
-        The noise-free training set and the held-out truth of the reward-model studies."""
+        The noise-free training set and the held-out truth of the reward-model studies; `gold` replaces the
+        world's (e.g. the preferences of one month, `tether.sim.drift`)."""
+        cfg = gold or self.config.gold
         out = []
         for c in candidates:
             for objective in objectives:
-                label = self.gold_label(c.prompt, c.response_a, c.response_b, objective)
+                label = gold_label(c.prompt.text, c.response_a, c.response_b, objective, cfg)
                 if label == "tie":
                     continue
                 chosen, rejected = (c.response_a, c.response_b) if label == "a" else (c.response_b, c.response_a)
@@ -110,10 +119,12 @@ class World:
 
     def simulate_campaign(self, pairs: list[CandidatePair] | int | None = None, raters: list[SimRater] | None = None,
                           config: CampaignConfig | None = None,
-                          on_pair: Callable[[int], None] | None = None) -> CampaignRun:
+                          on_pair: Callable[[int], None] | None = None, gold: GoldConfig | None = None
+                          ) -> CampaignRun:
         """Run a campaign and keep the hidden truth (who was unsure, who spammed, gold labels).
 
-        `pairs`: candidate pairs, or how many to draw (default `config.pairs`)."""
+        `pairs`: candidate pairs, or how many to draw (default `config.pairs`); `gold`: the preferences the raters
+        judge by, replacing the world's (e.g. those of one month, `tether.sim.drift`)."""
         cfg = config or CampaignConfig()
         if cfg.objective not in OBJECTIVES:
             raise ValueError(f"campaign objective {cfg.objective!r}: expected one of {', '.join(OBJECTIVES)}")
@@ -121,7 +132,7 @@ class World:
             pairs = cfg.pairs
         items = self.candidate_pairs(pairs) if isinstance(pairs, int) else pairs
         pool = raters if raters is not None else self.rater_pool()
-        return run_campaign(items, pool, cfg, self.config.gold, self.rng("campaign"), on_pair)
+        return run_campaign(items, pool, cfg, gold or self.config.gold, self.rng("campaign"), on_pair)
 
     def run_campaign(self, pairs: list[CandidatePair] | int | None = None, raters: list[SimRater] | None = None,
                      config: CampaignConfig | None = None) -> list[Comparison]:
