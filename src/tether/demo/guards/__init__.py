@@ -18,6 +18,7 @@ from tether.demo.guards.outcomes import row_outcomes
 from tether.demo.guards.policy import row_overoptimisation
 from tether.demo.guards.row import JSON_KEYS, GuardRow
 from tether.demo.guards.shift import row_shift
+from tether.demo.guards.stale import row_stale
 
 # (failure mode, what the status line says while it runs, the row function)
 ROWS: list[tuple[int, str, Callable[[int], GuardRow]]] = [
@@ -27,6 +28,7 @@ ROWS: list[tuple[int, str, Callable[[int], GuardRow]]] = [
     (4, "quality under a safety constraint vs one overall reward", row_objectives),
     (5, "production prompts sampled into annotation vs the annotation set alone", row_shift),
     (6, "outcome pairs vs rater labels alone", row_outcomes),
+    (7, "six months of drifting preferences: the loop vs a reward model trained once", row_stale),
 ]
 
 
