@@ -32,7 +32,8 @@ def test_forget_purges_the_cached_embeddings_of_the_users_prompts(project_dir: P
     finally:
         store.close()
     (project_dir / "annotation.txt").write_text("How do I bake bread?\nWhat is a prime number?\n", encoding="utf-8")
-    r = runner.invoke(app, ["shift", "drift", "--annotation", "annotation.txt", "--clusters", "2", "--report", "r.html"])
+    r = runner.invoke(app, ["shift", "drift", "--annotation", "annotation.txt", "--clusters", "2",
+                            "--report", "r.html"])
     assert r.exit_code in (0, 1), r.output
     cache, mid = EmbeddingCache(project_dir / ".tether" / "embeddings"), model_id(minilm_path())
     assert sorted(cache.get(mid, 128, ANN + BOB)) == [0, 1, 2, 3]  # the drift run cached the stored prompts
