@@ -10,7 +10,9 @@
 A user's traces are those whose events carry the user id in `enduser.id` / `user.id` / `user_id`, as an
 attribute or at the event's top level (raw, or as its PII pseudonym when the id itself was redacted).
 - the project's embedding cache (`.tether/embeddings/`, filled by `tether shift drift` / `shift sample`): the
-  vectors of every prompt, response and corrected response of the traces' events, when `embeddings` is given.
+  vectors of every prompt, response and corrected response of the traces' events, when `embeddings` is given
+  (the CLI passes the project's). Vectors of texts read from a user's own files (`--production FILE`) are found
+  only where the text equals a stored event's (redacted) text.
 Comparisons of campaigns opened by hand from production prompts (`tether shift sample --campaign`) carry no trace
 link, so they are not reached; the loop's batches do.
 """
