@@ -225,19 +225,7 @@ _STAGE_CLIS = (
 )
 
 
-def _demo_not_needed(argv: list[str]) -> bool:
-    """True when this process is the `tether` command run for another command than `demo`: importing the demo
-    (its guards pull in scipy.stats, scikit-learn and the simulated world) cost ~1.9 s of every command's start-up.
-    Tests, the docs hook and `tether`, `tether --help` import everything."""
-    if len(argv) < 2:
-        return False
-    started_as_cli = Path(argv[0]).name == "tether" or argv[0].endswith(("tether/cli.py", "tether\\cli.py"))
-    return started_as_cli and not argv[1].startswith("-") and argv[1] != "demo"
-
-
 for _name in _STAGE_CLIS:
-    if _name == "tether.demo" and _demo_not_needed(sys.argv):
-        continue
     try:
         importlib.import_module(_name).register(app)
     except ModuleNotFoundError as _exc:

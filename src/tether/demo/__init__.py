@@ -10,7 +10,19 @@ for the serving role, one tick evaluates the triggers and opens the next batch, 
 written. Each capability that lands adds its stage.
 """
 
+from typing import Any
+
 from tether.demo.command import register
-from tether.demo.stages import DemoResult, bundled_data_dir, run_demo
+
+
+def __getattr__(name: str) -> Any:
+    """The stages on first use: they import the simulated world, scikit-learn and the guards, which every other
+    command's start-up would otherwise pay for (the CLI registers `demo` in every process)."""
+    if name in ("DemoResult", "bundled_data_dir", "run_demo"):
+        from tether.demo import stages
+
+        return getattr(stages, name)
+    raise AttributeError(f"module 'tether.demo' has no attribute {name!r}")
+
 
 __all__ = ["DemoResult", "bundled_data_dir", "register", "run_demo"]

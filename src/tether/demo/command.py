@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from tether.console import out
-from tether.demo.stages import REWARD_MEMBERS, REWARD_STEPS, DemoResult, run_demo
+from tether.demo.settings import REWARD_MEMBERS, REWARD_STEPS
+
+if TYPE_CHECKING:
+    from tether.demo.stages import DemoResult
 
 
 def _print(result: DemoResult) -> None:
@@ -152,6 +155,7 @@ def register(app: typer.Typer) -> None:
         import warnings
 
         from tether.audit.models.bradley_terry import IdentificationWarning
+        from tether.demo.stages import run_demo
 
         with warnings.catch_warnings():  # the audit reports say which effects the data cannot identify
             warnings.simplefilter("ignore", IdentificationWarning)

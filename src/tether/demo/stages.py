@@ -24,6 +24,7 @@ from tether.console import byte_progress, console
 from tether.demo.guards import GuardRow, run_guards
 from tether.demo.guards.votes import fresh_gold_pairs
 from tether.demo.report import write_demo_report
+from tether.demo.settings import REWARD_EVAL_PAIRS, REWARD_MEMBERS, REWARD_STEPS
 from tether.records import Comparison
 
 
@@ -41,10 +42,6 @@ def bundled_data_dir() -> Path:
 
 
 SIM_CAMPAIGN = "sim-label-quality"  # the label-quality study's campaign, as stored
-# about two epochs of the ~370 curated sim pairs per member: ~20 s a member on 2 CPU cores (0.4 s a step)
-REWARD_STEPS = 48
-REWARD_MEMBERS = 2   # bootstrap members: the smallest ensemble that has a disagreement
-REWARD_EVAL_PAIRS = 240  # fresh gold-labelled candidate pairs: two thirds test, one third temperature fit
 STAMP_FILE = "demo_stamp.json"  # what the demo's reward model was trained on, so a rerun can reuse it
 
 # (kind, path under data/, what it is)
