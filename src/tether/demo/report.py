@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,13 @@ img{max-width:100%}"""
 def _guards_figure(rows: list[GuardRow]) -> str:
     """One panel per guard: the naive pipeline's bar beside Tether's, on the row's own gold metric."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(rows), figsize=(2.1 * len(rows), 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(rows), figsize=(1.9 * len(rows), 2.6), squeeze=False)
     for ax, row in zip(axes[0], rows, strict=True):
         values = [row.naive, row.tether]
         ax.bar([0, 1], values, color=["#999", "#075" if row.tether_better else "#b00"])
         ax.set_xticks([0, 1], ["naive", "Tether"])
-        ax.set_title(f"{row.failure_mode}. {row.name}", fontsize=8, wrap=True)
-        ax.set_ylabel(("↑ " if row.higher_is_better else "↓ ") + row.metric, fontsize=7, wrap=True)
+        ax.set_title(textwrap.fill(f"{row.failure_mode}. {row.name}", 22), fontsize=8)
+        ax.set_ylabel("higher is better" if row.higher_is_better else "lower is better", fontsize=7)
         ax.tick_params(labelsize=7)
         for x, v in zip([0, 1], values, strict=True):
             ax.annotate(f"{v:.3f}", (x, v), ha="center", va="bottom", fontsize=7)
