@@ -96,6 +96,31 @@ class Embedder:
         return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384))
 
 
+class Texts:
+    """The `--head ngram` stand-in for `Embedder`: the (prompt, response) texts themselves, for the n-gram probe."""
+
+    cache: dict = {}
+
+    def load(self, path: Path) -> None:
+        pass
+
+    def save(self, path: Path) -> None:
+        pass
+
+    def __call__(self, texts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return list(texts)
+
+
+def make_embedder(args: argparse.Namespace, **kwargs) -> Embedder | Texts:  # noqa: ANN003
+    """Frozen MiniLM for the linear and MLP heads (one torch thread); the texts for the n-gram probe."""
+    if args.head == "ngram":
+        return Texts()
+    import torch
+
+    torch.set_num_threads(1)
+    return Embedder(**kwargs)
+
+
 def fit_head(x: np.ndarray, target: np.ndarray, weight: np.ndarray, l2: float, iters: int) -> np.ndarray:
     """w minimising mean weight * BCE(sigmoid(x w), target) + l2 |w|^2 (full-batch L-BFGS, fixed budget)."""
     import torch
@@ -142,6 +167,12 @@ def fit_mlp(chosen: np.ndarray, rejected: np.ndarray, target: np.ndarray, weight
 def train_arm(embed: Embedder, pairs: list[PreferencePair], soft: bool, args: argparse.Namespace, seed: int):  # noqa: ANN201
     """A scoring function e -> reward, trained on the arm's pairs (ties left out) with the same budget."""
     decided = [p for p in pairs if not p.tie]
+    if args.head == "ngram":
+        from tether.reward.probe import NgramReward
+
+        # the probe: weights normalised to sum 1, L-BFGS for --iters steps, both orientations implicit (linear, no bias)
+        probe = NgramReward(l2=args.l2, max_iter=args.iters).fit(decided, soft=soft)
+        return lambda texts: probe.score([p for p, _ in texts], [r for _, r in texts])
     target = np.array([p.p_chosen if soft else 1.0 for p in decided])
     weight = np.array([p.weight for p in decided])
     ec, er = embed([(p.prompt, p.chosen) for p in decided]), embed([(p.prompt, p.rejected) for p in decided])
@@ -254,7 +285,7 @@ def calibration_study(seed: int, args: argparse.Namespace) -> dict:
     return out
 
 
-CURVE_SIZES = (50, 100, 200, 400, 800)
+CURVE_SIZES = (50, 100, 200, 400, 800, 1600, 3200)
 
 
 def curve_study(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
@@ -369,7 +400,8 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=1500)
     parser.add_argument("--iters", type=int, default=200, help="L-BFGS iterations for every arm")
     parser.add_argument("--l2", type=float, default=1e-3, help="L2 penalty (linear) / weight decay (mlp)")
-    parser.add_argument("--head", choices=("linear", "mlp"), default="linear")
+    parser.add_argument("--head", choices=("linear", "mlp", "ngram"), default="linear",
+                        help="ngram: the hashed word n-gram probe (tether.reward.probe), no encoder")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--arms", default=",".join(ARMS))
@@ -393,10 +425,8 @@ def main() -> None:
         if args.results:
             args.results.write_text(json.dumps(cal, indent=1))
         return
-    import torch
     if args.curve:
-        torch.set_num_threads(1)
-        embed = Embedder()
+        embed = make_embedder(args)
         found = []
         for s in args.seeds.split(","):
             if args.cache:
@@ -415,8 +445,7 @@ def main() -> None:
                 "cache": str(args.cache), "results": str(args.results)}}, indent=1))
         return
 
-    torch.set_num_threads(1)
-    embed = Embedder()
+    embed = make_embedder(args)
     t0, c0 = time.perf_counter(), time.process_time()
     results = []
     for s in args.seeds.split(","):
