@@ -14,8 +14,8 @@ for every arm, the same budget (--iters full-batch steps, weights rescaled to me
 - tether-soft-flat: tether-soft with every weight 1 (the posterior weights' own effect);
 - tether-ties (`--head ngram` only): tether-soft with the tie pairs kept, target 0.5.
 
-Ties are left out of training in every other arm (the MiniLM heads have no tie output). Held out: accuracy on items whose
-three-annotator majority is a or b, and on the unanimous ones; the length-only reference beside them.
+Ties are left out of training in every other arm (the MiniLM heads have no tie output). Held out: accuracy on
+items whose three-annotator majority is a or b, and on the unanimous ones; the length-only reference beside them.
 
     python benchmarks/reward_pandalm_labels.py --seeds 0,1,2 --head mlp --results pandalm.json
     python benchmarks/reward_pandalm_labels.py --seeds 0,1,2 --head ngram --l2 1e-3 --iters 200  # RESULTS.md

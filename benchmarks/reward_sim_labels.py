@@ -320,25 +320,33 @@ def curve_study(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
                                                                               name="careful"))
     careful = curate(run_audit(careful_run.comparisons), cfg).pairs
     noisy = majority_pairs(run.comparisons, cands, OBJECTIVE)
+    # the same items as the careful few, labelled by the unfiltered pool's majority: careful raters' value per pair
+    noisy_few = majority_pairs(run.comparisons, few, OBJECTIVE)
     out = {"seed": seed, "curve": curve, "n_test": len(test)}
-    for key, pairs in (("careful few", careful), ("noisy many", noisy)):
+    if args.head == "ngram":
+        # what `tether reward curve` reports on this set: held-out curated labels instead of gold
+        from tether.reward.curve import learning_curve
+
+        user = learning_curve(tether, target=args.target, seed=seed)
+        out["curve_on_labels"] = dict(zip(user.sizes, user.accuracy, strict=True)) | {
+            "fit": user.fit, "pairs_needed": user.pairs_needed}
+    for key, pairs in (("careful few", careful), ("noisy same items", noisy_few), ("noisy many", noisy)):
         correct, decided = score_arm(embed, pairs, False, args, seed, e_test)
         golds = [world.gold_label(p.prompt, p.chosen, p.rejected, OBJECTIVE) for p in decided]
         out[key] = {"pairs": len(decided), "acc": float(correct.mean()),
                     "label_acc": float(np.mean([g == "a" for g in golds if g != "tie"]))}
-    print(f"seed {seed}: curve {curve}; careful {out['careful few']}; noisy {out['noisy many']}", file=sys.stderr,
-          flush=True)
+    print(f"seed {seed}: curve {curve}; careful {out['careful few']}; noisy same items {out['noisy same items']}; "
+          f"noisy {out['noisy many']}", file=sys.stderr, flush=True)
     return out
 
 
 def fit_curve(sizes: np.ndarray, acc: np.ndarray, target: float) -> dict:
-    """acc(n) = a - b n^-c fitted by least squares; the pairs needed for `target` (None: above the asymptote)."""
-    from scipy.optimize import curve_fit
+    """acc(n) = a - b n^-c fitted by least squares (`tether reward curve`'s fit); the pairs needed for `target`
+    (None: at or above the asymptote)."""
+    from tether.reward.curve import fit_power_law
 
-    (a, b, c), _ = curve_fit(lambda n, a, b, c: a - b * n ** -c, sizes, acc, p0=(acc.max() + 0.01, 1.0, 0.5),
-                             bounds=([0.5, 0, 0.01], [1.0, 100, 3]), maxfev=20000)
-    needed = float((b / (a - target)) ** (1 / c)) if a > target else None
-    return {"a": float(a), "b": float(b), "c": float(c), "target": target, "pairs_needed": needed}
+    fit, needed = fit_power_law(sizes, acc, target)
+    return fit | {"target": target, "pairs_needed": needed}
 
 
 def label_slices(seed: int, args: argparse.Namespace) -> dict:
