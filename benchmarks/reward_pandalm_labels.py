@@ -5,7 +5,8 @@ items), the same frozen MiniLM-L6 embeddings (max length --max-length) and head 
 for every arm, the same budget (--iters full-batch steps, weights rescaled to mean 1):
 
 - majority: one hard label per train item by majority (tie majorities and three-way splits dropped), weight 1;
-- curated-rater: `curate()` defaults (one reliability per rater; on PandaLM every weight is the same), hard;
+- curated-rater: `curate(reliability="rater", weights="reliability")` (one reliability per rater, the former
+  default; on PandaLM every weight is the same), hard;
 - tether: `curate(reliability="slice", weights="posterior")`, hard labels;
 - tether-soft: the same pairs, p_chosen as the target;
 - curated-rater-soft: the curated-rater pairs with their p_chosen as the target;
@@ -58,7 +59,7 @@ def run_seed(seed: int, args: argparse.Namespace, embed: Embedder | Texts) -> di
     train, held, _ = load_split(args.holdout, seed)
     audit = run_audit(train)
     tether = curate(audit, CurateConfig(reliability="slice", weights="posterior")).pairs
-    rater = curate(audit).pairs
+    rater = curate(audit, CurateConfig(reliability="rater", weights="reliability")).pairs
     flat = [p.model_copy(update={"weight": 1.0}) for p in tether]
     smooth = float(np.mean([p.p_chosen for p in rater if not p.tie]))
     maj = majority_pairs(train)
@@ -102,7 +103,8 @@ def label_study(seed: int, args: argparse.Namespace) -> dict:
 
     train, _, _ = load_split(args.holdout, seed)
     audit = run_audit(train)
-    old = [p for p in curate(audit).pairs if not p.tie]
+    per_rater = CurateConfig(reliability="rater", weights="reliability")
+    old = [p for p in curate(audit, per_rater).pairs if not p.tie]
     new = [p for p in curate(audit, CurateConfig(reliability="slice", weights="posterior")).pairs if not p.tie]
     maj = {p.provenance["pair_id"]: p.chosen for p in majority_pairs(train)}
     out = {"seed": seed}

@@ -10,8 +10,9 @@ shared CPU cores; `benchmarks/reward_sim.py` is the fine-tuned configuration (3 
 
 Arms (labels; pairs of every task type unless said):
 - majority: one hard label per pair by majority vote (ties and splits dropped), weight 1;
-- curated-rater: `curate(include_blocked=True)` as `reward_sim.py` uses it (one reliability per rater,
-  Bradley–Terry labels, weight = mean reliability x task-type factor), hard labels;
+- curated-rater: `curate(include_blocked=True, reliability="rater", weights="reliability")`, curate's default
+  before the slice / posterior default (one reliability per rater, Bradley–Terry labels, weight = mean
+  reliability x task-type factor), hard labels;
 - tether: `curate(include_blocked=True, reliability="slice", weights="posterior")`, hard labels;
 - tether-soft: the same pairs, p_chosen as the target;
 - tether-drop: the same, blocked task types left out (curate's default for scaling);
@@ -49,6 +50,8 @@ from reward_sim import majority_pairs  # noqa: E402
 from tether.records import PreferencePair  # noqa: E402
 
 OBJECTIVE = "overall"
+# one reliability per rater, weights from it (curate's default before the slice / posterior default)
+RATER_OPTIONS = {"include_blocked": True, "reliability": "rater", "weights": "reliability"}
 ARMS = ("majority", "curated-rater", "tether", "tether-soft", "tether-drop", "tether-blocked-full", "gold")
 
 
@@ -209,7 +212,7 @@ def run_seed(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
             if p.provenance["task_type"] in blocked else p for p in tether]
     sets = {
         "majority": (majority_pairs(run.comparisons, cands, OBJECTIVE), False),
-        "curated-rater": (curate(audit, CurateConfig(include_blocked=True)).pairs, False),
+        "curated-rater": (curate(audit, CurateConfig(**RATER_OPTIONS)).pairs, False),
         "tether": (tether, False),
         "tether-soft": (tether, True),
         "tether-drop": ([p for p in tether if p.provenance["task_type"] not in blocked], False),
@@ -363,7 +366,7 @@ def label_slices(seed: int, args: argparse.Namespace) -> dict:
     audit = run_audit(run.comparisons)
     lang = {c.prompt.task_type: c.prompt.language for c in cands}
     sets = {"majority": majority_pairs(run.comparisons, cands, OBJECTIVE),
-            "curated-rater": curate(audit, CurateConfig(include_blocked=True)).pairs,
+            "curated-rater": curate(audit, CurateConfig(**RATER_OPTIONS)).pairs,
             "tether": curate(audit, CurateConfig(include_blocked=True, reliability="slice", weights="posterior")).pairs}
     out: dict = {"blocked": sorted(audit.blocked_task_types)}
     for key, pairs in sets.items():

@@ -123,6 +123,11 @@ def _plot(curve: LearningCurve) -> str:
     ax.axhline(curve.target, color="k", lw=1, ls=":", label=f"target {curve.target}")
     ax.set(xscale="log", xlabel="curated training pairs", ylabel="accuracy on held-out curated labels",
            title="Learning curve (n-gram probe)")
+    # plain tick labels: the report's pyplot prints math text as typed, so log-axis labels like 10^2 would not render
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(loc="lower right")
     return png_base64(fig)
 
