@@ -92,8 +92,12 @@ def learning_curve(pairs: Sequence[PreferencePair], *, target: float = 0.85, hol
     if len(sizes) < 4:
         curve.notes.append(f"{len(sizes)} sizes: too few to fit a - b n^-c (three parameters); give more pairs")
         return curve
-    curve.fit, curve.pairs_needed = fit_power_law([n for _ in per_repeat for n in sizes],
-                                                  [a for row in per_repeat for a in row], target)
+    try:
+        curve.fit, curve.pairs_needed = fit_power_law([n for _ in per_repeat for n in sizes],
+                                                      [a for row in per_repeat for a in row], target)
+    except RuntimeError as exc:  # least squares did not converge: report the points without a fit
+        curve.notes.append(f"the fit a - b n^-c did not converge ({exc}); the points stand alone")
+        return curve
     if curve.fit["a"] >= A_MAX - 1e-6:
         curve.notes.append("the fitted ceiling a sits at its bound 1.0: the sizes measured do not identify it, so "
                            "the pairs needed is a lower bound at best")
