@@ -23,6 +23,13 @@ Accuracy is against gold labels on --test fresh pairs (gold ties left out), the 
 
     python benchmarks/reward_sim_labels.py --seeds S --head mlp --iters 300 --l2 1e-2 --cache DIR   # RESULTS.md
     python benchmarks/reward_sim_labels.py --curve --seeds 0 --head mlp --iters 300 --l2 1e-2 --cache DIR
+    python benchmarks/reward_sim_labels.py --curve --seeds S --pairs 5000 --careful 500 --head mlp --iters 300 \
+        --l2 1e-2 --cache DIR                                  # 500 careful vs 5,000 noisy, one seed per process
+    python benchmarks/reward_sim_labels.py --curve --seeds 0,1,2,3,4 --pairs 5000 --careful 500 --head ngram
+    python benchmarks/reward_sim_labels.py --seeds 0,1,2,3,4 --head ngram   # the arms with the n-gram probe
+
+`--head ngram` trains the hashed word n-gram probe (`tether.reward.probe.NgramReward`) on the texts, no encoder:
+seconds per arm, but capacity-bound (labels move it less than the MLP head; RESULTS.md).
     python benchmarks/reward_sim_labels.py --label-slices --seeds 0,1,2,3,4      # labels only, no reward model
     python benchmarks/reward_sim_labels.py --calibration-only --seeds 0,1,2,3,4  # p_chosen against gold
     python benchmarks/reward_sim_labels.py --seeds 0 --pairs 150 --test 100 --iters 20   # smoke run
