@@ -17,9 +17,9 @@ import numpy as np
 
 from tether.demo.guards.objectives import row_objectives
 from tether.demo.guards.policy import ALARM_LEVEL, CHECKS, PROXY_PROMPTS, RATERS, row_overoptimisation
-from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.styles import StylePolicy, flat, gold_matrix, label_own_samples
 from tether.policy.monitor import OverOptMonitor, SequentialAlarm
+from tether.reward.probe import NgramReward
 from tether.sim.overopt import bon_kl
 from tether.sim.world import World
 

@@ -5,14 +5,24 @@ items), the same frozen MiniLM-L6 embeddings (max length --max-length) and head 
 for every arm, the same budget (--iters full-batch steps, weights rescaled to mean 1):
 
 - majority: one hard label per train item by majority (tie majorities and three-way splits dropped), weight 1;
-- curated-rater: `curate()` defaults (one reliability per rater; on PandaLM every weight is the same), hard;
+- curated-rater: `curate(reliability="rater", weights="reliability")` (one reliability per rater, the former
+  default; on PandaLM every weight is the same), hard;
 - tether: `curate(reliability="slice", weights="posterior")`, hard labels;
-- tether-soft: the same pairs, p_chosen as the target.
+- tether-soft: the same pairs, p_chosen as the target;
+- curated-rater-soft: the curated-rater pairs with their p_chosen as the target;
+- majority-smooth: the majority pairs with one soft target for all, the curated-rater set's mean p_chosen (is
+  curated-rater-soft's gain the labels' or plain label smoothing's?);
+- tether-soft-flat: tether-soft with every weight 1 (the posterior weights' own effect);
+- tether-ties (`--head ngram` only): tether-soft with the tie pairs kept, target 0.5.
 
-Ties are left out of training in every arm (the head has no tie output). Held out: accuracy on items whose
-three-annotator majority is a or b, and on the unanimous ones; the length-only reference beside them.
+Ties are left out of training in every other arm (the MiniLM heads have no tie output). Held out: accuracy on
+items whose three-annotator majority is a or b, and on the unanimous ones; the length-only reference beside them.
 
     python benchmarks/reward_pandalm_labels.py --seeds 0,1,2 --head mlp --results pandalm.json
+    python benchmarks/reward_pandalm_labels.py --seeds 0,1,2 --head ngram --l2 1e-3 --iters 200  # RESULTS.md
+
+`--head ngram` is the hashed word n-gram probe (`tether.reward.probe.NgramReward`), not the packaged MiniLM
+reward model: figures from it say which labels teach a cheap linear model more, nothing about MiniLM's accuracy.
 """
 
 from __future__ import annotations
@@ -27,12 +37,21 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import numpy as np  # noqa: E402
 from reward_pandalm import held_pairs, load_split, longer_wins, majority_pairs  # noqa: E402
-from reward_sim_labels import Embedder, score_arm, t_interval  # noqa: E402
+from reward_sim_labels import Embedder, Texts, make_embedder, score_arm, t_interval  # noqa: E402
 
 ARMS = ("majority", "curated-rater", "tether", "tether-soft")
 
 
-def run_seed(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
+def probe_with_ties(pairs: list, args: argparse.Namespace, test: tuple) -> tuple[np.ndarray, list]:
+    """The n-gram probe on every pair, ties included at target 0.5 (soft labels elsewhere)."""
+    from tether.reward.probe import NgramReward
+
+    probe = NgramReward(l2=args.l2, max_iter=args.iters).fit(pairs, soft=True)
+    margin = probe.score(*zip(*test[0], strict=True)) - probe.score(*zip(*test[1], strict=True))
+    return margin > 0, [p for p in pairs if not p.tie]
+
+
+def run_seed(seed: int, args: argparse.Namespace, embed: Embedder | Texts) -> dict:
     from tether.audit.audit import run_audit
     from tether.audit.config import CurateConfig
     from tether.audit.curate import curate
@@ -40,8 +59,14 @@ def run_seed(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
     train, held, _ = load_split(args.holdout, seed)
     audit = run_audit(train)
     tether = curate(audit, CurateConfig(reliability="slice", weights="posterior")).pairs
-    sets = {"majority": (majority_pairs(train), False), "curated-rater": (curate(audit).pairs, False),
-            "tether": (tether, False), "tether-soft": (tether, True)}
+    rater = curate(audit, CurateConfig(reliability="rater", weights="reliability")).pairs
+    flat = [p.model_copy(update={"weight": 1.0}) for p in tether]
+    smooth = float(np.mean([p.p_chosen for p in rater if not p.tie]))
+    maj = majority_pairs(train)
+    sets = {"majority": (maj, False), "curated-rater": (rater, False),
+            "majority-smooth": ([p.model_copy(update={"p_chosen": smooth}) for p in maj], True),
+            "curated-rater-soft": (rater, True), "tether": (tether, False), "tether-soft": (tether, True),
+            "tether-soft-flat": (flat, True), "tether-ties": (tether, True)}
     test, unanimous = held_pairs(held)
     e_c = embed([(p.prompt, p.chosen) for p in test])
     e_r = embed([(p.prompt, p.rejected) for p in test])
@@ -50,13 +75,17 @@ def run_seed(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
     for key in args.arms:
         pairs, soft = sets[key]
         t0 = time.process_time()
-        correct, decided = score_arm(embed, pairs, soft, args, seed, (e_c, e_r))
+        if key == "tether-ties":
+            correct, decided = probe_with_ties(pairs, args, (e_c, e_r))
+        else:
+            correct, decided = score_arm(embed, pairs, soft, args, seed, (e_c, e_r))
         w = np.array([p.weight for p in decided])
         out["arms"][key] = {"pairs": len(decided), "acc": float(correct.mean()),
                             "acc_unanimous": float(correct[unanimous].mean()),
                             "acc_split": float(correct[~unanimous].mean()) if (~unanimous).any() else None,
                             "weight_cv": float(w.std() / w.mean()) if w.size else None,
-                            "p_chosen_mean": float(np.mean([p.p_chosen for p in decided])),
+                            "p_chosen_mean": float(np.mean([1.0 if p.p_chosen is None else p.p_chosen
+                                                            for p in decided])),
                             "cpu_s": time.process_time() - t0}
         print(f"seed {seed} {key}: {len(decided)} pairs, held-out accuracy {out['arms'][key]['acc']:.4f}",
               file=sys.stderr, flush=True)
@@ -74,7 +103,8 @@ def label_study(seed: int, args: argparse.Namespace) -> dict:
 
     train, _, _ = load_split(args.holdout, seed)
     audit = run_audit(train)
-    old = [p for p in curate(audit).pairs if not p.tie]
+    per_rater = CurateConfig(reliability="rater", weights="reliability")
+    old = [p for p in curate(audit, per_rater).pairs if not p.tie]
     new = [p for p in curate(audit, CurateConfig(reliability="slice", weights="posterior")).pairs if not p.tie]
     maj = {p.provenance["pair_id"]: p.chosen for p in majority_pairs(train)}
     out = {"seed": seed}
@@ -108,7 +138,8 @@ def main() -> None:
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--l2", type=float, default=1e-2)
-    parser.add_argument("--head", choices=("linear", "mlp"), default="mlp")
+    parser.add_argument("--head", choices=("linear", "mlp", "ngram"), default="mlp",
+                        help="ngram: the hashed word n-gram probe (tether.reward.probe), no encoder")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--max-length", type=int, default=256)
@@ -123,10 +154,9 @@ def main() -> None:
         if args.results:
             args.results.write_text(json.dumps(found, indent=1, default=str))
         return
-    import torch
-
-    torch.set_num_threads(1)
-    embed = Embedder(max_length=args.max_length)
+    if "tether-ties" in args.arms and args.head != "ngram":
+        parser.error("the tether-ties arm needs --head ngram")
+    embed = make_embedder(args, max_length=args.max_length)
     if args.cache:
         embed.load(args.cache)
     t0, c0 = time.perf_counter(), time.process_time()

@@ -10,8 +10,9 @@ shared CPU cores; `benchmarks/reward_sim.py` is the fine-tuned configuration (3 
 
 Arms (labels; pairs of every task type unless said):
 - majority: one hard label per pair by majority vote (ties and splits dropped), weight 1;
-- curated-rater: `curate(include_blocked=True)` as `reward_sim.py` uses it (one reliability per rater,
-  Bradley–Terry labels, weight = mean reliability x task-type factor), hard labels;
+- curated-rater: `curate(include_blocked=True, reliability="rater", weights="reliability")`, curate's default
+  before the slice / posterior default (one reliability per rater, Bradley–Terry labels, weight = mean
+  reliability x task-type factor), hard labels;
 - tether: `curate(include_blocked=True, reliability="slice", weights="posterior")`, hard labels;
 - tether-soft: the same pairs, p_chosen as the target;
 - tether-drop: the same, blocked task types left out (curate's default for scaling);
@@ -22,6 +23,13 @@ Accuracy is against gold labels on --test fresh pairs (gold ties left out), the 
 
     python benchmarks/reward_sim_labels.py --seeds S --head mlp --iters 300 --l2 1e-2 --cache DIR   # RESULTS.md
     python benchmarks/reward_sim_labels.py --curve --seeds 0 --head mlp --iters 300 --l2 1e-2 --cache DIR
+    python benchmarks/reward_sim_labels.py --curve --seeds S --pairs 5000 --careful 500 --head mlp --iters 300 \
+        --l2 1e-2 --cache DIR                                  # 500 careful vs 5,000 noisy, one seed per process
+    python benchmarks/reward_sim_labels.py --curve --seeds 0,1,2,3,4 --pairs 5000 --careful 500 --head ngram
+    python benchmarks/reward_sim_labels.py --seeds 0,1,2,3,4 --head ngram   # the arms with the n-gram probe
+
+`--head ngram` trains the hashed word n-gram probe (`tether.reward.probe.NgramReward`) on the texts, no encoder:
+seconds per arm, but capacity-bound (labels move it less than the MLP head; RESULTS.md).
     python benchmarks/reward_sim_labels.py --label-slices --seeds 0,1,2,3,4      # labels only, no reward model
     python benchmarks/reward_sim_labels.py --calibration-only --seeds 0,1,2,3,4  # p_chosen against gold
     python benchmarks/reward_sim_labels.py --seeds 0 --pairs 150 --test 100 --iters 20   # smoke run
@@ -49,6 +57,8 @@ from reward_sim import majority_pairs  # noqa: E402
 from tether.records import PreferencePair  # noqa: E402
 
 OBJECTIVE = "overall"
+# one reliability per rater, weights from it (curate's default before the slice / posterior default)
+RATER_OPTIONS = {"include_blocked": True, "reliability": "rater", "weights": "reliability"}
 ARMS = ("majority", "curated-rater", "tether", "tether-soft", "tether-drop", "tether-blocked-full", "gold")
 
 
@@ -94,6 +104,31 @@ class Embedder:
                 for t, v in zip(chunk, pooled, strict=True):
                     self.cache[t] = v
         return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384))
+
+
+class Texts:
+    """The `--head ngram` stand-in for `Embedder`: the (prompt, response) texts themselves, for the n-gram probe."""
+
+    cache: dict = {}
+
+    def load(self, path: Path) -> None:
+        pass
+
+    def save(self, path: Path) -> None:
+        pass
+
+    def __call__(self, texts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return list(texts)
+
+
+def make_embedder(args: argparse.Namespace, **kwargs) -> Embedder | Texts:  # noqa: ANN003
+    """Frozen MiniLM for the linear and MLP heads (one torch thread); the texts for the n-gram probe."""
+    if args.head == "ngram":
+        return Texts()
+    import torch
+
+    torch.set_num_threads(1)
+    return Embedder(**kwargs)
 
 
 def fit_head(x: np.ndarray, target: np.ndarray, weight: np.ndarray, l2: float, iters: int) -> np.ndarray:
@@ -142,6 +177,12 @@ def fit_mlp(chosen: np.ndarray, rejected: np.ndarray, target: np.ndarray, weight
 def train_arm(embed: Embedder, pairs: list[PreferencePair], soft: bool, args: argparse.Namespace, seed: int):  # noqa: ANN201
     """A scoring function e -> reward, trained on the arm's pairs (ties left out) with the same budget."""
     decided = [p for p in pairs if not p.tie]
+    if args.head == "ngram":
+        from tether.reward.probe import NgramReward
+
+        # the probe: weights normalised to sum 1, L-BFGS for --iters steps, both orientations implicit (linear, no bias)
+        probe = NgramReward(l2=args.l2, max_iter=args.iters).fit(decided, soft=soft)
+        return lambda texts: probe.score([p for p, _ in texts], [r for _, r in texts])
     target = np.array([p.p_chosen if soft else 1.0 for p in decided])
     weight = np.array([p.weight for p in decided])
     ec, er = embed([(p.prompt, p.chosen) for p in decided]), embed([(p.prompt, p.rejected) for p in decided])
@@ -178,7 +219,7 @@ def run_seed(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
             if p.provenance["task_type"] in blocked else p for p in tether]
     sets = {
         "majority": (majority_pairs(run.comparisons, cands, OBJECTIVE), False),
-        "curated-rater": (curate(audit, CurateConfig(include_blocked=True)).pairs, False),
+        "curated-rater": (curate(audit, CurateConfig(**RATER_OPTIONS)).pairs, False),
         "tether": (tether, False),
         "tether-soft": (tether, True),
         "tether-drop": ([p for p in tether if p.provenance["task_type"] not in blocked], False),
@@ -254,7 +295,7 @@ def calibration_study(seed: int, args: argparse.Namespace) -> dict:
     return out
 
 
-CURVE_SIZES = (50, 100, 200, 400, 800)
+CURVE_SIZES = (50, 100, 200, 400, 800, 1600, 3200)
 
 
 def curve_study(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
@@ -289,25 +330,33 @@ def curve_study(seed: int, args: argparse.Namespace, embed: Embedder) -> dict:
                                                                               name="careful"))
     careful = curate(run_audit(careful_run.comparisons), cfg).pairs
     noisy = majority_pairs(run.comparisons, cands, OBJECTIVE)
+    # the same items as the careful few, labelled by the unfiltered pool's majority: careful raters' value per pair
+    noisy_few = majority_pairs(run.comparisons, few, OBJECTIVE)
     out = {"seed": seed, "curve": curve, "n_test": len(test)}
-    for key, pairs in (("careful few", careful), ("noisy many", noisy)):
+    if args.head == "ngram":
+        # what `tether reward curve` reports on this set: held-out curated labels instead of gold
+        from tether.reward.curve import learning_curve
+
+        user = learning_curve(tether, target=args.target, seed=seed)
+        out["curve_on_labels"] = dict(zip(user.sizes, user.accuracy, strict=True)) | {
+            "fit": user.fit, "pairs_needed": user.pairs_needed}
+    for key, pairs in (("careful few", careful), ("noisy same items", noisy_few), ("noisy many", noisy)):
         correct, decided = score_arm(embed, pairs, False, args, seed, e_test)
         golds = [world.gold_label(p.prompt, p.chosen, p.rejected, OBJECTIVE) for p in decided]
         out[key] = {"pairs": len(decided), "acc": float(correct.mean()),
                     "label_acc": float(np.mean([g == "a" for g in golds if g != "tie"]))}
-    print(f"seed {seed}: curve {curve}; careful {out['careful few']}; noisy {out['noisy many']}", file=sys.stderr,
-          flush=True)
+    print(f"seed {seed}: curve {curve}; careful {out['careful few']}; noisy same items {out['noisy same items']}; "
+          f"noisy {out['noisy many']}", file=sys.stderr, flush=True)
     return out
 
 
 def fit_curve(sizes: np.ndarray, acc: np.ndarray, target: float) -> dict:
-    """acc(n) = a - b n^-c fitted by least squares; the pairs needed for `target` (None: above the asymptote)."""
-    from scipy.optimize import curve_fit
+    """acc(n) = a - b n^-c fitted by least squares (`tether reward curve`'s fit); the pairs needed for `target`
+    (None: at or above the asymptote)."""
+    from tether.reward.curve import fit_power_law
 
-    (a, b, c), _ = curve_fit(lambda n, a, b, c: a - b * n ** -c, sizes, acc, p0=(acc.max() + 0.01, 1.0, 0.5),
-                             bounds=([0.5, 0, 0.01], [1.0, 100, 3]), maxfev=20000)
-    needed = float((b / (a - target)) ** (1 / c)) if a > target else None
-    return {"a": float(a), "b": float(b), "c": float(c), "target": target, "pairs_needed": needed}
+    fit, needed = fit_power_law(sizes, acc, target)
+    return fit | {"target": target, "pairs_needed": needed}
 
 
 def label_slices(seed: int, args: argparse.Namespace) -> dict:
@@ -324,7 +373,7 @@ def label_slices(seed: int, args: argparse.Namespace) -> dict:
     audit = run_audit(run.comparisons)
     lang = {c.prompt.task_type: c.prompt.language for c in cands}
     sets = {"majority": majority_pairs(run.comparisons, cands, OBJECTIVE),
-            "curated-rater": curate(audit, CurateConfig(include_blocked=True)).pairs,
+            "curated-rater": curate(audit, CurateConfig(**RATER_OPTIONS)).pairs,
             "tether": curate(audit, CurateConfig(include_blocked=True, reliability="slice", weights="posterior")).pairs}
     out: dict = {"blocked": sorted(audit.blocked_task_types)}
     for key, pairs in sets.items():
@@ -369,7 +418,8 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=1500)
     parser.add_argument("--iters", type=int, default=200, help="L-BFGS iterations for every arm")
     parser.add_argument("--l2", type=float, default=1e-3, help="L2 penalty (linear) / weight decay (mlp)")
-    parser.add_argument("--head", choices=("linear", "mlp"), default="linear")
+    parser.add_argument("--head", choices=("linear", "mlp", "ngram"), default="linear",
+                        help="ngram: the hashed word n-gram probe (tether.reward.probe), no encoder")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--arms", default=",".join(ARMS))
@@ -393,10 +443,8 @@ def main() -> None:
         if args.results:
             args.results.write_text(json.dumps(cal, indent=1))
         return
-    import torch
     if args.curve:
-        torch.set_num_threads(1)
-        embed = Embedder()
+        embed = make_embedder(args)
         found = []
         for s in args.seeds.split(","):
             if args.cache:
@@ -415,8 +463,7 @@ def main() -> None:
                 "cache": str(args.cache), "results": str(args.results)}}, indent=1))
         return
 
-    torch.set_num_threads(1)
-    embed = Embedder()
+    embed = make_embedder(args)
     t0, c0 = time.perf_counter(), time.process_time()
     results = []
     for s in args.seeds.split(","):

@@ -72,8 +72,9 @@ def test_curate_writes_v1_pairs_and_a_preference_set(project_dir: Path, comparis
     with Store(store_url) as store:
         stored = list(store.iter_pairs(set_name="curated"))
     assert len(stored) == len(pairs)
+    # per-rater weights: the default posterior weights leave out the items whose posterior is 50/50 (weight 0)
     kept = runner.invoke(app, ["curate", str(comparisons_file), "--policy", "keep", "--include-blocked", "-o",
-                               "all.jsonl", "--bootstrap", "0"])
+                               "all.jsonl", "--bootstrap", "0", "--reliability", "rater", "--weights", "reliability"])
     assert kept.exit_code == 0, kept.output
     assert len((project_dir / "all.jsonl").read_text().splitlines()) == 100
 
@@ -142,7 +143,7 @@ def test_curate_leaves_attention_check_answers_out(project_dir: Path, comparison
     mixed = comparisons_file.with_name("mixed.jsonl")
     write_jsonl(mixed, rows)
     result = runner.invoke(app, ["curate", str(mixed), "--policy", "keep", "--include-blocked", "-o", "all.jsonl",
-                                 "--bootstrap", "0"])
+                                 "--bootstrap", "0", "--reliability", "rater", "--weights", "reliability"])
     assert result.exit_code == 0, result.output
     assert "left out 3 attention-check judgments" in result.output
     pairs = [json.loads(line) for line in (project_dir / "all.jsonl").read_text().splitlines()]

@@ -11,6 +11,8 @@ from tether.audit import AuditConfig, CurateConfig, curate, run_audit
 from tether.records import Comparison
 
 FAST = AuditConfig(n_bootstrap=0, min_shared_items=5, min_items_to_judge=10)
+# the per-rater weight formula these tests check (the default is now reliability="slice", weights="posterior")
+RATER = {"reliability": "rater", "weights": "reliability"}
 
 
 def _label(pair) -> str:
@@ -35,9 +37,9 @@ def test_blocked_task_types_are_excluded_unless_asked(two_task_types):
     result = run_audit(rows, FAST)
     assert result.blocked_task_types == ["vague"]
     assert result.verdicts["clear"].status == "ok"
-    pairs = curate(result).pairs
+    pairs = curate(result, CurateConfig(**RATER)).pairs
     assert {p.provenance["task_type"] for p in pairs} == {"clear"}
-    with_blocked = curate(result, CurateConfig(include_blocked=True)).pairs
+    with_blocked = curate(result, CurateConfig(include_blocked=True, **RATER)).pairs
     vague = [p for p in with_blocked if p.provenance["task_type"] == "vague"]
     assert len(vague) == 60 and all("blocked_task_type" in p.provenance["flags"] for p in vague)
     alpha = result.verdicts["vague"].alpha
@@ -67,7 +69,7 @@ def test_reversal_policies(two_task_types):
 
 def test_ties_soft_labels_and_provenance(two_task_types):
     rows, truth = two_task_types
-    pairs = curate(rows, CurateConfig(), FAST).pairs
+    pairs = curate(rows, CurateConfig(**RATER), FAST).pairs
     ties = [p for p in pairs if p.tie]
     assert ties and all(p.p_chosen == 0.5 for p in ties)
     true_ties = [p for p in pairs if truth[p.provenance["pair_id"]] == "tie"]
@@ -95,7 +97,7 @@ def test_curated_labels_beat_majority_vote_with_biased_raters(synth):
     for c in rows:
         votes.setdefault(c.pair_id, Counter())[c.choice.value] += 1
     majority = np.mean([v.most_common(1)[0][0] == truth[pid] for pid, v in votes.items()])
-    pairs = curate(rows, CurateConfig(include_blocked=True), FAST).pairs
+    pairs = curate(rows, CurateConfig(include_blocked=True, **RATER), FAST).pairs
     curated = np.mean([_label(p) == truth[p.provenance["pair_id"]] for p in pairs])
     assert len(pairs) == 300
     assert curated > majority + 0.05
@@ -112,7 +114,7 @@ def test_single_annotated_data_still_curates_with_the_neutral_reliability():
     raters = result.to_dict()["raters"]
     assert all(not r["reliability_estimated"] and r["reliability"] == 0.5 for r in raters.values())
     assert result.verdicts["default"].status == "insufficient" and result.blocked_task_types == []
-    pairs = curate(result).pairs
+    pairs = curate(result, CurateConfig(**RATER)).pairs
     assert len(pairs) == 40 and all(p.weight == pytest.approx(0.5) for p in pairs)
     assert all(_label(p) == ("b" if int(p.provenance["pair_id"]) % 3 == 0 else "a") for p in pairs)
     assert all("single_judgment" in p.provenance["flags"] for p in pairs)
@@ -124,5 +126,5 @@ def test_unanimous_labels_are_fully_trusted_and_one_display_order_has_no_positio
     assert all(r["reliability"] == pytest.approx(1.0) for r in result.to_dict()["raters"].values())
     model = result.position_models["overall"]
     assert np.isnan(model.position) and model.rater_position == {}  # not identifiable from one order
-    pairs = curate(result).pairs
+    pairs = curate(result, CurateConfig(**RATER)).pairs
     assert len(pairs) == 30 and all(_label(p) == "a" and p.p_chosen > 0.5 for p in pairs)

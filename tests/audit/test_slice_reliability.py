@@ -57,7 +57,8 @@ def test_posterior_weights_move_with_agreement_at_full_overlap(synth):
     raters = [synth.Rater(f"r{i}", 0.8) for i in range(3)]
     rows, _ = synth.campaign(raters, n_items=150, per_item=3, seed=5, tie_rate=0.0)
     audit = run_audit(rows, FAST)
-    old = {round(p.weight, 9) for p in curate(audit, CurateConfig(policy="keep")).pairs if not p.tie}
+    per_rater = CurateConfig(policy="keep", reliability="rater", weights="reliability")
+    old = {round(p.weight, 9) for p in curate(audit, per_rater).pairs if not p.tie}
     assert len(old) == 1
     pairs = [p for p in curate(audit, CurateConfig(reliability="slice", weights="posterior",
                                                       policy="keep")).pairs if not p.tie]

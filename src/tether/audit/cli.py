@@ -233,11 +233,12 @@ def curate(
     out.print(f"audit run {run.id}: {c['pairs']} preference pairs ({c['ties']} ties) from {c['items']} items; "
               f"excluded: "
               f"{c['excluded_blocked']} of blocked task types, {c['discarded_reversal']} reversed (discarded), "
-              f"{c['dropped_zero_weight']} with no reliable rater; {c['downweighted_reversal']} reversed "
-              f"pairs downweighted")
+              f"{c['dropped_zero_weight']} at weight 0 (no reliable rater, or a 50/50 posterior); "
+              f"{c['downweighted_reversal']} reversed pairs downweighted")
     if output is not None:
         write_jsonl(output, (pair_to_v1(p) for p in pairs))
-        out.print(f"wrote {len(pairs)} pairs to {output}")
+        out.print(f"wrote {len(pairs)} pairs to {output}; how many more are worth buying: "
+                  f"tether reward curve --pairs {output} --report curve.html", highlight=False)
     if set_name is not None:
         with open_store() as store:
             written = store.add_pairs(pairs, set_name=set_name, replace=True)

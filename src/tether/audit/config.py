@@ -62,10 +62,10 @@ class CurateConfig(BaseModel):
     soft_labels: Literal["bradley_terry", "dawid_skene"] = Field(
         "bradley_terry", description="where p_chosen comes from: bradley_terry or dawid_skene")
     reliability: Literal["rater", "slice"] = Field(
-        "rater", description="rater: one reliability per rater; slice: per rater and task type (shrunk toward the "
+        "slice", description="rater: one reliability per rater; slice: per rater and task type (shrunk toward the "
                              "rater's own), labels from Bradley–Terry weighted by it, p_chosen calibrated")
     weights: Literal["reliability", "posterior"] = Field(
-        "reliability", description="reliability: mean rater reliability; posterior: 2 p - 1 from the item's "
+        "posterior", description="reliability: mean rater reliability; posterior: 2 p - 1 from the item's "
                                    "calibrated slice posterior (moves with agreement even at full overlap)")
     low_agreement_share: float = Field(
         2 / 3, gt=0, le=1, description="an item whose majority holds less than this share is flagged")

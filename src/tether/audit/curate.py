@@ -4,7 +4,11 @@ One pair per item (pair_id, objective). The label and `p_chosen` come from the s
 (`bradley_terry`: position-free Bradley–Terry probabilities; `dawid_skene`: the reliability-aware
 posterior). A tie (P(tie) at least P(a) and P(b)) is kept as `tie: true` with `p_chosen` 0.5.
 
-    weight = mean reliability of the item's judgments x task-type factor x reversal factor
+    weight = first factor x task-type factor x reversal factor
+
+The defaults are `reliability="slice"` and `weights="posterior"` (below), chosen because they trained the better
+reward models (benchmarks/RESULTS.md, "Labels that pay off"); `reliability="rater"`, `weights="reliability"` make
+the first factor the mean reliability of the item's judgments, as before.
 
 - task-type factor: 1 when the task type's alpha is at or above the threshold, else alpha / threshold
   (clipped to [0, 1]); blocked task types are only present with `include_blocked`.

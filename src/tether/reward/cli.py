@@ -1,4 +1,4 @@
-"""`tether reward train / eval / score / gate`: thin commands over tether.reward."""
+"""`tether reward train / eval / curve / score / gate`: thin commands over tether.reward."""
 
 from __future__ import annotations
 
@@ -131,6 +131,47 @@ def eval_cmd(
         out.print(f"  {name}: " + ", ".join(f"{v} {s['accuracy']:.3f} (n={int(s['n'])})" for v, s in vals.items()))
     if report:
         out.print(f"report: {report}")
+
+@reward_app.command("curve")
+def curve_cmd(
+    pairs: PairsOpt = None,
+    set_name: SetOpt = None,
+    kind: KindOpt = "pairs",
+    target: Annotated[float, typer.Option(help="Accuracy whose pairs-needed the fitted curve estimates.")] = 0.85,
+    holdout: Annotated[float, typer.Option(help="Share of prompts held out and scored.")] = 0.2,
+    repeats: Annotated[int, typer.Option(help="Random nested orders of the training pairs.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the prompt split and the orders.")] = 0,
+    hard: Annotated[bool, typer.Option("--hard", help="Train on hard labels instead of p_chosen.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report (table, fit, plot) here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the curve as JSON.")] = False,
+) -> None:
+    """How much data: accuracy against the number of curated pairs (n-gram probe), fitted, and the pairs a --target
+    accuracy needs. Seconds, no GPU: run it on `tether curate`'s output before paying for more labels."""
+    from tether.console import out
+    from tether.reward.curve import learning_curve, write_curve_report
+
+    data = load_pairs(pairs, set_name, kind)
+    try:
+        curve = learning_curve(data, target=target, holdout=holdout, repeats=repeats, seed=seed, soft=not hard)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if report:
+        write_curve_report(curve, report)
+    if as_json:
+        out.print_json(json.dumps(curve.to_dict()))
+        return
+    out.print(f"{curve.n_train} training pairs, {curve.n_test} held-out pairs on {curve.n_test_prompts} prompts")
+    for n, a in zip(curve.sizes, curve.accuracy, strict=True):
+        out.print(f"  {n:>7} pairs: accuracy {a:.4f}")
+    if curve.fit:
+        f = curve.fit
+        needed = "not reached" if curve.pairs_needed is None else f"about {curve.pairs_needed:,.0f}"
+        out.print(f"fit acc(n) = {f['a']:.4f} - {f['b']:.4f} n^-{f['c']:.4f}; pairs for {target}: {needed}")
+    for note in curve.notes:
+        out.print(f"note: {note}")
+    if report:
+        out.print(f"report: {report}")
+
 
 @reward_app.command("score")
 def score_cmd(

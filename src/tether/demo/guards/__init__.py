@@ -1,9 +1,10 @@
 """The seven guards against a naive pipeline, each measured on the simulated world's gold by this run.
 
 Each row module exposes `row(seed) -> GuardRow`: it builds both arms from the same world seed (same prompts, same
-raters, same label budget), trains their reward models with the cheap probe in `probe.py` where a reward model is
-needed, and scores both on gold the arms never saw. `run_guards` times each row and returns them in
-failure-mode order; `tether demo` writes them as the first table of its report and as `guards` in demo.json.
+raters, same label budget), trains their reward models with the cheap probe `tether.reward.probe.NgramReward`
+where a reward model is needed, and scores both on gold the arms never saw. `run_guards` times each row and
+returns them in failure-mode order; `tether demo` writes them as the first table of its report and as `guards` in
+demo.json.
 """
 
 from __future__ import annotations

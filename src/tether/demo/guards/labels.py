@@ -36,10 +36,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from tether.audit import AuditConfig, AuditResult, CurateConfig, curate, run_audit
-from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
 from tether.demo.guards.votes import fresh_gold_pairs
 from tether.records import Choice, Comparison, PreferencePair, Side
+from tether.reward.probe import NgramReward
 from tether.sim import CampaignConfig, CandidateConfig, CandidatePair, SimRater, TraitDistribution, World
 from tether.sim.campaign import make_pair
 from tether.sim.raters import judge

@@ -19,12 +19,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
 from tether.demo.guards.styles import StylePolicy, flat, gold_matrix, label_own_samples
 from tether.policy.constraints import MAX_ECE, ConstraintShaper, PIDGains, parse_constraints
 from tether.records import PreferencePair
 from tether.reward.evaluate import expected_calibration_error
+from tether.reward.probe import NgramReward
 from tether.sim.tasks import TASKS
 from tether.sim.world import World
 

@@ -20,10 +20,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
 from tether.demo.guards.votes import difference_ci95, majority_pairs
 from tether.records import PreferencePair
+from tether.reward.probe import NgramReward
 
 PLANTED = "capital"
 BIAS = 0.15                # utility every rater adds to a confident wrong answer on the planted task type

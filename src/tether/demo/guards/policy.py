@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
 from tether.demo.guards.styles import StylePolicy, flat, gold_matrix, label_own_samples
 from tether.policy.gao_fit import fit_gao
 from tether.policy.monitor import OverOptMonitor, SequentialAlarm
+from tether.reward.probe import NgramReward
 from tether.sim.overopt import best_of_n_weights, bon_kl, human_sample
 from tether.sim.world import World
 

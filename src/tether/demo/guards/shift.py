@@ -32,10 +32,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from tether.demo.guards.probe import NgramReward
 from tether.demo.guards.row import GuardRow
 from tether.demo.guards.votes import difference_ci95, majority_pairs
 from tether.records import Event, EventType, PreferencePair
+from tether.reward.probe import NgramReward
 
 DAYS = 120
 PER_DAY = 10.0

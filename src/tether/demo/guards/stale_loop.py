@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 
 from tether.audit import curate, run_audit
-from tether.demo.guards.probe import NgramReward
 from tether.loop.challenge import ChallengeConfig, ChallengeResult, challenge
 from tether.loop.config import LoopConfig
 from tether.loop.triggers import Evidence, cadence, negative_feedback
 from tether.records import Event, EventType, PreferencePair, Promotion, content_hash
+from tether.reward.probe import NgramReward
 from tether.sim import World
 from tether.sim.campaign import CandidatePair, make_pair
 from tether.sim.config import CampaignConfig

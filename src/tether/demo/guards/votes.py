@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tether.demo.guards.probe import NgramReward
 from tether.records import PreferencePair
+from tether.reward.probe import NgramReward
 
 
 def majority_pairs(run, first: int | None = None) -> list[PreferencePair]:  # noqa: ANN001

@@ -1,11 +1,13 @@
 """A reward model cheap enough to train once per arm of every guard: linear Bradley–Terry on hashed word n-grams.
 
-The demo compares a naive pipeline with Tether on seven failure modes; each comparison trains its own reward
-models on its own labels. The packaged MiniLM reward model takes ~20 s per member on two cores, so the table uses
-this probe instead: word unigrams and bigrams of the response plus the response words it shares with the prompt,
-hashed into 2^16 features, fitted by L-BFGS on the pairwise logistic loss in about a second. On 873 gold-labelled
-pairs of the world it reaches 0.81 gold accuracy on another seed's pairs (a frozen MiniLM with a linear head: 0.84,
-at 30x the cost), which is enough for both arms of a guard to be told apart by what their labels taught.
+Used by the demo's guards table, by `tether reward curve` (one fit per subset size of a learning curve) and by
+the label benchmarks. The demo compares a naive pipeline with Tether on seven failure modes; each comparison
+trains its own reward models on its own labels. The packaged MiniLM reward model takes ~20 s per member on two
+cores, so the table uses this probe instead: word unigrams and bigrams of the response plus the response words it
+shares with the prompt, hashed into 2^16 features, fitted by L-BFGS on the pairwise logistic loss in about a
+second. On 873 gold-labelled pairs of the world it reaches 0.81 gold accuracy on another seed's pairs (a frozen
+MiniLM with a linear head: 0.84, at 30x the cost), which is enough for both arms of a guard to be told apart by
+what their labels taught.
 """
 
 from __future__ import annotations
