@@ -3,7 +3,11 @@ loop (cadence and negative-feedback triggers, batches labelled by the raters of 
 champion/challenger gate), both scored monthly on gold accuracy against that month's preferences; and a planted
 challenger, worse on one task type, put to the gate.
 
-    nice -n 10 env OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/loop_six_months.py [--seeds 1 2 3] [--out F]
+    nice -n 10 env OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/loop_six_months.py [--seeds 1 2 3] \
+        [--strength 1.0] [--out F]
+
+`--strength` scales the default drift (`PreferenceDrift.of_strength`): 1 is the default launch-to-month-6 change of
+preferences, 0.5 half of it over the same six months.
 
 Goals: the static model loses >= 5 points; the loop stays within 2 points of its initial accuracy; the planted
 challenger is refused and the refusal names its slice. Larger than the demo row (`tether.demo.guards.stale`).
@@ -25,9 +29,9 @@ STUDY = Sizes(launch_pairs=1500, batch_pairs=700, eval_pairs=800, requests_per_d
 SLICE = "code_output"
 
 
-def one(seed: int) -> dict:
+def one(seed: int, strength: float = 1.0) -> dict:
     t0 = time.perf_counter()
-    drift = PreferenceDrift(months=STUDY.months)
+    drift = PreferenceDrift.of_strength(strength, STUDY.months)
     run = six_months(seed, STUDY, drift)
     d = detail(run, STUDY, drift)
     t1 = time.perf_counter()
@@ -35,7 +39,7 @@ def one(seed: int) -> dict:
     capital = next((r for r in planted.slices if r["slice"] == "task_type" and r["value"] == SLICE), None)
     slice_check = f"slice task_type={SLICE} accuracy drop"
     return {
-        "seed": seed, "seconds_run": round(t1 - t0, 1), "seconds_planted": round(time.perf_counter() - t1, 1),
+        "seed": seed, "strength": strength, "seconds_run": round(t1 - t0, 1), "seconds_planted": round(time.perf_counter() - t1, 1),
         "static_drop": d["naive_drop"], "loop_max_distance": d["tether_max_distance_from_initial"],
         "loop_max_loss": d["tether_max_loss_from_initial"],
         "static": d["naive_accuracy"], "loop": d["tether_accuracy"],
@@ -64,11 +68,12 @@ def _reasons(refusals: list[dict]) -> dict[str, int]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--strength", type=float, default=1.0)
     ap.add_argument("--out", type=Path, default=Path("loop_six_months.json"))
     args = ap.parse_args()
     rows = []
     for seed in args.seeds:
-        r = one(seed)
+        r = one(seed, args.strength)
         rows.append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "detail"}), flush=True)
     args.out.write_text(json.dumps(rows, indent=1))
