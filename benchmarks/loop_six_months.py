@@ -39,7 +39,8 @@ def one(seed: int, strength: float = 1.0) -> dict:
     capital = next((r for r in planted.slices if r["slice"] == "task_type" and r["value"] == SLICE), None)
     slice_check = f"slice task_type={SLICE} accuracy drop"
     return {
-        "seed": seed, "strength": strength, "seconds_run": round(t1 - t0, 1), "seconds_planted": round(time.perf_counter() - t1, 1),
+        "seed": seed, "strength": strength, "seconds_run": round(t1 - t0, 1),
+        "seconds_planted": round(time.perf_counter() - t1, 1),
         "static_drop": d["naive_drop"], "loop_max_distance": d["tether_max_distance_from_initial"],
         "loop_max_loss": d["tether_max_loss_from_initial"],
         "static": d["naive_accuracy"], "loop": d["tether_accuracy"],
