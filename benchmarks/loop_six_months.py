@@ -4,7 +4,7 @@ champion/challenger gate), both scored monthly on gold accuracy against that mon
 challenger, worse on one task type, put to the gate.
 
     nice -n 10 env OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/loop_six_months.py [--seeds 1 2 3] \
-        [--strength 1.0] [--out F]
+        [--strength 1.0] [--batch-pairs 700 --requests-per-day 50] [--out F]
 
 `--strength` scales the default drift (`PreferenceDrift.of_strength`): 1 is the default launch-to-month-6 change of
 preferences, 0.5 half of it over the same six months.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tether.demo.guards.stale import detail
@@ -29,11 +30,11 @@ STUDY = Sizes(launch_pairs=1500, batch_pairs=700, eval_pairs=800, requests_per_d
 SLICE = "code_output"
 
 
-def one(seed: int, strength: float = 1.0) -> dict:
+def one(seed: int, strength: float = 1.0, sizes: Sizes = STUDY) -> dict:
     t0 = time.perf_counter()
-    drift = PreferenceDrift.of_strength(strength, STUDY.months)
-    run = six_months(seed, STUDY, drift)
-    d = detail(run, STUDY, drift)
+    drift = PreferenceDrift.of_strength(strength, sizes.months)
+    run = six_months(seed, sizes, drift)
+    d = detail(run, sizes, drift)
     t1 = time.perf_counter()
     planted = planted_challenger(seed, SLICE, drift=drift)
     capital = next((r for r in planted.slices if r["slice"] == "task_type" and r["value"] == SLICE), None)
@@ -70,11 +71,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--strength", type=float, default=1.0)
+    ap.add_argument("--batch-pairs", type=int, default=STUDY.batch_pairs)
+    ap.add_argument("--requests-per-day", type=float, default=STUDY.requests_per_day)
     ap.add_argument("--out", type=Path, default=Path("loop_six_months.json"))
     args = ap.parse_args()
     rows = []
     for seed in args.seeds:
-        r = one(seed, args.strength)
+        sizes = replace(STUDY, batch_pairs=args.batch_pairs, requests_per_day=args.requests_per_day)
+        r = one(seed, args.strength, sizes)
         rows.append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "detail"}), flush=True)
     args.out.write_text(json.dumps(rows, indent=1))
