@@ -6,16 +6,16 @@ pair's own objective head. Ties are left out of accuracy and calibration (they h
 - **ECE**: binary-classifier form — confidence ``max(q, 1 - q)`` against "the predicted side is the
   labelled winner", in equal-width bins over [0.5, 1], weighted by bin size. A prediction of exactly 0.5 names
   no side and counts half right (pairs are stored chosen-first, so counting it wrong would charge every zero margin
-  — e.g. two answers differing only in a number the model never saw — as a confident-looking miss).
+  — e.g. two answers differing only in a number the model never saw — as a miss, a gap of 0.5 in the lowest bin).
 - **Calibration map**, fitted on validation pairs, never on the pairs it is scored on: ``isotonic`` (the default) —
   the probability that the side the margin favours is the labelled winner, a non-decreasing function of ``|margin|``
   fitted by isotonic regression on the hard labels (the ones ECE is judged against), so any monotone shape of a
   model's margins is mapped; or ``temperature`` — the one ``T > 0`` minimising the pairs' negative
   log-likelihood under ``sigmoid(margin / T)`` (soft labels as targets when present). The temperature is fitted and
-  reported under both. Why isotonic: on an n-gram probe's margins, judged on pairs not used to fit, a temperature
-  leaves ECE 0.06-0.09 (under-confident at moderate margins, where accuracy rises steeply), a temperature with a
-  fitted label-noise ceiling fits no ceiling (eps 0) and changes nothing, a power law ``sigmoid(|m / T|^k)`` 0.05-0.08,
-  isotonic 0.03-0.05 on 300-450 calibration pairs (`benchmarks/calibration_maps.py`, RESULTS).
+  reported under both. Why isotonic: on an n-gram probe's margins, fitted on 300-450 pairs and judged on as many
+  others, a temperature leaves mean ECE 0.055-0.078 (under-confident at moderate margins, where accuracy rises
+  steeply), a temperature with a fitted label-noise ceiling fits no ceiling (eps 0) and changes nothing, a power law
+  ``sigmoid(|m / T|^k)`` 0.046-0.063, isotonic 0.039-0.049 (`benchmarks/calibration_maps.py`, RESULTS).
 - **Length sensitivity**: Spearman correlation of score with response length in words (per objective),
   accuracy on length-matched pairs (lengths within 10%), and how often the model prefers the longer
   response against how often the labels do.
