@@ -4,7 +4,7 @@ champion/challenger gate), both scored monthly on gold accuracy against that mon
 challenger, worse on one task type, put to the gate.
 
     nice -n 10 env OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/loop_six_months.py [--seeds 1 2 3] \
-        [--strength 1.0] [--batch-pairs 700 --requests-per-day 50] [--out F]
+        [--strength 1.0] [--batch-pairs 700 --requests-per-day 50 --judge-days 36 --train-days 36] [--out F]
 
 `--strength` scales the default drift (`PreferenceDrift.of_strength`): 1 is the default launch-to-month-6 change of
 preferences, 0.5 half of it over the same six months.
@@ -73,11 +73,14 @@ def main() -> None:
     ap.add_argument("--strength", type=float, default=1.0)
     ap.add_argument("--batch-pairs", type=int, default=STUDY.batch_pairs)
     ap.add_argument("--requests-per-day", type=float, default=STUDY.requests_per_day)
+    ap.add_argument("--judge-days", type=float, default=STUDY.judge_days)
+    ap.add_argument("--train-days", type=float, default=STUDY.train_days)
     ap.add_argument("--out", type=Path, default=Path("loop_six_months.json"))
     args = ap.parse_args()
     rows = []
     for seed in args.seeds:
-        sizes = replace(STUDY, batch_pairs=args.batch_pairs, requests_per_day=args.requests_per_day)
+        sizes = replace(STUDY, batch_pairs=args.batch_pairs, requests_per_day=args.requests_per_day,
+                        judge_days=args.judge_days, train_days=args.train_days)
         r = one(seed, args.strength, sizes)
         rows.append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "detail"}), flush=True)
