@@ -201,3 +201,18 @@ def test_confidence_trigger_and_low_confidence_answers_are_sampled_first() -> No
     emb = np.eye(3)
     picks = AnnotationSampler(1, cluster_bonus=0).fit(np.zeros((0, 3)), emb, cands).picks_
     assert picks[0].trace_id == cands[1].trace_id and "low confidence 1.00" in picks[0].reasons
+
+
+def test_a_training_window_keeps_the_pairs_of_the_latest_batches_only() -> None:
+    from tether.loop.tick import recent_batches
+    from tether.records import PreferencePair
+
+    def pair(i: int, batch: str | None) -> PreferencePair:
+        return PreferencePair(prompt=f"p{i}", chosen="a", rejected="b",
+                              provenance={"loop_batch": batch} if batch else {})
+
+    pairs = [pair(0, None), pair(1, "b1"), pair(2, "b2"), pair(3, "b3"), pair(4, "b3")]
+    newest_first = ["b3", "b2", "b1"]
+    assert [p.prompt for p in recent_batches(pairs, newest_first, 2)] == ["p2", "p3", "p4"]
+    assert recent_batches(pairs, newest_first, 0) == []  # the launch set and every older batch are forgotten
+    assert len(recent_batches(pairs, newest_first, 5)) == 4

@@ -11,6 +11,7 @@ import pytest
 
 from tether.records import PreferencePair, RewardContract
 from tether.reward.evaluate import (
+    IsotonicMap,
     calibration_bins,
     evaluate,
     expected_calibration_error,
@@ -69,6 +70,29 @@ def test_ece_by_hand() -> None:
     assert sum(r["count"]) == 4
 
 
+def test_a_half_half_prediction_names_no_side_and_counts_half_right() -> None:
+    # pairs are stored chosen-first, so a zero margin is no evidence of a wrong call
+    r = calibration_bins(np.array([0.5, 0.5, 0.9]), n_bins=5)
+    assert r["accuracy"][0] == 0.5 and r["confidence"][0] == 0.5
+    assert expected_calibration_error(np.array([0.5, 0.5])) == 0.0
+
+
+def test_the_isotonic_map_learns_a_shape_one_temperature_cannot() -> None:
+    # accuracy jumps from a coin flip to 90% at |margin| 0.2 and stays there: a sigmoid is too flat below and too
+    # steep above; the isotonic map, fitted on one half, is calibrated on the other
+    rng = np.random.default_rng(0)
+    size = rng.uniform(0, 3, 8000)
+    right = rng.random(8000) < np.where(size < 0.2, 0.5, 0.9)
+    oriented = np.where(right, size, -size)
+    fit, judge = oriented[:4000], oriented[4000:]
+    iso = IsotonicMap.fit(fit)
+    assert expected_calibration_error(iso(judge)) < 0.02
+    t = fit_temperature(fit)
+    assert expected_calibration_error(1 / (1 + np.exp(-judge / t))) > 0.05
+    q = iso(np.array([-2.0, 0.0, 2.0]))
+    assert q[1] == 0.5 and q[0] == pytest.approx(1 - q[2]) and q[2] == pytest.approx(0.9, abs=0.03)
+
+
 def test_temperature_recovers_a_known_temperature() -> None:
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 2, 40000)
@@ -97,6 +121,13 @@ def test_evaluate_accuracy_slices_and_calibration() -> None:
     assert res.temperature == 1.0 and res.ece == res.ece_raw
     cal = evaluate(model, good, calibration_pairs=good)
     assert cal.temperature == pytest.approx(fit_temperature(np.array([2.0, 1.0, 0.5, -0.5, 3.0, 1.5])))
+    assert cal.calibration == "isotonic" and res.calibration == "none"
+    by_t = evaluate(model, good, calibration_pairs=good, calibration="temperature")
+    assert by_t.calibration == "temperature" and by_t.temperature == cal.temperature
+    assert by_t.ece == pytest.approx(expected_calibration_error(
+        1 / (1 + np.exp(-np.array([2.0, 1.0, 0.5, -0.5, 3.0, 1.5]) / by_t.temperature))))
+    with pytest.raises(ValueError, match="calibration must be"):
+        evaluate(model, good, calibration_pairs=good, calibration="platt")
 
 
 def test_length_audit_flags_a_length_hacking_reward() -> None:

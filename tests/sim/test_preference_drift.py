@@ -91,3 +91,14 @@ def test_users_carry_the_length_liking_and_feedback_gold_leaves_it_to_them(world
 def test_start_and_end_must_share_the_label_scale() -> None:
     with pytest.raises(ValueError, match="temperature"):
         PreferenceDrift(end=GoldConfig(temperature=0.1))
+
+
+def test_a_drift_of_some_strength_goes_that_share_of_the_way_in_the_same_direction() -> None:
+    full, half, none = PreferenceDrift(), PreferenceDrift.of_strength(0.5), PreferenceDrift.of_strength(0.0)
+    assert PreferenceDrift.of_strength(1.0).start.length_liking == pytest.approx(full.start.length_liking)
+    for key in ("length_liking", "hedge_penalty"):
+        a, b, end = getattr(full.start, key), getattr(half.start, key), getattr(full.end, key)
+        assert b - end == pytest.approx(0.5 * (a - end)) and getattr(half.end, key) == end
+        assert getattr(none.start, key) == pytest.approx(end)
+    with pytest.raises(ValueError, match="strength"):
+        PreferenceDrift.of_strength(1.5)

@@ -238,6 +238,7 @@ def _reward(store, reports_dir: Path, models_dir: Path, seed: int, steps: int, m
         "train_set": set_name, "steps": steps, "train_seconds": train_s, "reused": reused,
         "test_pairs": len(test) - ev.n_ties, "calibration_pairs": len(calibration),
         "accuracy": ev.accuracy, "ece_raw": ev.ece_raw, "ece": ev.ece, "temperature": ev.temperature,
+        "calibration": ev.calibration,
         "length_correlation": ev.length_correlation, "matched_accuracy": ev.matched_accuracy,
         "n_matched": ev.n_matched, "longer_preferred_model": ev.longer_preferred_model,
         "longer_preferred_labels": ev.longer_preferred_labels,

@@ -285,7 +285,7 @@ loop_app = typer.Typer(help="The loop: retrain on a cadence and on evidence, pro
                             "(run `tether loop tick` from cron, a CronJob or an Airflow task).", no_args_is_help=True)
 LOOP_OPTIONS = ("role", "cadence_days", "window_days", "drift_alpha", "negative_feedback_rise", "outcome_auc_drop",
                 "confidence_drop", "min_window", "batch_prompts", "policy", "rubric", "raters", "overlap", "objectives",
-                "heldout_fraction", "backbone", "train_steps", "max_length", "lock_hours", "seed")
+                "heldout_fraction", "train_batches", "backbone", "train_steps", "max_length", "lock_hours", "seed")
 
 
 def _register_loop(app: typer.Typer) -> None:

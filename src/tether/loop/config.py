@@ -29,6 +29,9 @@ class LoopConfig:
     overlap: int = setting(3, "raters per pair in a batch")
     objectives: list[str] = setting(["overall"], "objectives judged in a batch (repeat)")
     heldout_fraction: float = setting(0.3, "share of a batch's prompts kept out of training to judge the challenger")
+    train_batches: int = setting(0, "retrain on the curated pairs of this many latest loop batches (the new one "
+                                    "included) instead of the champion's pairs plus the new batch; 0 keeps them all "
+                                    "(under drifting preferences old labels contradict new ones)")
     backbone: str = setting("minilm", "backbone of the retrained reward model")
     train_steps: int = setting(200, "optimizer steps of each retraining")
     max_length: int = setting(256, "tokens per prompt + response in retraining")

@@ -126,6 +126,13 @@ def _split(pairs: Sequence[PreferencePair], fraction: float, seed: int) -> tuple
     return train, heldout
 
 
+def recent_batches(pairs: Sequence[PreferencePair], batches: Sequence[str], keep: int) -> list[PreferencePair]:
+    """The pairs of the `keep` latest of `batches` (campaigns, newest first) by their `loop_batch` provenance: pairs
+    from outside the loop (a launch set) and from older batches are left out."""
+    latest = set(batches[:max(0, keep)])
+    return [p for p in pairs if p.provenance.get("loop_batch") in latest]
+
+
 def _champion_pairs(store: Any, champion: Any) -> list[PreferencePair]:
     """What the champion was trained on, from its registry lineage (a stored set or a pairs file)."""
     from tether.io.formats import read_records
@@ -158,11 +165,14 @@ def _retrain(store: Any, cfg: LoopConfig, campaign: str, items: dict[str, str | 
     step(f"audit {len(comparisons)} judgments of {campaign}")
     audit = run_audit(comparisons)
     run = store.add_audit_run(audit_run(audit, comparisons))
-    curated = [p.model_copy(update={"provenance": {**p.provenance, "trace_id": items.get(p.provenance.get(
-        "pair_id", ""))}}) for p in curate(audit).pairs]  # the trace, so forget reaches the pair
+    curated = [p.model_copy(update={"provenance": {**p.provenance, "loop_batch": campaign, "trace_id": items.get(
+        p.provenance.get("pair_id", ""))}}) for p in curate(audit).pairs]  # the trace, so forget reaches the pair
     new_train, heldout = _split(curated, cfg.heldout_fraction, cfg.seed)
     current = store.champion(cfg.role)
     base = _champion_pairs(store, current)
+    if cfg.train_batches:  # forget stale labels: the new batch and the latest train_batches - 1 before it only
+        older = [t["campaign"] for t in store.ticks(cfg.role) if t["campaign"] not in (None, campaign)]
+        base = recent_batches(base, list(dict.fromkeys(older)), cfg.train_batches - 1)
     data = base + new_train
     if not data or not heldout:
         raise LoopError(f"batch {campaign}: {len(new_train)} training and {len(heldout)} held-out pairs after "

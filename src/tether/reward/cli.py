@@ -125,7 +125,7 @@ def eval_cmd(
         out.print_json(json.dumps(res.to_dict()))
         return
     out.print(f"accuracy {res.accuracy:.4f} on {res.n_pairs - res.n_ties} pairs; ECE {res.ece_raw:.4f} raw, "
-              f"{res.ece:.4f} at T={res.temperature:.2f}; length rho "
+              f"{res.ece:.4f} after calibration ({res.calibration}, T={res.temperature:.2f}); length rho "
               + ", ".join(f"{o} {v:+.3f}" for o, v in res.length_correlation.items()))
     for name, vals in res.by_slice.items():
         out.print(f"  {name}: " + ", ".join(f"{v} {s['accuracy']:.3f} (n={int(s['n'])})" for v, s in vals.items()))

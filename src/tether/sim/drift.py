@@ -34,6 +34,15 @@ def _launch() -> GoldConfig:
     return GoldConfig(length_liking=0.8, hedge_penalty=0.1)
 
 
+def launch_gold(strength: float = 1.0) -> GoldConfig:
+    """The launch preferences of a drift `strength` times the default one: every weight `strength` of the way from
+    the world's gold (the end point) to `_launch()`; 0 is no drift, 1 the default."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    a, b = GoldConfig().model_dump(), _launch().model_dump()
+    return GoldConfig(**{k: a[k] + strength * (b[k] - a[k]) for k in a})
+
+
 class PreferenceDrift(_Config):
     """The gold at month 0 (`start`) and at month `months` (`end`); linear in between, constant after."""
 
@@ -46,6 +55,11 @@ class PreferenceDrift(_Config):
         if self.start.temperature != self.end.temperature or self.start.tie_margin != self.end.tie_margin:
             raise ValueError("start and end must share temperature and tie_margin (they scale labels, not tastes)")
         return self
+
+    @classmethod
+    def of_strength(cls, strength: float, months: float = 6.0) -> PreferenceDrift:
+        """The default drift scaled: the same direction, `strength` times the change over the same `months`."""
+        return cls(months=months, start=launch_gold(strength))
 
     def fraction(self, month: float) -> float:
         """How far the drift has gone at `month`: 0 at launch, 1 from `months` on."""

@@ -40,16 +40,30 @@ def detail(run: SixMonths, sizes: Sizes, drift: PreferenceDrift) -> dict:
         "batches_opened_by": fired,
         "thumbs_down_share_per_month": [_r(x) for x in run.negative_feedback],
         "labelled_pairs": run.labels,
-        "drift": {"start": drift.start.model_dump(include={"length_liking", "hedge_penalty"}),
+        "drift": {"strength": round(_strength(drift), 4),
+                  "start": drift.start.model_dump(include={"length_liking", "hedge_penalty"}),
                   "end": drift.end.model_dump(include={"length_liking", "hedge_penalty"}), "months": drift.months},
         "sizes": sizes.__dict__,
     }
 
 
-def row_stale(seed: int, sizes: Sizes | None = None) -> GuardRow:
+# The row's drift: the default (strength 1), chosen by the issue's study goal alone — the static model must lose >= 5
+# points. At strength 0.6 (the study's slower rate) the demo-sized launch model of seed 1 loses 0.9 points, so the row
+# would not show the failure mode (RESULTS, "Loop at two drift rates").
+ROW_STRENGTH = 1.0
+
+
+def _strength(drift: PreferenceDrift) -> float:
+    """How much of the default change of `length_liking` this drift undergoes (1: the default drift)."""
+    default = PreferenceDrift()
+    return (drift.start.length_liking - drift.end.length_liking) / (default.start.length_liking
+                                                                   - default.end.length_liking)
+
+
+def row_stale(seed: int, sizes: Sizes | None = None, strength: float = ROW_STRENGTH) -> GuardRow:
     """Gold accuracy at month 6 against month-6 preferences: the launch reward model, and the loop's champion."""
     sizes = sizes or Sizes()
-    drift = PreferenceDrift(months=sizes.months)
+    drift = PreferenceDrift.of_strength(strength, sizes.months)
     run = six_months(seed, sizes, drift)
     return GuardRow(
         failure_mode=7, name="RLHF as a one-time event",

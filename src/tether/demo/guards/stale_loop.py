@@ -7,17 +7,18 @@ segments: the champion picks the served answer (best of `candidates` written ans
 thumbs by their preferences of that time (`tether.sim.drift`), and a tick (cron) does what `tether loop tick` does:
 a batch the last tick opened is now labelled, so it is audited and curated, its prompts split (train / calibration /
 judge), a challenger is retrained on the labels of the last `train_days` and challenged with
-`tether.loop.challenge.challenge` on the fresh held-out pairs of the last `judge_days` (temperature fitted on their
-calibration half); otherwise the cadence and negative-feedback triggers (`tether.loop.triggers`) are evaluated and,
-when one fires, production prompts of the window are sampled into a batch. Both arms are scored at each month end on
-the same candidate pairs, labelled by the gold of that month. A diagnostic arm, never served, records what the loop
-would have served had the gate left out its calibration check.
+`tether.loop.challenge.challenge` on the fresh held-out pairs of the last `judge_days` (`evaluate`'s calibration map
+fitted on their calibration half); otherwise the cadence and negative-feedback triggers (`tether.loop.triggers`) are
+evaluated and, when one fires, production prompts of the window are sampled into a batch. Both arms are scored at
+each month end on the same candidate pairs, labelled by the gold of that month. A diagnostic arm, never served,
+records what the loop would have served had the gate left out its calibration check.
 
 What differs from `tether.loop.tick`: records live in memory, not in the store; the batch is sampled uniformly from
 the window (the tick's sampler embeds prompts with MiniLM, too slow for the demo's budget); the drift and outcome-AUC
 triggers are not evaluated (the prompt mix is held still here: drift of prompts is guard 5's); the challenger trains
-on a window of recent labels where the tick trains on the champion's pairs plus the new ones (under drifting
-preferences old labels contradict new ones); held-out pairs of several recent batches judge, where the tick uses the
+on a window of recent labels (`train_days`; the tick's `train_batches` option does the same, by batches) where the
+tick by default trains on the champion's pairs plus the new ones (under drifting preferences old labels contradict new
+ones); held-out pairs of several recent batches judge, where the tick uses the
 new batch's alone (a few dozen pairs cannot pass the 0.05 calibration check by noise alone).
 """
 
@@ -58,7 +59,9 @@ class Sizes:
     """How big one run is: the demo row uses the defaults, the study larger ones."""
 
     launch_pairs: int = 600        # candidate pairs of the launch campaign
-    batch_pairs: int = 250         # production prompts a loop batch sends to the raters
+    # production prompts a loop batch sends to the raters: big enough that the held-out shares of the batches judged
+    # together hold 100-200 pairs each (the calibration check's error on fewer is mostly sampling noise)
+    batch_pairs: int = 400
     eval_pairs: int = 300          # candidate pairs the arms are scored on (gold of each month)
     months: int = 6
     tick_days: int = 10            # how often cron runs the tick (a divisor of 30: ticks fall on month ends)
@@ -66,8 +69,8 @@ class Sizes:
     window_days: float = 20.0      # the triggers' window, and the production prompts a batch samples from
     train_days: float = 40.0       # the challenger trains on the labels of this many days back
     judge_days: float = 40.0       # fresh held-out pairs: those of the batches of this many days back
-    heldout_fraction: float = 0.5  # of a batch's prompts: half calibrate the temperature, half judge
-    requests_per_day: float = 15.0
+    heldout_fraction: float = 0.5  # of a batch's prompts: half fit the calibration map, half judge
+    requests_per_day: float = 25.0  # the triggers' window holds more production prompts than a batch samples
     candidates: int = 2            # answers written per request; the champion serves its best
     overlap: int = 3
     l2: float = 3e-3
@@ -154,8 +157,8 @@ class SixMonths:
 
 def split(pairs: Sequence[PreferencePair], fraction: float, seed: int) -> tuple[list, list, list]:
     """(train, calibration, judge) by prompt, stable: a prompt's side depends on its text and the seed only.
-    Held-out pairs keep their hard label only: the gate's calibration error is judged against the labelled winner, and
-    a temperature fitted to the audit's softer `p_chosen` leaves the probe underconfident by that measure."""
+    Held-out pairs keep their hard label only: the gate's calibration error is judged against the labelled winner (the
+    isotonic map `evaluate` fits ignores `p_chosen` anyway; the temperature it reports would fit the softer labels)."""
     out: tuple[list, list, list] = ([], [], [])
     for p in pairs:
         u = int(content_hash(str(seed), p.prompt)[:8], 16) / 0xFFFFFFFF
@@ -179,7 +182,7 @@ def label(drift: PreferenceDrift, world: World, raters: list[SimRater], cands: l
 def gate(champion: ProbeModel | None, challenger: ProbeModel, batches: Sequence[Labelled], day: float, sizes: Sizes,
          seed: int) -> tuple[ChallengeResult, dict[str, int]]:
     """`tether.loop.challenge.challenge` on the fresh held-out pairs (those of the batches of the last `judge_days`,
-    which neither model trained on), temperature fitted on their calibration half."""
+    which neither model trained on), the calibration map fitted on their calibration half."""
     recent = [b for b in batches if b.day >= day - sizes.judge_days]
     judged = [p for b in recent for p in b.judge]
     calibration = [p for b in recent for p in b.calibration]
