@@ -1,24 +1,10 @@
 """Guards 1 and 2 of the demo's table: each row computed on world seed 1, Tether ahead of the naive pipeline."""
 
-import json
-import math
 
 import pytest
+from tests.demo.row_checks import check_row
 
 from tether.demo.guards.labels import OVERLAP, PAIRS, row_position, row_raters
-from tether.demo.guards.row import JSON_KEYS
-
-
-def _check_row(row, mode: int) -> None:
-    assert row.failure_mode == mode and row.higher_is_better
-    assert set(row.to_json()) == set(JSON_KEYS)
-    json.dumps(row.to_dict())  # the report writes it as JSON
-    for value in (row.naive, row.tether):
-        assert math.isfinite(value) and 0.0 <= value <= 1.0
-    assert row.naive_arm and row.tether_arm
-    assert row.tether_better, (row.naive, row.tether)  # the row's claim
-    low, high = row.detail["difference_ci95"]  # paired bootstrap over the scored items
-    assert low <= row.tether - row.naive <= high
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +18,7 @@ def position():
 
 
 def test_row_raters_tether_beats_the_sign_up_pool(raters):
-    _check_row(raters, 1)
+    check_row(raters, 1)
     d = raters.detail
     # the same budget: qualification is paid out of it, so Tether labels fewer pairs
     assert d["judgments"]["naive"] == d["judgments"]["tether"] == PAIRS * OVERLAP
@@ -45,7 +31,7 @@ def test_row_raters_tether_beats_the_sign_up_pool(raters):
 
 
 def test_row_position_tether_beats_one_display_order(position):
-    _check_row(position, 2)
+    check_row(position, 2)
     d = position.detail
     assert d["judgments"]["naive"] == d["judgments"]["tether"] == PAIRS * OVERLAP
     # the raters do favour the first-shown response, and the audit's position model finds it

@@ -1,12 +1,9 @@
 """Guard 6 of the demo's table (rater preference != outcome): computed on world seed 1, Tether ahead of naive."""
 
-import json
-import math
-
 import pytest
+from tests.demo.row_checks import check_row
 
 from tether.demo.guards.outcomes import PLANTED, row_outcomes
-from tether.demo.guards.row import JSON_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -15,13 +12,7 @@ def row():
 
 
 def test_row_outcomes_structure_and_claim(row):
-    assert row.failure_mode == 6 and row.higher_is_better
-    assert set(row.to_json()) == set(JSON_KEYS)
-    json.dumps(row.to_dict())  # the report writes it as JSON
-    for value in (row.naive, row.tether):
-        assert math.isfinite(value) and 0.0 <= value <= 1.0
-    assert row.naive_arm and row.tether_arm
-    assert row.tether_better, (row.naive, row.tether)
+    check_row(row, 6)
     low, high = row.detail["difference_ci95"]  # paired bootstrap over the slice's test pairs
     assert 0.0 < low <= row.tether - row.naive <= high
 

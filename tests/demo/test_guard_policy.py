@@ -1,15 +1,13 @@
 """Guards 3 and 4 of the demo's table (over-optimisation, one monolithic reward): world seed 1, Tether ahead."""
 
-import json
-import math
 from itertools import combinations, pairwise
 
 import numpy as np
 import pytest
+from tests.demo.row_checks import check_row
 
 from tether.demo.guards.objectives import TARGET, N, flagged, row_objectives
 from tether.demo.guards.policy import CHECKS, HUMAN_PER_CHECK, PROXY_PROMPTS, expected_bon, row_overoptimisation
-from tether.demo.guards.row import JSON_KEYS
 from tether.demo.guards.styles import StylePolicy, label_own_samples
 from tether.sim.world import World
 
@@ -24,17 +22,10 @@ def row4():
     return row_objectives(1)
 
 
-def check_structure(row, mode: int, higher: bool) -> None:
-    assert row.failure_mode == mode and row.higher_is_better is higher
-    assert set(row.to_json()) == set(JSON_KEYS)
-    json.dumps(row.to_dict(), allow_nan=False)  # the report writes it as strict JSON
-    assert math.isfinite(row.naive) and math.isfinite(row.tether)
-    assert row.naive_arm and row.tether_arm
-    assert row.tether_better, (row.naive, row.tether)
 
 
 def test_overoptimisation_row(row3):
-    check_structure(row3, 3, True)
+    check_row(row3, 3, higher=True, unit=False)
     d = row3.detail
     gains = d["gold_gain_by_n_tether_proxy"]
     peak = max(gains, key=gains.get)
@@ -53,7 +44,7 @@ def test_overoptimisation_row(row3):
 
 
 def test_objectives_row(row4):
-    check_structure(row4, 4, False)
+    check_row(row4, 4, higher=False, unit=False)
     d = row4.detail
     naive, tether = d["naive"], d["tether"]
     assert tether["violation_rate_risky"] < naive["violation_rate_risky"]

@@ -1,11 +1,9 @@
 """Guard 5 of the demo's table (distribution shift): computed on world seed 1, Tether ahead of the naive pipeline."""
 
-import json
-import math
 
 import pytest
+from tests.demo.row_checks import check_row
 
-from tether.demo.guards.row import JSON_KEYS
 from tether.demo.guards.shift import BUDGET, PLANTED, SAMPLED, production_config, row_shift
 from tether.sim.production import domain_mix
 
@@ -16,13 +14,7 @@ def row():
 
 
 def test_row_shift_structure_and_claim(row):
-    assert row.failure_mode == 5 and row.higher_is_better
-    assert set(row.to_json()) == set(JSON_KEYS)
-    json.dumps(row.to_dict())  # the report writes it as JSON
-    for value in (row.naive, row.tether):
-        assert math.isfinite(value) and 0.0 <= value <= 1.0
-    assert row.naive_arm and row.tether_arm
-    assert row.tether_better, (row.naive, row.tether)
+    check_row(row, 5)
     low, high = row.detail["difference_ci95"]  # paired bootstrap over the test pairs
     assert low <= row.tether - row.naive <= high
 

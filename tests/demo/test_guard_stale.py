@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from tests.demo.row_checks import check_row
 
-from tether.demo.guards.row import JSON_KEYS
 from tether.demo.guards.stale import row_stale
 from tether.demo.guards.stale_loop import planted_challenger
 
@@ -15,15 +15,13 @@ def row():  # noqa: ANN201
 
 
 def test_the_row_has_the_shape_the_table_and_demo_json_read(row) -> None:  # noqa: ANN001
-    assert row.failure_mode == 7 and row.higher_is_better
-    assert tuple(row.to_json()) == JSON_KEYS
+    check_row(row, 7)
     d = row.detail
     assert d["months"] == list(range(7)) and d["drift"]["strength"] == pytest.approx(1.0)
     assert len(d["naive_accuracy"]) == len(d["tether_accuracy"]) == 7
     assert row.naive == pytest.approx(d["naive_accuracy"][-1], abs=1e-4)
     assert row.tether == pytest.approx(d["tether_accuracy"][-1], abs=1e-4)
     assert d["initial_accuracy"] == d["naive_accuracy"][0] == d["tether_accuracy"][0]
-    assert row.naive_arm and row.tether_arm
 
 
 def test_the_static_model_loses_gold_accuracy_as_preferences_drift(row) -> None:  # noqa: ANN001

@@ -60,9 +60,9 @@ def _print_reward(r: dict[str, Any]) -> None:
     tasks = ", ".join(f"{t} {a:.2f}" for t, a in sorted(r["by_task_type"].items()))
     out.print(f"  accuracy against gold on {r['test_pairs']} fresh pairs: [bold]{r['accuracy']:.3f}[/] ({tasks})",
               highlight=False)
-    out.print(f"  calibration: ECE {r['ece_raw']:.3f} raw, {r['ece']:.3f} after the "
-              f"{r.get('calibration', 'temperature')} map (T {r['temperature']:.2f}; fitted on "
-              f"{r['calibration_pairs']} other gold pairs)", highlight=False)
+    out.print(f"  calibration: ECE {r['ece_raw']:.3f} raw, {r['ece']:.3f} after the {r['calibration']} map, "
+              f"fitted on {r['calibration_pairs']} other gold pairs (a temperature alone: T {r['temperature']:.2f})",
+              highlight=False)
     rho = ", ".join(f"{o} {v:+.3f}" for o, v in r["length_correlation"].items())
     matched = "n/a" if r["matched_accuracy"] is None else f"{r['matched_accuracy']:.3f} (n={r['n_matched']})"
     out.print(f"  length: score-length Spearman {rho}; length-matched accuracy {matched}; picks the longer "

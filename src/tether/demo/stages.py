@@ -7,7 +7,7 @@ simulated pairs, audit it on fresh gold-labelled pairs and run the gate the poli
 requires, then log simulated production traffic (redacted), test it for drift against the
 annotation set and sample prompts back into annotation; finally the loop: the reward model challenges
 for the serving role, one tick evaluates the triggers and opens the next batch, and the dashboard is
-written. Each capability that lands adds its stage.
+written. Last, the seven guards against a naive pipeline (`tether.demo.guards`), and the demo's own report.
 """
 
 from __future__ import annotations
