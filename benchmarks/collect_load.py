@@ -139,6 +139,9 @@ def run_once(args: argparse.Namespace, think: float) -> dict:
          "uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning')",
          url, str(port)])
     try:
+        if args.pin:  # the load generator on its own core, as the issue asks (Linux only)
+            os.sched_setaffinity(server.pid, {0})
+            os.sched_setaffinity(0, {1})
         wait_for(port, server)
         cpu_start = cpu_seconds(server.pid)
         timings, counts, wall = asyncio.run(drive(f"http://127.0.0.1:{port}", tokens, args.seconds, think))
@@ -169,6 +172,7 @@ def main() -> None:
                         help="seconds a rater spends on a pair before answering; repeat for several runs "
                              "(default: 0 = saturation, and 2)")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds excluded from the steady-state p99")
+    parser.add_argument("--pin", action="store_true", help="server on CPU 0, the load generator on CPU 1")
     parser.add_argument("--write", action="store_true", help="write the figures into benchmarks/RESULTS.md")
     args = parser.parse_args()
     thinks = args.think or [0.0, 2.0]
