@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import platform
+import random
 import re
 import socket
 import subprocess
@@ -64,7 +65,11 @@ def prepare(url: str, raters: int, items: int) -> dict[str, str]:
 
 async def rater_loop(base: str, token: str, deadline: float, think: float,
                      timings: dict[str, list[tuple[float, float]]],
-                     counts: dict[str, int]) -> None:
+                     counts: dict[str, int], rng: random.Random, ramp: float = 0.0, jitter: bool = False) -> None:
+    """`ramp`: start after a uniform delay in [0, ramp) s; `jitter`: think uniform in [0.5, 1.5] x think (same mean),
+    as people do: without either, 50 raters arrive in lock-step waves every `think` seconds."""
+    if ramp:
+        await asyncio.sleep(rng.uniform(0.0, ramp))
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
 
         async def timed(kind: str, method: str, url: str, **kw) -> httpx.Response:  # noqa: ANN003
@@ -85,7 +90,7 @@ async def rater_loop(base: str, token: str, deadline: float, think: float,
             page = await timed("task_page", "GET", task_url)
             csrf = CSRF.search(page.text).group(1)
             if think:
-                await asyncio.sleep(think)  # reading the pair; humans take far longer
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5) if jitter else think)  # reading the pair
             data = {"csrf_token": csrf, **{f"choice_{o}": "first" for o in OBJECTIVES}, "confidence": "0.75"}
             answer = await timed("answer_post", "POST", task_url, data=data)
             if answer.status_code != 303:
@@ -97,14 +102,15 @@ async def rater_loop(base: str, token: str, deadline: float, think: float,
             match = re.match(r"(.*/rater/tasks/\d+)$", location)
 
 
-async def drive(base: str, tokens: dict[str, str], seconds: float, think: float
-                ) -> tuple[dict[str, list[tuple[float, float]]], dict[str, int], float]:
+async def drive(base: str, tokens: dict[str, str], seconds: float, think: float, ramp: float = 0.0,
+                jitter: bool = False) -> tuple[dict[str, list[tuple[float, float]]], dict[str, int], float]:
     kinds = ("sign_in", "queue_page", "task_page", "answer_post", "next_redirect")
     timings: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
     counts = {"answered": 0, "rejected": 0, "server_errors": 0}
     start = time.monotonic()
     t_start = time.perf_counter()
-    await asyncio.gather(*(rater_loop(base, t, start + seconds, think, timings, counts) for t in tokens.values()))
+    await asyncio.gather(*(rater_loop(base, t, start + seconds, think, timings, counts, random.Random(i), ramp, jitter)
+                           for i, t in enumerate(tokens.values())))
     shifted = {k: [(t0 - t_start, dt) for t0, dt in v] for k, v in timings.items()}
     return shifted, counts, time.monotonic() - start
 
@@ -144,7 +150,8 @@ def run_once(args: argparse.Namespace, think: float) -> dict:
             os.sched_setaffinity(0, {1})
         wait_for(port, server)
         cpu_start = cpu_seconds(server.pid)
-        timings, counts, wall = asyncio.run(drive(f"http://127.0.0.1:{port}", tokens, args.seconds, think))
+        timings, counts, wall = asyncio.run(drive(f"http://127.0.0.1:{port}", tokens, args.seconds, think,
+                                                        args.ramp, args.jitter))
         server_cpu = cpu_seconds(server.pid) - cpu_start
     finally:
         server.terminate()
@@ -172,6 +179,8 @@ def main() -> None:
                         help="seconds a rater spends on a pair before answering; repeat for several runs "
                              "(default: 0 = saturation, and 2)")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds excluded from the steady-state p99")
+    parser.add_argument("--ramp", type=float, default=0.0, help="raters start over this many seconds (0: at once)")
+    parser.add_argument("--jitter", action="store_true", help="think time uniform in [0.5, 1.5] x --think")
     parser.add_argument("--pin", action="store_true", help="server on CPU 0, the load generator on CPU 1")
     parser.add_argument("--write", action="store_true", help="write the figures into benchmarks/RESULTS.md")
     args = parser.parse_args()
