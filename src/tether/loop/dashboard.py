@@ -115,7 +115,8 @@ def _date_axis(ax: Any, dates: list[datetime]) -> None:
         import matplotlib.dates as mdates
 
         ax.set_xlim(dates[0] - timedelta(days=1), dates[0] + timedelta(days=1))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d %H:%M"))
+        ax.xaxis.set_major_locator(mdates.HourLocator(byhour=[0, 12]))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
 
 
 def _scores_png(rows: list[dict[str, Any]]) -> str:
