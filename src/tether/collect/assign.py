@@ -18,11 +18,12 @@ from tether.collect.campaign import CampaignError, CampaignInfo, audit_blocks, g
 from tether.collect.campaign_checks import agreement_by_task_type, paused_task_types, rating_agreement
 from tether.records import Comparison, Rating, Side
 from tether.store import Conn, Store
+from tether.store import assignment_repo as work
 from tether.store import collect_repo as repo
+from tether.store.assignment_repo import open_tasks as open_tasks  # re-exported: the rater pages' queries
+from tether.store.assignment_repo import rater_campaigns as rater_campaigns
+from tether.store.assignment_repo import rater_progress as rater_progress
 from tether.store.collect_repo import current_rubric, task_type_states
-from tether.store.collect_repo import open_tasks as open_tasks  # re-exported: the rater pages' queries
-from tether.store.collect_repo import rater_campaigns as rater_campaigns
-from tether.store.collect_repo import rater_progress as rater_progress
 
 Display = Literal["first", "second", "tie"]
 
@@ -43,13 +44,13 @@ def _enrolment(conn: Conn, campaign_id: int, rater_id: str) -> repo.Enrolment | 
 def fill_queue(store: Store, campaign: str, rater_id: str, *, rng: random.Random | None = None) -> list[int]:
     """Issue new assignments to a rater until their open queue is full; returns the new assignment ids."""
     rng = rng or random.SystemRandom()
-    if repo.queue_is_full(store, campaign, rater_id):  # the common case on every page view: no write needed
+    if work.queue_is_full(store, campaign, rater_id):  # the common case on every page view: no write needed
         return []
     audit = store.latest_audit_run(campaign, with_result=False)
     with store.write_transaction() as conn:
         info = get_campaign(conn, campaign, lock=True)
         s = info.settings
-        repo.expire_open_assignments(conn, info.id, s.assignment_expiry_hours)
+        work.expire_open_assignments(conn, info.id, s.assignment_expiry_hours)
         qual = _enrolment(conn, info.id, rater_id)
         if qual is None or qual.status not in repo.OPEN_STATUSES:
             return []
@@ -58,25 +59,25 @@ def fill_queue(store: Store, campaign: str, rater_id: str, *, rng: random.Random
         open_types = [t for t, st in states.items() if st.status != "paused" and t not in blocked]
         if not open_types:
             return []
-        need = s.queue_size - repo.open_count(conn, info.id, rater_id)
+        need = s.queue_size - work.open_count(conn, info.id, rater_id)
         if need <= 0:
             return []
 
         def unseen_checks(kind: str, limit: int) -> list[tuple[int, str]]:
-            rows = repo.unseen_items(conn, info.id, rater_id, open_types, kind)
+            rows = work.unseen_items(conn, info.id, rater_id, open_types, kind)
             rng.shuffle(rows)
             return rows[:limit]
 
         chosen: list[tuple[int, str, str]] = []  # item id, task type, phase
         if qual.status in ("qualifying", "requalify"):
             # qualification: gold items only, as many as still needed
-            done = repo.gold_issued_since(conn, info.id, rater_id, qual.since_assignment)
+            done = work.gold_issued_since(conn, info.id, rater_id, qual.since_assignment)
             want = min(need, max(s.qualification_gold, 1) - done)
             chosen = [(i, tt, "qualification") for i, tt in unseen_checks("gold", want)]
         else:
             pilot = {t: st.pilot_round for t, st in states.items() if st.status == "pilot"}
             active = [t for t, st in states.items() if st.status == "active"]
-            regular = repo.regular_candidates(conn, info.id, rater_id, open_types, pilot, active, s.overlap, need)
+            regular = work.regular_candidates(conn, info.id, rater_id, open_types, pilot, active, s.overlap, need)
             golds = unseen_checks("gold", need)
             attention = unseen_checks("attention", need)
             for _ in range(need):
@@ -100,10 +101,10 @@ def _issue(conn: Conn, info: CampaignInfo, rater_id: str, item_id: int, task_typ
         if spec and spec.get("objectives"):
             objectives = spec["objectives"]  # a rating item may ask for some of the campaign's objectives only
     else:
-        a_first, b_first = repo.display_counts(conn, item_id)
+        a_first, b_first = work.display_counts(conn, item_id)
         # counterbalance when the orders so far are uneven, a fair coin when they are level
         shown_first = rng.choice("ab") if a_first == b_first else ("a" if a_first < b_first else "b")
-    return repo.add_assignment(conn, info.id, item_id, rater_id, list(objectives), shown_first, phase, version)
+    return work.add_assignment(conn, info.id, item_id, rater_id, list(objectives), shown_first, phase, version)
 
 
 @dataclass(frozen=True)
@@ -134,12 +135,12 @@ class Task:
 def get_task(store: Store, assignment_id: int, rater_id: str, *, mark_shown: bool = True) -> Task:
     """A rater's own task (TaskNotFound for anyone else's); the first view starts the time on task."""
     with store.connect() as conn:
-        row = repo.task_record(conn, assignment_id, rater_id)
+        row = work.task_record(conn, assignment_id, rater_id)
         if row is None:
             raise TaskNotFound(assignment_id)
         version, text = current_rubric(conn, row.campaign_id, row.task_type)
     if mark_shown and row.first_shown_at is None and row.answered_at is None:
-        repo.mark_shown(store, assignment_id)  # the first view starts the clock; later views do not move it
+        work.mark_shown(store, assignment_id)  # the first view starts the clock; later views do not move it
     if row.rubric_version and row.rubric_version != version:
         version = row.rubric_version  # issued under an older version: show that one's text
         with store.connect() as conn:
@@ -167,12 +168,12 @@ def submit_answer(store: Store, assignment_id: int, rater_id: str, choices: Mapp
     rationale = (rationale or "").strip() or None
     with store.write_transaction() as conn:
         # the write comes first: it takes the write lock and claims the task atomically
-        claim = repo.claim_assignment(conn, assignment_id, rater_id, now)
+        claim = work.claim_assignment(conn, assignment_id, rater_id, now)
         if claim == "missing":
             raise TaskNotFound(assignment_id)
         if claim == "answered":
             raise AlreadyAnswered(assignment_id)
-        row = repo.task_record(conn, assignment_id, rater_id)
+        row = work.task_record(conn, assignment_id, rater_id)
         if set(choices) != set(row.objectives):
             raise ValueError(f"answer every objective exactly once: expected {sorted(row.objectives)}, "
                              f"got {sorted(choices)}")
@@ -205,7 +206,7 @@ def submit_answer(store: Store, assignment_id: int, rater_id: str, choices: Mapp
             answers = {"choices": canonical, "confidence": confidence}
         if rationale:
             answers["rationale"] = rationale
-        repo.record_answer(conn, assignment_id, time_ms, answers)
+        work.record_answer(conn, assignment_id, time_ms, answers)
         info = get_campaign(conn, row.campaign)
         if row.phase == "qualification":
             _update_qualification(conn, info, rater_id)
@@ -214,7 +215,7 @@ def submit_answer(store: Store, assignment_id: int, rater_id: str, choices: Mapp
     return judgments
 
 
-def _ratings(row: repo.TaskRecord, scores: Mapping[str, Any], rater_id: str, now: datetime, rationale: str | None,
+def _ratings(row: work.TaskRecord, scores: Mapping[str, Any], rater_id: str, now: datetime, rationale: str | None,
              extras: dict[str, Any]) -> list[Rating]:
     low, high = (row.task_spec or {}).get("scale", (1, 7))
     bad = {obj: v for obj, v in scores.items() if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high}
@@ -230,7 +231,7 @@ def _ratings(row: repo.TaskRecord, scores: Mapping[str, Any], rater_id: str, now
 
 def gold_accuracy(conn: Conn, campaign_id: int, rater_id: str, *, after: int = 0) -> tuple[float | None, int]:
     """(share of objectives answered as expected, gold answers) over a rater's answered gold items."""
-    rows = repo.gold_answers(conn, campaign_id, rater_id, after=after)
+    rows = work.gold_answers(conn, campaign_id, rater_id, after=after)
     hits = total = 0
     for answers, expected in rows:
         for obj, want in (expected or {}).items():
@@ -278,7 +279,7 @@ def review_pilot(conn: Conn, info: CampaignInfo, task_type: str, *, force: bool 
                                  reason=f"pilot round {state.pilot_round}: Krippendorff's alpha {value:.3f} < "
                                         f"{threshold} (ambiguous rubric {state.rubric_version}); publish a revised "
                                         "rubric to resume")
-        repo.withdraw_open_assignments(conn, info.id, task_type)
+        work.withdraw_open_assignments(conn, info.id, task_type)
         return "paused"
     repo.set_task_type_state(conn, info.id, task_type, status="active", agreement=value,
                              reason=f"pilot round {state.pilot_round}: Krippendorff's alpha {value:.3f} >= {threshold}")

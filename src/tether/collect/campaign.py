@@ -24,8 +24,9 @@ from tether.io.jsonl import iter_jsonl
 from tether.records import AuditRun, content_hash, default_pair_id
 from tether.store import Conn, Store
 from tether.store import collect_repo as repo
+from tether.store.assignment_repo import withdraw_open_assignments
 from tether.store.collect_repo import campaign_names as campaign_names  # re-exported for the web app
-from tether.store.collect_repo import current_rubric, task_type_states, withdraw_open_assignments
+from tether.store.collect_repo import current_rubric, task_type_states
 
 Answer = Literal["a", "b", "tie"]
 Objective = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]

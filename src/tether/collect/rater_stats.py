@@ -9,7 +9,7 @@ from typing import Any
 
 from tether.collect.campaign_checks import position_bias
 from tether.store import Store
-from tether.store.collect_repo import rater_progress
+from tether.store.assignment_repo import rater_progress
 
 # Agreement is shown once a rater shares this many judgments with others: with fewer, the figure would tell a
 # rater how one other person answered one item.
