@@ -147,21 +147,19 @@ def export(
     from tether.io import export_file
     from tether.io.formats import get_format
 
-    store = open_store()
-    try:
-        fmt = get_format(kind)
-        options: dict = {}
-        if fmt.target == "pairs":
-            options["set_name"] = set_name
-        elif fmt.target in ("comparisons", "ratings"):
-            options.update(objective=objective, campaign=campaign)
-        elif fmt.target == "events":
-            options["project"] = project
-        n = export_file(store, kind, file, **options)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            fmt = get_format(kind)
+            options: dict = {}
+            if fmt.target == "pairs":
+                options["set_name"] = set_name
+            elif fmt.target in ("comparisons", "ratings"):
+                options.update(objective=objective, campaign=campaign)
+            elif fmt.target == "events":
+                options["project"] = project
+            n = export_file(store, kind, file, **options)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     out.print(f"wrote {n} records to {file}")
 
 

@@ -44,16 +44,14 @@ def create(
 
     if not rubric.is_file():
         raise fail(f"{rubric}: no such file")
-    store = open_store()
-    try:
-        parsed = read_items(items)
-        create_campaign(store, settings, parsed, rubric.read_text(encoding="utf-8"), rubric_version=rubric_version)
-        if enroll:
-            enroll_raters(store, name, enroll)
-    except (InputError, CampaignError, FileNotFoundError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            parsed = read_items(items)
+            create_campaign(store, settings, parsed, rubric.read_text(encoding="utf-8"), rubric_version=rubric_version)
+            if enroll:
+                enroll_raters(store, name, enroll)
+        except (InputError, CampaignError, FileNotFoundError) as exc:
+            raise fail(str(exc)) from None
     kinds = {k: sum(i.kind == k and i.task == "pairwise" for i in parsed) for k in ("regular", "gold", "attention")}
     n_rating = sum(i.task == "rating" for i in parsed)
     rated = f"{n_rating} rating items, " if n_rating else ""
@@ -69,13 +67,11 @@ def enroll_cmd(name: Annotated[str, typer.Argument()],
     from tether.collect.campaign import CampaignError, enroll
     from tether.console import out
 
-    store = open_store()
-    try:
-        n = enroll(store, name, rater)
-    except CampaignError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            n = enroll(store, name, rater)
+        except CampaignError as exc:
+            raise fail(str(exc)) from None
     out.print(f"enrolled {n} new raters in {name}")
 
 
@@ -89,13 +85,11 @@ def status(name: Annotated[str, typer.Argument()],
     from tether.collect.status import campaign_status
     from tether.console import out
 
-    store = open_store()
-    try:
-        s = campaign_status(store, name)
-    except CampaignError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            s = campaign_status(store, name)
+        except CampaignError as exc:
+            raise fail(str(exc)) from None
     if as_json:
         sys.stdout.write(json.dumps(s, indent=2, sort_keys=True, default=str) + "\n")
         return
@@ -130,13 +124,11 @@ def pause(name: Annotated[str, typer.Argument()], task_type: Annotated[str, type
     from tether.collect.campaign import CampaignError, pause_task_type
     from tether.console import out
 
-    store = open_store()
-    try:
-        withdrawn = pause_task_type(store, name, task_type, reason)
-    except CampaignError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            withdrawn = pause_task_type(store, name, task_type, reason)
+        except CampaignError as exc:
+            raise fail(str(exc)) from None
     out.print(f"paused {task_type} in {name}; {withdrawn} open tasks withdrawn")
 
 
@@ -153,13 +145,12 @@ def publish(
 
     if not file.is_file():
         raise fail(f"{file}: no such file")
-    store = open_store()
-    try:
-        resumed = publish_rubric(store, name, file.read_text(encoding="utf-8"), version=version, task_type=task_type)
-    except CampaignError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            resumed = publish_rubric(store, name, file.read_text(encoding="utf-8"), version=version,
+                                     task_type=task_type)
+        except CampaignError as exc:
+            raise fail(str(exc)) from None
     out.print(f"published rubric {version} for {task_type}; resumed: {', '.join(resumed) or 'none'}")
 
 
@@ -171,13 +162,11 @@ def review(name: Annotated[str, typer.Argument()],
     from tether.collect.campaign import CampaignError
     from tether.console import out
 
-    store = open_store()
-    try:
-        decisions = review_pilots(store, name, force=force)
-    except CampaignError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            decisions = review_pilots(store, name, force=force)
+        except CampaignError as exc:
+            raise fail(str(exc)) from None
     for tt, decision in decisions.items():
         out.print(f"{tt}: {decision or 'pilot not complete yet'}")
 
@@ -196,21 +185,19 @@ def export(name: Annotated[str, typer.Argument()], file: Annotated[Path, typer.A
     from tether.io import export_file
     from tether.io.jsonl import write_jsonl
 
-    store = open_store()
-    try:
-        n = export_file(store, "comparisons", file, campaign=name)
-        if ratings is not None:
-            r = export_file(store, "ratings", ratings, campaign=name)
-            out.print(f"wrote {r} ratings to {ratings}")
-        elif (r := sum(1 for _ in store.iter_ratings(campaign=name, batch=500))) > 0:
-            out.print(f"the campaign also holds {r} ratings (Likert tasks): pass --ratings FILE to write them")
-        if assignments is not None:
-            m = write_jsonl(assignments, assignment_log(store, name))
-            out.print(f"wrote {m} assignments to {assignments}")
-    except CampaignError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            n = export_file(store, "comparisons", file, campaign=name)
+            if ratings is not None:
+                r = export_file(store, "ratings", ratings, campaign=name)
+                out.print(f"wrote {r} ratings to {ratings}")
+            elif (r := sum(1 for _ in store.iter_ratings(campaign=name, batch=500))) > 0:
+                out.print(f"the campaign also holds {r} ratings (Likert tasks): pass --ratings FILE to write them")
+            if assignments is not None:
+                m = write_jsonl(assignments, assignment_log(store, name))
+                out.print(f"wrote {m} assignments to {assignments}")
+        except CampaignError as exc:
+            raise fail(str(exc)) from None
     out.print(f"wrote {n} comparisons to {file}")
 
 
@@ -220,13 +207,11 @@ def admin_key(name: Annotated[str, typer.Argument(help="Team member the credenti
     from tether.collect.security import create_admin_credential
     from tether.console import out
 
-    store = open_store()
-    try:
-        secret = create_admin_credential(store, name)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            secret = create_admin_credential(store, name)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     out.print(f"admin credential for {name} (shown once, not recoverable):")
     sys.stdout.write(secret + "\n")
 

@@ -35,14 +35,12 @@ def keys_create(
     """Create an API key; it is printed once and only its hash is stored."""
     from tether.deploy.keys import create_key
 
-    store = open_store()
-    try:
-        tenant = events_tenant(project)
-        key = create_key(store, tenant, name, publishable=publishable, origins=origin or ())
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            tenant = events_tenant(project)
+            key = create_key(store, tenant, name, publishable=publishable, origins=origin or ())
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     sys.stdout.write(key + "\n")
     console.print(f"key for events tenant {tenant!r}", style="dim", highlight=False)
     out.print("store it now: it cannot be shown again (revoke with `tether keys revoke PREFIX`)", style="dim")
@@ -132,16 +130,14 @@ def deploy_rotate_key(
     Restart a running server to use the new key."""
     from tether.deploy.keyring import Keyring, KeyringError
 
-    store = open_store()
-    try:
-        ring = Keyring(store=store)
-        name = events_tenant(project)
-        key = ring.rotate(name)
-        kept = [k.id for k in ring.keys(name)[1:]]
-    except KeyringError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            ring = Keyring(store=store)
+            name = events_tenant(project)
+            key = ring.rotate(name)
+            kept = [k.id for k in ring.keys(name)[1:]]
+        except KeyringError as exc:
+            raise fail(str(exc)) from None
     out.print(f"events tenant {name!r}: new pseudonyms use key {key.id}; kept for lookup: {', '.join(kept) or '-'} "
               f"(in {ring.path})", highlight=False)
 
@@ -174,14 +170,12 @@ def deploy_feedback(
     """Feedback rates: thumbs up share (95% Wilson interval), corrections, regenerations."""
     from tether.deploy.feedback import feedback_rates
 
-    store = open_store()
-    try:
-        tenant = events_tenant(project)
-        rows = feedback_rates(store.iter_events(project=tenant), by=by)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            tenant = events_tenant(project)
+            rows = feedback_rates(store.iter_events(project=tenant), by=by)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     console.print(f"events tenant {tenant!r}: {len(rows)} groups", style="dim", highlight=False)
     if as_json:
         sys.stdout.write(json.dumps([{**r.__dict__, "up_rate": r.up_rate, "up_rate_ci": r.up_rate_ci,

@@ -220,13 +220,11 @@ def promote_cmd(
 
     if not model.is_dir():
         raise fail(f"{model}: no such model folder")
-    store = open_store()
-    try:
-        record = promote(store, role, model, reason=reason, kind=kind)
-    except (PromotionError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            record = promote(store, role, model, reason=reason, kind=kind)
+        except (PromotionError, ValueError) as exc:
+            raise fail(str(exc)) from None
     out.print(f"promoted: {record.path} serves role {role!r}", highlight=False)
 
 
@@ -240,13 +238,11 @@ def rollback_cmd(
     """Serve the previous champion again; recorded with the reason."""
     from tether.loop.promotion import PromotionError, rollback
 
-    store = open_store()
-    try:
-        record = rollback(store, role, to=to, reason=reason)
-    except PromotionError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            record = rollback(store, role, to=to, reason=reason)
+        except PromotionError as exc:
+            raise fail(str(exc)) from None
     out.print(f"rolled back: {record.path} serves role {role!r}", highlight=False)
 
 
@@ -311,16 +307,14 @@ def tick_cmd(
     from tether.loop.tick import LoopError, tick
 
     root = require_project().root
-    store = open_store()
-    try:
-        when = None if now is None else (now if now.tzinfo else now.replace(tzinfo=UTC))
-        result = tick(store, config, project=events_tenant(project), models_dir=models_dir or root / "models",
-                      now=when, on_step=lambda msg: console.print(msg, style="dim", highlight=False),
-                      embeddings=embedding_cache())
-    except (LoopError, ValueError, FileNotFoundError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            when = None if now is None else (now if now.tzinfo else now.replace(tzinfo=UTC))
+            result = tick(store, config, project=events_tenant(project), models_dir=models_dir or root / "models",
+                          now=when, on_step=lambda msg: console.print(msg, style="dim", highlight=False),
+                          embeddings=embedding_cache())
+        except (LoopError, ValueError, FileNotFoundError) as exc:
+            raise fail(str(exc)) from None
     if as_json:
         out.print_json(json.dumps(result.to_dict()))
         return
@@ -389,13 +383,11 @@ def canary_cmd(
 
     if not model.is_dir():
         raise fail(f"{model}: no such model folder")
-    store = open_store()
-    try:
-        record = canary(store, role, model, share=share, reason=reason, kind=kind)
-    except PromotionError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            record = canary(store, role, model, share=share, reason=reason, kind=kind)
+        except PromotionError as exc:
+            raise fail(str(exc)) from None
     out.print(f"canary: {record.path} serves {share:.0%} of role {role!r}", highlight=False)
 
 

@@ -150,15 +150,13 @@ def _open_campaign(name: str, lines: list[dict], rubric: Path, overlap: int) -> 
 
     if not lines:
         raise fail("no disagreement case to send to annotation")
-    store = open_store()
-    try:
-        settings = CampaignSettings(name=name, overlap=overlap)
-        create_campaign(store, settings, [CampaignItem.model_validate(x) for x in lines],
-                        rubric.read_text(encoding="utf-8"))
-    except (ValueError, FileNotFoundError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            settings = CampaignSettings(name=name, overlap=overlap)
+            create_campaign(store, settings, [CampaignItem.model_validate(x) for x in lines],
+                            rubric.read_text(encoding="utf-8"))
+        except (ValueError, FileNotFoundError) as exc:
+            raise fail(str(exc)) from None
     out.print(f"opened campaign {name!r} with {len(lines)} items", highlight=False)
 
 

@@ -143,17 +143,15 @@ def qualify_cmd(
         except (OSError, ValueError, AttributeError, TypeError) as exc:
             raise fail(f"{audit_json}: cannot read per-rater reliability (key raters.<id>.reliability): {exc}"
                         ) from None
-    store = open_store()
-    try:
-        if requalify:
-            for q in do_requalify(store, campaign, agreement=agreement, min_gold_accuracy=min_gold_accuracy,
-                                  min_agreement=min_agreement):
-                out.print(f"{q.rater}: {q.reason}")
-        rows = qualifications(store, campaign, agreement)
-    except CampaignError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            if requalify:
+                for q in do_requalify(store, campaign, agreement=agreement, min_gold_accuracy=min_gold_accuracy,
+                                      min_agreement=min_agreement):
+                    out.print(f"{q.rater}: {q.reason}")
+            rows = qualifications(store, campaign, agreement)
+        except CampaignError as exc:
+            raise fail(str(exc)) from None
     table = Table(title=f"qualification in {campaign}", title_justify="left")
     for col in ("rater", "status", "gold accuracy", "gold answers", "agreement", "note"):
         table.add_column(col)
@@ -171,13 +169,11 @@ def link(rater: Annotated[str, typer.Argument()],
     from tether.collect.security import issue_rater_token
 
     lifetime = _lifetime(expires_days)
-    store = open_store()
-    try:
-        token = issue_rater_token(store, rater, lifetime=lifetime)
-    except KeyError as exc:
-        raise fail(str(exc.args[0])) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            token = issue_rater_token(store, rater, lifetime=lifetime)
+        except KeyError as exc:
+            raise fail(str(exc.args[0])) from None
     typer.echo(f"{rater}\t{sign_in_link(base_url, token)}")
 
 
@@ -187,13 +183,11 @@ def revoke(rater: Annotated[str, typer.Argument(help="Rater id.")]) -> None:
     from tether.collect.security import revoke_rater
     from tether.console import out
 
-    store = open_store()
-    try:
-        n = revoke_rater(store, rater)
-    except KeyError as exc:
-        raise fail(str(exc.args[0])) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            n = revoke_rater(store, rater)
+        except KeyError as exc:
+            raise fail(str(exc.args[0])) from None
     out.print(f"revoked {n} sign-in link(s) of {rater}; their sessions are ended")
 
 

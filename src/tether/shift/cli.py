@@ -215,15 +215,13 @@ def _open_campaign(name: str, picks: list, policy: Path | None, rubric: Path | N
     from tether.collect.campaign import CampaignSettings
     from tether.shift.to_annotation import open_campaign_batch, policy_candidates
 
-    store = open_store()
-    try:
-        settings = CampaignSettings(name=name, objectives=objectives, overlap=overlap)
-        batch = open_campaign_batch(store, picks, policy_candidates(policy, seed=seed), settings,
-                                    rubric.read_text(encoding="utf-8"))
-    except (ValueError, FileNotFoundError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    with open_store() as store:
+        try:
+            settings = CampaignSettings(name=name, objectives=objectives, overlap=overlap)
+            batch = open_campaign_batch(store, picks, policy_candidates(policy, seed=seed), settings,
+                                        rubric.read_text(encoding="utf-8"))
+        except (ValueError, FileNotFoundError) as exc:
+            raise fail(str(exc)) from None
     out.print(f"opened campaign {name!r} with {len(batch.items)} items "
               f"({len(batch.skipped)} prompts skipped: identical answers)")
 
