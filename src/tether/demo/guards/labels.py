@@ -37,7 +37,7 @@ import numpy as np
 
 from tether.audit import AuditConfig, AuditResult, CurateConfig, curate, run_audit
 from tether.demo.guards.row import GuardRow
-from tether.demo.guards.votes import fresh_gold_pairs
+from tether.demo.guards.votes import fresh_gold_pairs, paired_ci95, right
 from tether.records import Choice, Comparison, PreferencePair, Side
 from tether.reward.probe import NgramReward
 from tether.sim import CampaignConfig, CandidateConfig, CandidatePair, SimRater, TraitDistribution, World
@@ -115,18 +115,7 @@ def _label_accuracy(labelled: Sequence[PreferencePair], pairs: Sequence[Candidat
 
 def _probe_hits(train: Sequence[PreferencePair], test: Sequence[PreferencePair]) -> np.ndarray:
     """Per test pair: 1 if the probe trained on `train` scores the chosen side higher, 0.5 on a tie, else 0."""
-    model = NgramReward().fit(train)
-    prompts = [p.prompt for p in test]
-    margin = model.score(prompts, [p.chosen for p in test]) - model.score(prompts, [p.rejected for p in test])
-    return (margin > 0) + 0.5 * (margin == 0)
-
-
-def _difference_ci(naive: np.ndarray, tether: np.ndarray, seed: int, n_boot: int = 2000) -> list[float]:
-    """95% paired bootstrap interval of mean(tether - naive) over the same items."""
-    diff = np.asarray(tether, dtype=np.float64) - np.asarray(naive, dtype=np.float64)
-    idx = np.random.default_rng(seed).integers(0, diff.size, size=(n_boot, diff.size))
-    low, high = np.percentile(diff[idx].mean(axis=1), [2.5, 97.5])
-    return [float(low), float(high)]
+    return right(NgramReward().fit(train), test)
 
 
 def _held_out(seed: int, seen: Sequence[CandidatePair]) -> list[PreferencePair]:
@@ -213,7 +202,7 @@ def row_raters(seed: int) -> GuardRow:
             "campaign_pairs": {"naive": len(pairs), "tether": n_pairs},
             "train_pairs": {"naive": len(naive), "tether": len(curated)},
             "test_pairs": len(test),
-            "difference_ci95": _difference_ci(naive_hits, tether_hits, seed),
+            "difference_ci95": paired_ci95(naive_hits, tether_hits, seed, n_boot=2000),
             # the same probe on the gold labels of the naive campaign's pairs: what noise-free labels reach
             "probe_on_gold_labels": NgramReward().fit(world.gold_pairs(pairs)).accuracy(test),
             "pool": {"size": len(pool), "per_group": PER_GROUP, "crowd_verbosity_bias": CROWD_VERBOSITY},
@@ -300,7 +289,7 @@ def row_position(seed: int) -> GuardRow:
         detail={
             "judgments": {"naive": len(fixed), "tether": len(balanced)},
             "pairs": len(pairs), "scored_pairs": int(naive_scores.size), "raters": len(pool), "overlap": OVERLAP,
-            "difference_ci95": _difference_ci(naive_scores, tether_scores, seed),
+            "difference_ci95": paired_ci95(naive_scores, tether_scores, seed, n_boot=2000),
             "first_shown_picked": {"naive": _first_rate(fixed), "tether": _first_rate(balanced)},
             "bt_position_log_odds": None if bt is None else bt.position,
             "reversals_downweighted": sum(bool(p.provenance.get("reversal")) for p in tether),

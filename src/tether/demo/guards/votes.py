@@ -37,12 +37,17 @@ def right(model: NgramReward, pairs: Sequence[PreferencePair]) -> np.ndarray:
     return (margin > 0) + 0.5 * (margin == 0)
 
 
-def difference_ci95(a: NgramReward, b: NgramReward, pairs: Sequence[PreferencePair], seed: int,
-                    n_boot: int = 1000) -> list[float]:
-    """[low, high]: 95% percentile interval of b's gold accuracy minus a's on the same pairs, resampling the pairs."""
-    d = right(b, pairs) - right(a, pairs)
+def paired_ci95(naive: np.ndarray, tether: np.ndarray, seed: int, n_boot: int = 1000) -> list[float]:
+    """[low, high]: 95% percentile interval of mean(tether - naive) over the same items, resampling the items."""
+    d = np.asarray(tether, dtype=np.float64) - np.asarray(naive, dtype=np.float64)
     boots = d[np.random.default_rng(seed).integers(0, d.size, size=(n_boot, d.size))].mean(1)
     return [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))]
+
+
+def difference_ci95(a: NgramReward, b: NgramReward, pairs: Sequence[PreferencePair], seed: int,
+                    n_boot: int = 1000) -> list[float]:
+    """`paired_ci95` of b's gold accuracy minus a's on the same pairs."""
+    return paired_ci95(right(a, pairs), right(b, pairs), seed, n_boot)
 
 
 def fresh_gold_pairs(world, n: int, objectives: list[str], exclude: set[tuple[str, frozenset[str]]]) -> list:  # noqa: ANN001
