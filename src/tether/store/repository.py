@@ -154,7 +154,10 @@ class Store(StageResults, LoopState, EventStore, RatingStore):
         as_datetime = datetime_param(conn)
         stored_at = as_datetime(now)
         seen = 0
-        with StagedLoader(conn, _COMPARISON_LOAD, staged=staged, defer=["comparisons"]) as loader:
+        # Into an empty table PostgreSQL builds the secondary indexes (and foreign keys) after the load; SQLite keeps
+        # them live: its writer thread waits on the parser, and maintaining them there is cheaper than a rebuild after
+        defer = ["comparisons"] if self.dialect == "postgresql" else []
+        with StagedLoader(conn, _COMPARISON_LOAD, staged=staged, defer=defer) as loader:
             # ids this call already staged, per table: a text or rater repeated across chunks is sent once
             sent_prompts: set[str] = set()
             sent_responses: set[str] = set()
