@@ -187,9 +187,21 @@ def test_sqlite_bulk_settings_are_restored(tmp_path: Path):
         cache_before = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
     store.add_comparisons([_cmp(i) for i in range(20)])
     with store.engine.connect() as conn:  # the pool hands back the connection the import used
-        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == cache_before
         temp = conn.exec_driver_sql("SELECT name FROM sqlite_temp_master WHERE type = 'table'").scalars().all()
         assert temp == []
+
+    def failing():
+        yield from (_cmp(i) for i in range(20, 40))
+        raise RuntimeError("reader failed")
+
+    with pytest.raises(RuntimeError):
+        store.add_comparisons(failing())
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == cache_before
+        # the bulk path checks no foreign key row by row; they hold, and are enforced again afterwards
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    assert store.count_comparisons() == 20
     store.close()
 
 

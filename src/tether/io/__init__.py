@@ -19,6 +19,7 @@ from tether.io.v1 import (
     event_to_v1,
     pairs_to_v1,
     rating_to_v1,
+    read_comparison_fields,
     read_comparisons,
     read_events,
     read_pairs,
@@ -45,7 +46,7 @@ def _write_events(store, path: Path, project: str | None = None, **_: object) ->
 
 
 register(Format("comparisons", "comparisons", "Tether v1 comparisons (JSONL)", read_comparisons,
-                _write_comparisons))
+                _write_comparisons, import_reader=read_comparison_fields))
 register(Format("ratings", "ratings", "Tether v1 ratings: one response on a scale (JSONL)", read_ratings,
                 _write_ratings))
 register(Format("pairs", "pairs", "Tether v1 preference pairs (JSONL)", read_pairs, _write_pairs))

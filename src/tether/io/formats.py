@@ -24,6 +24,7 @@ class Format:
     reader: ReadFn | None = None
     writer: WriteFn | None = None  # writer(store, path, **options) -> rows written
     folders: bool = False  # the reader also takes a folder (PRD's tree of rating files)
+    import_reader: ReadFn | None = None  # what `import_file` reads with, when faster than `reader` (same lines)
 
 
 FORMATS: dict[str, Format] = {}

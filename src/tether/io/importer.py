@@ -73,7 +73,7 @@ def import_file(
 
     def records() -> Iterator[Any]:
         nonlocal n_bad
-        for item in fmt.reader(path, on_bytes=on_bytes):
+        for item in (fmt.import_reader or fmt.reader)(path, on_bytes=on_bytes):
             if isinstance(item, Skipped):
                 report.skipped += 1
                 report.skipped_reasons[item.reason] = report.skipped_reasons.get(item.reason, 0) + 1

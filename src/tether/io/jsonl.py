@@ -100,7 +100,7 @@ def iter_jsonl(path: Path, on_bytes: Callable[[int], None] | None = None
                 yield lineno, BadLine(name, lineno, None, f"not UTF-8 text (byte {exc.start}: "
                                                           f"{exc.object[exc.start]:#04x}, {exc.reason})", raw), raw
                 continue
-            if not line.strip():
+            if not line or line.isspace():  # not strip(): that copies every line
                 continue
             try:
                 obj = orjson.loads(line)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from tether.io.errors import BadLine, bad_from_validation
 from tether.io.jsonl import iter_jsonl
-from tether.records import Comparison, Event, PreferencePair, Rating
+from tether.records import Comparison, ComparisonFields, Event, PreferencePair, Rating, comparison_fields
 
 R = TypeVar("R", bound=BaseModel)
 Item = tuple[int, Any] | BadLine
@@ -35,6 +35,23 @@ def read_records(path: Path, model: type[R], on_bytes=None) -> Iterator[tuple[in
 
 def read_comparisons(path: Path, on_bytes=None) -> Iterator[tuple[int, Comparison] | BadLine]:  # noqa: ANN001
     return read_records(path, Comparison, on_bytes)
+
+
+def read_comparison_fields(path: Path, on_bytes=None) -> Iterator[tuple[int, ComparisonFields] | BadLine]:  # noqa: ANN001
+    """`read_comparisons` for the import path: the same lines accepted and refused with the same errors, as plain
+    fields (`comparison_fields`, the model only for lines outside its common shape)."""
+    for lineno, obj, raw in iter_jsonl(path, on_bytes):
+        if isinstance(obj, BadLine):
+            yield obj
+            continue
+        fields = comparison_fields(obj)
+        if fields is not None:
+            yield lineno, fields
+            continue
+        try:
+            yield lineno, ComparisonFields.of(Comparison.model_validate(obj))
+        except ValidationError as exc:
+            yield bad_from_validation(str(path), lineno, exc, raw)
 
 
 def read_ratings(path: Path, on_bytes=None) -> Iterator[tuple[int, Rating] | BadLine]:  # noqa: ANN001

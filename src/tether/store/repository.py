@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from tether.records import (
     Comparison,
+    ComparisonFields,
     PreferencePair,
     Rater,
     RaterProfile,
@@ -104,6 +105,24 @@ class Store(StageResults, LoopState, EventStore, RatingStore):
         with lock, self.transaction() as conn:
             yield conn
 
+    @contextlib.contextmanager
+    def _bulk_transaction(self) -> Iterator[Connection]:
+        """`transaction()` for an import that writes the texts and raters each row refers to before the row, in
+        the same transaction. On SQLite, foreign keys are not checked row by row there (a third of the database's
+        time): the import's own order guarantees them, and nothing else can write while it holds the lock."""
+        if self.dialect != "sqlite":
+            with self.transaction() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            raw.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: set before it opens
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                raw.execute("PRAGMA foreign_keys=ON")
+
     def connect(self) -> contextlib.AbstractContextManager[Connection]:
         """A connection for reads (nothing is committed)."""
         return self.engine.connect()
@@ -115,7 +134,7 @@ class Store(StageResults, LoopState, EventStore, RatingStore):
 
     def add_comparisons(
         self,
-        comparisons: Iterable[Comparison],
+        comparisons: Iterable[Comparison | ComparisonFields],
         *,
         conn: Connection | None = None,
         on_chunk: Callable[[int], None] | None = None,
@@ -124,18 +143,21 @@ class Store(StageResults, LoopState, EventStore, RatingStore):
 
         Streams: memory holds two chunks at a time, whatever the number of comparisons.
         """
+        # a small write (one rater's judgments) goes straight in; the bulk path pays off for imports
+        comparisons = iter(comparisons)
+        head = list(itertools.islice(comparisons, SMALL_WRITE + 1))
+        staged = len(head) > SMALL_WRITE
         if conn is None:
-            with self.transaction() as c:
-                return self.add_comparisons(comparisons, conn=c, on_chunk=on_chunk)
+            with self._bulk_transaction() if staged else self.transaction() as c:
+                return self.add_comparisons(itertools.chain(head, comparisons), conn=c, on_chunk=on_chunk)
         now = datetime.now(UTC)
         as_datetime = datetime_param(conn)
         stored_at = as_datetime(now)
         seen = 0
-        # a small write (one rater's judgments) goes straight in; staging pays off for imports
-        comparisons = iter(comparisons)
-        head = list(itertools.islice(comparisons, SMALL_WRITE + 1))
-        staged = len(head) > SMALL_WRITE
-        with StagedLoader(conn, _COMPARISON_LOAD, staged=staged, defer=["comparisons"]) as loader:
+        # Into an empty table PostgreSQL builds the secondary indexes (and foreign keys) after the load; SQLite keeps
+        # them live: its writer thread waits on the parser, and maintaining them there is cheaper than a rebuild after
+        defer = ["comparisons"] if self.dialect == "postgresql" else []
+        with StagedLoader(conn, _COMPARISON_LOAD, staged=staged, defer=defer) as loader:
             # ids this call already staged, per table: a text or rater repeated across chunks is sent once
             sent_prompts: set[str] = set()
             sent_responses: set[str] = set()
@@ -158,6 +180,8 @@ class Store(StageResults, LoopState, EventStore, RatingStore):
 
             # each comparison becomes plain tuples at once, so no chunk of records is kept alive
             for c in itertools.chain(head, comparisons):
+                if type(c) is not ComparisonFields:
+                    c = ComparisonFields.of(c)
                 pid, aid, bid = content_hash(c.prompt), content_hash(c.response_a), content_hash(c.response_b)
                 if pid not in sent_prompts:
                     sent_prompts.add(pid)
@@ -171,10 +195,9 @@ class Store(StageResults, LoopState, EventStore, RatingStore):
                 if c.rater not in sent_raters:
                     sent_raters.add(c.rater)
                     raters.append((c.rater, "{}", stored_at))
-                created = c.created_at
-                extra = c.__pydantic_extra__
+                created, extra = c.created_at, c.extra
                 rows.append((
-                    c.dedup_key(), c.pair_id, pid, aid, bid, c.shown_first.value, c.choice.value, c.rater,
+                    c.dedup_key(), c.pair_id, pid, aid, bid, c.shown_first, c.choice, c.rater,
                     c.objective, c.task_type, c.confidence, c.campaign, c.interface, c.rubric_version,
                     None if created is None else as_datetime(created), stored_at,
                     json_param(extra) if extra else None,
