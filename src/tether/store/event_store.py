@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from tether.records import Event, EventType, Outcome
 from tether.store import outcomes_repo
-from tether.store.bulk import WriteResult, aware, chunks, insert_ignore
+from tether.store.bulk import WriteResult, aware, chunks, datetime_param, insert_ignore_tuples, json_param
 from tether.store.models import EventRow
 
 CHUNK = 5000
@@ -28,10 +28,13 @@ class EventStore:
             with self.transaction() as c:
                 return self.add_events(events, project=project, conn=c)
         seen = stored = 0
-        now = datetime.now(UTC)
+        as_datetime = datetime_param(conn)
+        now = as_datetime(datetime.now(UTC))
         for chunk in chunks(events, CHUNK):
-            rows = [event_to_row(e, project, now) for e in chunk]
-            stored += insert_ignore(conn, _EVENTS, rows)
+            rows = [(project, e.event_id, e.type.value, e.trace_id, as_datetime(e.timestamp), e.model, e.prompt,
+                     e.response, e.name, *_value_columns(e.value), e.corrected_response,
+                     json_param(e.attributes or None), json_param(e.model_extra or None), now) for e in chunk]
+            stored += insert_ignore_tuples(conn, _EVENTS, _EVENT_COLUMNS, rows)
             seen += len(chunk)
             # outcome events also land in `outcomes`, joined to their generation (stored before or after them)
             generations = [e for e in chunk if e.type == EventType.GENERATION]
@@ -76,25 +79,13 @@ class EventStore:
 
 
 
-def event_to_row(e: Event, project: str, now: datetime) -> dict[str, Any]:
-    value = e.value
-    return {
-        "project": project,
-        "event_id": e.event_id,
-        "type": e.type.value,
-        "trace_id": e.trace_id,
-        "timestamp": e.timestamp,
-        "model": e.model,
-        "prompt": e.prompt,
-        "response": e.response,
-        "name": e.name,
-        "value_num": value if isinstance(value, float | int) else None,
-        "value_text": value if isinstance(value, str) else None,
-        "corrected_response": e.corrected_response,
-        "attributes": e.attributes or None,
-        "extra": e.model_extra or None,
-        "stored_at": now,
-    }
+_EVENT_COLUMNS = ("project", "event_id", "type", "trace_id", "timestamp", "model", "prompt", "response", "name",
+                  "value_num", "value_text", "corrected_response", "attributes", "extra", "stored_at")
+
+
+def _value_columns(value: Any) -> tuple[Any, Any]:
+    """(value_num, value_text) of an event's value."""
+    return (value if isinstance(value, float | int) else None, value if isinstance(value, str) else None)
 
 
 def event_from_row(row: Any) -> Event:

@@ -9,11 +9,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from tether.records import Event, EventType, Outcome
 from tether.store.bulk import aware as _aware
-from tether.store.bulk import insert_ignore
+from tether.store.bulk import datetime_param, insert_ignore_tuples, json_param
 from tether.store.models import EventRow, OutcomeRow
 
 _OUTCOMES = OutcomeRow.__table__
@@ -34,27 +34,34 @@ def outcome_of_event(event: Event) -> Outcome:
 
 def _generation_times(conn: Connection, project: str, traces: Sequence[str]) -> dict[str, datetime]:
     """The earliest generation timestamp of each trace that has one in the project."""
+    # by trace id alone, the rest filtered here: given the project too, SQLite walks the (project, event_id) key,
+    # every event of the project per call, and ingestion slows down as the table grows
     times: dict[str, datetime] = {}
     for i in range(0, len(traces), _CHUNK):
-        stmt = (select(EventRow.trace_id, func.min(EventRow.timestamp))
-                .where(EventRow.project == project, EventRow.type == EventType.GENERATION.value,
-                       EventRow.trace_id.in_(traces[i:i + _CHUNK]))
-                .group_by(EventRow.trace_id))
-        times.update((t, _aware(ts)) for t, ts in conn.execute(stmt))
+        stmt = (select(EventRow.trace_id, EventRow.timestamp, EventRow.project, EventRow.type)
+                .where(EventRow.trace_id.in_(traces[i:i + _CHUNK])))
+        for trace, ts, p, kind in conn.execute(stmt):
+            if p == project and kind == EventType.GENERATION.value:
+                ts = _aware(ts)
+                if trace not in times or ts < times[trace]:
+                    times[trace] = ts
     return times
 
 
-def _row(o: Outcome, project: str, generated: datetime | None, now: datetime) -> dict[str, Any]:
+_COLUMNS = ("project", "outcome_id", "trace_id", "name", "kind", "source", "value_num", "value_text", "observed_at",
+            "generated_at", "delay_seconds", "attributes", "extra", "stored_at")
+
+
+def _row(o: Outcome, project: str, generated: datetime | None, now: Any, as_datetime: Any) -> tuple[Any, ...]:
     generated_at = o.generated_at or generated
     delay = o.delay_seconds
     if delay is None and generated_at is not None and o.observed_at is not None:
         delay = (o.observed_at - generated_at).total_seconds()
-    return {"project": project, "outcome_id": o.outcome_id, "trace_id": o.trace_id, "name": o.name,
-            "kind": o.kind.value if o.kind else None, "source": o.source,
-            "value_num": o.value if isinstance(o.value, float | int) else None,
-            "value_text": o.value if isinstance(o.value, str) else None,
-            "observed_at": o.observed_at, "generated_at": generated_at, "delay_seconds": delay,
-            "attributes": o.attributes or None, "extra": o.model_extra or None, "stored_at": now}
+    return (project, o.outcome_id, o.trace_id, o.name, o.kind.value if o.kind else None, o.source,
+            o.value if isinstance(o.value, float | int) else None, o.value if isinstance(o.value, str) else None,
+            None if o.observed_at is None else as_datetime(o.observed_at),
+            None if generated_at is None else as_datetime(generated_at), delay,
+            json_param(o.attributes or None), json_param(o.model_extra or None), now)
 
 
 def add_outcomes(conn: Connection, outcomes: Iterable[Outcome], project: str) -> tuple[int, int]:
@@ -62,17 +69,14 @@ def add_outcomes(conn: Connection, outcomes: Iterable[Outcome], project: str) ->
     items = list(outcomes)
     traces = sorted({o.trace_id for o in items if o.trace_id is not None and o.generated_at is None})
     times = _generation_times(conn, project, traces) if traces else {}
-    now = datetime.now(UTC)
-    rows = [_row(o, project, times.get(o.trace_id) if o.trace_id else None, now) for o in items]
-    return insert_ignore(conn, _OUTCOMES, rows), len(rows)
+    as_datetime = datetime_param(conn)
+    now = as_datetime(datetime.now(UTC))
+    rows = [_row(o, project, times.get(o.trace_id) if o.trace_id else None, now, as_datetime) for o in items]
+    return insert_ignore_tuples(conn, _OUTCOMES, _COLUMNS, rows), len(rows)
 
 
 def link_generations(conn: Connection, project: str, generations: Iterable[Event]) -> int:
     """Give outcomes that arrived before their generation its time and their delay; returns rows updated."""
-    waiting = select(OutcomeRow.id).where(OutcomeRow.project == project, OutcomeRow.generated_at.is_(None),
-                                          OutcomeRow.trace_id.is_not(None)).limit(1)
-    if conn.execute(waiting).first() is None:  # the common case: outcomes come after their generation
-        return 0
     first: dict[str, datetime] = {}
     for e in generations:
         if e.trace_id not in first or e.timestamp < first[e.trace_id]:
@@ -80,10 +84,12 @@ def link_generations(conn: Connection, project: str, generations: Iterable[Event
     traces = sorted(first)
     updated = 0
     for i in range(0, len(traces), _CHUNK):
-        stmt = (select(OutcomeRow.id, OutcomeRow.trace_id, OutcomeRow.observed_at)
-                .where(OutcomeRow.project == project, OutcomeRow.generated_at.is_(None),
-                       OutcomeRow.trace_id.in_(traces[i:i + _CHUNK])))
-        for row_id, trace, observed in conn.execute(stmt).all():
+        # by trace id alone (the index), as in `_generation_times`; usually no outcome is waiting
+        stmt = (select(OutcomeRow.id, OutcomeRow.trace_id, OutcomeRow.observed_at, OutcomeRow.project,
+                       OutcomeRow.generated_at).where(OutcomeRow.trace_id.in_(traces[i:i + _CHUNK])))
+        for row_id, trace, observed, p, generated_at in conn.execute(stmt).all():
+            if p != project or generated_at is not None:
+                continue
             generated = first[trace]
             delay = (_aware(observed) - generated).total_seconds() if observed is not None else None
             updated += conn.execute(update(OutcomeRow).where(OutcomeRow.id == row_id)
