@@ -78,3 +78,51 @@ def test_overopt_refuses_a_missing_policy_folder(tmp_path: Path) -> None:
                                 env={"COLUMNS": "200"})
     assert result.exit_code != 0
     assert "not a policy folder" in result.output
+
+
+def test_tiny_styled_ngram_run_with_the_gold_reward_arm(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    result = CliRunner().invoke(app, [
+        "sim", "overopt", str(out), "--sft-steps", "10", "--label-prompts", "24", "--raters", "4", "--bon-prompts",
+        "3", "--bon-n", "4", "--steps", "4", "--every", "2", "--held", "6", "--prompts-per-step", "2", "--k", "2",
+        "--max-new-tokens", "10", "--human-pairs", "4", "--start", "styled", "--rm", "ngram", "--gold-arm"],
+        env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    seed = metrics["seeds"][0]
+    assert seed["config"]["start"] == "styled" and seed["config"]["rm"] == "ngram"
+    assert not (out / "seed-0" / "rm-proxy").exists()  # the probe needs no checkpoint
+    null = seed["rl_gold_reward"]
+    assert null["curve"]["step"] == [0, 2, 4] and set(null["stop_rules"]) == {"heldout", "gold", "human"}
+    assert (out / "seed-0" / "rl-gold-reward" / "metrics.jsonl").is_file()
+    summary = metrics["summary"]
+    assert summary["gold_reward_false_alarms"]["heldout"] == int(null["stop_rules"]["heldout"]["alarm_step"]
+                                                                 is not None)
+    assert "false alarms" in (out / "report.html").read_text()
+
+
+def test_styled_examples_carry_the_styles_and_the_probe_evaluator_is_z_scored() -> None:
+    from tether.reward.probe import NgramReward
+    from tether.sim.overopt import OveroptConfig, ProbeEvaluator
+    from tether.sim.styled import StylePolicy, styled_examples
+    from tether.sim.world import World
+
+    world = World(0)
+    prompts = World(0).prompts(200)  # a world's streams advance per call: a fresh world draws the same prompts
+    ex = styled_examples(world, 200)
+    assert [p for p, _ in ex] == [p.text for p in prompts]
+    styled = [a != p.reference for p, (_, a) in zip(prompts, ex, strict=True)]
+    assert 0.3 < np.mean(styled) < 1.0  # most answers are styled, some plain
+    plain = styled_examples(world, 50, StylePolicy(wrong=0, verbose=0, hedging=0, sycophantic=0, disfluent=0,
+                                                   unsafe=0))
+    assert np.mean([len(a.split()) for _, a in plain]) < np.mean([len(a.split()) for _, a in ex[:50]])
+    from tether.records import PreferencePair
+    pairs = [PreferencePair(prompt=p.text, chosen=p.reference, rejected=a, objective="overall")
+             for p, (_, a), s in zip(prompts, ex, styled, strict=True) if s]
+    ev = ProbeEvaluator(NgramReward().fit(pairs), pairs)
+    z = ev([p.prompt for p in pairs] * 2, [p.chosen for p in pairs] + [p.rejected for p in pairs])["overall"]
+    assert abs(z.mean()) < 1e-6 and z.std() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="rm must be"):
+        OveroptConfig(rm="bert").check()
+    with pytest.raises(ValueError, match="start must be"):
+        OveroptConfig(start="x").check()

@@ -35,6 +35,12 @@ class NgramReward:
         self.w = np.zeros(DIM)
         self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
+    def clear_cache(self, above: int = 0) -> None:
+        """Forget the cached features of scored texts once more than `above` are kept (a long RL run scores new
+        texts every step)."""
+        if len(self._cache) > above:
+            self._cache.clear()
+
     def _row(self, prompt: str, response: str) -> tuple[np.ndarray, np.ndarray]:
         key = (prompt, response)
         hit = self._cache.get(key)

@@ -36,6 +36,8 @@ from tether.sim.config import CampaignConfig, PolicyConfig
 from tether.sim.world import World
 
 RATER_POOLS = ("proxy", "heldout", "human")
+STARTS = ("reference", "styled")
+RM_KINDS = ("causal", "ngram")
 
 
 @dataclass
@@ -61,8 +63,19 @@ class OveroptConfig:
     human_pairs: int = 50  # simulated human judgments per check
     alarm_level: float = 0.05
     threads: int = 1
+    # the start policy: SFT on the world's reference answers, or on the styled writer's answers
+    # (`tether.sim.styled`: wrong facts, padding, hedging, flattery, disfluency), whose samples vary in what raters see
+    start: str = "reference"
+    # the reward models: "causal" (a head on the start policy's own body) or "ngram" (`tether.reward.probe`)
+    rm: str = "causal"
+    # also run the same RL with gold itself as the reward (the monitor's false alarms: every alarm there is false)
+    gold_arm: bool = False
 
     def check(self) -> OveroptConfig:
+        if self.start not in STARTS:
+            raise ValueError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
+        if self.rm not in RM_KINDS:
+            raise ValueError(f"rm must be one of {', '.join(RM_KINDS)}, got {self.rm!r}")
         for name in ("sft_steps", "label_prompts", "bon_prompts", "rl_steps", "every", "prompts_per_step",
                      "human_pairs"):
             if getattr(self, name) < 1:
@@ -135,8 +148,31 @@ def label_own_samples(world: World, policy: Path, n: int, pool: str, cfg: Overop
                    "rater_gold_agreement": agree / max(decided, 1), "gold_decided": decided}
 
 
+class ProbeEvaluator:
+    """The n-gram probe reward model (`tether.reward.probe.NgramReward`) as an evaluator of `overall`, z-scored by
+    the mean and SD of its scores on its own training answers (as a reward model's contract normalizes)."""
+
+    objectives = ("overall",)
+
+    def __init__(self, model: Any, pairs: list[PreferencePair], name: str = "ngram") -> None:
+        self.model, self.name = model, name
+        prompts = [p.prompt for p in pairs] * 2
+        train = model.score(prompts, [p.chosen for p in pairs] + [p.rejected for p in pairs])
+        self.mean, self.sd = float(train.mean()), float(train.std()) or 1.0
+        model.clear_cache()  # the training answers' features are not needed again
+
+    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> dict[str, np.ndarray]:
+        self.model.clear_cache(above=200_000)
+        return {"overall": (self.model.score(list(prompts), list(responses)) - self.mean) / self.sd}
+
+
 def train_reward_model(pairs: list[PreferencePair], backbone: Path, out: Path, name: str, cfg: OveroptConfig) -> Any:
-    """A reward model on the start policy's own body, as an evaluator (z-scored through its contract)."""
+    """A reward model as an evaluator: on the start policy's own body (z-scored through its contract), or the n-gram
+    probe (`cfg.rm == "ngram"`, z-scored on its training answers)."""
+    if cfg.rm == "ngram":
+        from tether.reward.probe import NgramReward
+
+        return ProbeEvaluator(NgramReward().fit(pairs), pairs, name=f"ngram {name}")
     from tether.policy.evaluators import load_evaluator
     from tether.reward.config import TrainConfig
     from tether.reward.train import train
@@ -288,8 +324,9 @@ def rl_checks(run_dir: Path, recorder: RecordingEvaluator, proxy: Any, gold: Any
 
 
 def rl_study(world: World, policy: Path, proxy: Any, heldout: Any, out: Path, cfg: OveroptConfig,
-             progress: bool = False) -> dict[str, Any]:
-    """The unguarded run (no KL; the monitor records and never stops it) and the stop rules replayed on it."""
+             progress: bool = False, arm: str = "unguarded") -> dict[str, Any]:
+    """The unguarded run (no KL; the monitor records and never stops it) and the stop rules replayed on it. `proxy`
+    is the run's reward (`arm="gold-reward"`: gold itself, where every alarm is a false one)."""
     from tether.policy.gao_fit import fit_gao
     from tether.policy.rl import train_rl
     from tether.policy.rl_config import RLConfig
@@ -302,10 +339,10 @@ def rl_study(world: World, policy: Path, proxy: Any, heldout: Any, out: Path, cf
                   monitor_every=cfg.every, stop_on_alarm=False, rollback=False, kl_raise=1.0,
                   alarm_level=cfg.alarm_level, alarm_horizon=horizon, prompts_per_step=cfg.prompts_per_step,
                   completions_per_prompt=cfg.k, max_new_tokens=cfg.max_new_tokens, sample_every=max(1, cfg.every),
-                  name=f"overopt-unguarded-seed{cfg.seed}")
+                  name=f"overopt-{arm}-seed{cfg.seed}")
     train = [p.text for p in world.prompts(2000, stream="rl-study-train")]
     held = [p.text for p in world.prompts(cfg.held, stream="rl-study-heldout")]
-    run_dir = out / "rl-unguarded"
+    run_dir = out / f"rl-{arm}"
     res = train_rl(policy, train, proxy, run_dir, rc, progress=progress, heldout=recorder, heldout_prompts=held,
                    truth=gold)
     checks = rl_checks(run_dir, recorder, proxy, gold, world, cfg)
@@ -355,9 +392,14 @@ def run_seed(cfg: OveroptConfig, out: Path, *, world: World | None = None, polic
     if policy is None:
         policy = out / "sft"
         if not (policy / "config.json").is_file():
-            say(f"seed {cfg.seed}: SFT of the start policy ({cfg.sft_steps} steps)")
-            train_policy(world, policy, PolicyConfig(max_steps=cfg.sft_steps, max_seconds=3600,
-                                                     threads=cfg.threads, seed=cfg.seed), show_progress=False)
+            say(f"seed {cfg.seed}: SFT of the start policy ({cfg.sft_steps} steps, on the {cfg.start} answers)")
+            pc = PolicyConfig(max_steps=cfg.sft_steps, max_seconds=3600, threads=cfg.threads, seed=cfg.seed)
+            examples = None
+            if cfg.start == "styled":
+                from tether.sim.styled import styled_examples
+
+                examples = styled_examples(world, pc.train_prompts, stream=f"styled-sft-{cfg.seed}")
+            train_policy(world, policy, pc, show_progress=False, examples=examples)
     say(f"seed {cfg.seed}: labelling the start policy's own samples (two rater pools)")
     data = {pool: label_own_samples(world, policy, cfg.label_prompts, pool, cfg) for pool in ("proxy", "heldout")}
     say(f"seed {cfg.seed}: training the proxy and held-out reward models")
@@ -372,8 +414,14 @@ def run_seed(cfg: OveroptConfig, out: Path, *, world: World | None = None, polic
     bon = bon_study(world, policy, rms["proxy"], rms["heldout"], cfg)
     say(f"seed {cfg.seed}: the unguarded RL run ({cfg.rl_steps} steps) and the stop rules")
     rl = rl_study(world, policy, rms["proxy"], rms["heldout"], out, cfg)
-    metrics = {"seed": cfg.seed, "config": asdict(cfg), "labels": labels, "best_of_n": bon, "rl": rl,
-               "seconds": time.perf_counter() - t0}
+    metrics = {"seed": cfg.seed, "config": asdict(cfg), "labels": labels, "best_of_n": bon, "rl": rl}
+    if cfg.gold_arm:
+        from tether.sim.evaluators import GoldEvaluator
+
+        say(f"seed {cfg.seed}: the same RL run with gold as the reward (false alarms)")
+        metrics["rl_gold_reward"] = rl_study(world, policy, GoldEvaluator(world, ["overall"]), rms["heldout"], out,
+                                             cfg, arm="gold-reward")
+    metrics["seconds"] = time.perf_counter() - t0
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=json_default), encoding="utf-8")
     return metrics
 
@@ -390,7 +438,12 @@ def summarize(seeds: list[dict[str, Any]]) -> dict[str, Any]:
         rules[name] = {"shares": shares, "mean_share": float(np.nanmean(shares)) if any(x == x for x in shares)
                        else float("nan"), "alarms": sum(s["rl"]["stop_rules"][name]["alarm_step"] is not None
                                                         for s in seeds)}
-    return {"seeds": [s["seed"] for s in seeds], "final_gold_gains": finals, "drops_from_best": drops,
+    false_alarms = {name: [s["rl_gold_reward"]["stop_rules"][name]["alarm_step"] for s in seeds
+                           if "rl_gold_reward" in s] for name in ("heldout", "gold", "human")}
+    return {"seeds": [s["seed"] for s in seeds], "final_gold_gains": finals,
+            "gold_reward_alarm_steps": false_alarms,
+            "gold_reward_false_alarms": {k: sum(a is not None for a in v) for k, v in false_alarms.items()},
+            "drops_from_best": drops,
             "final_gain_spread_sd": spread, "mean_drop": float(np.mean(drops)),
             "drop_exceeds_spread": bool(len(seeds) > 1 and min(drops) > spread), "stop_rules": rules,
             "bon_corr_proxy_gold": [s["best_of_n"]["corr_proxy_gold"]["overall"] for s in seeds]}
