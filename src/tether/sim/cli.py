@@ -217,6 +217,15 @@ def overopt(
                                          "(the n-gram probe).")] = "causal",
     gold_arm: Annotated[bool, typer.Option(help="Also run the same RL with gold itself as the reward: every "
                                                 "alarm there is a false one.")] = False,
+    proxy_members: Annotated[int, typer.Option(help="The proxy as an ensemble of this many n-gram probes "
+                                                    "(bootstrap resamples; --rm ngram), sharing one probe's "
+                                                    "optimizer iterations.", min=1)] = 1,
+    aggregation: Annotated[str, typer.Option(help="Ensemble aggregation: mean, min, mean_std (mean - lam * std) "
+                                                  "or mean_var.")] = "mean_std",
+    lam: Annotated[float, typer.Option(help="Ensemble aggregation's lambda.", min=0.0)] = 1.0,
+    heldout_rm: Annotated[str, typer.Option(help="The held-out reward model's kind: 'same' (as --rm), 'causal' or "
+                                                 "'ngram' (another family than the proxy's: other blind spots).")
+                          ] = "same",
 ) -> None:
     """Over-optimisation study: a proxy reward model trained on raters' labels of the start policy's own samples,
     best-of-n and an unguarded RL run against it, and the monitor's stop rules (held-out reward model, gold, a
@@ -233,7 +242,8 @@ def overopt(
                 bon_prompts=bon_prompts, bon_n=bon_n, rl_steps=steps, every=every, held=held,
                 prompts_per_step=prompts_per_step, k=k, lr=lr, max_new_tokens=max_new_tokens,
                 human_pairs=human_pairs, alarm_level=alarm_level, threads=threads, start=start, rm=rm,
-                gold_arm=gold_arm)
+                gold_arm=gold_arm, proxy_members=proxy_members, aggregation=aggregation, lam=lam,
+                heldout_rm=heldout_rm)
     try:
         configs = [OveroptConfig(seed=s, **base).check() for s in range(first_seed, first_seed + seeds)]
     except ValueError as exc:
