@@ -56,6 +56,20 @@ def test_replay_one_se_rule_keeps_the_earliest_check_within_one_se_of_the_best()
     assert best["kept_step"] == 20 and parsimonious["kept_step"] == 15  # 0.604 is within 0.0035 of 0.606; 0.6 not
 
 
+def test_proxy_gate_ignores_a_plateau_but_not_a_proxy_pulling_away() -> None:
+    wiggle = np.tile([1.0, -1.0], 100)  # exact means, each check's SE ~ 0.07 (of a change: ~ 0.1)
+
+    def checks(proxy_step: float, heldout_step: float) -> list[dict]:
+        return [{"step": i, "sqrt_kl": 0.1 * i, "texts": ["x"] * 200, "proxy_scores": proxy_step * i + wiggle,
+                 "heldout": heldout_step * i + wiggle, "gold_gain": 0.0} for i in range(24)]
+
+    plateau = checks(0.01, 0.0)  # both flat: the proxy's rise per check is a tenth of its SE
+    assert replay(plateau, "heldout", 0.05, 24)["alarm_step"] is not None  # any rise counts: the allowance piles up
+    assert replay(plateau, "heldout", 0.05, 24, proxy_gate=1.0)["alarm_step"] is None
+    hacked = checks(0.5, -0.05)  # the proxy pulls away while the held-out score sinks
+    assert replay(hacked, "heldout", 0.05, 24, proxy_gate=1.0)["alarm_step"] is not None
+
+
 def test_tiny_overopt_run_writes_report_and_metrics(tmp_path: Path) -> None:
     out = tmp_path / "study"
     result = CliRunner().invoke(app, [
@@ -97,7 +111,7 @@ def test_tiny_styled_ngram_run_with_the_gold_reward_arm(tmp_path: Path) -> None:
         "sim", "overopt", str(out), "--sft-steps", "10", "--label-prompts", "24", "--raters", "4", "--bon-prompts",
         "3", "--bon-n", "4", "--steps", "4", "--every", "2", "--held", "6", "--prompts-per-step", "2", "--k", "2",
         "--max-new-tokens", "10", "--human-pairs", "4", "--start", "styled", "--rm", "ngram", "--gold-arm",
-        "--proxy-members", "2"],
+        "--proxy-members", "2", "--proxy-gate", "1"],
         env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())

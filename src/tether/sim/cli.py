@@ -226,6 +226,9 @@ def overopt(
     heldout_rm: Annotated[str, typer.Option(help="The held-out reward model's kind: 'same' (as --rm), 'causal' or "
                                                  "'ngram' (another family than the proxy's: other blind spots).")
                           ] = "same",
+    proxy_gate: Annotated[float, typer.Option(help="The monitor counts a check only when the proxy rose by more "
+                                                   "than this many standard errors of the change (0: any rise).",
+                                              min=0.0)] = 0.0,
 ) -> None:
     """Over-optimisation study: a proxy reward model trained on raters' labels of the start policy's own samples,
     best-of-n and an unguarded RL run against it, and the monitor's stop rules (held-out reward model, gold, a
@@ -243,7 +246,7 @@ def overopt(
                 prompts_per_step=prompts_per_step, k=k, lr=lr, max_new_tokens=max_new_tokens,
                 human_pairs=human_pairs, alarm_level=alarm_level, threads=threads, start=start, rm=rm,
                 gold_arm=gold_arm, proxy_members=proxy_members, aggregation=aggregation, lam=lam,
-                heldout_rm=heldout_rm)
+                heldout_rm=heldout_rm, proxy_gate=proxy_gate)
     try:
         configs = [OveroptConfig(seed=s, **base).check() for s in range(first_seed, first_seed + seeds)]
     except ValueError as exc:

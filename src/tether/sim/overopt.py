@@ -81,12 +81,16 @@ class OveroptConfig:
     # the held-out reward model's kind ("same": as `rm`; e.g. "causal" beside an n-gram proxy, so that the monitor's
     # evaluator does not share the proxy's model family and its blind spots)
     heldout_rm: str = "same"
+    # the monitor counts a check only when the proxy rose by more than this many SEs of the change (0: any rise)
+    proxy_gate: float = 0.0
 
     def check(self) -> OveroptConfig:
         if self.start not in STARTS:
             raise ValueError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
         if self.rm not in RM_KINDS:
             raise ValueError(f"rm must be one of {', '.join(RM_KINDS)}, got {self.rm!r}")
+        if self.proxy_gate < 0:
+            raise ValueError(f"proxy_gate must be >= 0, got {self.proxy_gate}")
         if self.heldout_rm not in (*RM_KINDS, "same"):
             raise ValueError(f"heldout_rm must be one of {', '.join(RM_KINDS)} or 'same', got {self.heldout_rm!r}")
         if self.proxy_members < 1 or (self.proxy_members > 1 and self.rm != "ngram"):
@@ -330,8 +334,8 @@ def human_sample(world: World, prompts: list[str], answers: list[str], start: li
     return np.array(out)
 
 
-def replay(checks: list[dict[str, Any]], evaluator: str, level: float, horizon: int, one_se: bool = False
-           ) -> dict[str, Any]:
+def replay(checks: list[dict[str, Any]], evaluator: str, level: float, horizon: int, one_se: bool = False,
+           proxy_gate: float = 0.0) -> dict[str, Any]:
     """The monitor's decision with `evaluator`'s per-answer scores as its held-out score, on the logged checks: the
     first alarm (the stop) and the best check by that evaluator up to it (the rollback); without an alarm the run
     ends at its last check and keeps it. `one_se`: roll back instead to the earliest check whose held-out mean is
@@ -339,7 +343,7 @@ def replay(checks: list[dict[str, Any]], evaluator: str, level: float, horizon: 
     cannot tell from the best)."""
     from tether.policy.monitor import OverOptMonitor, SequentialAlarm
 
-    mon = OverOptMonitor(SequentialAlarm(level, horizon), raise_kl=1.0)
+    mon = OverOptMonitor(SequentialAlarm(level, horizon), raise_kl=1.0, proxy_gate=proxy_gate)
     alarm = None
     for c in checks:
         n = len(c[evaluator])
@@ -399,7 +403,8 @@ def rl_study(world: World, policy: Path, proxy: Any, heldout: Any, out: Path, cf
     horizon = max(2, cfg.rl_steps // cfg.every + 1)
     rc = RLConfig(objectives=["overall"], steps=cfg.rl_steps, seed=cfg.seed, lr=cfg.lr, kl_coef=0.0,
                   monitor_every=cfg.every, stop_on_alarm=False, rollback=False, kl_raise=1.0,
-                  alarm_level=cfg.alarm_level, alarm_horizon=horizon, prompts_per_step=cfg.prompts_per_step,
+                  alarm_level=cfg.alarm_level, alarm_horizon=horizon, alarm_proxy_gate=cfg.proxy_gate,
+                  prompts_per_step=cfg.prompts_per_step,
                   completions_per_prompt=cfg.k, max_new_tokens=cfg.max_new_tokens, sample_every=max(1, cfg.every),
                   name=f"overopt-{arm}-seed{cfg.seed}")
     train = [p.text for p in world.prompts(2000, stream="rl-study-train")]
@@ -409,8 +414,9 @@ def rl_study(world: World, policy: Path, proxy: Any, heldout: Any, out: Path, cf
                    truth=gold)
     checks = rl_checks(run_dir, recorder, proxy, gold, world, cfg)
     best = max(checks, key=lambda c: c["gold_gain"])
-    rules = {name: replay(checks, name, cfg.alarm_level, horizon) for name in ("heldout", "gold", "human")}
-    rules["heldout_1se"] = replay(checks, "heldout", cfg.alarm_level, horizon, one_se=True)
+    rules = {name: replay(checks, name, cfg.alarm_level, horizon, proxy_gate=cfg.proxy_gate)
+             for name in ("heldout", "gold", "human")}
+    rules["heldout_1se"] = replay(checks, "heldout", cfg.alarm_level, horizon, one_se=True, proxy_gate=cfg.proxy_gate)
     rules["heldout"]["live_alarm_step"] = next((c["step"] for c in checks if c["alarm_live"]), None)
     for r in rules.values():
         r["share_of_best_gain"] = r["gold_gain"] / best["gold_gain"] if best["gold_gain"] > 0 else float("nan")
