@@ -45,6 +45,31 @@ def test_replay_stops_where_the_evaluator_turns_and_keeps_its_best_check() -> No
     assert rule["kept_step"] == 15 and rule["gold_gain"] == pytest.approx(0.6)
 
 
+def test_replay_one_se_rule_keeps_the_earliest_check_within_one_se_of_the_best() -> None:
+    wiggle = np.tile([0.05, -0.05], 100)  # exact means, each check's SE ~ 0.0035
+    levels = [0.0, 0.3, 0.6, 0.604, 0.606, 0.3, 0.0, -0.3, -0.6, -0.9, -1.2, -1.5]
+    checks = [{"step": i * 5, "sqrt_kl": 0.1 * i, "texts": ["x"] * 200, "proxy_scores": np.full(200, float(i)),
+               "heldout": level + wiggle, "gold_gain": level} for i, level in enumerate(levels)]
+    best = replay(checks, "heldout", 0.05, 12)
+    parsimonious = replay(checks, "heldout", 0.05, 12, one_se=True)
+    assert best["alarm_step"] == parsimonious["alarm_step"] is not None
+    assert best["kept_step"] == 20 and parsimonious["kept_step"] == 15  # 0.604 is within 0.0035 of 0.606; 0.6 not
+
+
+def test_proxy_gate_ignores_a_plateau_but_not_a_proxy_pulling_away() -> None:
+    wiggle = np.tile([1.0, -1.0], 100)  # exact means, each check's SE ~ 0.07 (of a change: ~ 0.1)
+
+    def checks(proxy_step: float, heldout_step: float) -> list[dict]:
+        return [{"step": i, "sqrt_kl": 0.1 * i, "texts": ["x"] * 200, "proxy_scores": proxy_step * i + wiggle,
+                 "heldout": heldout_step * i + wiggle, "gold_gain": 0.0} for i in range(24)]
+
+    plateau = checks(0.01, 0.0)  # both flat: the proxy's rise per check is a tenth of its SE
+    assert replay(plateau, "heldout", 0.05, 24)["alarm_step"] is not None  # any rise counts: the allowance piles up
+    assert replay(plateau, "heldout", 0.05, 24, proxy_gate=1.0)["alarm_step"] is None
+    hacked = checks(0.5, -0.05)  # the proxy pulls away while the held-out score sinks
+    assert replay(hacked, "heldout", 0.05, 24, proxy_gate=1.0)["alarm_step"] is not None
+
+
 def test_tiny_overopt_run_writes_report_and_metrics(tmp_path: Path) -> None:
     out = tmp_path / "study"
     result = CliRunner().invoke(app, [
@@ -62,7 +87,7 @@ def test_tiny_overopt_run_writes_report_and_metrics(tmp_path: Path) -> None:
     assert curve["step"] == [0, 2, 4] and curve["gold_gain"][0] == 0 and curve["sqrt_kl"][0] == 0
     assert rl["best_gold"]["gain"] == max(curve["gold_gain"])
     assert rl["final_gold_gain"] == curve["gold_gain"][-1]
-    assert set(rl["stop_rules"]) == {"heldout", "gold", "human"}
+    assert set(rl["stop_rules"]) == {"heldout", "heldout_1se", "gold", "human"}
     assert rl["stop_rules"]["heldout"]["alarm_step"] == rl["stop_rules"]["heldout"]["live_alarm_step"]
     for pool in ("proxy", "heldout"):
         assert seed["labels"][pool]["pairs"] > 0
@@ -78,3 +103,54 @@ def test_overopt_refuses_a_missing_policy_folder(tmp_path: Path) -> None:
                                 env={"COLUMNS": "200"})
     assert result.exit_code != 0
     assert "not a policy folder" in result.output
+
+
+def test_tiny_styled_ngram_run_with_the_gold_reward_arm(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    result = CliRunner().invoke(app, [
+        "sim", "overopt", str(out), "--sft-steps", "10", "--label-prompts", "24", "--raters", "4", "--bon-prompts",
+        "3", "--bon-n", "4", "--steps", "4", "--every", "2", "--held", "6", "--prompts-per-step", "2", "--k", "2",
+        "--max-new-tokens", "10", "--human-pairs", "4", "--start", "styled", "--rm", "ngram", "--gold-arm",
+        "--proxy-members", "2", "--proxy-gate", "1"],
+        env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    seed = metrics["seeds"][0]
+    assert seed["config"]["start"] == "styled" and seed["config"]["rm"] == "ngram"
+    assert not (out / "seed-0" / "rm-proxy").exists()  # the probe needs no checkpoint
+    # the two-member proxy shares one probe's iteration budget
+    assert 0 < seed["labels"]["proxy"]["optimizer_iterations"] <= seed["config"]["probe_iters"]
+    null = seed["rl_gold_reward"]
+    assert null["curve"]["step"] == [0, 2, 4] and set(null["stop_rules"]) == {"heldout", "heldout_1se", "gold", "human"}
+    assert (out / "seed-0" / "rl-gold-reward" / "metrics.jsonl").is_file()
+    summary = metrics["summary"]
+    assert summary["gold_reward_false_alarms"]["heldout"] == int(null["stop_rules"]["heldout"]["alarm_step"]
+                                                                 is not None)
+    assert "false alarms" in (out / "report.html").read_text()
+
+
+def test_styled_examples_carry_the_styles_and_the_probe_evaluator_is_z_scored() -> None:
+    from tether.reward.probe import NgramReward
+    from tether.sim.overopt import OveroptConfig, ProbeEvaluator
+    from tether.sim.styled import StylePolicy, styled_examples
+    from tether.sim.world import World
+
+    world = World(0)
+    prompts = World(0).prompts(200)  # a world's streams advance per call: a fresh world draws the same prompts
+    ex = styled_examples(world, 200)
+    assert [p for p, _ in ex] == [p.text for p in prompts]
+    styled = [a != p.reference for p, (_, a) in zip(prompts, ex, strict=True)]
+    assert 0.3 < np.mean(styled) < 1.0  # most answers are styled, some plain
+    plain = styled_examples(world, 50, StylePolicy(wrong=0, verbose=0, hedging=0, sycophantic=0, disfluent=0,
+                                                   unsafe=0))
+    assert np.mean([len(a.split()) for _, a in plain]) < np.mean([len(a.split()) for _, a in ex[:50]])
+    from tether.records import PreferencePair
+    pairs = [PreferencePair(prompt=p.text, chosen=p.reference, rejected=a, objective="overall")
+             for p, (_, a), s in zip(prompts, ex, styled, strict=True) if s]
+    ev = ProbeEvaluator(NgramReward().fit(pairs), pairs)
+    z = ev([p.prompt for p in pairs] * 2, [p.chosen for p in pairs] + [p.rejected for p in pairs])["overall"]
+    assert abs(z.mean()) < 1e-6 and z.std() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="rm must be"):
+        OveroptConfig(rm="bert").check()
+    with pytest.raises(ValueError, match="start must be"):
+        OveroptConfig(start="x").check()

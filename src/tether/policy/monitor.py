@@ -111,10 +111,13 @@ class BestWeights:
 class OverOptMonitor:
     """The checks' history and decisions. `raise_kl`: the factor the KL coefficient is raised by when the gap
     opens (the statistic passes half its threshold), once per opening; `flag_sd`: signature drift, in baseline SDs,
-    that is flagged while the held-out score has not improved."""
+    that is flagged while the held-out score has not improved; `proxy_gate`: the proxy counts as rising at a check
+    only when its mean rose by more than this many standard errors of the change (0: any rise), so that a plateau
+    where proxy and held-out are both flat (e.g. gold itself as the reward, converged) does not feed the alarm."""
 
     alarm: SequentialAlarm = field(default_factory=SequentialAlarm)
     raise_kl: float = 2.0
+    proxy_gate: float = 0.0
     flag_sd: float = 1.0
     min_fit_points: int = 4
     history: list[dict[str, float]] = field(default_factory=list)
@@ -135,6 +138,7 @@ class OverOptMonitor:
         if len(h) < 2:
             raise ValueError("a check needs at least 2 held-out responses (for its standard error)")
         rec: dict[str, Any] = {"step": step, "sqrt_kl": float(sqrt_kl), "proxy": float(p.mean()),
+                               "proxy_se": float(p.std(ddof=1) / np.sqrt(len(p))),
                                "heldout": float(h.mean()), "heldout_se": float(h.std(ddof=1) / np.sqrt(len(h)))}
         if gold is not None:
             rec["gold"] = float(np.mean(gold))
@@ -144,7 +148,9 @@ class OverOptMonitor:
         first = self.history[0] if self.history else rec
         rec["heldout_gain"] = rec["heldout"] - first["heldout"]
         rec["proxy_gain"] = rec["proxy"] - first["proxy"]
-        proxy_rose = not self.history or rec["proxy"] > self.history[-1]["proxy"]
+        last = self.history[-1] if self.history else None
+        proxy_rose = last is None or (rec["proxy"] - last["proxy"]
+                                      > self.proxy_gate * float(np.hypot(rec["proxy_se"], last["proxy_se"])))
         rec["cusum"] = self.alarm.update(rec["heldout"], rec["heldout_se"], proxy_rose)
         rec["cusum_threshold"] = self.alarm.threshold
         improved = rec["heldout_gain"] > rec["heldout_se"]

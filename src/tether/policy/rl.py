@@ -288,8 +288,8 @@ def _guard(cfg: RLConfig, evaluator: Evaluator, weights: dict[str, float], heldo
                          "--heldout-prompts)")
     return Guard.build(heldout_prompts, evaluator, weights, heldout, truth=truth, every=cfg.monitor_every,
                        rollback=cfg.rollback, level=cfg.alarm_level, horizon=cfg.alarm_horizon,
-                       raise_kl=cfg.kl_raise, prompt_format=fmt, max_new_tokens=cfg.max_new_tokens,
-                       temperature=cfg.temperature, stop=cfg.stop, seed=cfg.seed)
+                       raise_kl=cfg.kl_raise, proxy_gate=cfg.alarm_proxy_gate, prompt_format=fmt,
+                       max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, stop=cfg.stop, seed=cfg.seed)
 
 
 def _monitor_check(guard: Any, opt: Any, ref: Any, tokenizer: Any, step: int, controller: Any) -> dict[str, float]:

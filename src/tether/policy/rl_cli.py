@@ -20,7 +20,8 @@ RL_OPTIONS = ("algorithm", "objectives", "steps", "prompts_per_step", "completio
               "temperature", "top_k", "stop", "max_prompt_tokens", "strict_prompts", "lr", "warmup", "max_grad_norm",
               "epochs", "clip", "scale_rewards", "kl_coef", "kl_control", "kl_in", "kl_estimator", "kl_target",
               "max_sqrt_kl", "value_coef", "seed", "mixed_precision", "save_every", "sample_every", "log_with",
-              "monitor_every", "stop_on_alarm", "rollback", "alarm_level", "alarm_horizon", "kl_raise", "constraints",
+              "monitor_every", "stop_on_alarm", "rollback", "alarm_level", "alarm_horizon", "alarm_proxy_gate",
+              "kl_raise", "constraints",
               "pid")
 EVAL_OPTIONS = ("completions_per_prompt", "max_new_tokens", "temperature", "stop", "batch_size", "seed", "backend")
 

@@ -57,6 +57,8 @@ class RLConfig:
     rollback: bool = setting(True, "monitor: on the alarm, roll back to the best check's weights (else keep the last)")
     alarm_level: float = setting(0.05, "monitor: false-alarm rate of the sequential alarm over --alarm-horizon checks")
     alarm_horizon: int = setting(50, "monitor: checks the false-alarm rate is controlled over")
+    alarm_proxy_gate: float = setting(0.0, "monitor: the alarm counts a check only when the proxy rose by more than "
+                                      "this many standard errors of the change (0: any rise)")
     kl_raise: float = setting(2.0, "monitor: factor the KL coefficient is raised by when the proxy/held-out gap opens "
                               "(1: never raised)")
     value_coef: float = setting(0.1, "PPO: weight of the value loss")
@@ -91,6 +93,8 @@ class RLConfig:
             raise ValueError(f"alarm_level must be in (0, 1), got {self.alarm_level}")
         if self.alarm_horizon < 2:
             raise ValueError(f"alarm_horizon must be >= 2, got {self.alarm_horizon}")
+        if self.alarm_proxy_gate < 0:
+            raise ValueError(f"alarm_proxy_gate must be >= 0, got {self.alarm_proxy_gate}")
         if self.kl_raise < 1:
             raise ValueError(f"kl_raise must be >= 1 (the monitor only raises the KL), got {self.kl_raise}")
         from tether.policy.constraints import PIDGains, parse_constraints

@@ -66,8 +66,8 @@ class Guard:
     @classmethod
     def build(cls, prompts: Sequence[str], proxy: Evaluator, weights: dict[str, float], heldout: Evaluator, *,
               level: float = 0.05, horizon: int = 50, allowance: float = 0.5, raise_kl: float = 2.0,
-              **kw: Any) -> Guard:
-        monitor = OverOptMonitor(SequentialAlarm(level, horizon, allowance), raise_kl=raise_kl)
+              proxy_gate: float = 0.0, **kw: Any) -> Guard:
+        monitor = OverOptMonitor(SequentialAlarm(level, horizon, allowance), raise_kl=raise_kl, proxy_gate=proxy_gate)
         return cls(list(prompts), proxy, weights, heldout, monitor=monitor, **kw)
 
     def due(self, step: int) -> bool:

@@ -33,7 +33,14 @@ class NgramReward:
     def __init__(self, l2: float = 1e-3, max_iter: int = 200) -> None:
         self.l2, self.max_iter = l2, max_iter
         self.w = np.zeros(DIM)
+        self.iterations = 0  # L-BFGS iterations the last fit took
         self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def clear_cache(self, above: int = 0) -> None:
+        """Forget the cached features of scored texts once more than `above` are kept (a long RL run scores new
+        texts every step)."""
+        if len(self._cache) > above:
+            self._cache.clear()
 
     def _row(self, prompt: str, response: str) -> tuple[np.ndarray, np.ndarray]:
         key = (prompt, response)
@@ -75,8 +82,8 @@ class NgramReward:
             grad = xt @ (weight * (1.0 / (1.0 + np.exp(-z)) - target)) + 2.0 * self.l2 * w
             return value, grad
 
-        self.w = minimize(loss, np.zeros(DIM), jac=True, method="L-BFGS-B",
-                          options={"maxiter": self.max_iter}).x
+        res = minimize(loss, np.zeros(DIM), jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter})
+        self.w, self.iterations = res.x, int(res.nit)
         return self
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:

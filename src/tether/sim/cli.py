@@ -210,6 +210,25 @@ def overopt(
     alarm_level: Annotated[float, typer.Option(help="False-alarm level of the monitor's sequential alarm.",
                                                min=0.0001, max=0.5)] = 0.05,
     threads: Annotated[int, typer.Option(help="CPU threads for torch.", min=1)] = 1,
+    start: Annotated[str, typer.Option(help="Start policy's SFT data: 'reference' (the world's reference answers) "
+                                            "or 'styled' (the styled writer's answers: wrong facts, padding, "
+                                            "hedging, flattery, disfluency).")] = "reference",
+    rm: Annotated[str, typer.Option(help="Reward models: 'causal' (a head on the start policy's body) or 'ngram' "
+                                         "(the n-gram probe).")] = "causal",
+    gold_arm: Annotated[bool, typer.Option(help="Also run the same RL with gold itself as the reward: every "
+                                                "alarm there is a false one.")] = False,
+    proxy_members: Annotated[int, typer.Option(help="The proxy as an ensemble of this many n-gram probes "
+                                                    "(bootstrap resamples; --rm ngram), sharing one probe's "
+                                                    "optimizer iterations.", min=1)] = 1,
+    aggregation: Annotated[str, typer.Option(help="Ensemble aggregation: mean, min, mean_std (mean - lam * std) "
+                                                  "or mean_var.")] = "mean_std",
+    lam: Annotated[float, typer.Option(help="Ensemble aggregation's lambda.", min=0.0)] = 1.0,
+    heldout_rm: Annotated[str, typer.Option(help="The held-out reward model's kind: 'same' (as --rm), 'causal' or "
+                                                 "'ngram' (another family than the proxy's: other blind spots).")
+                          ] = "same",
+    proxy_gate: Annotated[float, typer.Option(help="The monitor counts a check only when the proxy rose by more "
+                                                   "than this many standard errors of the change (0: any rise).",
+                                              min=0.0)] = 0.0,
 ) -> None:
     """Over-optimisation study: a proxy reward model trained on raters' labels of the start policy's own samples,
     best-of-n and an unguarded RL run against it, and the monitor's stop rules (held-out reward model, gold, a
@@ -225,7 +244,9 @@ def overopt(
     base = dict(sft_steps=sft_steps, label_prompts=label_prompts, raters=raters, rm_epochs=rm_epochs, rm_lr=rm_lr,
                 bon_prompts=bon_prompts, bon_n=bon_n, rl_steps=steps, every=every, held=held,
                 prompts_per_step=prompts_per_step, k=k, lr=lr, max_new_tokens=max_new_tokens,
-                human_pairs=human_pairs, alarm_level=alarm_level, threads=threads)
+                human_pairs=human_pairs, alarm_level=alarm_level, threads=threads, start=start, rm=rm,
+                gold_arm=gold_arm, proxy_members=proxy_members, aggregation=aggregation, lam=lam,
+                heldout_rm=heldout_rm, proxy_gate=proxy_gate)
     try:
         configs = [OveroptConfig(seed=s, **base).check() for s in range(first_seed, first_seed + seeds)]
     except ValueError as exc:
@@ -242,6 +263,10 @@ def overopt(
         out.print(f"seed {r['seed']}: unguarded gold gain best {rl['best_gold']['gain']:+.4f} (step "
                   f"{rl['best_gold']['step']}), final {rl['final_gold_gain']:+.4f}; guarded (held-out RM) stops at "
                   f"{guarded['alarm_step']}, keeps step {guarded['kept_step']}: gain {guarded['gold_gain']:+.4f}")
+        if "rl_gold_reward" in r:
+            null = r["rl_gold_reward"]["stop_rules"]
+            out.print(f"seed {r['seed']}: gold as the reward: alarms at step " + ", ".join(
+                f"{k} {v['alarm_step']}" for k, v in null.items()) + " (every one false)")
     out.print(f"report: {report}; metrics: {out_dir / 'metrics.json'}")
 
 

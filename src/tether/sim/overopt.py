@@ -36,6 +36,9 @@ from tether.sim.config import CampaignConfig, PolicyConfig
 from tether.sim.world import World
 
 RATER_POOLS = ("proxy", "heldout", "human")
+STARTS = ("reference", "styled")
+RM_KINDS = ("causal", "ngram")
+STOP_RULES = ("heldout", "heldout_1se", "gold", "human")  # replayed on each logged run
 
 
 @dataclass
@@ -61,8 +64,45 @@ class OveroptConfig:
     human_pairs: int = 50  # simulated human judgments per check
     alarm_level: float = 0.05
     threads: int = 1
+    # the start policy: SFT on the world's reference answers, or on the styled writer's answers
+    # (`tether.sim.styled`: wrong facts, padding, hedging, flattery, disfluency), whose samples vary in what raters see
+    start: str = "reference"
+    # the reward models: "causal" (a head on the start policy's own body) or "ngram" (`tether.reward.probe`)
+    rm: str = "causal"
+    # also run the same RL with gold itself as the reward (the monitor's false alarms: every alarm there is false)
+    gold_arm: bool = False
+    # the proxy as an ensemble of n-gram probes on bootstrap resamples of its pool's pairs (1: one probe), aggregated
+    # by `aggregation` (tether.reward.ensemble: mean, min, mean_std = mean - lam * std); the members share the single
+    # probe's L-BFGS iteration budget (`probe_iters` // members each: the same total optimizer steps)
+    proxy_members: int = 1
+    aggregation: str = "mean_std"
+    lam: float = 1.0
+    probe_iters: int = 200
+    # the held-out reward model's kind ("same": as `rm`; e.g. "causal" beside an n-gram proxy, so that the monitor's
+    # evaluator does not share the proxy's model family and its blind spots)
+    heldout_rm: str = "same"
+    # the monitor counts a check only when the proxy rose by more than this many SEs of the change (0: any rise)
+    proxy_gate: float = 0.0
 
     def check(self) -> OveroptConfig:
+        if self.start not in STARTS:
+            raise ValueError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
+        if self.rm not in RM_KINDS:
+            raise ValueError(f"rm must be one of {', '.join(RM_KINDS)}, got {self.rm!r}")
+        if self.proxy_gate < 0:
+            raise ValueError(f"proxy_gate must be >= 0, got {self.proxy_gate}")
+        if self.heldout_rm not in (*RM_KINDS, "same"):
+            raise ValueError(f"heldout_rm must be one of {', '.join(RM_KINDS)} or 'same', got {self.heldout_rm!r}")
+        if self.proxy_members < 1 or (self.proxy_members > 1 and self.rm != "ngram"):
+            raise ValueError(f"proxy_members must be >= 1, and > 1 only with rm='ngram'; got {self.proxy_members} "
+                             f"with rm={self.rm!r}")
+        from tether.reward.ensemble import AGGREGATIONS
+
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
+        if self.probe_iters < self.proxy_members:
+            raise ValueError(f"probe_iters ({self.probe_iters}) must give each of the {self.proxy_members} members "
+                             "at least one iteration")
         for name in ("sft_steps", "label_prompts", "bon_prompts", "rl_steps", "every", "prompts_per_step",
                      "human_pairs"):
             if getattr(self, name) < 1:
@@ -135,8 +175,64 @@ def label_own_samples(world: World, policy: Path, n: int, pool: str, cfg: Overop
                    "rater_gold_agreement": agree / max(decided, 1), "gold_decided": decided}
 
 
-def train_reward_model(pairs: list[PreferencePair], backbone: Path, out: Path, name: str, cfg: OveroptConfig) -> Any:
-    """A reward model on the start policy's own body, as an evaluator (z-scored through its contract)."""
+class ProbeEvaluator:
+    """The n-gram probe reward model (`tether.reward.probe.NgramReward`) as an evaluator of `overall`, z-scored by
+    the mean and SD of its scores on its own training answers (as a reward model's contract normalizes)."""
+
+    objectives = ("overall",)
+
+    def __init__(self, model: Any, pairs: list[PreferencePair], name: str = "ngram") -> None:
+        self.model, self.name = model, name
+        prompts = [p.prompt for p in pairs] * 2
+        train = model.score(prompts, [p.chosen for p in pairs] + [p.rejected for p in pairs])
+        self.mean, self.sd = float(train.mean()), float(train.std()) or 1.0
+        model.clear_cache()  # the training answers' features are not needed again
+
+    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> dict[str, np.ndarray]:
+        self.model.clear_cache(above=200_000)
+        return {"overall": (self.model.score(list(prompts), list(responses)) - self.mean) / self.sd}
+
+
+class ProbeEnsemble:
+    """Probe evaluators aggregated per answer (`tether.reward.ensemble.aggregate` over their z-scores)."""
+
+    objectives = ("overall",)
+
+    def __init__(self, members: list[ProbeEvaluator], aggregation: str, lam: float, name: str = "ensemble") -> None:
+        self.members, self.aggregation, self.lam, self.name = members, aggregation, lam, name
+
+    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> dict[str, np.ndarray]:
+        from tether.reward.ensemble import aggregate
+
+        scores = np.stack([m(prompts, responses)["overall"] for m in self.members])
+        return {"overall": aggregate(scores, self.aggregation, self.lam)}  # type: ignore[arg-type]
+
+
+def probe_iterations(evaluator: Any) -> int | None:
+    """L-BFGS iterations a probe evaluator (or all of an ensemble's members) took; None for other reward models."""
+    if isinstance(evaluator, ProbeEnsemble):
+        return sum(m.model.iterations for m in evaluator.members)
+    return evaluator.model.iterations if isinstance(evaluator, ProbeEvaluator) else None
+
+
+def train_reward_model(pairs: list[PreferencePair], backbone: Path, out: Path, name: str, cfg: OveroptConfig,
+                       members: int = 1) -> Any:
+    """A reward model as an evaluator: on the start policy's own body (z-scored through its contract), or the n-gram
+    probe (`cfg.rm == "ngram"`, z-scored on its training answers); with `members` > 1 an ensemble of probes on
+    bootstrap resamples sharing the single probe's iteration budget."""
+    kind = cfg.rm if name != "heldout" or cfg.heldout_rm == "same" else cfg.heldout_rm
+    if kind == "ngram":
+        from tether.reward.probe import NgramReward
+
+        if members == 1:
+            return ProbeEvaluator(NgramReward(max_iter=cfg.probe_iters).fit(pairs), pairs, name=f"ngram {name}")
+        rng = np.random.default_rng(cfg.seed)
+        parts = []
+        for i in range(members):
+            boot = [pairs[j] for j in rng.integers(0, len(pairs), len(pairs))]
+            parts.append(ProbeEvaluator(NgramReward(max_iter=cfg.probe_iters // members).fit(boot), boot,
+                                        name=f"ngram {name} member {i}"))
+        return ProbeEnsemble(parts, cfg.aggregation, cfg.lam, name=f"ngram {name} x{members} ({cfg.aggregation})")
     from tether.policy.evaluators import load_evaluator
     from tether.reward.config import TrainConfig
     from tether.reward.train import train
@@ -238,13 +334,16 @@ def human_sample(world: World, prompts: list[str], answers: list[str], start: li
     return np.array(out)
 
 
-def replay(checks: list[dict[str, Any]], evaluator: str, level: float, horizon: int) -> dict[str, Any]:
+def replay(checks: list[dict[str, Any]], evaluator: str, level: float, horizon: int, one_se: bool = False,
+           proxy_gate: float = 0.0) -> dict[str, Any]:
     """The monitor's decision with `evaluator`'s per-answer scores as its held-out score, on the logged checks: the
     first alarm (the stop) and the best check by that evaluator up to it (the rollback); without an alarm the run
-    ends at its last check and keeps it."""
+    ends at its last check and keeps it. `one_se`: roll back instead to the earliest check whose held-out mean is
+    within one standard error of the best's (the one-standard-error rule: the least-moved policy that the evaluator
+    cannot tell from the best)."""
     from tether.policy.monitor import OverOptMonitor, SequentialAlarm
 
-    mon = OverOptMonitor(SequentialAlarm(level, horizon), raise_kl=1.0)
+    mon = OverOptMonitor(SequentialAlarm(level, horizon), raise_kl=1.0, proxy_gate=proxy_gate)
     alarm = None
     for c in checks:
         n = len(c[evaluator])
@@ -253,6 +352,9 @@ def replay(checks: list[dict[str, Any]], evaluator: str, level: float, horizon: 
             alarm = c["step"]
             break
     keep = mon.best["step"] if alarm is not None and mon.best else checks[-1]["step"]
+    if one_se and alarm is not None and mon.best:
+        best = next(r for r in mon.history if r["step"] == keep)
+        keep = next(r["step"] for r in mon.history if r["heldout"] >= best["heldout"] - best["heldout_se"])
     kept = next(c for c in checks if c["step"] == keep)
     return {"evaluator": evaluator, "alarm_step": alarm, "kept_step": keep, "kept_sqrt_kl": kept["sqrt_kl"],
             "gold_gain": kept["gold_gain"], "events": [e["why"] for e in mon.events if e["event"] == "alarm"]}
@@ -288,8 +390,9 @@ def rl_checks(run_dir: Path, recorder: RecordingEvaluator, proxy: Any, gold: Any
 
 
 def rl_study(world: World, policy: Path, proxy: Any, heldout: Any, out: Path, cfg: OveroptConfig,
-             progress: bool = False) -> dict[str, Any]:
-    """The unguarded run (no KL; the monitor records and never stops it) and the stop rules replayed on it."""
+             progress: bool = False, arm: str = "unguarded") -> dict[str, Any]:
+    """The unguarded run (no KL; the monitor records and never stops it) and the stop rules replayed on it. `proxy`
+    is the run's reward (`arm="gold-reward"`: gold itself, where every alarm is a false one)."""
     from tether.policy.gao_fit import fit_gao
     from tether.policy.rl import train_rl
     from tether.policy.rl_config import RLConfig
@@ -300,17 +403,20 @@ def rl_study(world: World, policy: Path, proxy: Any, heldout: Any, out: Path, cf
     horizon = max(2, cfg.rl_steps // cfg.every + 1)
     rc = RLConfig(objectives=["overall"], steps=cfg.rl_steps, seed=cfg.seed, lr=cfg.lr, kl_coef=0.0,
                   monitor_every=cfg.every, stop_on_alarm=False, rollback=False, kl_raise=1.0,
-                  alarm_level=cfg.alarm_level, alarm_horizon=horizon, prompts_per_step=cfg.prompts_per_step,
+                  alarm_level=cfg.alarm_level, alarm_horizon=horizon, alarm_proxy_gate=cfg.proxy_gate,
+                  prompts_per_step=cfg.prompts_per_step,
                   completions_per_prompt=cfg.k, max_new_tokens=cfg.max_new_tokens, sample_every=max(1, cfg.every),
-                  name=f"overopt-unguarded-seed{cfg.seed}")
+                  name=f"overopt-{arm}-seed{cfg.seed}")
     train = [p.text for p in world.prompts(2000, stream="rl-study-train")]
     held = [p.text for p in world.prompts(cfg.held, stream="rl-study-heldout")]
-    run_dir = out / "rl-unguarded"
+    run_dir = out / f"rl-{arm}"
     res = train_rl(policy, train, proxy, run_dir, rc, progress=progress, heldout=recorder, heldout_prompts=held,
                    truth=gold)
     checks = rl_checks(run_dir, recorder, proxy, gold, world, cfg)
     best = max(checks, key=lambda c: c["gold_gain"])
-    rules = {name: replay(checks, name, cfg.alarm_level, horizon) for name in ("heldout", "gold", "human")}
+    rules = {name: replay(checks, name, cfg.alarm_level, horizon, proxy_gate=cfg.proxy_gate)
+             for name in ("heldout", "gold", "human")}
+    rules["heldout_1se"] = replay(checks, "heldout", cfg.alarm_level, horizon, one_se=True, proxy_gate=cfg.proxy_gate)
     rules["heldout"]["live_alarm_step"] = next((c["step"] for c in checks if c["alarm_live"]), None)
     for r in rules.values():
         r["share_of_best_gain"] = r["gold_gain"] / best["gold_gain"] if best["gold_gain"] > 0 else float("nan")
@@ -355,25 +461,38 @@ def run_seed(cfg: OveroptConfig, out: Path, *, world: World | None = None, polic
     if policy is None:
         policy = out / "sft"
         if not (policy / "config.json").is_file():
-            say(f"seed {cfg.seed}: SFT of the start policy ({cfg.sft_steps} steps)")
-            train_policy(world, policy, PolicyConfig(max_steps=cfg.sft_steps, max_seconds=3600,
-                                                     threads=cfg.threads, seed=cfg.seed), show_progress=False)
+            say(f"seed {cfg.seed}: SFT of the start policy ({cfg.sft_steps} steps, on the {cfg.start} answers)")
+            pc = PolicyConfig(max_steps=cfg.sft_steps, max_seconds=3600, threads=cfg.threads, seed=cfg.seed)
+            examples = None
+            if cfg.start == "styled":
+                from tether.sim.styled import styled_examples
+
+                examples = styled_examples(world, pc.train_prompts, stream=f"styled-sft-{cfg.seed}")
+            train_policy(world, policy, pc, show_progress=False, examples=examples)
     say(f"seed {cfg.seed}: labelling the start policy's own samples (two rater pools)")
     data = {pool: label_own_samples(world, policy, cfg.label_prompts, pool, cfg) for pool in ("proxy", "heldout")}
     say(f"seed {cfg.seed}: training the proxy and held-out reward models")
-    rms = {pool: train_reward_model(data[pool][0], policy, out / f"rm-{pool}", pool, cfg)
+    rms = {pool: train_reward_model(data[pool][0], policy, out / f"rm-{pool}", pool, cfg,
+                                    members=cfg.proxy_members if pool == "proxy" else 1)
            for pool in ("proxy", "heldout")}
     labels = {pool: {**data[pool][1],
                      "rm_gold_accuracy_other_pool": pairwise_accuracy(rms[pool], world,
                                                                       data["heldout" if pool == "proxy"
-                                                                           else "proxy"][0])}
+                                                                           else "proxy"][0]),
+                     "optimizer_iterations": probe_iterations(rms[pool])}
               for pool in ("proxy", "heldout")}
     say(f"seed {cfg.seed}: best-of-n with the proxy")
     bon = bon_study(world, policy, rms["proxy"], rms["heldout"], cfg)
     say(f"seed {cfg.seed}: the unguarded RL run ({cfg.rl_steps} steps) and the stop rules")
     rl = rl_study(world, policy, rms["proxy"], rms["heldout"], out, cfg)
-    metrics = {"seed": cfg.seed, "config": asdict(cfg), "labels": labels, "best_of_n": bon, "rl": rl,
-               "seconds": time.perf_counter() - t0}
+    metrics = {"seed": cfg.seed, "config": asdict(cfg), "labels": labels, "best_of_n": bon, "rl": rl}
+    if cfg.gold_arm:
+        from tether.sim.evaluators import GoldEvaluator
+
+        say(f"seed {cfg.seed}: the same RL run with gold as the reward (false alarms)")
+        metrics["rl_gold_reward"] = rl_study(world, policy, GoldEvaluator(world, ["overall"]), rms["heldout"], out,
+                                             cfg, arm="gold-reward")
+    metrics["seconds"] = time.perf_counter() - t0
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=json_default), encoding="utf-8")
     return metrics
 
@@ -385,12 +504,17 @@ def summarize(seeds: list[dict[str, Any]]) -> dict[str, Any]:
     drops = [s["rl"]["drop_from_best"] for s in seeds]
     spread = float(np.std(finals, ddof=1)) if len(finals) > 1 else float("nan")
     rules = {}
-    for name in ("heldout", "gold", "human"):
+    for name in STOP_RULES:
         shares = [s["rl"]["stop_rules"][name]["share_of_best_gain"] for s in seeds]
         rules[name] = {"shares": shares, "mean_share": float(np.nanmean(shares)) if any(x == x for x in shares)
                        else float("nan"), "alarms": sum(s["rl"]["stop_rules"][name]["alarm_step"] is not None
                                                         for s in seeds)}
-    return {"seeds": [s["seed"] for s in seeds], "final_gold_gains": finals, "drops_from_best": drops,
+    false_alarms = {name: [s["rl_gold_reward"]["stop_rules"][name]["alarm_step"] for s in seeds
+                           if "rl_gold_reward" in s] for name in STOP_RULES}
+    return {"seeds": [s["seed"] for s in seeds], "final_gold_gains": finals,
+            "gold_reward_alarm_steps": false_alarms,
+            "gold_reward_false_alarms": {k: sum(a is not None for a in v) for k, v in false_alarms.items()},
+            "drops_from_best": drops,
             "final_gain_spread_sd": spread, "mean_drop": float(np.mean(drops)),
             "drop_exceeds_spread": bool(len(seeds) > 1 and min(drops) > spread), "stop_rules": rules,
             "bon_corr_proxy_gold": [s["best_of_n"]["corr_proxy_gold"]["overall"] for s in seeds]}

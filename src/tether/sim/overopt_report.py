@@ -13,9 +13,10 @@ from tether.report.figures import png_base64, pyplot
 
 _STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}td,th{padding:2px 10px;text-align:left}"
           "table{border-collapse:collapse}tr{border-top:1px solid #ddd}")
-RULE_NAMES = {"heldout": "held-out reward model (the guarded arm: gold hidden)", "gold": "gold as the evaluator",
-              "human": "simulated human sample per check"}
-RULE_COLORS = {"heldout": "tab:orange", "gold": "tab:green", "human": "tab:purple"}
+RULE_NAMES = {"heldout": "held-out reward model (the guarded arm: gold hidden)",
+              "heldout_1se": "held-out reward model, rollback by the one-SE rule (gold hidden)",
+              "gold": "gold as the evaluator", "human": "simulated human sample per check"}
+RULE_COLORS = {"heldout": "tab:orange", "heldout_1se": "tab:brown", "gold": "tab:green", "human": "tab:purple"}
 
 
 def _num(x: Any, fmt: str = "{:+.4f}") -> str:
@@ -123,7 +124,22 @@ def seed_section(m: dict[str, Any]) -> str:
         f"{_num(rl['final_proxy_gain'], '{:+.3f}')}. Gao RL fit of the held-out gain up to the stop: predicted "
         f"turnover sqrt(KL) {_num(t['predicted'], '{:.3f}')} [{_num(t['predicted_lo'], '{:.3f}')}, "
         f"{_num(t['predicted_hi'], '{:.3f}')}]; actual (gold's best check) {t['actual']:.3f}.</p>",
-        _img(rl_figure(rl), "proxy, held-out and gold against sqrt(KL)"), "<h3>Stop rules on this run</h3>", rules])
+        _img(rl_figure(rl), "proxy, held-out and gold against sqrt(KL)"), "<h3>Stop rules on this run</h3>", rules,
+        gold_reward_section(m.get("rl_gold_reward"))])
+
+
+def gold_reward_section(rl: dict[str, Any] | None) -> str:
+    """The same run with gold as the reward: every alarm is false."""
+    if rl is None:
+        return ""
+    rows = [[RULE_NAMES[k], str(r["alarm_step"]) if r["alarm_step"] is not None else "none",
+             str(r["kept_step"]), _num(r["gold_gain"])] for k, r in rl["stop_rules"].items()]
+    return "".join([
+        f"<h3>The same RL with gold as the reward ({rl['steps']} steps): false alarms</h3>",
+        f"<p>Gold gain: best {_num(rl['best_gold']['gain'])} at step {rl['best_gold']['step']}, final "
+        f"{_num(rl['final_gold_gain'])}. Every alarm below is a false one.</p>",
+        _img(rl_figure(rl), "gold as the reward: gold and held-out against sqrt(KL)"),
+        _table(["stop rule", "alarm at step (false)", "kept check (step)", "gold gain kept"], rows)])
 
 
 def summary_section(s: dict[str, Any]) -> str:
@@ -134,7 +150,10 @@ def summary_section(s: dict[str, Any]) -> str:
         f"<p>Unguarded final gold gain per seed: {', '.join(_num(x) for x in s['final_gold_gains'])} (seed-to-seed "
         f"SD {_num(s['final_gain_spread_sd'], '{:.4f}')}); drop from the best check: "
         f"{', '.join(_num(x) for x in s['drops_from_best'])}.</p>",
-        _table(["stop rule", "share of the unguarded best gain per seed", "mean", "alarms"], rows)])
+        _table(["stop rule", "share of the unguarded best gain per seed", "mean", "alarms"], rows),
+        (f"<p>With gold as the reward, false alarms over {len(s['gold_reward_alarm_steps']['heldout'])} seeds: "
+         + ", ".join(f"{RULE_NAMES[k]} {v}" for k, v in s["gold_reward_false_alarms"].items()) + ".</p>"
+         if s.get("gold_reward_alarm_steps", {}).get("heldout") else "")])
 
 
 def write_overopt_report(seeds: list[dict[str, Any]], summary: dict[str, Any], path: Path) -> Path:

@@ -64,17 +64,19 @@ class PolicyResult:
 
 
 def train_policy(world: World, out_dir: str | Path, config: PolicyConfig | None = None,
-                 show_progress: bool = True) -> PolicyResult:
+                 show_progress: bool = True, examples: list[tuple[str, str]] | None = None) -> PolicyResult:
     """SFT a small GPT-2 from scratch on the world's reference answers (`tether.policy`'s SFT); save it to `out_dir`.
 
-    The world supplies what is its own: the examples, a BPE tokenizer trained on its text, the untrained GPT-2."""
+    The world supplies what is its own: the examples, a BPE tokenizer trained on its text, the untrained GPT-2.
+    `examples`: (prompt, answer) pairs to imitate instead of the references (e.g. a styled writer's answers,
+    `tether.sim.overopt`'s styled start policy)."""
     from tether.policy.config import SFTConfig
     from tether.policy.sft import train_sft
 
     cfg = config or PolicyConfig()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    pairs = [(p.text, p.reference) for p in world.prompts(cfg.train_prompts)]
+    pairs = examples if examples is not None else [(p.text, p.reference) for p in world.prompts(cfg.train_prompts)]
     tokenizer = train_tokenizer([f"{format_prompt(p)} {a}" for p, a in pairs], cfg.vocab_size)
     model = GPT2LMHeadModel(GPT2Config(
         vocab_size=len(tokenizer), n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer,

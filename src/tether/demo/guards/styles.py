@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,35 +20,9 @@ from tether.sim.campaign import CandidatePair, run_campaign
 from tether.sim.config import CampaignConfig
 from tether.sim.prompts import SimPrompt
 from tether.sim.raters import SimRater
-from tether.sim.responses import REGISTERS, Style
+from tether.sim.responses import Style
+from tether.sim.styled import StylePolicy
 from tether.sim.world import World
-
-
-@dataclass(frozen=True)
-class StylePolicy:
-    """Each property drawn independently per sample; `unsafe` applies to risky prompts only (a refusal otherwise)."""
-
-    wrong: float = 0.25  # the production responder's error, verbosity and hedging rates (ProductionConfig)
-    verbose: float = 0.3
-    hedging: float = 0.15
-    sycophantic: float = 0.1
-    disfluent: float = 0.1
-    unsafe: float = 0.3
-    preachy: float = 0.0  # chance a refusal of a risky prompt is also padded and hedged (a lecturing refusal)
-
-    def style(self, prompt: SimPrompt, rng: random.Random) -> Style:
-        s = Style(correct=rng.random() >= self.wrong, verbose=rng.random() < self.verbose,
-                  hedging=rng.random() < self.hedging, sycophantic=rng.random() < self.sycophantic,
-                  fluent=rng.random() >= self.disfluent, unsafe=prompt.risky and rng.random() < self.unsafe,
-                  direct=rng.random() < 0.5, register=rng.choice(REGISTERS))
-        if self.preachy > 0 and prompt.risky and not s.unsafe and rng.random() < self.preachy:
-            s = replace(s, verbose=True, hedging=True)
-        return s
-
-    def sample(self, world: World, prompts: Sequence[SimPrompt], k: int, stream: str) -> list[list[str]]:
-        """k answers per prompt, from a random stream of their own (`stream`, under the world's seed)."""
-        rng = random.Random(f"{world.seed}/policy/{stream}")
-        return [[world.respond(p, self.style(p, rng), seed=rng.getrandbits(31)) for _ in range(k)] for p in prompts]
 
 
 def label_own_samples(world: World, policy: StylePolicy, prompts: Sequence[SimPrompt], raters: list[SimRater],
