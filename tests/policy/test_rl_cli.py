@@ -204,7 +204,8 @@ def test_rl_with_the_monitor_writes_its_fields_to_the_metrics_and_the_report(lm:
     from tether.sim import World
 
     held = project_dir / "heldout.jsonl"
-    held.write_text("".join(json.dumps({"prompt": p.text}) + "\n" for p in World(0).prompts(6, stream="heldout")))
+    held.write_text("".join(json.dumps({"prompt": p.text, "task_type": p.task_type}) + "\n"
+                            for p in World(0).prompts(6, stream="heldout")))
     out = project_dir / "guarded"
     res = runner.invoke(_app(), ["policy", "rl", str(out), "--model", str(lm), "--prompts", str(prompts),
                                  "--evaluator", "gold", "--objective", "overall", "--steps", "2",
@@ -217,8 +218,11 @@ def test_rl_with_the_monitor_writes_its_fields_to_the_metrics_and_the_report(lm:
     # the same evaluator as held-out and truth: the two columns agree
     assert all(r["monitor/gold"] == r["monitor/heldout"] for r in checks)
     assert {"monitor/cusum", "monitor/proxy", "monitor/sqrt_kl", "monitor/sig/hedging"} <= set(checks[-1])
-    assert "Over-optimisation monitor" in (out / "report.html").read_text()
+    assert "monitor/heldout/overall" in checks[-1]  # the per-objective dashboard's series
+    report = (out / "report.html").read_text()
+    assert "Over-optimisation monitor" in report and "Which objective degraded" in report
     meta = json.loads((out / "tether_rl.json").read_text())
+    assert "attribution" in meta["monitor"]
     assert meta["config"]["monitor_every"] == 1 and meta["config"]["rollback"] is False
     assert meta["monitor"]["checks"] == 3
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tether.policy.attribution import blame
 from tether.policy.gao_fit import fit_gao
 from tether.policy.signatures import SignatureBaseline, signature_means
 
@@ -124,13 +125,17 @@ class OverOptMonitor:
     events: list[dict[str, Any]] = field(default_factory=list)
     baseline: SignatureBaseline | None = None
     best: dict[str, float] | None = None
+    attribution: dict[str, Any] | None = None  # the last check's (frozen at the alarm): which objective degraded
     _warned: bool = False
 
     def observe(self, step: int, sqrt_kl: float, proxy: np.ndarray, heldout: np.ndarray, texts: Sequence[str],
-                objective_scores: dict[str, np.ndarray] | None = None, gold: np.ndarray | None = None
+                objective_scores: dict[str, np.ndarray] | None = None, gold: np.ndarray | None = None, *,
+                heldout_objectives: dict[str, np.ndarray] | None = None, attribution: dict[str, Any] | None = None
                 ) -> dict[str, Any]:
         """One check: `proxy` and `heldout` per response (weighted training reward; held-out score), the responses,
-        the training evaluator's per-objective scores, gold if known. The first check is the reference's."""
+        the training evaluator's per-objective scores, gold if known; the held-out evaluator's per-objective scores
+        and the check's attribution of per-objective drops (`attribution.check_attribution`). The first check is the
+        reference's."""
         h = np.asarray(heldout, dtype=np.float64)
         p = np.asarray(proxy, dtype=np.float64)
         if len(h) != len(texts) or len(p) != len(texts):
@@ -142,6 +147,12 @@ class OverOptMonitor:
                                "heldout": float(h.mean()), "heldout_se": float(h.std(ddof=1) / np.sqrt(len(h)))}
         if gold is not None:
             rec["gold"] = float(np.mean(gold))
+        for o, v in (heldout_objectives or {}).items():
+            rec[f"heldout/{o}"] = float(np.mean(v))
+        if not self.alarm.alarmed:
+            self.attribution = attribution
+        if attribution is not None:
+            rec["attribution"] = attribution
         means = signature_means(texts, objective_scores)
         if self.baseline is None:
             self.baseline = SignatureBaseline.from_samples(texts, objective_scores)
@@ -192,10 +203,11 @@ class OverOptMonitor:
 
     def why(self, rec: dict[str, Any]) -> str:
         best = self.best or {}
+        named = f"; {blame(rec['attribution'])}" if rec.get("attribution") else ""
         return (f"held-out score stopped following the proxy: CUSUM {rec['cusum']:.2f} > {self.alarm.threshold:.2f} "
                 f"(false-alarm level {self.alarm.level} over {self.alarm.horizon} checks); proxy gain "
                 f"{rec['proxy_gain']:+.4f}, held-out {rec['heldout']:.4f} vs best {best.get('heldout', 0.0):.4f} at "
-                f"step {best.get('step')}")
+                f"step {best.get('step')}{named}")
 
     def record_kl_raise(self, step: int, old: float, new: float, rec: dict[str, Any]) -> None:
         self.events.append({"step": step, "event": "kl_raised", "why": (
@@ -208,4 +220,4 @@ class OverOptMonitor:
         fit = {k: v for k, v in (self.history[-1] if self.history else {}).items() if k.startswith("gao/")}
         return {"checks": len(self.history), "best": self.best, "events": self.events, "fit": fit,
                 "threshold": self.alarm.threshold, "level": self.alarm.level, "horizon": self.alarm.horizon,
-                "allowance": self.alarm.allowance}
+                "allowance": self.alarm.allowance, "attribution": self.attribution}

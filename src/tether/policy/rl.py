@@ -189,8 +189,8 @@ def train_rl(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, o
 def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, out_dir: str | Path,
             config: RLConfig | None = None, *, resume: bool = False, progress: bool = True,
             prompt_format: str | None = None, save: bool = True, heldout: Evaluator | None = None,
-            heldout_prompts: Sequence[str] | None = None, truth: Evaluator | None = None
-            ) -> Generator[dict[str, float], None, RLResult]:
+            heldout_prompts: Sequence[str] | None = None, truth: Evaluator | None = None,
+            heldout_slices: Sequence[str] | None = None) -> Generator[dict[str, float], None, RLResult]:
     """`train_rl` one step at a time: yields `{}` once set up, then each step's metrics; returns the RLResult.
 
     Lets a caller interleave training with other work (the benchmark steps it between TRL's steps).
@@ -198,7 +198,8 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
     (`tether.policy.rl_guard`) scores `heldout_prompts` with `heldout` (and `truth`, shown only) at step 0 and every
     N steps, raises the KL coefficient when the proxy/held-out gap opens, and on its alarm stops the run and (unless
     `cfg.rollback` is off) rolls back to the best check's weights; its fields go to the metrics log under
-    `monitor/`, its events and fit to tether_rl.json and the report. The monitor's history is not checkpointed: a
+    `monitor/`, its events, fit and the attribution of a held-out drop to objectives (and to `heldout_slices`, one
+    label per held-out prompt) to tether_rl.json and the report. The monitor's history is not checkpointed: a
     resumed run's first check is its new baseline. With `kl_control="adaptive"` a raise lasts until the controller
     moves the coefficient again."""
     from tether.training import MetricsLog, make_accelerator, resolve_precision, save_checkpoint
@@ -214,6 +215,10 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
     if len(prompts) < cfg.prompts_per_step:
         raise ValueError(f"{len(prompts)} prompts, fewer than the {cfg.prompts_per_step} a step takes")
     guard = _guard(cfg, evaluator, weights, heldout, heldout_prompts, truth, prompt_format or "")
+    if guard is not None and heldout_slices is not None:
+        if len(heldout_slices) != len(guard.prompts):
+            raise ValueError(f"{len(heldout_slices)} held-out slice labels for {len(guard.prompts)} held-out prompts")
+        guard.slices = list(heldout_slices)
     out = Path(out_dir)
     precision = resolve_precision(cfg.mixed_precision)
     accelerator = make_accelerator(precision)

@@ -39,6 +39,22 @@ LamOpt = Annotated[float | None, typer.Option(help="Ensembles: the lam of mean_s
 NormOpt = Annotated[bool, typer.Option(help="z-score reward models with their contracts' training statistics.")]
 
 
+def read_slices(path: Path) -> list[str] | None:
+    """Slice labels of JSONL prompts (`slice`, else `task_type`, on every line), for the monitor's attribution of a
+    held-out drop per slice; None when a line has neither (or the file is plain text)."""
+    if path.suffix not in (".jsonl", ".json"):
+        return None
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            obj = json.loads(line)  # read_prompts has named any bad line already
+            label = obj.get("slice", obj.get("task_type"))
+            if not isinstance(label, str):
+                return None
+            out.append(label)
+    return out
+
+
 def read_prompts(path: Path) -> list[str]:
     """Prompts from JSONL (`prompt` key) or a text file (one per line); errors name the file and line."""
     if not path.is_file():
@@ -232,6 +248,9 @@ def rl_cmd(
         guard_kw = {"heldout": heldout_source(heldout, evaluator_seed),
                     "heldout_prompts": read_prompts(heldout_prompts),
                     "truth": heldout_source(truth, evaluator_seed, "--truth")}
+        slices = read_slices(heldout_prompts)
+        if slices is not None:
+            guard_kw["heldout_slices"] = slices
     elif heldout or heldout_prompts or truth:
         raise fail("--heldout, --heldout-prompts and --truth are the monitor's: add --monitor-every N")
     ev = build_evaluator(rewards, scorer, aggregation, lam, normalize)

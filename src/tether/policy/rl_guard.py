@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tether.policy.attribution import check_attribution
 from tether.policy.evaluators import Evaluator, weighted_reward
 from tether.policy.monitor import BestWeights, OverOptMonitor, SequentialAlarm
 
@@ -54,13 +55,18 @@ class Guard:
     monitor: OverOptMonitor = field(default_factory=OverOptMonitor)
     best: BestWeights = field(default_factory=BestWeights)
     best_master: list[torch.Tensor] | None = None
+    slices: Sequence[str] | None = None  # a label per held-out prompt (e.g. task type): attribution per slice too
     heldout_w: dict[str, float] = field(init=False)
+    _first_scores: dict[str, np.ndarray] | None = field(default=None, init=False)
+    _best_scores: dict[str, np.ndarray] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if len(self.prompts) < 2:
             raise ValueError(f"the monitor needs at least 2 held-out prompts, got {len(self.prompts)}")
         if self.every < 1:
             raise ValueError(f"monitor_every must be >= 1, got {self.every}")
+        if self.slices is not None and len(self.slices) != len(self.prompts):
+            raise ValueError(f"{len(self.slices)} slice labels for {len(self.prompts)} held-out prompts")
         self.heldout_w = heldout_weights(self.heldout, self.weights)
 
     @classmethod
@@ -88,7 +94,8 @@ class Guard:
         rows = [self.prompts[i] for i in r.prompt_index]
         scores = self.proxy(rows, r.texts)
         proxy = weighted_reward(scores, self.weights)
-        held = weighted_reward(self.heldout(rows, r.texts), self.heldout_w)
+        held_scores = {o: np.asarray(v, dtype=np.float64) for o, v in self.heldout(rows, r.texts).items()}
+        held = weighted_reward(held_scores, self.heldout_w)
         gold = None
         if self.truth is not None:
             truth = self.truth(rows, r.texts)
@@ -101,7 +108,19 @@ class Guard:
             ref_logps = Actor(ref)(r.input_ids, r.attention_mask, r.prompt_width, self.temperature, mask)[0]
             kl = float(((logps - ref_logps) * mask).sum(-1).mean())
             sqrt_kl = max(kl, 0.0) ** 0.5
-        return self.monitor.observe(step, sqrt_kl, proxy, held, r.texts, scores, gold)
+        attribution = None
+        if self._first_scores is None:
+            self._first_scores = held_scores
+        else:
+            attribution = check_attribution(
+                self._first_scores, self._best_scores, held_scores, self.heldout_w,
+                below_best=held.mean() <= self.monitor.best["heldout"],
+                slices=None if self.slices is None else [self.slices[i] for i in r.prompt_index])
+        rec = self.monitor.observe(step, sqrt_kl, proxy, held, r.texts, scores, gold, heldout_objectives=held_scores,
+                                   attribution=attribution)
+        if rec["is_best"]:
+            self._best_scores = held_scores
+        return rec
 
     def keep_if_best(self, rec: dict[str, Any], module: Any, master: Any = None) -> None:
         """Keep `module`'s weights (and bf16 masters) when this check is the best by held-out score."""

@@ -192,11 +192,48 @@ def _monitor_section(rows: list[dict], summary: dict | None) -> str:
                  f"{summary['best']['heldout']:.4f}, sqrt(KL) {summary['best']['sqrt_kl']:.3f}). Alarm: one-sided "
                  f"CUSUM, threshold {summary.get('threshold', float('nan')):.2f} for a false-alarm rate of "
                  f"{summary.get('level')} over {summary.get('horizon')} checks.</p>") if summary.get("best") else ""
-    return ("<h2>Over-optimisation monitor</h2>" + best_text + fit_text
+    return ("<h2>Over-optimisation monitor</h2>" + best_text + fit_text + _attribution_html(summary.get("attribution"))
             + (f"<table class=s><tr><th>step</th><th>event</th><th>why</th></tr>{events}</table>" if events else
                "<p>No events: no KL raise, no flagged signature, no alarm.</p>")
             + _img("Proxy, held-out and gold gains against sqrt(KL), with the Gao fit", fig)
-            + _img("Alarm statistic per check", stat))
+            + _img("Alarm statistic per check", stat) + _objectives_img(checks))
+
+
+def _objectives_img(checks: list[dict]) -> str:
+    """Per-objective dashboard: each held-out objective's mean per check (where a regression shows first)."""
+    keys = sorted({k for r in checks for k in r if k.startswith("monitor/heldout/")})
+    if not keys:
+        return ""
+    return _img("Held-out score per objective, per check", _panel(checks, keys, "held-out score"))
+
+
+def _attribution_html(att: dict | None) -> str:
+    """Which objective (and slice) degraded at the last check (the alarm's, if any): against the best check and
+    against the start."""
+    if not att:
+        return "<p>Which objective degraded: only one check, nothing to compare.</p>"
+    from tether.policy.attribution import blame
+
+    parts = [f"<h3>Which objective degraded</h3><p><b>{html.escape(blame(att))}</b>. Paired changes on the same "
+             f"held-out prompts at the last check (the alarm's, if any); blamed when z &le; "
+             f"&minus;{att['since_start']['z']:g}.</p>"]
+    for key, title in (("since_best", "Since the best check"), ("since_start", "Since the start (the reference)")):
+        if att.get(key):
+            parts.append(_attribution_table(att[key], title))
+    return "".join(parts)
+
+
+def _attribution_table(att: dict, title: str) -> str:
+    esc = html.escape
+    rows = "".join(f"<tr><td>{esc(r['objective'])}</td><td>{r['weight']:g}</td><td>{r['best']:.4f}</td>"
+                   f"<td>{r['now']:.4f}</td><td>{r['change']:+.4f} &plusmn; {1.96 * r['se']:.4f}</td>"
+                   f"<td>{r['z']:.1f}</td><td>{r['contribution']:+.4f}</td></tr>" for r in att["objectives"])
+    worst = "".join(f"<tr><td>{esc(str(r['slice']))}</td><td>{esc(r['objective'])}</td><td>{r['n']}</td>"
+                    f"<td>{r['change']:+.4f}</td><td>{r['z']:.1f}</td></tr>" for r in att["slices"][:6])
+    return (f"<p>{title}:</p><table class=s><tr><th>objective</th><th>weight</th><th>then</th><th>now</th>"
+            f"<th>change (95%)</th><th>z</th><th>weighted change</th></tr>{rows}</table>"
+            + (f"<table class=s><tr><th>slice</th><th>objective</th><th>n</th><th>change</th><th>z</th></tr>"
+               f"{worst}</table>" if worst else ""))
 
 
 @dataclass
