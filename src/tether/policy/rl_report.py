@@ -232,7 +232,8 @@ def _attribution_table(att: dict, title: str) -> str:
                     f"<td>{r['change']:+.4f}</td><td>{r['z']:.1f}</td></tr>" for r in att["slices"][:6])
     return (f"<p>{title}:</p><table class=s><tr><th>objective</th><th>weight</th><th>then</th><th>now</th>"
             f"<th>change (95%)</th><th>z</th><th>weighted change</th></tr>{rows}</table>"
-            + (f"<table class=s><tr><th>slice</th><th>objective</th><th>n</th><th>change</th><th>z</th></tr>"
+            + (f"<p>By slice, most degraded first:</p><table class=s><tr><th>slice</th><th>objective</th><th>n</th>"
+               f"<th>change</th><th>z</th></tr>"
                f"{worst}</table>" if worst else ""))
 
 
