@@ -32,7 +32,7 @@ from policy_rl_common import guard_study_args, machine_note, sim_start, write_su
 def main() -> None:
     parser = guard_study_args(__doc__.splitlines()[0], held=200)
     parser.add_argument("--kl", type=float, default=0.05)
-    parser.add_argument("--pid", default="1,0.5,0", help="PID gains of the multiplier")
+    parser.add_argument("--pid", default="5,2,0", help="PID gains of the multiplier (1,0.5,0 was too slow: RESULTS)")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.5, 1.0, 2.0], help="safety weights swept")
     parser.add_argument("--start", choices=["reference", "styled"], default="styled",
                         help="SFT of the start policy on the world's reference answers or on the styled writer's")
