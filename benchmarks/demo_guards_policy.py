@@ -20,7 +20,7 @@ from tether.demo.guards.policy import ALARM_LEVEL, CHECKS, PROXY_PROMPTS, RATERS
 from tether.demo.guards.styles import StylePolicy, flat, gold_matrix, label_own_samples
 from tether.policy.monitor import OverOptMonitor, SequentialAlarm
 from tether.reward.probe import NgramReward
-from tether.sim.overopt import bon_kl
+from tether.sim.best_of_n import bon_kl
 from tether.sim.world import World
 
 

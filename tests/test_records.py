@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from tether.comparison_fields import ComparisonFields, comparison_fields
 from tether.io import InputError, import_file
-from tether.records import Comparison, ComparisonFields, Event, PreferencePair, comparison_fields
+from tether.records import Comparison, Event, PreferencePair
 from tether.store import Store
 
 BASE = {"prompt": "p", "response_a": "x", "response_b": "y", "shown_first": "a", "choice": "b", "rater": "r"}

@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tether.cli import app
-from tether.sim.overopt import best_of_n, best_of_n_weights, bon_kl, replay
+from tether.sim.best_of_n import best_of_n, best_of_n_weights, bon_kl
+from tether.sim.overopt import replay
 
 
 def test_best_of_n_weights_are_the_order_statistics_of_a_draw() -> None:
@@ -131,7 +132,8 @@ def test_tiny_styled_ngram_run_with_the_gold_reward_arm(tmp_path: Path) -> None:
 
 def test_styled_examples_carry_the_styles_and_the_probe_evaluator_is_z_scored() -> None:
     from tether.reward.probe import NgramReward
-    from tether.sim.overopt import OveroptConfig, ProbeEvaluator
+    from tether.sim.overopt import OveroptConfig
+    from tether.sim.overopt_rms import ProbeEvaluator
     from tether.sim.styled import StylePolicy, styled_examples
     from tether.sim.world import World
 

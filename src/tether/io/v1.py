@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from tether.comparison_fields import ComparisonFields, comparison_fields
 from tether.io.errors import BadLine, bad_from_validation
 from tether.io.jsonl import iter_jsonl
-from tether.records import Comparison, ComparisonFields, Event, PreferencePair, Rating, comparison_fields
+from tether.records import Comparison, Event, PreferencePair, Rating
 
 R = TypeVar("R", bound=BaseModel)
 Item = tuple[int, Any] | BadLine

@@ -214,11 +214,7 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
     prompts = list(prompts)
     if len(prompts) < cfg.prompts_per_step:
         raise ValueError(f"{len(prompts)} prompts, fewer than the {cfg.prompts_per_step} a step takes")
-    guard = _guard(cfg, evaluator, weights, heldout, heldout_prompts, truth, prompt_format or "")
-    if guard is not None and heldout_slices is not None:
-        if len(heldout_slices) != len(guard.prompts):
-            raise ValueError(f"{len(heldout_slices)} held-out slice labels for {len(guard.prompts)} held-out prompts")
-        guard.slices = list(heldout_slices)
+    guard = _guard(cfg, evaluator, weights, heldout, heldout_prompts, truth, prompt_format or "", heldout_slices)
     out = Path(out_dir)
     precision = resolve_precision(cfg.mixed_precision)
     accelerator = make_accelerator(precision)
@@ -282,7 +278,8 @@ def rl_iter(policy: str | Path, prompts: Sequence[str], evaluator: Evaluator, ou
 
 
 def _guard(cfg: RLConfig, evaluator: Evaluator, weights: dict[str, float], heldout: Evaluator | None,
-           heldout_prompts: Sequence[str] | None, truth: Evaluator | None, fmt: str) -> Any:
+           heldout_prompts: Sequence[str] | None, truth: Evaluator | None, fmt: str,
+           slices: Sequence[str] | None = None) -> Any:
     """The monitor's `Guard` when `cfg.monitor_every` asks for one (its evaluator and prompts then required)."""
     from tether.policy.rl_guard import Guard
 
@@ -294,7 +291,8 @@ def _guard(cfg: RLConfig, evaluator: Evaluator, weights: dict[str, float], heldo
     return Guard.build(heldout_prompts, evaluator, weights, heldout, truth=truth, every=cfg.monitor_every,
                        rollback=cfg.rollback, level=cfg.alarm_level, horizon=cfg.alarm_horizon,
                        raise_kl=cfg.kl_raise, proxy_gate=cfg.alarm_proxy_gate, prompt_format=fmt,
-                       max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, stop=cfg.stop, seed=cfg.seed)
+                       max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, stop=cfg.stop, seed=cfg.seed,
+                       slices=None if slices is None else list(slices))
 
 
 def _monitor_check(guard: Any, opt: Any, ref: Any, tokenizer: Any, step: int, controller: Any) -> dict[str, float]:

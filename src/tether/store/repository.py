@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.orm import aliased
 
+from tether.comparison_fields import ComparisonFields
 from tether.records import (
     Comparison,
-    ComparisonFields,
     PreferencePair,
     Rater,
     RaterProfile,

@@ -24,7 +24,8 @@ from tether.demo.guards.styles import StylePolicy, flat, gold_matrix, label_own_
 from tether.policy.gao_fit import fit_gao
 from tether.policy.monitor import OverOptMonitor, SequentialAlarm
 from tether.reward.probe import NgramReward
-from tether.sim.overopt import best_of_n_weights, bon_kl, human_sample
+from tether.sim.best_of_n import best_of_n_weights, bon_kl
+from tether.sim.overopt import human_sample
 from tether.sim.world import World
 
 # row 3's sizes: ~8 s on a quiet 2-core machine
@@ -38,7 +39,7 @@ ALARM_LEVEL = 0.05
 
 def expected_bon(picker: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Per prompt, the expected `values` of the answer `picker` ranks best among n of the prompt's samples
-    (`[prompts, m]`, drawn without replacement: `tether.sim.overopt.best_of_n_weights`)."""
+    (`[prompts, m]`, drawn without replacement: `tether.sim.best_of_n.best_of_n_weights`)."""
     order = np.argsort(picker, axis=1, kind="stable")
     return np.take_along_axis(values, order, axis=1) @ best_of_n_weights(n, picker.shape[1])
 
