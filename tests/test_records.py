@@ -1,6 +1,7 @@
 """Validation lives in the records: the same bad input is refused the same way everywhere."""
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -143,3 +144,15 @@ def test_comparison_fields_take_the_common_shape():
     assert fast.created_at == datetime(2025, 3, 1, 8, 0, 0, 500000, tzinfo=UTC)
     assert fast.extra == {"batch": "b7"} and fast.confidence == 1.0
     assert comparison_fields(BASE).pair_id == Comparison.model_validate(BASE).pair_id
+
+
+def test_integers_past_64_bits_are_refused_with_their_path_wherever_they_nest() -> None:
+    base = {"event_id": "e", "type": "feedback", "trace_id": "t", "timestamp": "2026-01-01T00:00:00Z", "name": "thumbs",
+            "value": 1}
+    ok = {"a": [1, {"b": 2**64 - 1, "c": -(2**63)}], "flag": True, "s": "x" * 10}
+    assert Event.model_validate({**base, "attributes": ok}).attributes == ok
+    for attrs, path in (({"a": [1, {"b": 2**64}]}, "a[1].b"), ({"deep": {"x": [[-(2**63) - 1]]}}, "deep.x[0][0]")):
+        with pytest.raises(ValueError, match=re.escape(path)):
+            Event.model_validate({**base, "attributes": attrs})
+    with pytest.raises(ValueError, match="extra_key"):
+        Event.model_validate({**base, "extra_key": {"n": 2**70}})

@@ -201,9 +201,12 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
     """Run the Tether server for this project: rater app at /collect, ingestion API at /v1."""
     import uvicorn
 
+    from tether.deploy.api import freeze_startup_objects
     from tether.server import server_config
 
-    uvicorn.Server(server_config(require_project(), host=host, port=port, secure_cookies=secure_cookies)).run()
+    config = server_config(require_project(), host=host, port=port, secure_cookies=secure_cookies)
+    freeze_startup_objects()
+    uvicorn.Server(config).run()
 
 
 # Each stage registers its own commands (`register(app)` in `tether.<stage>.cli`), so

@@ -118,6 +118,8 @@ class Direction(StrEnum):
 
 def _check_integers(value: Any, where: str) -> None:
     """Refuse integers outside 64 bits anywhere in free metadata: stored, they would break every later export."""
+    if not _has_big_integer(value):
+        return  # the common case: no paths to build
     stack = [(value, where)]
     while stack:  # iterative: metadata may nest deeply
         item, path = stack.pop()
@@ -127,6 +129,21 @@ def _check_integers(value: Any, where: str) -> None:
             stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
         elif isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**64:
             raise ValueError(f"{path or 'value'}: integer {item} does not fit in 64 bits")
+
+
+def _has_big_integer(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            continue
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, int) and not -(2**63) <= item < 2**64:  # (a bool is always in range)
+            return True
+    return False
 
 
 class _Record(BaseModel):

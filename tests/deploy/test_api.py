@@ -206,3 +206,19 @@ def test_a_locked_key_table_stalls_only_its_own_request(postgres_server: str) ->
     locker.dispose()
     store.close()
     assert answered_while_locked == [200] and still_waiting
+
+
+def test_a_server_process_freezes_its_start_up_objects(tmp_path, monkeypatch) -> None:
+    # `uvicorn --factory tether.deploy.api:app_from_env` (and `tether serve`) move what start-up made out of the
+    # collector's reach, so request traffic's full collections do not traverse it
+    import gc
+
+    from tether.deploy.api import app_from_env
+
+    monkeypatch.setenv("TETHER_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    gc.unfreeze()
+    try:
+        app_from_env()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

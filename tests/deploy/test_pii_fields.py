@@ -271,3 +271,28 @@ def test_redaction_of_texts_is_unchanged_for_clean_fields() -> None:
     e = Event(event_id="e1", type="generation", trace_id="t1", timestamp=datetime.now(UTC), model="gpt-4o-mini",
               prompt="p", response="r", attributes={"gen_ai.usage.input_tokens": 12, "k": [1.5, "x"]})
     assert Redactor(b"s" * 16).redact_event(e) == e
+
+
+def test_the_clean_value_cache_holds_no_pii_and_changes_no_answer() -> None:
+    # attribute values recur in every batch, so the redactor remembers the short ones that hold nothing; a value
+    # with PII must be redacted every time it comes, and never be remembered
+    r = Redactor(b"k" * 32)
+    values = ["user-00090", "finance", "call 415-555-0132", "ana@example.org", "sim-policy-v1", "4111 1111 1111 1111"]
+    first = [r.redact(v) for v in values]
+    again = [r.redact(v) for v in values]
+    assert again == first == [Redactor(b"k" * 32).redact(v) for v in values]
+    assert first[2] != values[2] and first[3] != values[3] and first[5] != values[5]
+    assert {"user-00090", "sim-policy-v1"} <= r._clean
+    assert r._clean.isdisjoint({values[2], values[3], values[5]})
+
+
+def test_an_event_without_pii_is_returned_as_it_came_and_one_with_pii_is_copied() -> None:
+    r = Redactor(b"k" * 32)
+    ts = datetime(2026, 1, 1, tzinfo=UTC)
+    clean = Event(event_id="e1", type="generation", trace_id="t1", timestamp=ts, model="m-1", prompt="hello there",
+                  response="the capital is Paris", attributes={"domain": "geo", "n": 3})
+    assert r.redact_event(clean) is clean
+    dirty = clean.model_copy(update={"attributes": {"domain": "geo", "contact": "ana@example.org"}})
+    out = r.redact_event(dirty)
+    assert out is not dirty and "ana@example.org" not in json.dumps(out.model_dump(mode="json"))
+    assert dirty.attributes["contact"] == "ana@example.org"  # the caller's event is not changed

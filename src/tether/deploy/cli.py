@@ -78,9 +78,11 @@ def deploy_serve(host: Annotated[str, typer.Option(help="Interface to listen on.
     """Run the ingestion API alone (POST /v1/events, /v1/traces; docs at /docs)."""
     import uvicorn
 
-    from tether.deploy.api import create_app
+    from tether.deploy.api import create_app, freeze_startup_objects
 
-    uvicorn.run(create_app(require_project().database_url), host=host, port=port, log_level="info")
+    app = create_app(require_project().database_url)
+    freeze_startup_objects()
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @deploy_app.command("forget")

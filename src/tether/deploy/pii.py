@@ -96,6 +96,7 @@ _JOINERS_AS_BLANKS = str.maketrans("-_/:.|", "      ")
 _HAS_JOINER = re.compile(r"[-_/:.|]")
 AS_WRITTEN_ONLY = frozenset({"SECRET", "URL_TOKEN"})
 DIGEST_CHARS = 24  # hex digits: 96 bits
+CLEAN_CACHE_CHARS, CLEAN_CACHE_SIZE = 64, 65536  # values up to 64 characters, at most ~6 MB of them
 LEGACY_DIGEST_CHARS = 6  # the id-less pseudonyms of stores written before key ids
 KEY_ID = re.compile(r"[a-z][a-z0-9]{0,7}")
 # a placeholder with a key id, or a legacy one: never redacted again
@@ -126,6 +127,9 @@ class Redactor:
         self._normalizers = {d.type: d.normalize for d in reversed(self._detectors)}
         self._short: dict[str, str] = {}  # model names, feedback names, attribute keys: a few values recur
         self._context: dict[str, bool] = {}  # attribute key -> whether it gives its value context
+        # short values found to hold no PII (attribute values such as a user id, a domain, a model name recur in
+        # every batch); only clean values are kept, so the cache never holds a value that redaction would change
+        self._clean: set[str] = set()
 
     def redact_short(self, text: str) -> str:
         """Redact a name-like string (model, feedback name, attribute key), whose parts are often joined by
@@ -204,10 +208,16 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """The text with every finding replaced by its pseudonym."""
-        if len(text) < 6 or (len(text) <= 512 and text.isascii() and not gate(text)):
+        if len(text) < 6 or text in self._clean:
+            return text
+        if len(text) <= 512 and text.isascii() and not gate(text):
             return text  # the common attribute value: nothing to fold, nothing any detector needs
         found, folded = self._find_folded(text)
         if not found:
+            if len(text) <= CLEAN_CACHE_CHARS:
+                if len(self._clean) >= CLEAN_CACHE_SIZE:
+                    self._clean.clear()
+                self._clean.add(text)
             return text
         parts: list[str] = []
         pos = 0
@@ -284,4 +294,5 @@ class Redactor:
             data.update(update)
             data.update(clean)
             return Event.model_validate(data)
-        return event.model_copy(update=update)
+        changed = {k: v for k, v in update.items() if v != getattr(event, k)}
+        return event.model_copy(update=changed) if changed else event  # most events hold no PII: no copy
