@@ -3,7 +3,8 @@ and of the client (write-ahead log on): 0 lost, 0 duplicated.
 
 1. Throughput: `ingest_load.throughput` (uvicorn, SQLite, simulated production traffic, PII redaction on, batches
    of 500, 4 client threads), ROUNDS times on a fresh server each, the server of BASELINE (before the hardening)
-   and the current one interleaved: events/s acknowledged (wall), and events per CPU-second of the server process
+   and the current one, each on uvicorn's pure-Python stack and on its C stack (httptools, uvloop),
+   interleaved: events/s acknowledged (wall), and events per CPU-second of the server process
    (psutil), which depends much less on what else holds the shared cores.
 2. Server drill: `tether.deploy.durability.crash_drill` (the SDK sends EVENTS events, the server is SIGKILLed
    twice mid-stream and restarted).
@@ -18,6 +19,7 @@ and of the client (write-ahead log on): 0 lost, 0 duplicated.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import signal
@@ -39,6 +41,8 @@ from tether.store import Store, deploy_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "1795f74"  # main before issue 16's hardening (the redactor baseline of pii_redaction.py)
+# uvicorn's pure-Python HTTP parser and event loop, and its C ones (httptools, uvloop: the `serve` extra's default)
+STACKS = {"Python": ("--http", "h11", "--loop", "asyncio"), "C": ("--http", "httptools", "--loop", "uvloop")}
 
 _CHILD = """
 import sys, time
@@ -106,10 +110,11 @@ def main() -> None:
         subprocess.run(["tar", "-x", "-C", str(old_src)], input=archive.stdout, check=True)
         rounds: list[dict] = []
         for r in range(args.rounds):
-            for name, src in (("before", str(old_src / "src")), ("now", None)):
-                (work / f"{name}{r}").mkdir()
-                rounds.append({"server": name, **throughput(events, work / f"{name}{r}", 500, 4, src=src,
-                                                            peer=False)})
+            for (name, src), (stack, uv_args) in itertools.product(
+                    (("before", str(old_src / "src")), ("now", None)), STACKS.items()):
+                (work / f"{name}-{stack}{r}").mkdir()
+                rounds.append({"server": name, "stack": stack, **throughput(
+                    events, work / f"{name}-{stack}{r}", 500, 4, src=src, uvicorn_args=uv_args, peer=False)})
                 print(f"throughput {r}: {rounds[-1]}", flush=True)
         (work / "d").mkdir()
         drill = crash_drill(work / "d", n_events=args.events, kills=2)
@@ -119,32 +124,40 @@ def main() -> None:
         print(f"client drill: {cd}", flush=True)
     if not args.write:
         return
-    rows = "\n".join(f"| {i // 2 + 1} | {args.baseline if x['server'] == 'before' else 'now'} | {x['api_eps']:,.0f} | "
-                     f"{x['api_s']:.2f} | {x['server_cpu_s']:.2f} | {x['server_cpu_eps']:,.0f} | {x['load_avg']:.1f} |"
-                     for i, x in enumerate(rounds))
-    now = [x for x in rounds if x["server"] == "now"]
-    before = [x for x in rounds if x["server"] == "before"]
-    med_wall = statistics.median(x["api_eps"] for x in now)
-    best_wall = max(x["api_eps"] for x in now)
-    med_cpu = statistics.median(x["server_cpu_eps"] for x in now)
-    old_wall = statistics.median(x["api_eps"] for x in before)
-    old_cpu = statistics.median(x["server_cpu_eps"] for x in before)
+    rows = "\n".join(f"| {r // (2 * len(STACKS)) + 1} | {args.baseline if x['server'] == 'before' else 'now'} | "
+                     f"{x['stack']} | {x['api_eps']:,.0f} | {x['api_s']:.2f} | {x['server_cpu_s']:.2f} | "
+                     f"{1e6 / x['server_cpu_eps']:.0f} | {x['load_avg']:.1f} |" for r, x in enumerate(rounds))
+
+    def med(server: str, stack: str, key: str) -> float:
+        return statistics.median(x[key] for x in rounds if x["server"] == server and x["stack"] == stack)
+
+    medians = "\n".join(
+        f"| {args.baseline if server == 'before' else 'now'} | {stack} | {med(server, stack, 'api_eps'):,.0f} | "
+        f"{1e6 / med(server, stack, 'server_cpu_eps'):.0f} |"
+        for server, stack in itertools.product(("before", "now"), STACKS))
+    med_wall, old_wall = med("now", "C", "api_eps"), med("before", "C", "api_eps")
+    med_cpu, old_cpu = med("now", "C", "server_cpu_eps"), med("before", "C", "server_cpu_eps")
     lost = len(drill.missing)
     write_subsection("Issue 16 re-checks: throughput with redaction, SIGKILL drills", f"""
 `python benchmarks/hardening_recheck.py --events {args.events} --rounds {args.rounds} --kills {args.kills} --write` —
 {platform.machine()}, Python {platform.python_version()}, 2-core machine shared with other work (load average in the
 table). Throughput: `ingest_load.throughput` (uvicorn, 1 worker, SQLite WAL, PII redaction and the event rules on,
 {args.events:,} simulated production events in batches of 500, 4 client threads), a fresh server each round,
-the server of `{args.baseline}` (before the hardening: its source, store and key) and the current one interleaved;
-server CPU is the server process's own user + system time (psutil).
+the server of `{args.baseline}` (before the hardening: its source, store and key) and the current one, each on
+uvicorn's pure-Python stack (`--http h11 --loop asyncio`) and on its C stack (httptools and uvloop, the `serve`
+extra's default), interleaved; server CPU is the server process's own user + system time (psutil).
 
-| round | server | events/s (wall) | wall s | server CPU s | events per server CPU-second | load average |
-|---|---|---|---|---|---|---|
+| round | server | uvicorn stack | events/s (wall) | wall s | server CPU s | server CPU us / event | load average |
+|---|---|---|---|---|---|---|---|
 {rows}
 
-Now: median {med_wall:,.0f} events/s wall (best {best_wall:,.0f}); median {med_cpu:,.0f} events per server CPU-second.
-Before (`{args.baseline}`), same runs: median {old_wall:,.0f} events/s wall, {old_cpu:,.0f} events per server
-CPU-second; now / before: {med_wall / old_wall:.2f}x wall, {med_cpu / old_cpu:.2f}x per server CPU-second.
+Medians:
+
+| server | uvicorn stack | events/s (wall) | server CPU us / event |
+|---|---|---:|---:|
+{medians}
+
+Both on the C stack, now / before: {med_wall / old_wall:.2f}x wall, {med_cpu / old_cpu:.2f}x per server CPU-second.
 Goal: not below the 10,036 events/s measured before the hardening on an idle machine ("Ingestion load"):
 {"met" if med_wall >= 10_000 else "NOT met on the wall clock"} ({med_wall:,.0f} events/s wall);
 {"the server's CPU cost allows it" if med_cpu >= 10_000 else "the server's CPU cost alone does not allow it"}

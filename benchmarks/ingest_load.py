@@ -55,8 +55,9 @@ _MAKE_KEY = ("import sys\nfrom tether.store import Store\nfrom tether.deploy.key
 
 
 def throughput(events: list[Event], workdir: Path, batch: int, clients: int, *, src: str | None = None,
-               peer: bool = True) -> dict[str, float]:
-    """`src`: a `src` folder of another revision: the store, its key and the server are that revision's."""
+               uvicorn_args: tuple[str, ...] = (), peer: bool = True) -> dict[str, float]:
+    """`src`: a `src` folder of another revision: the store, its key and the server are that revision's;
+    `uvicorn_args`: more uvicorn options for the server (`--http h11 --loop asyncio`)."""
     url = f"sqlite:///{workdir / 'load.db'}"
     if src is None:
         store = Store(url)
@@ -70,7 +71,7 @@ def throughput(events: list[Event], workdir: Path, batch: int, clients: int, *, 
     if src is not None:
         os.environ["PYTHONPATH"] = src  # the server process imports tether from here
     try:
-        out = _post_all(events, url, key, batch, clients)
+        out = _post_all(events, url, key, batch, clients, uvicorn_args)
     finally:
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
@@ -87,10 +88,11 @@ def throughput(events: list[Event], workdir: Path, batch: int, clients: int, *, 
     return out
 
 
-def _post_all(events: list[Event], url: str, key: str, batch: int, clients: int) -> dict[str, float]:
+def _post_all(events: list[Event], url: str, key: str, batch: int, clients: int,
+              uvicorn_args: tuple[str, ...] = ()) -> dict[str, float]:
     payloads = [orjson.dumps([e.model_dump(mode="json") for e in events[i : i + batch]])
                 for i in range(0, len(events), batch)]
-    with ServerProcess(url) as server:
+    with ServerProcess(url, uvicorn_args=uvicorn_args) as server:
         def send(body: bytes) -> int:
             with httpx.Client(base_url=server.url, timeout=60) as c:
                 r = c.post("/v1/events", content=body, headers={"Authorization": f"Bearer {key}",

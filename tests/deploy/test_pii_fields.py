@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tether.deploy.api import create_app
 from tether.deploy.event_rules import id_pii
@@ -296,3 +298,12 @@ def test_an_event_without_pii_is_returned_as_it_came_and_one_with_pii_is_copied(
     out = r.redact_event(dirty)
     assert out is not dirty and "ana@example.org" not in json.dumps(out.model_dump(mode="json"))
     assert dirty.attributes["contact"] == "ana@example.org"  # the caller's event is not changed
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["A", "t", "-", "_", "1", "@", ".", ":", " ", "At", "TOKEN", "Pass", "gH", "sk-",
+                                 "-----", "EyJ", "xoX", "é", "K", "ſ", "ß"]), max_size=12).map("".join))
+def test_the_fast_as_written_test_agrees_with_its_regex(value: str) -> None:
+    from tether.deploy.event_rules import _NEEDS_AS_WRITTEN, _needs_as_written
+
+    assert _needs_as_written(value) == (_NEEDS_AS_WRITTEN.search(value) is not None)

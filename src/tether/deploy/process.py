@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 
 import httpx
 
@@ -22,8 +23,11 @@ def free_port() -> int:
 class ServerProcess:
     """`uvicorn --factory tether.deploy.api:app_from_env` on 127.0.0.1:`port` over `database_url`."""
 
-    def __init__(self, database_url: str, port: int | None = None, workers: int = 1) -> None:
+    def __init__(self, database_url: str, port: int | None = None, workers: int = 1,
+                 uvicorn_args: Sequence[str] = ()) -> None:
+        """`uvicorn_args`: more uvicorn options (`--http h11 --loop asyncio`: the pure-Python stack)."""
         self.database_url = database_url
+        self.uvicorn_args = list(uvicorn_args)
         self.port = port or free_port()
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
@@ -37,7 +41,7 @@ class ServerProcess:
         env = {**os.environ, "TETHER_DATABASE_URL": self.database_url}
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "tether.deploy.api:app_from_env",
                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-               "--workers", str(self.workers)]
+               "--workers", str(self.workers), *self.uvicorn_args]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
