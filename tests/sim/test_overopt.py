@@ -156,3 +156,35 @@ def test_styled_examples_carry_the_styles_and_the_probe_evaluator_is_z_scored() 
         OveroptConfig(rm="bert").check()
     with pytest.raises(ValueError, match="start must be"):
         OveroptConfig(start="x").check()
+
+
+def test_tiny_mixed_family_ensemble_with_more_heldout_labels(tmp_path: Path) -> None:
+    """--proxy-causal-members adds a causal member to the probes; --heldout-labels labels more prompts for the
+    held-out RM; the ensemble's disagreement diagnostics are logged per check and reported."""
+    out = tmp_path / "study"
+    result = CliRunner().invoke(app, [
+        "sim", "overopt", str(out), "--sft-steps", "10", "--label-prompts", "24", "--raters", "4", "--rm-epochs",
+        "1", "--bon-prompts", "3", "--bon-n", "4", "--steps", "4", "--every", "2", "--held", "6",
+        "--prompts-per-step", "2", "--k", "2", "--max-new-tokens", "10", "--human-pairs", "4", "--start", "styled",
+        "--rm", "ngram", "--proxy-members", "2", "--proxy-causal-members", "1", "--heldout-labels", "40"],
+        env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    seed = json.loads((out / "metrics.json").read_text())["seeds"][0]
+    assert seed["config"]["proxy_causal_members"] == 1 and seed["config"]["heldout_labels"] == 40
+    assert seed["labels"]["heldout"]["judged"] > seed["labels"]["proxy"]["judged"]  # 40 prompts against 24
+    assert (out / "seed-0" / "rm-proxy" / "causal-0").is_dir()  # the causal member beside the two probes
+    diags = seed["rl"]["ensemble_diagnostics"]
+    assert [d["step"] for d in diags] == seed["rl"]["curve"]["step"]
+    assert all(d["member_std"] >= 0 and d["answers"] == 6 for d in diags)
+    assert "members' spread" in (out / "report.html").read_text() and "ensemble proxy at step" in result.output
+
+
+def test_new_study_options_keep_the_old_defaults() -> None:
+    from tether.sim.overopt import OveroptConfig
+
+    cfg = OveroptConfig()
+    assert cfg.proxy_causal_members == 0 and cfg.heldout_labels == 0  # the earlier commands' designs
+    with pytest.raises(ValueError, match="proxy_causal_members"):
+        OveroptConfig(proxy_causal_members=1).check()  # only beside n-gram probes
+    with pytest.raises(ValueError, match="heldout_labels"):
+        OveroptConfig(heldout_labels=-1).check()

@@ -109,3 +109,59 @@ def train_ensemble(pairs: Sequence[PreferencePair], out_dir: str | Path, config=
     (out / ENSEMBLE_FILE).write_text(json.dumps(
         {"members": names, "aggregation": aggregation, "lam": lam, "bootstrap": bootstrap}, indent=2))
     return RewardEnsemble([RewardModel.load(out / n) for n in names], aggregation, lam)
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson r; nan when either side is constant (e.g. a collapsed policy that gives one answer everywhere)."""
+    if x.size < 2 or x.std() == 0 or y.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def disagreement_diagnostics(members: np.ndarray, truth: np.ndarray, lam: float = 1.0, *,
+                             truth_ref: tuple[float, float] | None = None, std_ref: float | None = None,
+                             overrated: float = 1.0) -> dict[str, float]:
+    """Does the members' spread mark the answers the ensemble overrates? The premise of mean - lam * std (Coste et
+    al. 2023) is that members disagree where the reward is wrong; this measures it against a truth score.
+
+    `members` [k, n] are the members' scores in z units (each z-scored on its training answers); `truth` [n] is put
+    on the same footing as z-scores by `truth_ref` = (mean, sd) of the truth on a reference set (e.g. the start
+    policy's answers; default: these answers). An answer's error is the members' mean minus the truth's z (> 0:
+    overrated). Returned, over the n answers:
+
+    - `member_std`: the mean spread (std over members), the penalty is lam times it;
+    - `error` / `error_after_penalty`: the mean error of the members' mean and of mean - lam * std;
+    - `penalty_share_of_error`: lam * mean spread / mean error (1: the penalty cancels the overrating on average);
+    - `corr_std_error`, `corr_std_abs_error`: does the spread rise with the (absolute) error across answers;
+    - `member_error_corr`: mean pairwise correlation of the members' errors (1: they are wrong together);
+    - `shared_error_share`: variance of the mean error over the mean of the members' error variances (1: averaging
+      members removes none of the error);
+    - `overrated_share`: share of answers with error > `overrated`; `overrated_low_std_share`: of those, the share
+      whose spread is below `std_ref` (e.g. the reference set's median spread; default this set's median): the
+      answers the members agree on and all overrate."""
+    m = np.asarray(members, dtype=np.float64)
+    t = np.asarray(truth, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] < 2 or m.shape[1] != t.shape[0]:
+        raise ValueError(f"members must be [k >= 2, n] and truth [n]; got {m.shape} and {t.shape}")
+    mu, sd = truth_ref if truth_ref is not None else (float(t.mean()), float(t.std()))
+    tz = (t - mu) / (sd or 1.0)
+    std = m.std(0)
+    err_each = m - tz
+    err = m.mean(0) - tz
+    k = m.shape[0]
+    pair_r = [_corr(err_each[i], err_each[j]) for i in range(k) for j in range(i + 1, k)]
+    pair_r = [r for r in pair_r if r == r]
+    cut = float(np.median(std)) if std_ref is None else std_ref
+    over = err > overrated
+    mean_err = float(err.mean())
+    each_var = float(err_each.var(1).mean())
+    return {"answers": int(t.size), "member_std": float(std.mean()), "error": mean_err,
+            "error_after_penalty": float((err - lam * std).mean()),
+            "penalty_share_of_error": float(lam * std.mean() / mean_err) if mean_err > 0 else float("nan"),
+            "corr_std_error": _corr(std, err), "corr_std_abs_error": _corr(std, np.abs(err)),
+            "member_error_corr": float(np.mean(pair_r)) if pair_r else float("nan"),
+            "shared_error_share": float(err.var() / each_var) if each_var > 0 else float("nan"),
+            "corr_mean_truth": _corr(m.mean(0), tz),
+            "overrated_share": float(over.mean()),
+            "overrated_low_std_share": float((std[over] < cut).mean()) if over.any() else float("nan"),
+            "std_cut": cut}

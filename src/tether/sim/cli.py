@@ -229,6 +229,12 @@ def overopt(
     proxy_gate: Annotated[float, typer.Option(help="The monitor counts a check only when the proxy rose by more "
                                                    "than this many standard errors of the change (0: any rise).",
                                               min=0.0)] = 0.0,
+    proxy_causal_members: Annotated[int, typer.Option(help="Add this many causal reward models (on the start "
+                                                           "policy's body, the proxy pool's labels) to the n-gram "
+                                                           "proxy's members in one ensemble (--rm ngram; 0: none).",
+                                                      min=0)] = 0,
+    heldout_labels: Annotated[int, typer.Option(help="Prompts labelled for the held-out reward model (0: as "
+                                                     "--label-prompts).", min=0)] = 0,
 ) -> None:
     """Over-optimisation study: a proxy reward model trained on raters' labels of the start policy's own samples,
     best-of-n and an unguarded RL run against it, and the monitor's stop rules (held-out reward model, gold, a
@@ -246,7 +252,8 @@ def overopt(
                 prompts_per_step=prompts_per_step, k=k, lr=lr, max_new_tokens=max_new_tokens,
                 human_pairs=human_pairs, alarm_level=alarm_level, threads=threads, start=start, rm=rm,
                 gold_arm=gold_arm, proxy_members=proxy_members, aggregation=aggregation, lam=lam,
-                heldout_rm=heldout_rm, proxy_gate=proxy_gate)
+                heldout_rm=heldout_rm, proxy_gate=proxy_gate, proxy_causal_members=proxy_causal_members,
+                heldout_labels=heldout_labels)
     try:
         configs = [OveroptConfig(seed=s, **base).check() for s in range(first_seed, first_seed + seeds)]
     except ValueError as exc:
@@ -263,6 +270,11 @@ def overopt(
         out.print(f"seed {r['seed']}: unguarded gold gain best {rl['best_gold']['gain']:+.4f} (step "
                   f"{rl['best_gold']['step']}), final {rl['final_gold_gain']:+.4f}; guarded (held-out RM) stops at "
                   f"{guarded['alarm_step']}, keeps step {guarded['kept_step']}: gain {guarded['gold_gain']:+.4f}")
+        diags = rl.get("ensemble_diagnostics", [])
+        for d in diags[:1] + diags[-1:]:  # the start policy and the end of the run
+            out.print(f"seed {r['seed']}: ensemble proxy at step {d['step']}: member spread {d['member_std']:.3f}, "
+                      f"error vs gold {d['error']:+.3f} z, spread-error r {d['corr_std_error']:+.3f}, members' "
+                      f"error r {d['member_error_corr']:+.3f}")
         if "rl_gold_reward" in r:
             null = r["rl_gold_reward"]["stop_rules"]
             out.print(f"seed {r['seed']}: gold as the reward: alarms at step " + ", ".join(

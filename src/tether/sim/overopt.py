@@ -79,6 +79,13 @@ class OveroptConfig:
     aggregation: str = "mean_std"
     lam: float = 1.0
     probe_iters: int = 200
+    # causal reward models (on the start policy's body, trained on the proxy pool's pairs) added to the n-gram
+    # proxy's members in one ensemble (0: none, the proxy as before): members of two families, whose blind spots
+    # differ, so that their spread can mark an answer that one family overrates
+    proxy_causal_members: int = 0
+    # prompts labelled for the held-out reward model (0: `label_prompts`, as before); more labels, a more accurate
+    # held-out evaluator (the guarded arm's limit)
+    heldout_labels: int = 0
     # the held-out reward model's kind ("same": as `rm`; e.g. "causal" beside an n-gram proxy, so that the monitor's
     # evaluator does not share the proxy's model family and its blind spots)
     heldout_rm: str = "same"
@@ -97,6 +104,11 @@ class OveroptConfig:
         if self.proxy_members < 1 or (self.proxy_members > 1 and self.rm != "ngram"):
             raise ValueError(f"proxy_members must be >= 1, and > 1 only with rm='ngram'; got {self.proxy_members} "
                              f"with rm={self.rm!r}")
+        if self.proxy_causal_members < 0 or (self.proxy_causal_members > 0 and self.rm != "ngram"):
+            raise ValueError(f"proxy_causal_members must be >= 0, and > 0 only with rm='ngram' (causal members "
+                             f"beside the probes); got {self.proxy_causal_members} with rm={self.rm!r}")
+        if self.heldout_labels < 0:
+            raise ValueError(f"heldout_labels must be >= 0 (0: label_prompts), got {self.heldout_labels}")
         from tether.reward.ensemble import AGGREGATIONS
 
         if self.aggregation not in AGGREGATIONS:
@@ -275,7 +287,25 @@ def rl_checks(run_dir: Path, recorder: RecordingEvaluator, proxy: Any, gold: Any
     for c in out:
         for key in ("proxy", "heldout", "gold", "human"):
             c[f"{key}_gain"] = c[f"{key}_mean"] - out[0][f"{key}_mean"]
+    if hasattr(proxy, "member_scores"):
+        for c, d in zip(out, ensemble_diagnostics(proxy, recorder.calls, [c["gold"] for c in out]), strict=True):
+            c["ensemble"] = d
     return out
+
+
+def ensemble_diagnostics(proxy: Any, calls: list[tuple[list[str], list[str], Any]], golds: list[np.ndarray]
+                         ) -> list[dict[str, float]]:
+    """Per check, whether the ensemble proxy's member spread marks the answers it overrates
+    (`tether.reward.ensemble.disagreement_diagnostics`): gold put in z units by the start policy's answers (check
+    0), and "low spread" meaning below the start policy's median spread, so that every check is read against the
+    start."""
+    from tether.reward.ensemble import disagreement_diagnostics
+
+    members = [proxy.member_scores(prompts, texts) for prompts, texts, _ in calls]
+    ref = (float(np.mean(golds[0])), float(np.std(golds[0])))
+    cut = float(np.median(members[0].std(0)))
+    return [disagreement_diagnostics(m, g, proxy.lam, truth_ref=ref, std_ref=cut)
+            for m, g in zip(members, golds, strict=True)]
 
 
 def rl_study(world: World, policy: Path, proxy: Any, heldout: Any, out: Path, cfg: OveroptConfig,
@@ -321,7 +351,10 @@ def rl_study(world: World, policy: Path, proxy: Any, heldout: Any, out: Path, cf
     curve = {k: [c[k] for c in checks] for k in ("step", "sqrt_kl", "proxy_gain", "heldout_gain", "gold_gain",
                                                  "human_gain", "proxy_mean", "heldout_mean", "gold_mean",
                                                  "human_mean", "words", "cusum")}
+    ens = [{"step": c["step"], "sqrt_kl": c["sqrt_kl"], "gold_gain": c["gold_gain"], "proxy_gain": c["proxy_gain"],
+            **c["ensemble"]} for c in checks if "ensemble" in c]
     return {"steps": res.steps, "seconds": res.seconds, "curve": curve, "sqrt_kl": d,
+            **({"ensemble_diagnostics": ens} if ens else {}),
             "best_gold": {"step": best["step"], "gain": best["gold_gain"], "sqrt_kl": best["sqrt_kl"]},
             "final_gold_gain": checks[-1]["gold_gain"], "final_proxy_gain": checks[-1]["proxy_gain"],
             "drop_from_best": best["gold_gain"] - checks[-1]["gold_gain"], "stop_rules": rules,
@@ -359,10 +392,12 @@ def run_seed(cfg: OveroptConfig, out: Path, *, world: World | None = None, polic
                 examples = styled_examples(world, pc.train_prompts, stream=f"styled-sft-{cfg.seed}")
             train_policy(world, policy, pc, show_progress=False, examples=examples)
     say(f"seed {cfg.seed}: labelling the start policy's own samples (two rater pools)")
-    data = {pool: label_own_samples(world, policy, cfg.label_prompts, pool, cfg) for pool in ("proxy", "heldout")}
+    sizes = {"proxy": cfg.label_prompts, "heldout": cfg.heldout_labels or cfg.label_prompts}
+    data = {pool: label_own_samples(world, policy, sizes[pool], pool, cfg) for pool in ("proxy", "heldout")}
     say(f"seed {cfg.seed}: training the proxy and held-out reward models")
     rms = {pool: train_reward_model(data[pool][0], policy, out / f"rm-{pool}", pool, cfg,
-                                    members=cfg.proxy_members if pool == "proxy" else 1)
+                                    members=cfg.proxy_members if pool == "proxy" else 1,
+                                    causal_members=cfg.proxy_causal_members if pool == "proxy" else 0)
            for pool in ("proxy", "heldout")}
     labels = {pool: {**data[pool][1],
                      "rm_gold_accuracy_other_pool": pairwise_accuracy(rms[pool], world,

@@ -125,7 +125,26 @@ def seed_section(m: dict[str, Any]) -> str:
         f"turnover sqrt(KL) {_num(t['predicted'], '{:.3f}')} [{_num(t['predicted_lo'], '{:.3f}')}, "
         f"{_num(t['predicted_hi'], '{:.3f}')}]; actual (gold's best check) {t['actual']:.3f}.</p>",
         _img(rl_figure(rl), "proxy, held-out and gold against sqrt(KL)"), "<h3>Stop rules on this run</h3>", rules,
-        gold_reward_section(m.get("rl_gold_reward"))])
+        ensemble_section(rl.get("ensemble_diagnostics")), gold_reward_section(m.get("rl_gold_reward"))])
+
+
+def ensemble_section(diags: list[dict[str, Any]] | None) -> str:
+    """Per check of an ensemble proxy's run: does the members' spread mark the answers the proxy overrates?"""
+    if not diags:
+        return ""
+    rows = [[str(d["step"]), _num(d["sqrt_kl"], "{:.2f}"), _num(d["gold_gain"]), _num(d["proxy_gain"], "{:+.2f}"),
+             _num(d["member_std"], "{:.3f}"), _num(d["error"], "{:+.3f}"), _num(d["error_after_penalty"], "{:+.3f}"),
+             _num(d["corr_std_error"], "{:+.2f}"), _num(d["member_error_corr"], "{:+.2f}"),
+             _num(d["shared_error_share"], "{:.2f}"), _num(d["overrated_share"], "{:.0%}"),
+             _num(d["overrated_low_std_share"], "{:.0%}")] for d in diags]
+    return "".join([
+        "<h3>Ensemble proxy: does the members' spread mark what they overrate?</h3>",
+        "<p>Per check, on the held-out answers: error = the members' mean z minus gold's z (gold in z units of the "
+        "start policy's answers; &gt; 0: overrated); the penalty is lam times the spread. Overrated: error &gt; 1 z; "
+        "low spread: below the start policy's median spread.</p>",
+        _table(["step", "sqrt(KL)", "gold gain", "proxy gain (z)", "member spread (std)", "error (z)",
+                "error after the penalty", "r(spread, error)", "r(members' errors)", "shared error share",
+                "overrated", "overrated with low spread"], rows)])
 
 
 def gold_reward_section(rl: dict[str, Any] | None) -> str:
