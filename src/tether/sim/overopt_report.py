@@ -12,7 +12,7 @@ import numpy as np
 from tether.report.figures import png_base64, pyplot
 
 _STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}td,th{padding:2px 10px;text-align:left}"
-          "table{border-collapse:collapse}tr{border-top:1px solid #ddd}")
+          "table{border-collapse:collapse}tr{border-top:1px solid #ddd}img{max-width:100%;height:auto}")
 RULE_NAMES = {"heldout": "held-out reward model (the guarded arm: gold hidden)",
               "heldout_1se": "held-out reward model, rollback by the one-SE rule (gold hidden)",
               "gold": "gold as the evaluator", "human": "simulated human sample per check"}
