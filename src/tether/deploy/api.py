@@ -300,7 +300,7 @@ def app_from_env() -> FastAPI:
 def freeze_startup_objects() -> None:
     """Call once a server process has imported and built its app: the hundreds of thousands of objects made so far
     (modules, schemas, the ORM's tables) live as long as the process, and moved out of the collector's reach
-    they are no longer traversed by every full collection that request traffic triggers (-6% server CPU per
+    they are no longer traversed by every full collection that request traffic triggers (-6 to -11% server CPU per
     ingested event, benchmarks/RESULTS.md). Not for a process that builds apps repeatedly (tests): frozen
     objects are never freed."""
     import gc

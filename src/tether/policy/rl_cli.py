@@ -39,28 +39,19 @@ LamOpt = Annotated[float | None, typer.Option(help="Ensembles: the lam of mean_s
 NormOpt = Annotated[bool, typer.Option(help="z-score reward models with their contracts' training statistics.")]
 
 
-def read_slices(path: Path) -> list[str] | None:
-    """Slice labels of JSONL prompts (`slice`, else `task_type`, on every line), for the monitor's attribution of a
-    held-out drop per slice; None when a line has neither (or the file is plain text)."""
-    if path.suffix not in (".jsonl", ".json"):
-        return None
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            obj = json.loads(line)  # read_prompts has named any bad line already
-            label = obj.get("slice", obj.get("task_type"))
-            if not isinstance(label, str):
-                return None
-            out.append(label)
-    return out
-
-
 def read_prompts(path: Path) -> list[str]:
     """Prompts from JSONL (`prompt` key) or a text file (one per line); errors name the file and line."""
+    return read_prompts_and_slices(path)[0]
+
+
+def read_prompts_and_slices(path: Path) -> tuple[list[str], list[str] | None]:
+    """`read_prompts`, and the slice labels of JSONL prompts (`slice`, else `task_type`, on every line) for the
+    monitor's attribution of a held-out drop per slice; None when a line has neither (or the file is plain text)."""
     if not path.is_file():
         raise fail(f"{path}: no such file")
-    prompts = []
+    prompts: list[str] = []
     jsonl = path.suffix in (".jsonl", ".json")
+    slices: list[str] | None = [] if jsonl else None
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -74,9 +65,15 @@ def read_prompts(path: Path) -> list[str]:
         if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str):
             raise fail(f"{path}:{n}: key 'prompt': missing or not a string")
         prompts.append(obj["prompt"])
+        label = obj.get("slice", obj.get("task_type"))
+        if slices is not None:
+            if isinstance(label, str):
+                slices.append(label)
+            else:
+                slices = None
     if not prompts:
         raise fail(f"{path}: no prompts")
-    return prompts
+    return prompts, slices
 
 
 def named(evaluator: str | None, seed: int) -> Any:
@@ -245,10 +242,9 @@ def rl_cmd(
     if cfg.monitor_every:
         if heldout is None or heldout_prompts is None:
             raise fail("--monitor-every needs --heldout EVALUATOR and --heldout-prompts FILE")
-        guard_kw = {"heldout": heldout_source(heldout, evaluator_seed),
-                    "heldout_prompts": read_prompts(heldout_prompts),
+        held_texts, slices = read_prompts_and_slices(heldout_prompts)
+        guard_kw = {"heldout": heldout_source(heldout, evaluator_seed), "heldout_prompts": held_texts,
                     "truth": heldout_source(truth, evaluator_seed, "--truth")}
-        slices = read_slices(heldout_prompts)
         if slices is not None:
             guard_kw["heldout_slices"] = slices
     elif heldout or heldout_prompts or truth:

@@ -67,6 +67,11 @@ def _sqlite_datetime(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")[:26]
 
 
+def value_columns(value: Any) -> tuple[Any, Any]:
+    """(value_num, value_text): an event's or outcome's value, number or text, in its two columns."""
+    return (value if isinstance(value, float | int) else None, value if isinstance(value, str) else None)
+
+
 def json_param(value: Any) -> str | None:
     """A JSON column value as text: what SQLAlchemy's default serializer would store, read back the same."""
     if value is None:

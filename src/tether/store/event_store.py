@@ -11,7 +11,15 @@ from sqlalchemy import Connection, select
 
 from tether.records import Event, EventType, Outcome
 from tether.store import outcomes_repo
-from tether.store.bulk import WriteResult, aware, chunks, datetime_param, insert_ignore_tuples, json_param
+from tether.store.bulk import (
+    WriteResult,
+    aware,
+    chunks,
+    datetime_param,
+    insert_ignore_tuples,
+    json_param,
+    value_columns,
+)
 from tether.store.models import EventRow
 
 CHUNK = 5000
@@ -32,7 +40,7 @@ class EventStore:
         now = as_datetime(datetime.now(UTC))
         for chunk in chunks(events, CHUNK):
             rows = [(project, e.event_id, e.type.value, e.trace_id, as_datetime(e.timestamp), e.model, e.prompt,
-                     e.response, e.name, *_value_columns(e.value), e.corrected_response,
+                     e.response, e.name, *value_columns(e.value), e.corrected_response,
                      json_param(e.attributes or None), json_param(e.model_extra or None), now) for e in chunk]
             stored += insert_ignore_tuples(conn, _EVENTS, _EVENT_COLUMNS, rows)
             seen += len(chunk)
@@ -81,11 +89,6 @@ class EventStore:
 
 _EVENT_COLUMNS = ("project", "event_id", "type", "trace_id", "timestamp", "model", "prompt", "response", "name",
                   "value_num", "value_text", "corrected_response", "attributes", "extra", "stored_at")
-
-
-def _value_columns(value: Any) -> tuple[Any, Any]:
-    """(value_num, value_text) of an event's value."""
-    return (value if isinstance(value, float | int) else None, value if isinstance(value, str) else None)
 
 
 def event_from_row(row: Any) -> Event:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select, update
 
 from tether.records import Event, EventType, Outcome
 from tether.store.bulk import aware as _aware
-from tether.store.bulk import datetime_param, insert_ignore_tuples, json_param
+from tether.store.bulk import datetime_param, insert_ignore_tuples, json_param, value_columns
 from tether.store.models import EventRow, OutcomeRow
 
 _OUTCOMES = OutcomeRow.__table__
@@ -58,7 +58,7 @@ def _row(o: Outcome, project: str, generated: datetime | None, now: Any, as_date
     if delay is None and generated_at is not None and o.observed_at is not None:
         delay = (o.observed_at - generated_at).total_seconds()
     return (project, o.outcome_id, o.trace_id, o.name, o.kind.value if o.kind else None, o.source,
-            o.value if isinstance(o.value, float | int) else None, o.value if isinstance(o.value, str) else None,
+            *value_columns(o.value),
             None if o.observed_at is None else as_datetime(o.observed_at),
             None if generated_at is None else as_datetime(generated_at), delay,
             json_param(o.attributes or None), json_param(o.model_extra or None), now)
