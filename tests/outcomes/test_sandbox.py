@@ -63,7 +63,8 @@ def test_a_fork_bomb_hits_the_process_limit_and_leaves_nothing_behind(sandbox: S
     if not sandbox.uids:
         pytest.skip("not root: the process limit counts the caller's own processes")
     r = sandbox.run("import os\nwhile True:\n    os.fork()")
-    assert r.status == "killed" and r.reason.startswith("process limit (32) reached"), (r.status, r.reason, r.stderr[-500:])
+    seen = (r.status, r.reason, r.stderr[-500:])
+    assert r.status == "killed" and r.reason.startswith("process limit (32) reached"), seen
     assert _no_leftovers(sandbox)
     assert subprocess.run(["true"]).returncode == 0  # the host can still start processes
 
